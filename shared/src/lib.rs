@@ -1,1 +1,62 @@
-//! placeholder
+//! # mailcheck
+//!
+//! What a senior mail admin does by hand when "my mail doesn't arrive" — look up the MX, resolve
+//! it, connect to port 25, read the banner, EHLO, STARTTLS, MAIL FROM, RCPT TO, read the reply
+//! codes, check reverse DNS and blocklists — and then say what is wrong and how to fix it.
+//!
+//! Two halves that never mix:
+//! - **Probing** (I/O, in [`probe`]) records what it observes in [`Facts`]: DNS outcomes told
+//!   apart (answer, NXDOMAIN, NODATA, SERVFAIL, REFUSED, timeout), SMTP replies and transcripts,
+//!   TLS certificates and every verification problem.
+//! - **Diagnosing** ([`diagnose()`]) is a pure function `(&Facts, &Policy) -> Report`: finding
+//!   codes, severities and the verdict exactly as in the finding-code contract. Front-ends never
+//!   decide a severity; they render a [`Report`].
+//!
+//! [`Checker`] composes the two, with per-run caches so an address shared by many domains is
+//! probed once.
+//!
+//! ## Layout
+//! - [`domain`]: input normalisation (IDN, e-mail addresses, URLs) into a [`DomainName`].
+//! - [`finding`]: the contract's [`Code`]s, [`Severity`] and the [`Finding`] record.
+//! - [`facts`]: everything observed about one domain (serde round-trip).
+//! - [`report`]: [`Report`], [`Verdict`] and the per-MX summary.
+//! - [`diagnose`](mod@diagnose): the pure diagnosis, one module per area (DNS/MX, rDNS, SMTP, TLS,
+//!   blocklists, verdict).
+//! - [`dnsbl`]: the blocklist catalogue and the pure classification of answers.
+//! - [`config`]: [`CheckConfig`] and the diagnosis [`Policy`].
+//! - [`probe`]: all network I/O: DNS ([`probe::dns`]), MX collection, reverse DNS, blocklist
+//!   queries, the SMTP conversation, TLS, and our own vantage point.
+//! - [`check`](mod@check): the [`Checker`] that runs the probes and the diagnosis.
+//! - [`error`]: [`Error`] for configuration and input problems (never for findings).
+//!
+//! ## Example
+//! ```no_run
+//! # async fn run() -> Result<(), mailcheck::Error> {
+//! let checker = mailcheck::Checker::new(mailcheck::CheckConfig::default())?;
+//! let report = checker.check("example.com").await;
+//! println!("{}: {}", report.domain, report.verdict);
+//! for f in &report.findings {
+//!     println!("{} {} {}: {}", f.severity, f.code, f.subject, f.summary);
+//! }
+//! # Ok(()) }
+//! ```
+
+pub mod check;
+pub mod config;
+pub mod diagnose;
+pub mod dnsbl;
+pub mod domain;
+pub mod error;
+pub mod facts;
+pub mod finding;
+pub mod probe;
+pub mod report;
+
+pub use check::Checker;
+pub use config::{CheckConfig, Policy};
+pub use diagnose::diagnose;
+pub use domain::{DomainName, InputError};
+pub use error::Error;
+pub use facts::Facts;
+pub use finding::{Code, Finding, Severity};
+pub use report::{Report, Verdict};

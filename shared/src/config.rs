@@ -1,0 +1,223 @@
+//! Configuration of a check: which resolver, which blocklists, how to talk SMTP, timeouts, and the
+//! diagnosis [`Policy`]. Plain data with sensible defaults; front-ends fill it from flags or files.
+
+use std::net::{IpAddr, SocketAddr};
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+/// Knobs of the pure diagnosis.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Policy {
+    /// Private/loopback MX addresses are expected (labs, internal audits): no `mx.private_address`.
+    pub allow_private: bool,
+    /// A certificate expiring within this many days is `tls.cert_expiring`.
+    pub cert_expiring_days: u32,
+    /// A greeting slower than this many milliseconds is `smtp.slow_greeting`.
+    pub slow_greeting_ms: u64,
+}
+
+impl Default for Policy {
+    fn default() -> Self {
+        Self {
+            allow_private: false,
+            cert_expiring_days: 14,
+            slow_greeting_ms: 5_000,
+        }
+    }
+}
+
+/// Which DNS server answers our queries.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub enum ResolverChoice {
+    /// The system's configuration (`/etc/resolv.conf`).
+    #[default]
+    System,
+    /// These servers, tried in order (`IP` or `IP:PORT`; the port defaults to 53).
+    Servers(Vec<SocketAddr>),
+}
+
+impl ResolverChoice {
+    /// Parses `IP`, `IP:PORT` or `[IPv6]:PORT`.
+    pub fn parse_server(s: &str) -> Result<SocketAddr, crate::Error> {
+        let s = s.trim();
+        if let Ok(sa) = s.parse::<SocketAddr>() {
+            return Ok(sa);
+        }
+        if let Ok(ip) = s.trim_start_matches('[').trim_end_matches(']').parse::<IpAddr>() {
+            return Ok(SocketAddr::new(ip, 53));
+        }
+        Err(crate::Error::Config(format!(
+            "resolver {s:?} is not IP or IP:PORT (e.g. 127.0.0.1:5353 or [::1]:53)"
+        )))
+    }
+
+    /// How it is shown in reports.
+    pub fn describe(&self) -> String {
+        match self {
+            Self::System => "system resolver".to_owned(),
+            Self::Servers(list) => list
+                .iter()
+                .map(ToString::to_string)
+                .collect::<Vec<_>>()
+                .join(", "),
+        }
+    }
+}
+
+/// DNS settings.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct DnsConfig {
+    /// The resolver.
+    pub resolver: ResolverChoice,
+    /// Per-try timeout.
+    pub timeout: Duration,
+    /// Retries after the first try (total tries = attempts + 1).
+    pub attempts: usize,
+}
+
+impl Default for DnsConfig {
+    fn default() -> Self {
+        Self {
+            resolver: ResolverChoice::System,
+            timeout: Duration::from_secs(3),
+            attempts: 1,
+        }
+    }
+}
+
+/// SMTP probe settings.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct SmtpConfig {
+    /// Probe SMTP at all.
+    pub enabled: bool,
+    /// The port (25).
+    pub port: u16,
+    /// Our EHLO name. Empty: this machine's FQDN.
+    pub helo_name: String,
+    /// The MAIL FROM address; empty means the null sender `<>`.
+    pub mail_from: String,
+    /// After the postmaster probe, try an outside recipient (open-relay test).
+    pub open_relay_test: bool,
+    /// The outside recipient for the open-relay test.
+    pub relay_test_rcpt: String,
+    /// TCP connect timeout.
+    pub connect_timeout: Duration,
+    /// Time allowed for the complete greeting.
+    pub greeting_timeout: Duration,
+    /// Time allowed for each command's reply.
+    pub command_timeout: Duration,
+    /// Time allowed for the TLS handshake.
+    pub tls_timeout: Duration,
+    /// Overall deadline for one conversation.
+    pub session_deadline: Duration,
+    /// Extra trusted CA certificates, PEM (internal PKI, labs).
+    pub extra_ca_pem: Vec<String>,
+    /// Connect from this source address.
+    pub source_ip: Option<IpAddr>,
+    /// Probe private/loopback/reserved addresses (labs, internal audits).
+    pub allow_private: bool,
+    /// Minimum time between two new connections to the same address.
+    pub min_connect_interval: Duration,
+    /// How long an open session may idle, waiting to be reused for another domain, before QUIT.
+    pub reuse_idle: Duration,
+    /// How many domains one session may serve before it is closed and a new one opened.
+    pub max_transactions_per_session: u32,
+}
+
+impl Default for SmtpConfig {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            port: 25,
+            helo_name: String::new(),
+            mail_from: "probe@mailcheck.invalid".to_owned(),
+            open_relay_test: false,
+            relay_test_rcpt: "relay-test@mailcheck-relay-test.invalid".to_owned(),
+            connect_timeout: Duration::from_secs(10),
+            greeting_timeout: Duration::from_secs(30),
+            command_timeout: Duration::from_secs(30),
+            tls_timeout: Duration::from_secs(20),
+            session_deadline: Duration::from_secs(90),
+            extra_ca_pem: Vec::new(),
+            source_ip: None,
+            allow_private: false,
+            min_connect_interval: Duration::from_millis(500),
+            reuse_idle: Duration::from_secs(5),
+            max_transactions_per_session: 50,
+        }
+    }
+}
+
+/// Our vantage point check.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct EgressConfig {
+    /// Check canaries when SMTP connects time out.
+    pub enabled: bool,
+    /// Canary hosts, `host` or `host:port` (port 25 by default).
+    pub canaries: Vec<String>,
+    /// Connect timeout for a canary.
+    pub timeout: Duration,
+}
+
+impl Default for EgressConfig {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            canaries: Vec::new(),
+            timeout: Duration::from_secs(5),
+        }
+    }
+}
+
+/// Blocklist settings.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct DnsblConfig {
+    /// Query blocklists at all.
+    pub enabled: bool,
+    /// The zones; see [`crate::dnsbl::DEFAULT_ZONES`].
+    pub zones: Vec<String>,
+}
+
+impl Default for DnsblConfig {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            zones: crate::dnsbl::DEFAULT_ZONES
+                .iter()
+                .map(|z| (*z).to_owned())
+                .collect(),
+        }
+    }
+}
+
+/// Everything a [`crate::Checker`] needs.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(default)]
+pub struct CheckConfig {
+    /// DNS.
+    pub dns: DnsConfig,
+    /// Blocklists.
+    pub dnsbl: DnsblConfig,
+    /// SMTP.
+    pub smtp: SmtpConfig,
+    /// Vantage point.
+    pub egress: EgressConfig,
+    /// Diagnosis knobs.
+    pub policy: Policy,
+}
+
+impl CheckConfig {
+    /// Allows private/loopback addresses everywhere (probe and diagnosis): labs, internal audits.
+    #[must_use]
+    pub fn allow_private(mut self, yes: bool) -> Self {
+        self.smtp.allow_private = yes;
+        self.policy.allow_private = yes;
+        self
+    }
+}

@@ -1,0 +1,777 @@
+//! Facts: everything observed about one domain, recorded by the probes and read by the pure
+//! diagnosis. Plain serde data, so a real case can be saved as JSON and replayed in a test.
+
+use std::net::{IpAddr, SocketAddr};
+
+use serde::{Deserialize, Serialize};
+
+/// Why a DNS lookup produced no answer we can use.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DnsFailure {
+    /// The resolver answered SERVFAIL.
+    ServFail,
+    /// The resolver answered REFUSED.
+    Refused,
+    /// No answer in time.
+    Timeout,
+    /// Anything else (I/O error, malformed answer).
+    Other,
+}
+
+impl DnsFailure {
+    /// Human spelling, as dig would print it.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::ServFail => "SERVFAIL",
+            Self::Refused => "REFUSED",
+            Self::Timeout => "timeout",
+            Self::Other => "error",
+        }
+    }
+}
+
+/// The outcome of one DNS query, told apart the way mail needs it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "status", rename_all = "snake_case")]
+pub enum Lookup<T> {
+    /// NOERROR with records.
+    Answer {
+        /// The records, in the order the resolver gave them.
+        records: Vec<T>,
+    },
+    /// The name does not exist.
+    NxDomain,
+    /// The name exists but has no record of this type.
+    NoData,
+    /// The lookup failed; we do not know.
+    Failed {
+        /// Which failure.
+        failure: DnsFailure,
+        /// The resolver's own words.
+        detail: String,
+    },
+}
+
+impl<T> Lookup<T> {
+    /// The records of an answer; empty otherwise.
+    pub fn records(&self) -> &[T] {
+        match self {
+            Self::Answer { records } => records,
+            _ => &[],
+        }
+    }
+
+    /// Whether the lookup failed (as opposed to a definite negative answer).
+    pub const fn is_failed(&self) -> bool {
+        matches!(self, Self::Failed { .. })
+    }
+
+    /// Whether the answer says definitely "nothing here" (NXDOMAIN or NODATA, or an empty answer).
+    pub fn is_negative(&self) -> bool {
+        match self {
+            Self::NxDomain | Self::NoData => true,
+            Self::Answer { records } => records.is_empty(),
+            Self::Failed { .. } => false,
+        }
+    }
+
+    /// A short description for evidence lines: `NXDOMAIN`, `NODATA`, `SERVFAIL (detail)`, `3 records`.
+    pub fn describe(&self) -> String {
+        match self {
+            Self::Answer { records } => format!("{} record(s)", records.len()),
+            Self::NxDomain => "NXDOMAIN".to_owned(),
+            Self::NoData => "NOERROR, no records (NODATA)".to_owned(),
+            Self::Failed { failure, detail } if detail.is_empty() => failure.as_str().to_owned(),
+            Self::Failed { failure, detail } => format!("{} ({detail})", failure.as_str()),
+        }
+    }
+
+    /// Maps the records.
+    pub fn map<U>(self, f: impl FnMut(T) -> U) -> Lookup<U> {
+        match self {
+            Self::Answer { records } => Lookup::Answer {
+                records: records.into_iter().map(f).collect(),
+            },
+            Self::NxDomain => Lookup::NxDomain,
+            Self::NoData => Lookup::NoData,
+            Self::Failed { failure, detail } => Lookup::Failed { failure, detail },
+        }
+    }
+}
+
+/// One MX record as published.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MxRecord {
+    /// Lower is preferred.
+    pub preference: u16,
+    /// The exchange host, lower case, without the trailing dot; `.` for a null MX.
+    pub exchange: String,
+}
+
+/// What was asked of the probes, so the diagnosis knows what "not observed" means.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ProbeScope {
+    /// SMTP conversations were attempted.
+    pub smtp: bool,
+    /// Blocklists were queried.
+    pub dnsbl: bool,
+    /// The open-relay test was enabled.
+    pub open_relay_test: bool,
+    /// Private/loopback addresses were allowed to be probed.
+    pub allow_private: bool,
+    /// The SMTP port probed.
+    pub smtp_port: u16,
+}
+
+impl Default for ProbeScope {
+    fn default() -> Self {
+        Self {
+            smtp: true,
+            dnsbl: true,
+            open_relay_test: false,
+            allow_private: false,
+            smtp_port: 25,
+        }
+    }
+}
+
+/// Everything observed about one domain.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Facts {
+    /// The normalised domain (ASCII).
+    pub domain: String,
+    /// When the observation was made (Unix seconds); the diagnosis uses it for certificate dates.
+    pub observed_at: i64,
+    /// Which probes ran.
+    pub scope: ProbeScope,
+    /// The resolver(s) used, for the record (`system` or `IP:PORT`).
+    pub resolver: String,
+    /// The MX query.
+    pub mx: Lookup<MxRecord>,
+    /// The domain's own A and AAAA, looked up only when the MX answer is empty (implicit MX).
+    pub implicit: Option<AddressLookups>,
+    /// Every mail host: the MX targets (or the domain itself for an implicit MX), by preference.
+    pub hosts: Vec<HostFacts>,
+    /// Per blocklist zone: the RFC 5782 canary self-test.
+    pub dnsbl_zones: Vec<ZoneHealth>,
+    /// Our own vantage point, checked when SMTP connects timed out.
+    pub egress: Option<EgressFacts>,
+}
+
+impl Facts {
+    /// An empty record for a domain, to be filled by the probes.
+    pub fn new(domain: impl Into<String>, observed_at: i64, scope: ProbeScope) -> Self {
+        Self {
+            domain: domain.into(),
+            observed_at,
+            scope,
+            resolver: String::new(),
+            mx: Lookup::NoData,
+            implicit: None,
+            hosts: Vec::new(),
+            dnsbl_zones: Vec::new(),
+            egress: None,
+        }
+    }
+
+    /// Every probed address of every host.
+    pub fn addresses(&self) -> impl Iterator<Item = (&HostFacts, &AddressFacts)> {
+        self.hosts
+            .iter()
+            .flat_map(|h| h.addresses.iter().map(move |a| (h, a)))
+    }
+}
+
+/// A and AAAA lookups of one name.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AddressLookups {
+    /// The A query.
+    pub a: Lookup<IpAddr>,
+    /// The AAAA query.
+    pub aaaa: Lookup<IpAddr>,
+}
+
+impl AddressLookups {
+    /// All addresses found, A first.
+    pub fn ips(&self) -> Vec<IpAddr> {
+        self.a
+            .records()
+            .iter()
+            .chain(self.aaaa.records())
+            .copied()
+            .collect()
+    }
+
+    /// Whether both lookups came back with a definite negative answer.
+    pub fn both_negative(&self) -> bool {
+        self.a.is_negative() && self.aaaa.is_negative()
+    }
+
+    /// Whether either lookup failed.
+    pub fn any_failed(&self) -> bool {
+        self.a.is_failed() || self.aaaa.is_failed()
+    }
+
+    /// Whether either lookup says the name does not exist.
+    pub fn nxdomain(&self) -> bool {
+        matches!(self.a, Lookup::NxDomain) || matches!(self.aaaa, Lookup::NxDomain)
+    }
+}
+
+/// One mail host of the domain.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct HostFacts {
+    /// The host name (lower case, no trailing dot).
+    pub host: String,
+    /// Its MX preference (0 for an implicit MX).
+    pub preference: u16,
+    /// True when there is no MX and the domain itself is the mail host (RFC 5321 §5.1).
+    pub implicit: bool,
+    /// The name is an IP address written as a name (`MX 10 192.0.2.1`).
+    pub ip_literal: bool,
+    /// The CNAME chain if the host is an alias (names the resolver followed), else empty.
+    pub cname_chain: Vec<String>,
+    /// Its A and AAAA lookups.
+    pub lookups: AddressLookups,
+    /// Every address found, with what was observed about it.
+    pub addresses: Vec<AddressFacts>,
+}
+
+/// How an address may be used.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AddressScope {
+    /// A public, routable address.
+    Public,
+    /// Loopback (127.0.0.0/8, ::1).
+    Loopback,
+    /// RFC 1918 / unique local.
+    Private,
+    /// Link-local.
+    LinkLocal,
+    /// Documentation, benchmarking, shared, multicast, unspecified or otherwise reserved.
+    Reserved,
+}
+
+impl AddressScope {
+    /// Classifies an address.
+    pub fn of(ip: IpAddr) -> Self {
+        match ip {
+            IpAddr::V4(v4) => {
+                let o = v4.octets();
+                if v4.is_loopback() {
+                    Self::Loopback
+                } else if v4.is_private() {
+                    Self::Private
+                } else if v4.is_link_local() {
+                    Self::LinkLocal
+                } else if v4.is_unspecified()
+                    || v4.is_broadcast()
+                    || v4.is_multicast()
+                    || v4.is_documentation()
+                    || o[0] == 0
+                    || o[0] >= 240
+                    || (o[0] == 100 && (o[1] & 0xc0) == 64)
+                    || (o[0] == 198 && (o[1] & 0xfe) == 18)
+                    || (o[0] == 192 && o[1] == 0 && o[2] == 0)
+                {
+                    Self::Reserved
+                } else {
+                    Self::Public
+                }
+            }
+            IpAddr::V6(v6) => {
+                if let Some(v4) = v6.to_ipv4_mapped() {
+                    return Self::of(IpAddr::V4(v4));
+                }
+                let seg = v6.segments();
+                if v6.is_loopback() {
+                    Self::Loopback
+                } else if (seg[0] & 0xfe00) == 0xfc00 {
+                    Self::Private
+                } else if (seg[0] & 0xffc0) == 0xfe80 {
+                    Self::LinkLocal
+                } else if v6.is_unspecified()
+                    || v6.is_multicast()
+                    || (seg[0] == 0x2001 && seg[1] == 0x0db8)
+                    || (seg[0] & 0xe000) != 0x2000
+                {
+                    Self::Reserved
+                } else {
+                    Self::Public
+                }
+            }
+        }
+    }
+
+    /// Whether the address is not publicly routable.
+    pub const fn is_private(self) -> bool {
+        !matches!(self, Self::Public)
+    }
+
+    /// Human spelling.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::Public => "public",
+            Self::Loopback => "loopback",
+            Self::Private => "private",
+            Self::LinkLocal => "link-local",
+            Self::Reserved => "reserved",
+        }
+    }
+}
+
+/// What was observed about one address of a mail host.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AddressFacts {
+    /// The address.
+    pub ip: IpAddr,
+    /// Public, private, loopback…
+    pub scope: AddressScope,
+    /// Reverse DNS, if looked up.
+    pub ptr: Option<PtrFacts>,
+    /// Blocklist answers for this address, one per zone.
+    pub dnsbl: Vec<DnsblCheck>,
+    /// The SMTP conversation, if one was attempted.
+    pub smtp: Option<SmtpFacts>,
+    /// Why no SMTP conversation was attempted, when it was not.
+    pub smtp_skipped: Option<String>,
+}
+
+impl AddressFacts {
+    /// A record for an address with nothing observed yet.
+    pub fn new(ip: IpAddr) -> Self {
+        Self {
+            ip,
+            scope: AddressScope::of(ip),
+            ptr: None,
+            dnsbl: Vec::new(),
+            smtp: None,
+            smtp_skipped: None,
+        }
+    }
+}
+
+/// Reverse DNS of an address and the forward check of each PTR name (FCrDNS).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PtrFacts {
+    /// The PTR query (names lower case, no trailing dot).
+    pub lookup: Lookup<String>,
+    /// For each PTR name, its A (IPv4) or AAAA (IPv6) lookup.
+    pub forward: Vec<ForwardCheck>,
+}
+
+impl PtrFacts {
+    /// The PTR names.
+    pub fn names(&self) -> &[String] {
+        self.lookup.records()
+    }
+
+    /// `Some(true)` when a PTR name resolves back to `ip`, `Some(false)` when none does (and
+    /// all forward lookups answered), `None` when it cannot be told.
+    pub fn confirms(&self, ip: IpAddr) -> Option<bool> {
+        if self.forward.iter().any(|f| f.lookup.records().contains(&ip)) {
+            return Some(true);
+        }
+        if self.names().is_empty() || self.forward.iter().any(|f| f.lookup.is_failed()) {
+            return None;
+        }
+        Some(false)
+    }
+}
+
+/// A forward lookup of one PTR name.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ForwardCheck {
+    /// The PTR name.
+    pub name: String,
+    /// Its A or AAAA lookup (the family of the address being checked).
+    pub lookup: Lookup<IpAddr>,
+}
+
+/// The RFC 5782 self-test of one blocklist zone, made once per run.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ZoneHealth {
+    /// The zone, e.g. `zen.spamhaus.org`.
+    pub zone: String,
+    /// The positive test point (127.0.0.2) lookup: must be listed.
+    pub positive: Lookup<std::net::Ipv4Addr>,
+    /// The negative test point (127.0.0.1) lookup: must not be listed.
+    pub negative: Lookup<std::net::Ipv4Addr>,
+}
+
+/// One blocklist query for one address.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DnsblCheck {
+    /// The zone.
+    pub zone: String,
+    /// The name queried (reversed address + zone), empty when not queried.
+    pub query: String,
+    /// The A answer; `None` when the list does not cover this address family.
+    pub answer: Option<Lookup<std::net::Ipv4Addr>>,
+    /// TXT explanation, if the address is listed and the list publishes one.
+    pub txt: Vec<String>,
+}
+
+/// How a TCP connect ended.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "status", rename_all = "snake_case")]
+pub enum ConnectOutcome {
+    /// Connected.
+    Connected {
+        /// Our side of the connection (the prober's address).
+        local: SocketAddr,
+        /// How long the connect took.
+        ms: u64,
+    },
+    /// RST: nothing listens.
+    Refused,
+    /// No answer within the connect timeout (a filter dropping SYNs).
+    TimedOut {
+        /// The timeout that expired.
+        ms: u64,
+    },
+    /// No route / network unreachable / host unreachable.
+    Unreachable {
+        /// The OS's words.
+        detail: String,
+    },
+    /// Another error (e.g. binding the source address failed).
+    Error {
+        /// The OS's words.
+        detail: String,
+    },
+}
+
+/// An SMTP reply.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Reply {
+    /// The three-digit code.
+    pub code: u16,
+    /// The enhanced status code (`5.7.1`) right after the code on the first line, if any.
+    pub enhanced: Option<String>,
+    /// The reply lines as received (code included), sanitised and bounded.
+    pub lines: Vec<String>,
+}
+
+impl Reply {
+    /// 2xx.
+    pub const fn is_positive(&self) -> bool {
+        self.code >= 200 && self.code < 300
+    }
+
+    /// 4xx.
+    pub const fn is_transient(&self) -> bool {
+        self.code >= 400 && self.code < 500
+    }
+
+    /// 5xx.
+    pub const fn is_permanent(&self) -> bool {
+        self.code >= 500 && self.code < 600
+    }
+
+    /// The text of all lines without the code prefixes, joined with spaces.
+    pub fn text(&self) -> String {
+        self.lines
+            .iter()
+            .map(|l| l.get(4..).unwrap_or("").trim())
+            .collect::<Vec<_>>()
+            .join(" ")
+    }
+
+    /// All lines joined with ` / ` for one-line evidence.
+    pub fn one_line(&self) -> String {
+        self.lines.join(" / ")
+    }
+}
+
+/// How one SMTP command ended.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "status", rename_all = "snake_case")]
+pub enum StepOutcome {
+    /// A complete reply arrived.
+    Replied {
+        /// The reply.
+        reply: Reply,
+    },
+    /// The server closed the connection instead of replying.
+    Closed,
+    /// No complete reply in time.
+    TimedOut,
+    /// The reply broke the protocol (too long, not a reply, garbage) or I/O failed.
+    Broken {
+        /// What was wrong.
+        detail: String,
+    },
+}
+
+/// One command and its reply.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Step {
+    /// The command as sent (without CRLF).
+    pub command: String,
+    /// How it ended.
+    pub outcome: StepOutcome,
+    /// Milliseconds from sending the command to the end of the reply.
+    pub ms: u64,
+}
+
+impl Step {
+    /// The reply, if one arrived.
+    pub const fn reply(&self) -> Option<&Reply> {
+        match &self.outcome {
+            StepOutcome::Replied { reply } => Some(reply),
+            _ => None,
+        }
+    }
+
+    /// Whether the reply was 2xx.
+    pub fn accepted(&self) -> bool {
+        self.reply().is_some_and(Reply::is_positive)
+    }
+}
+
+/// The greeting, or why there was none.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Greeting {
+    /// How reading the greeting ended.
+    pub outcome: StepOutcome,
+    /// Milliseconds from connect to the complete greeting (or to giving up).
+    pub ms: u64,
+    /// The greeting hostname (first word after the code), when it has one that looks like a name.
+    pub hostname: Option<String>,
+    /// The A/AAAA lookups of that hostname.
+    pub hostname_lookups: Option<AddressLookups>,
+}
+
+/// Who said a transcript line.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Speaker {
+    /// Us.
+    #[serde(rename = "C")]
+    Client,
+    /// The server.
+    #[serde(rename = "S")]
+    Server,
+    /// A note of ours (connects, TLS, timeouts).
+    #[serde(rename = "*")]
+    Note,
+}
+
+/// One line of the transcript.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TranscriptLine {
+    /// Who.
+    pub who: Speaker,
+    /// Milliseconds since the connect started.
+    pub at_ms: u64,
+    /// The line (sanitised, bounded).
+    pub text: String,
+}
+
+/// A certificate as presented.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CertFacts {
+    /// Subject DN.
+    pub subject: String,
+    /// Issuer DN.
+    pub issuer: String,
+    /// DNS names (SANs).
+    pub dns_names: Vec<String>,
+    /// Not valid before (Unix seconds).
+    pub not_before: i64,
+    /// Not valid after (Unix seconds).
+    pub not_after: i64,
+}
+
+/// One thing wrong with the certificate, as the verifier saw it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum CertProblem {
+    /// The chain does not lead to a trusted root.
+    Untrusted {
+        /// The verifier's words.
+        detail: String,
+    },
+    /// Expired or not yet valid.
+    Expired {
+        /// The verifier's words.
+        detail: String,
+    },
+    /// The certificate does not cover the name we connected to.
+    NameMismatch {
+        /// The name we expected.
+        expected: String,
+        /// The names presented.
+        presented: Vec<String>,
+    },
+    /// Anything else.
+    Other {
+        /// The verifier's words.
+        detail: String,
+    },
+}
+
+/// What TLS looked like after STARTTLS.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TlsFacts {
+    /// `TLSv1.3`, `TLSv1.2`, …
+    pub version: String,
+    /// The cipher suite.
+    pub cipher: String,
+    /// The chain as presented, leaf first.
+    pub chain: Vec<CertFacts>,
+    /// Every verification problem found (none for a good certificate).
+    pub problems: Vec<CertProblem>,
+    /// The name verified against (the MX host name).
+    pub verified_name: String,
+}
+
+/// The STARTTLS step.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StartTlsFacts {
+    /// The STARTTLS command and its reply.
+    pub command: Step,
+    /// The handshake result: facts on success, the error text on failure.
+    pub handshake: Option<Result<TlsFacts, String>>,
+    /// The EHLO sent again inside TLS.
+    pub ehlo: Option<Step>,
+}
+
+/// One SMTP conversation with one address.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SmtpFacts {
+    /// The port.
+    pub port: u16,
+    /// The MX host name this address belongs to (used for TLS name checks).
+    pub host: String,
+    /// The TCP connect.
+    pub connect: ConnectOutcome,
+    /// The greeting.
+    pub greeting: Option<Greeting>,
+    /// `EHLO <our name>`.
+    pub ehlo: Option<Step>,
+    /// `HELO <our name>`, sent when EHLO got 500/502.
+    pub helo: Option<Step>,
+    /// Extensions advertised in the last EHLO (keywords upper case, with parameters).
+    pub extensions: Vec<String>,
+    /// The STARTTLS step, when it was advertised.
+    pub starttls: Option<StartTlsFacts>,
+    /// After a failed STARTTLS the probe reconnects once without TLS, as senders do.
+    pub retried_without_tls: bool,
+    /// `MAIL FROM:<…>`.
+    pub mail: Option<Step>,
+    /// `RCPT TO:<postmaster@domain>`.
+    pub rcpt: Option<Step>,
+    /// The domain whose postmaster was asked for.
+    pub rcpt_domain: String,
+    /// The open-relay test recipient, when enabled.
+    pub relay_test: Option<Step>,
+    /// `RSET`, `QUIT`.
+    pub closing: Vec<Step>,
+    /// The session was reused from an earlier domain's check (same address, same run).
+    pub reused_session: bool,
+    /// The whole conversation, `C:`/`S:` style.
+    pub transcript: Vec<TranscriptLine>,
+    /// Milliseconds the whole conversation took.
+    pub elapsed_ms: u64,
+}
+
+impl SmtpFacts {
+    /// A conversation that has not started.
+    pub fn new(host: impl Into<String>, port: u16, connect: ConnectOutcome) -> Self {
+        Self {
+            port,
+            host: host.into(),
+            connect,
+            greeting: None,
+            ehlo: None,
+            helo: None,
+            extensions: Vec::new(),
+            starttls: None,
+            retried_without_tls: false,
+            mail: None,
+            rcpt: None,
+            rcpt_domain: String::new(),
+            relay_test: None,
+            closing: Vec::new(),
+            reused_session: false,
+            transcript: Vec::new(),
+            elapsed_ms: 0,
+        }
+    }
+
+    /// The local address of the connection, if it connected.
+    pub const fn local_addr(&self) -> Option<SocketAddr> {
+        match &self.connect {
+            ConnectOutcome::Connected { local, .. } => Some(*local),
+            _ => None,
+        }
+    }
+
+    /// Whether the recipient `postmaster@domain` was accepted.
+    pub fn accepted_postmaster(&self) -> bool {
+        self.rcpt.as_ref().is_some_and(Step::accepted)
+    }
+
+    /// The TLS facts, if a handshake completed.
+    pub fn tls(&self) -> Option<&TlsFacts> {
+        self.starttls
+            .as_ref()
+            .and_then(|s| s.handshake.as_ref())
+            .and_then(|h| h.as_ref().ok())
+    }
+
+    /// Whether STARTTLS was advertised (in the first EHLO).
+    pub fn advertises_starttls(&self) -> bool {
+        self.starttls.is_some()
+            || self
+                .extensions
+                .iter()
+                .any(|e| e.eq_ignore_ascii_case("STARTTLS"))
+    }
+
+    /// The transcript as text, one `C: `/`S: `/`* ` line each.
+    pub fn transcript_text(&self) -> String {
+        let mut out = String::new();
+        for line in &self.transcript {
+            let who = match line.who {
+                Speaker::Client => "C: ",
+                Speaker::Server => "S: ",
+                Speaker::Note => "*  ",
+            };
+            out.push_str(who);
+            out.push_str(&line.text);
+            out.push('\n');
+        }
+        out
+    }
+}
+
+/// One canary connection made to check our own outbound port 25.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CanaryProbe {
+    /// `host:port` as configured.
+    pub target: String,
+    /// How the connect ended (a failed name resolution is `Error`).
+    pub outcome: ConnectOutcome,
+}
+
+/// Our own vantage point.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EgressFacts {
+    /// The canaries tried.
+    pub canaries: Vec<CanaryProbe>,
+}
+
+impl EgressFacts {
+    /// Port 25 looks blocked from here: canaries were tried and none connected.
+    pub fn blocked(&self) -> bool {
+        !self.canaries.is_empty()
+            && self
+                .canaries
+                .iter()
+                .all(|c| !matches!(c.outcome, ConnectOutcome::Connected { .. }))
+    }
+}

@@ -1,0 +1,222 @@
+//! Findings: the stable codes of `spec/findings.md`, their severities, and the [`Finding`] record
+//! every front-end renders. Pure data, no I/O.
+
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+
+/// How bad a finding is. `Info < Warning < Error < Critical`; [`Severity::Inconclusive`] stands
+/// apart: we could not tell, and it is never counted as a fault.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Severity {
+    /// Worth knowing, nothing to fix.
+    Info,
+    /// Mail probably flows, but something is off.
+    Warning,
+    /// Something breaks or endangers delivery.
+    Error,
+    /// Dangerous (an open relay).
+    Critical,
+    /// Could not be checked from here.
+    Inconclusive,
+}
+
+impl Severity {
+    /// The contract's spelling.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::Info => "info",
+            Self::Warning => "warning",
+            Self::Error => "error",
+            Self::Critical => "critical",
+            Self::Inconclusive => "inconclusive",
+        }
+    }
+
+    /// Rank for sorting findings, worst first: critical 4, error 3, warning 2, inconclusive 1,
+    /// info 0. (Inconclusive is shown above info because it says a check is missing.)
+    pub const fn rank(self) -> u8 {
+        match self {
+            Self::Critical => 4,
+            Self::Error => 3,
+            Self::Warning => 2,
+            Self::Inconclusive => 1,
+            Self::Info => 0,
+        }
+    }
+
+    /// Whether this severity counts as a fault (warning or worse).
+    pub const fn is_fault(self) -> bool {
+        matches!(self, Self::Warning | Self::Error | Self::Critical)
+    }
+}
+
+impl fmt::Display for Severity {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+macro_rules! codes {
+    ($( $variant:ident = $text:literal, $sev:ident, $area:literal, $desc:literal; )*) => {
+        /// A finding code. Its string form (`mx.missing`) is a contract: it never changes meaning.
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+        pub enum Code {
+            $( #[doc = $desc] #[serde(rename = $text)] $variant, )*
+        }
+
+        impl Code {
+            /// Every code, in contract order.
+            pub const ALL: &'static [Self] = &[$(Self::$variant,)*];
+
+            /// The stable dotted name, e.g. `smtp.relay_denied`.
+            pub const fn as_str(self) -> &'static str {
+                match self { $(Self::$variant => $text,)* }
+            }
+
+            /// The severity the contract gives this code. `dnsbl.listed` is `error` for abuse
+            /// lists; the diagnosis lowers it to `warning` for policy lists.
+            pub const fn default_severity(self) -> Severity {
+                match self { $(Self::$variant => Severity::$sev,)* }
+            }
+
+            /// What the subject of this code is: `domain`, `host`, `ip` or `prober`.
+            pub const fn subject_kind(self) -> &'static str {
+                match self { $(Self::$variant => $area,)* }
+            }
+
+            /// One sentence on when the code fires.
+            pub const fn describe(self) -> &'static str {
+                match self { $(Self::$variant => $desc,)* }
+            }
+        }
+    };
+}
+
+codes! {
+    DnsNxdomain = "dns.nxdomain", Error, "domain", "The domain does not exist (NXDOMAIN on the MX query).";
+    DnsLookupFailed = "dns.lookup_failed", Inconclusive, "domain", "The MX (or A/AAAA fallback) lookup failed: SERVFAIL, REFUSED or timeout.";
+    MxMissing = "mx.missing", Warning, "domain", "No MX records, but the domain has A/AAAA: mail uses the implicit MX.";
+    MxNoMailHost = "mx.no_mail_host", Error, "domain", "No MX and no A/AAAA: there is nowhere to deliver.";
+    MxNull = "mx.null", Info, "domain", "A null MX (`0 .`): the domain declares it accepts no mail.";
+    MxNullMixed = "mx.null_mixed", Error, "domain", "A null MX published together with other MX records.";
+    MxCname = "mx.cname", Warning, "host", "An MX target is an alias (CNAME), which RFC 2181 forbids.";
+    MxIpLiteral = "mx.ip_literal", Error, "host", "An MX target is an IP address written as a name.";
+    MxUnresolvable = "mx.unresolvable", Error, "host", "An MX host has no A/AAAA record.";
+    MxAllUnusable = "mx.all_unusable", Error, "domain", "No MX host has a usable address.";
+    MxPrivateAddress = "mx.private_address", Warning, "host", "An MX host resolves to a loopback/private/link-local/reserved address.";
+    RdnsMissing = "rdns.missing", Warning, "ip", "An MX IP has no PTR record.";
+    RdnsMismatch = "rdns.mismatch", Warning, "ip", "No PTR name of an MX IP resolves back to that IP (FCrDNS fails).";
+    SmtpRefused = "smtp.refused", Error, "ip", "TCP connect refused: nothing listens on the port.";
+    SmtpUnreachable = "smtp.unreachable", Error, "ip", "TCP connect timed out or no route: a firewall or missing port forward.";
+    SmtpNoGreeting = "smtp.no_greeting", Error, "ip", "Connected, but no complete greeting arrived in time, or the server closed first.";
+    SmtpSlowGreeting = "smtp.slow_greeting", Warning, "ip", "The greeting arrived only after a long delay (greet-pause or tarpit).";
+    SmtpGreetingRejected = "smtp.greeting_rejected", Error, "ip", "The greeting is a 4xx/5xx refusal.";
+    SmtpBannerUnresolvable = "smtp.banner_unresolvable", Warning, "ip", "The hostname in the 220 greeting does not resolve.";
+    SmtpBannerMismatch = "smtp.banner_mismatch", Warning, "ip", "The greeting hostname is neither the IP's PTR name nor resolves to the IP.";
+    SmtpHeloRejected = "smtp.helo_rejected", Error, "ip", "Both EHLO and HELO were rejected.";
+    SmtpStarttlsMissing = "smtp.starttls_missing", Warning, "ip", "STARTTLS is not advertised.";
+    SmtpStarttlsFailed = "smtp.starttls_failed", Error, "ip", "STARTTLS is advertised but the command or the TLS handshake failed.";
+    TlsCertUntrusted = "tls.cert_untrusted", Warning, "ip", "The certificate chain does not lead to a trusted root.";
+    TlsCertExpired = "tls.cert_expired", Error, "ip", "The certificate is expired or not yet valid.";
+    TlsCertNameMismatch = "tls.cert_name_mismatch", Warning, "ip", "The certificate does not cover the MX host name.";
+    TlsCertExpiring = "tls.cert_expiring", Warning, "ip", "The certificate expires within 14 days.";
+    TlsLegacyVersion = "tls.legacy_version", Warning, "ip", "The best TLS version negotiated is below TLS 1.2.";
+    SmtpMailRejected = "smtp.mail_rejected", Error, "ip", "`MAIL FROM` was refused with a 5xx.";
+    SmtpDisconnectAfterMail = "smtp.disconnect_after_mail", Error, "ip", "The server closed the connection right after `MAIL FROM`.";
+    SmtpRelayDenied = "smtp.relay_denied", Error, "ip", "`RCPT TO:<postmaster@domain>` was refused as relaying.";
+    SmtpRcptRejected = "smtp.rcpt_rejected", Error, "ip", "`RCPT TO:<postmaster@domain>` was refused for another reason.";
+    SmtpTempfail = "smtp.tempfail", Warning, "ip", "A 4xx at MAIL or RCPT (greylisting, rate limit).";
+    SmtpOpenRelay = "smtp.open_relay", Critical, "ip", "The server accepted a recipient in an outside domain (open relay).";
+    SmtpProbeBlocked = "smtp.probe_blocked", Inconclusive, "ip", "A rejection names our own IP or client: it is about the prober, not the target.";
+    DnsblListed = "dnsbl.listed", Error, "ip", "The IP is listed on a blocklist.";
+    DnsblUnavailable = "dnsbl.unavailable", Inconclusive, "ip", "A blocklist could not answer for us.";
+    ProbeEgressBlocked = "probe.egress_blocked", Inconclusive, "prober", "Our own outbound port 25 appears blocked.";
+}
+
+impl fmt::Display for Code {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl std::str::FromStr for Code {
+    type Err = UnknownCode;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Self::ALL
+            .iter()
+            .copied()
+            .find(|c| c.as_str() == s)
+            .ok_or_else(|| UnknownCode(s.to_owned()))
+    }
+}
+
+/// A string that is not one of the contract's codes.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("unknown finding code {0:?}")]
+pub struct UnknownCode(pub String);
+
+/// One thing the diagnosis found, with the evidence it rests on and what to do about it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Finding {
+    /// The stable code.
+    pub code: Code,
+    /// How bad it is.
+    pub severity: Severity,
+    /// What it is about: the domain, an MX host name, an IP address, or `this machine`.
+    pub subject: String,
+    /// One line in plain words.
+    pub summary: String,
+    /// The observations it rests on: record text, reply lines, certificate names.
+    pub evidence: Vec<String>,
+    /// What to do, in plain words.
+    pub advice: String,
+}
+
+impl Finding {
+    /// A finding with the code's default severity.
+    pub fn new(code: Code, subject: impl Into<String>, summary: impl Into<String>) -> Self {
+        Self {
+            code,
+            severity: code.default_severity(),
+            subject: subject.into(),
+            summary: summary.into(),
+            evidence: Vec::new(),
+            advice: String::new(),
+        }
+    }
+
+    /// Adds a line of evidence.
+    #[must_use]
+    pub fn evidence(mut self, line: impl Into<String>) -> Self {
+        self.evidence.push(line.into());
+        self
+    }
+
+    /// Adds several lines of evidence.
+    #[must_use]
+    pub fn evidence_lines<I, S>(mut self, lines: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        self.evidence.extend(lines.into_iter().map(Into::into));
+        self
+    }
+
+    /// Sets the advice.
+    #[must_use]
+    pub fn advice(mut self, advice: impl Into<String>) -> Self {
+        self.advice = advice.into();
+        self
+    }
+
+    /// Overrides the severity (only the diagnosis does this, e.g. policy blocklists).
+    #[must_use]
+    pub fn severity(mut self, severity: Severity) -> Self {
+        self.severity = severity;
+        self
+    }
+}

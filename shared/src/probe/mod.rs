@@ -1,0 +1,21 @@
+//! All network I/O. Each probe records what it observes in [`crate::facts`] types and never
+//! decides what is wrong: that is [`crate::diagnose()`]'s job.
+//!
+//! - [`dns`]: the DNS layer over hickory-resolver behind the narrow [`dns::DnsSource`] trait.
+//! - [`memo`]: per-run memoisation so shared addresses are queried once.
+//! - [`mx`]: MX resolution per RFC 5321 §5.1 and RFC 7505 into [`crate::facts::HostFacts`].
+//! - [`rdns`]: PTR and forward-confirmed reverse DNS.
+//! - [`dnsbl`]: blocklist queries and the per-zone canary self-test.
+//! - [`smtp`]: the SMTP conversation (greeting, EHLO, STARTTLS, MAIL, RCPT, RSET, QUIT),
+//!   session reuse and per-address politeness.
+//! - [`tls`]: the rustls client that records certificate problems instead of aborting.
+//! - [`egress`]: is our own outbound port 25 open?
+
+pub mod dns;
+pub mod dnsbl;
+pub mod egress;
+pub mod memo;
+pub mod mx;
+pub mod rdns;
+pub mod smtp;
+pub mod tls;

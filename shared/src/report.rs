@@ -1,0 +1,219 @@
+//! The [`Report`]: verdict, findings and a per-MX summary of one domain, plus the facts they rest
+//! on. This is the JSON every front-end consumes (`--format json`, JSONL lines, the bot). Pure data.
+
+use std::net::IpAddr;
+
+use serde::{Deserialize, Serialize};
+
+use crate::dnsbl::DnsblStatus;
+use crate::facts::{AddressScope, Facts};
+use crate::finding::{Finding, Severity};
+
+/// The domain's overall verdict (`spec/findings.md`, first match wins).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Verdict {
+    /// The input is not a domain name.
+    Invalid,
+    /// Mail to the domain cannot be delivered.
+    Broken,
+    /// A valid null MX: the domain accepts no mail, on purpose.
+    NoMail,
+    /// Mail can be delivered, but something is wrong.
+    Degraded,
+    /// Nothing wrong found, but something could not be checked.
+    Inconclusive,
+    /// All good.
+    Ok,
+}
+
+impl Verdict {
+    /// The contract's spelling.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::Invalid => "invalid",
+            Self::Broken => "broken",
+            Self::NoMail => "no_mail",
+            Self::Degraded => "degraded",
+            Self::Inconclusive => "inconclusive",
+            Self::Ok => "ok",
+        }
+    }
+
+    /// Every verdict, worst first.
+    pub const ALL: &'static [Self] = &[
+        Self::Invalid,
+        Self::Broken,
+        Self::Degraded,
+        Self::Inconclusive,
+        Self::NoMail,
+        Self::Ok,
+    ];
+
+    /// Badness for `--fail-on`: broken 3, degraded 2, everything else lower.
+    pub const fn badness(self) -> u8 {
+        match self {
+            Self::Invalid | Self::Broken => 3,
+            Self::Degraded => 2,
+            Self::Inconclusive => 1,
+            Self::NoMail | Self::Ok => 0,
+        }
+    }
+
+    /// One line a newcomer understands.
+    pub const fn explain(self) -> &'static str {
+        match self {
+            Self::Invalid => "This is not a domain name we can check.",
+            Self::Broken => "Mail to this domain cannot be delivered.",
+            Self::NoMail => "This domain says it accepts no mail (null MX), on purpose.",
+            Self::Degraded => "Mail can be delivered, but something needs fixing.",
+            Self::Inconclusive => "Nothing wrong found, but some checks could not be made.",
+            Self::Ok => "Mail to this domain should be delivered.",
+        }
+    }
+}
+
+impl std::fmt::Display for Verdict {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl std::str::FromStr for Verdict {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Self::ALL
+            .iter()
+            .copied()
+            .find(|v| v.as_str() == s)
+            .ok_or_else(|| format!("unknown verdict {s:?}"))
+    }
+}
+
+/// The result of checking one domain.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Report {
+    /// The normalised domain (empty when the input was invalid).
+    pub domain: String,
+    /// What the user gave.
+    pub input: String,
+    /// The verdict.
+    pub verdict: Verdict,
+    /// The worst fault severity among the findings, if any.
+    pub worst: Option<Severity>,
+    /// Findings, worst first.
+    pub findings: Vec<Finding>,
+    /// Per mail host: preference, addresses, PTR, SMTP and blocklist results.
+    pub mx: Vec<MxSummary>,
+    /// Why the input was rejected (verdict `invalid`).
+    pub error: Option<String>,
+    /// The resolver used.
+    pub resolver: String,
+    /// Milliseconds the check took.
+    pub elapsed_ms: u64,
+    /// Everything observed (absent for invalid input).
+    pub facts: Option<Facts>,
+}
+
+impl Report {
+    /// The report for input that is not a domain.
+    pub fn invalid(input: &str, error: impl std::fmt::Display) -> Self {
+        Self {
+            domain: String::new(),
+            input: input.to_owned(),
+            verdict: Verdict::Invalid,
+            worst: None,
+            findings: Vec::new(),
+            mx: Vec::new(),
+            error: Some(error.to_string()),
+            resolver: String::new(),
+            elapsed_ms: 0,
+            facts: None,
+        }
+    }
+
+    /// The SMTP transcripts of every probed address, each under a header line.
+    pub fn transcript_text(&self) -> String {
+        let Some(facts) = &self.facts else {
+            return String::new();
+        };
+        let mut out = String::new();
+        for (host, addr) in facts.addresses() {
+            if let Some(smtp) = &addr.smtp {
+                out.push_str(&format!(
+                    "=== {} [{}] port {} ===\n",
+                    host.host, addr.ip, smtp.port
+                ));
+                out.push_str(&smtp.transcript_text());
+                out.push('\n');
+            }
+        }
+        out
+    }
+
+    /// Findings of at least warning severity (faults).
+    pub fn faults(&self) -> impl Iterator<Item = &Finding> {
+        self.findings.iter().filter(|f| f.severity.is_fault())
+    }
+}
+
+/// One mail host in the summary.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct MxSummary {
+    /// Host name.
+    pub host: String,
+    /// MX preference.
+    pub preference: u16,
+    /// The domain itself, used because there is no MX.
+    pub implicit: bool,
+    /// Each address.
+    pub addresses: Vec<AddressSummary>,
+}
+
+/// One address in the summary.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AddressSummary {
+    /// The address.
+    pub ip: IpAddr,
+    /// Public or not.
+    pub scope: AddressScope,
+    /// PTR names.
+    pub ptr: Vec<String>,
+    /// Forward-confirmed reverse DNS: true/false, absent when unknown.
+    pub fcrdns: Option<bool>,
+    /// The SMTP conversation in brief.
+    pub smtp: SmtpSummary,
+    /// Each blocklist's verdict.
+    pub dnsbl: Vec<DnsblSummary>,
+}
+
+/// The SMTP conversation in brief.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SmtpSummary {
+    /// `accepted` (postmaster accepted), `rejected`, `tempfail`, `refused`, `unreachable`,
+    /// `no_greeting`, `greeting_rejected`, `error`, `skipped`, `not_probed`.
+    pub status: String,
+    /// The first greeting line.
+    pub banner: Option<String>,
+    /// STARTTLS advertised.
+    pub starttls: Option<bool>,
+    /// TLS version negotiated.
+    pub tls_version: Option<String>,
+    /// Certificate verified without problems.
+    pub cert_ok: Option<bool>,
+    /// The last reply that mattered (e.g. the RCPT reply).
+    pub last_reply: Option<String>,
+    /// Why not probed.
+    pub note: Option<String>,
+}
+
+/// One blocklist result in brief.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DnsblSummary {
+    /// The zone.
+    pub zone: String,
+    /// The classified status.
+    #[serde(flatten)]
+    pub status: DnsblStatus,
+}
