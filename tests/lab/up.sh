@@ -1,0 +1,318 @@
+#!/usr/bin/env bash
+# Bring the interop lab up inside network namespace $MXLAB_NS (default mxlab). Idempotent: any
+# previous lab is torn down first. No systemd; each daemon gets its own config under $MXLAB_RUN.
+# Needs root and `bash tests/lab/install.sh` once. Nothing in the namespace can reach outside it:
+# its only interface is lo, and DNS recursion starts at the lab's own fake root.
+#
+#   bash tests/lab/up.sh && ip netns exec mxlab <client> ... && bash tests/lab/down.sh
+set -euo pipefail
+HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+# shellcheck source=env.sh
+. "$HERE/env.sh"
+[ "$(id -u)" = 0 ] || { echo "up.sh: must run as root" >&2; exit 1; }
+T0=$(date +%s%N)
+"$HERE/down.sh" >/dev/null 2>&1 || true
+
+R=$MXLAB_RUN; X=$MXLAB_EXTRACT/usr/sbin; T=$R/tls
+[ -x "$X/exim4" ] && [ -x "$X/smtpd" ] && command -v knotd >/dev/null ||
+  { echo "up.sh: run tests/lab/install.sh first" >&2; exit 1; }
+mkdir -p "$R"/{pids,logs,tls}; chmod 755 "$R" "$R/logs" "$T"
+# If anything below fails, leave nothing half-started behind.
+trap 'rc=$?; [ $rc = 0 ] || { lablog "up failed (rc=$rc), logs in $R/logs"; LAB_KEEP_LOGS=1 "$HERE/down.sh" >/dev/null 2>&1; }' EXIT
+
+# ------------------------------------------------------------------ namespace
+ip netns add "$MXLAB_NS"
+ip -n "$MXLAB_NS" link set lo up
+for o in $MXLAB_V4_OCTETS; do ip -n "$MXLAB_NS" addr add "127.0.0.$o/32" dev lo; done
+$NX sysctl -qw net.ipv6.conf.lo.disable_ipv6=0 2>/dev/null || true
+mkdir -p "/etc/netns/$MXLAB_NS"
+echo "nameserver $MXLAB_RESOLVER" > "/etc/netns/$MXLAB_NS/resolv.conf"
+printf '127.0.0.1 localhost\n::1 localhost\n' > "/etc/netns/$MXLAB_NS/hosts"
+
+# Filtered port: SYNs to 127.0.0.30:25 vanish (connect times out). Only in this namespace.
+$NX nft -f - <<EOF
+table inet mxlab {
+  chain input {
+    type filter hook input priority 0; policy accept;
+    ip daddr $MXLAB_FILTERED tcp dport 25 drop comment "filtered.test: SYN dropped"
+  }
+}
+EOF
+
+# ------------------------------------------------------------------ TLS (lab CA, P-256)
+# Clients trust it with --ca-file $MXLAB_CA. Keep the SAN lists short: a big certificate
+# slows every loopback handshake (Nagle / delayed ACK on the larger server flight).
+EC=(-newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes)
+openssl req -x509 "${EC[@]}" -days 3650 -subj "/CN=mailcheck lab CA" \
+  -addext "basicConstraints=critical,CA:TRUE" -addext "keyUsage=critical,keyCertSign,cRLSign" \
+  -keyout "$T/ca-key.pem" -out "$T/ca.pem" 2>/dev/null
+leaf() {  # NAME CN SAN-LIST -> $T/NAME.pem (leaf + CA chain), $T/NAME-key.pem
+  local n=$1 ext="$T/$1.ext"
+  printf 'basicConstraints=CA:FALSE\nkeyUsage=critical,digitalSignature\nextendedKeyUsage=serverAuth\nsubjectAltName=%s\n' "$3" > "$ext"
+  openssl req "${EC[@]}" -subj "/CN=$2" -keyout "$T/$n-key.pem" -out "$T/$n.csr" 2>/dev/null
+  openssl x509 -req -in "$T/$n.csr" -CA "$T/ca.pem" -CAkey "$T/ca-key.pem" -CAcreateserial \
+    -days 825 -sha256 -extfile "$ext" -out "$T/$n.pem" 2>/dev/null
+  cat "$T/ca.pem" >> "$T/$n.pem"
+}
+# every MX host name whose scenario expects a valid certificate
+leaf good mx1.good.test "DNS:mx1.good.test,DNS:implicit.test,DNS:mail.cname-mx.test,DNS:mx.listed.test,DNS:mx.v6only.test,DNS:mx.bannerlie.test,DNS:mx.mailrej.test,DNS:mx.exim.test,DNS:mx.greetpause.test,DNS:mx.tlsfail.test"
+leaf wrong wrong-name.invalid "DNS:wrong-name.invalid"
+chmod 644 "$T"/*.pem
+chmod 600 "$T"/ca-key.pem
+install -m 600 "$T/good-key.pem" "$T/good-key-smtpd.pem"                       # OpenSMTPD: <= 0640
+install -m 600 -o Debian-exim "$T/good-key.pem" "$T/good-key-exim.pem"         # read after privilege drop
+
+# ------------------------------------------------------------------ DNS: Knot, rbldnsd, Unbound
+"$HERE/gen-zones.sh" "$R/zones"
+mkdir -p "$R/knot"
+cat > "$R/knot/knot.conf" <<EOF
+server:
+    listen: [ $MXLAB_AUTH@53, 127.0.0.1@5353 ]
+    rundir: "$R/knot"
+    pidfile: "$R/pids/knot.pid"
+    background-workers: 1
+    udp-workers: 2
+    tcp-workers: 1
+log:
+  - target: $R/logs/knot.log
+    any: info
+database:
+    storage: "$R/knot/db"
+template:
+  - id: default
+    storage: "$R/zones"
+    zonefile-sync: -1
+    journal-content: none
+    semantic-checks: off
+zone:
+$(cat "$R/zones/knot-zones.conf")
+EOF
+$NX knotd -c "$R/knot/knot.conf" -d
+
+# rbldnsd: UDP only, refuses to run as root, so -u rbldns and a readable data dir.
+$NX rbldnsd -u rbldns -w "$R/zones" -b "$MXLAB_RBL/53" -p "$R/pids/rbldnsd.pid" -t 300 -c 60 \
+  "$MXLAB_DNSBL_ZONE:ip4set:bl4.txt" "$MXLAB_DNSBL_ZONE:ip6trie:bl6.txt" >"$R/logs/rbldnsd.log" 2>&1
+
+mkdir -p "$R/unbound"
+printf '.  3600000  NS  ns1.test.\nns1.test.  3600000  A  %s\n' "$MXLAB_AUTH" > "$R/unbound/root.hints"
+cat > "$R/unbound/unbound.conf" <<EOF
+server:
+    interface: $MXLAB_RESOLVER
+    port: 53
+    do-ip6: no
+    username: ""
+    chroot: ""
+    directory: "$R/unbound"
+    pidfile: "$R/pids/unbound.pid"
+    logfile: "$R/logs/unbound.log"
+    use-syslog: no
+    verbosity: 1
+    num-threads: 1
+    so-reuseport: no
+    access-control: 127.0.0.0/8 allow
+    access-control: ::1 allow
+    do-not-query-localhost: no
+    root-hints: "$R/unbound/root.hints"
+    module-config: "iterator"
+    qname-minimisation: no
+    harden-referral-path: no
+    # built-in local zones that would hide the lab's data
+    local-zone: "test." nodefault
+    local-zone: "127.in-addr.arpa." nodefault
+    local-zone: "1.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.ip6.arpa." nodefault
+    # answers stay fresh (tests may edit zones with knotc); TTLs seen through Unbound are <= 1
+    cache-max-ttl: 1
+    cache-max-negative-ttl: 1
+    # Debian's 1.17.1-2+deb12u4 backports discard-timeout (1900 ms): slow recursions would get no
+    # reply at all instead of a late answer or SERVFAIL. Turn it off.
+    discard-timeout: 0
+remote-control:
+    control-enable: yes
+    control-interface: "$R/unbound/control.sock"
+    control-use-cert: no
+EOF
+$NX unbound -c "$R/unbound/unbound.conf"
+
+# ------------------------------------------------------------------ Postfix A and B
+pf_master() {  # the services a Postfix instance needs; smtpd lines come from the caller
+  cat
+  cat <<'EOF'
+pickup    unix  n       -       n       60      1       pickup
+cleanup   unix  n       -       n       -       0       cleanup
+qmgr      unix  n       -       n       300     1       qmgr
+tlsmgr    unix  -       -       n       1000?   1       tlsmgr
+rewrite   unix  -       -       n       -       -       trivial-rewrite
+bounce    unix  -       -       n       -       0       bounce
+defer     unix  -       -       n       -       0       bounce
+trace     unix  -       -       n       -       0       bounce
+verify    unix  -       -       n       -       1       verify
+flush     unix  n       -       n       1000?   0       flush
+proxymap  unix  -       -       n       -       -       proxymap
+smtp      unix  -       -       n       -       -       smtp
+relay     unix  -       -       n       -       -       smtp
+showq     unix  n       -       n       -       -       showq
+error     unix  -       -       n       -       -       error
+retry     unix  -       -       n       -       -       error
+discard   unix  -       -       n       -       -       discard
+anvil     unix  -       -       n       -       1       anvil
+scache    unix  -       -       n       -       1       scache
+postlog   unix-dgram n  -       n       -       1       postlogd
+EOF
+}
+# pf_instance NAME "DOMAINS" MASTER-SMTPD-LINES; extra main.cf lines on stdin.
+# alice@ and postmaster@ exist in every DOMAIN; accepted mail is discarded.
+pf_instance() {
+  local d="$R/postfix-$1" dom
+  mkdir -p "$d/etc" "$d/spool" "$d/data"; chown postfix "$d/data"
+  printf '%s\n' "$3" | pf_master > "$d/etc/master.cf"
+  { cat <<EOF
+compatibility_level = 3.6
+queue_directory = $d/spool
+data_directory = $d/data
+maillog_file_prefixes = /run, /tmp
+maillog_file = $R/logs/postfix-$1.log
+mynetworks = 127.0.0.254/32
+mydestination =
+alias_maps =
+alias_database =
+virtual_mailbox_domains = $2
+virtual_mailbox_maps = texthash:$d/etc/vmailbox
+virtual_transport = discard:
+default_transport = error:the lab never relays
+smtp_dns_support_level = disabled
+smtpd_relay_restrictions = permit_mynetworks, reject_unauth_destination
+smtpd_tls_security_level = may
+smtpd_tls_cert_file = $T/good.pem
+smtpd_tls_key_file = $T/good-key.pem
+smtpd_tls_loglevel = 1
+EOF
+    cat; } > "$d/etc/main.cf"
+  for dom in $2; do printf 'alice@%s x\npostmaster@%s x\n' "$dom" "$dom"; done > "$d/etc/vmailbox"
+  # Postfix logs startup errors to syslog when stderr is not a TTY: show them via script(1).
+  $NX postfix -c "$d/etc" start >/dev/null 2>&1 ||
+    { script -qc "$NX postfix -c $d/etc start" /dev/null >&2; return 1; }
+}
+# A: the well-behaved one. banner = PTR = A name on each address.
+pf_instance a "good.test implicit.test cname-mx.test multi.test listed.test v6only.test" "\
+$MXLAB_PF_GOOD:smtp   inet n - n - - smtpd
+$MXLAB_PF_LISTED:smtp inet n - n - - smtpd -o myhostname=mx.listed.test
+[$MXLAB_PF_V6]:smtp    inet n - n - - smtpd -o myhostname=mx.v6only.test" <<EOF &
+myhostname = mx1.good.test
+inet_interfaces = $MXLAB_PF_GOOD, $MXLAB_PF_LISTED, [$MXLAB_PF_V6]
+inet_protocols = all
+EOF
+PF_A=$!
+# B: one fault per address, set with master.cf -o overrides.
+pf_instance b "bannerlie.test wrongcert.test mailrej.test" "\
+$MXLAB_PF_BANNERLIE:smtp inet n - n - - smtpd -o myhostname=mx.bannerlie.test -o smtpd_banner=\$lying_banner
+$MXLAB_PF_WRONGCERT:smtp inet n - n - - smtpd -o myhostname=mx.wrongcert.test -o smtpd_tls_cert_file=\$wrong_cert -o smtpd_tls_key_file=\$wrong_key
+$MXLAB_PF_MAILREJ:smtp   inet n - n - - smtpd -o myhostname=mx.mailrej.test -o smtpd_delay_reject=no -o smtpd_sender_restrictions=reject" <<EOF &
+myhostname = mx.bannerlie.test
+inet_interfaces = $MXLAB_PF_BANNERLIE, $MXLAB_PF_WRONGCERT, $MXLAB_PF_MAILREJ
+inet_protocols = ipv4
+lying_banner = mx1.good.test ESMTP Postfix
+wrong_cert = $T/wrong.pem
+wrong_key = $T/wrong-key.pem
+smtpd_helo_required = yes
+EOF
+PF_B=$!
+
+# ------------------------------------------------------------------ Exim (unpacked .deb)
+# One daemon, two personalities chosen by the local address. No queue runner (-q) and every
+# accepted message is discarded in the DATA ACL: Exim would re-exec /usr/sbin/exim4 to deliver,
+# and that path does not exist here.
+E=$R/exim; mkdir -p "$E/spool" "$E/log"; chown -R Debian-exim:Debian-exim "$E"
+cat > "$E/exim.conf" <<EOF
+primary_hostname = mx.exim.test
+smtp_active_hostname = \${if eq{\$received_ip_address}{$MXLAB_EXIM_GREETPAUSE}{mx.greetpause.test}{mx.exim.test}}
+spool_directory = $E/spool
+log_file_path = $E/log/%slog
+pid_file_path = $R/pids/exim.pid
+local_interfaces = $MXLAB_EXIM : $MXLAB_EXIM_GREETPAUSE
+daemon_smtp_ports = 25
+smtp_banner = \$smtp_active_hostname ESMTP Exim \$version_number \$tod_full
+domainlist local_domains = exim.test : nopostmaster.test : tempfail.test : greetpause.test
+host_lookup =
+rfc1413_hosts =
+keep_environment =
+tls_advertise_hosts = *
+tls_certificate = $T/good.pem
+tls_privatekey = $T/good-key-exim.pem
+acl_smtp_connect = acl_connect
+acl_smtp_rcpt = acl_rcpt
+acl_smtp_data = acl_data
+begin acl
+acl_connect:
+  # greet-pause: hold the banner on the greetpause address
+  accept  condition = \${if eq{\$received_ip_address}{$MXLAB_EXIM_GREETPAUSE}}
+          delay = ${MXLAB_GREET_PAUSE}s
+  accept
+acl_rcpt:
+  deny    !domains = +local_domains
+          message = 550 5.7.1 relay not permitted
+  defer   domains = tempfail.test
+          message = 451 4.7.1 greylisted, please try again later
+  deny    !verify = recipient
+          message = 550 5.1.1 unknown user
+  accept
+acl_data:
+  discard
+begin routers
+mailboxes:
+  driver = redirect
+  domains = exim.test : tempfail.test : greetpause.test
+  local_parts = alice : postmaster
+  data = :blackhole:
+no_postmaster:
+  driver = redirect
+  domains = nopostmaster.test
+  local_parts = alice
+  data = :blackhole:
+EOF
+$NX "$X/exim4" -C "$E/exim.conf" -bd
+
+# ------------------------------------------------------------------ OpenSMTPD (unpacked .deb)
+# Spool (/var/spool/smtpd) and control socket paths are compiled in: one instance per mount
+# namespace, so it gets a private tmpfs over the spool. STARTTLS on Debian 12's 6.8.0p2 fails
+# its handshake (OpenSSL 3 vs privsep signing): that is the tlsfail.test scenario.
+O=$R/opensmtpd; mkdir -p "$O"
+cat > "$O/smtpd.conf" <<EOF
+pki mx.tlsfail.test cert "$T/good.pem"
+pki mx.tlsfail.test key "$T/good-key-smtpd.pem"
+table rcpts { "alice@notls.test", "postmaster@notls.test", "alice@tlsfail.test", "postmaster@tlsfail.test" }
+table vusers { "alice@notls.test" = "nobody", "postmaster@notls.test" = "nobody", "alice@tlsfail.test" = "nobody", "postmaster@tlsfail.test" = "nobody" }
+listen on $MXLAB_SMTPD_NOTLS port 25 hostname mx.notls.test
+listen on $MXLAB_SMTPD_TLSFAIL port 25 hostname mx.tlsfail.test tls pki mx.tlsfail.test
+action "discard" mda "/bin/cat >/dev/null" virtual <vusers>
+match from any for rcpt-to <rcpts> action "discard"
+EOF
+chmod 644 "$O/smtpd.conf"
+setsid $NX unshare -m --propagation private sh -c \
+  "mount -t tmpfs -o mode=711 tmpfs /var/spool/smtpd && exec $X/smtpd -d -f $O/smtpd.conf" \
+  >"$R/logs/opensmtpd.log" 2>&1 </dev/null &
+echo $! > "$R/pids/opensmtpd.pid"
+
+# ------------------------------------------------------------------ smtp-sink (scripted faults)
+sink() {  # ADDR NAME OPTIONS...
+  local a=$1 n=$2; shift 2
+  setsid $NX smtp-sink -u nobody -h "$n" "$@" "$a:25" 64 >"$R/logs/sink-$n.log" 2>&1 </dev/null &
+  echo $! > "$R/pids/sink-$n.pid"
+}
+sink "$MXLAB_SINK_BUSY" mx.busy.test -Q CONNECT          # 421 instead of 220, then hang up
+sink "$MXLAB_SINK_DROPMAIL" mx.dropmail.test -q MAIL     # hang up, without a reply, after MAIL FROM
+
+# ------------------------------------------------------------------ readiness
+wait_dns "$MXLAB_AUTH" good.test MX 'status: NOERROR'
+wait_dns "$MXLAB_RBL" 2.0.0.127.bl.test A 'status: NOERROR'
+wait_dns "$MXLAB_RESOLVER" 10.0.0.127.in-addr.arpa PTR 'mx1\.good\.test'
+wait "$PF_A" || { lablog "postfix a failed to start"; exit 1; }
+wait "$PF_B" || { lablog "postfix b failed to start"; exit 1; }
+for a in "$MXLAB_PF_GOOD" "$MXLAB_PF_LISTED" "$MXLAB_PF_BANNERLIE" "$MXLAB_PF_WRONGCERT" \
+         "$MXLAB_PF_MAILREJ" "$MXLAB_EXIM" "$MXLAB_SMTPD_NOTLS" "$MXLAB_SMTPD_TLSFAIL" \
+         "$MXLAB_SINK_BUSY" "$MXLAB_SINK_DROPMAIL"; do
+  wait_banner "$a"
+done
+wait_listen "$MXLAB_EXIM_GREETPAUSE"
+$NX ss -Hltn 'sport = :25' | grep -q '\[::1\]:25' || { lablog "nothing on [::1]:25"; exit 1; }
+trap - EXIT
+lablog "lab up in $(( ($(date +%s%N) - T0) / 1000000 )) ms (netns $MXLAB_NS, run dir $R, CA $MXLAB_CA)"
