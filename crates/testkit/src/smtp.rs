@@ -1,1 +1,915 @@
-//! (being written)
+//! A scriptable SMTP server on loopback.
+//!
+//! By default it behaves like a small, strict MTA: a `220` greeting, `EHLO` with a few
+//! extensions (and `STARTTLS` when a TLS configuration is set), `HELO`, `MAIL`, `RCPT`, `DATA`,
+//! `RSET`, `NOOP`, `VRFY`, `QUIT`, STARTTLS, and `503` for commands out of sequence. Everything
+//! can be overridden per command, per recipient, or replaced by a hostile behaviour. Each
+//! connection is served by its own task; the server records what every client sent.
+//!
+//! Replies are written as full reply lines; several lines are separated by `\n` (or `\r\n`), for
+//! example `"250-first\n250 last"`. Every line goes out terminated by CRLF.
+//!
+//! ```no_run
+//! # async fn demo() {
+//! use mailcheck_testkit::smtp::{Command, SmtpServer};
+//!
+//! let smtp = SmtpServer::builder()
+//!     .hostname("mx1.example.test")
+//!     .rcpt_reply(|addr| {
+//!         if addr.starts_with("postmaster@") {
+//!             "250 2.1.5 Ok".to_owned()
+//!         } else {
+//!             "554 5.7.1 Relay access denied".to_owned()
+//!         }
+//!     })
+//!     .reply(Command::Vrfy, "502 5.5.1 VRFY disabled")
+//!     .build()
+//!     .await;
+//! let addr = smtp.addr();
+//! # let _ = addr;
+//! # }
+//! ```
+
+use std::collections::{HashMap, HashSet};
+use std::fmt;
+use std::io;
+use std::net::{Ipv4Addr, SocketAddr};
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Duration;
+
+use rustls::ServerConfig;
+use tokio::io::{AsyncBufReadExt, AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, BufReader};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::watch;
+use tokio::task::{JoinHandle, JoinSet};
+use tokio_rustls::TlsAcceptor;
+
+/// An SMTP command verb, as far as the server distinguishes them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum Command {
+    /// `HELO`
+    Helo,
+    /// `EHLO`
+    Ehlo,
+    /// `MAIL FROM:`
+    Mail,
+    /// `RCPT TO:`
+    Rcpt,
+    /// `DATA`
+    Data,
+    /// `RSET`
+    Rset,
+    /// `NOOP`
+    Noop,
+    /// `VRFY`
+    Vrfy,
+    /// `QUIT`
+    Quit,
+    /// `STARTTLS`
+    StartTls,
+    /// Anything else (answered `500 5.5.1 unknown` by default).
+    Unknown,
+}
+
+impl Command {
+    /// Splits a command line into its verb and the rest (arguments, trimmed).
+    pub fn parse(line: &str) -> (Self, &str) {
+        let line = line.trim_start();
+        let (verb, args) = match line.find(' ') {
+            Some(i) => (&line[..i], line[i + 1..].trim()),
+            None => (line.trim_end(), ""),
+        };
+        let command = match verb.to_ascii_uppercase().as_str() {
+            "HELO" => Self::Helo,
+            "EHLO" => Self::Ehlo,
+            "MAIL" => Self::Mail,
+            "RCPT" => Self::Rcpt,
+            "DATA" => Self::Data,
+            "RSET" => Self::Rset,
+            "NOOP" => Self::Noop,
+            "VRFY" => Self::Vrfy,
+            "QUIT" => Self::Quit,
+            "STARTTLS" => Self::StartTls,
+            _ => Self::Unknown,
+        };
+        (command, args)
+    }
+}
+
+/// A hostile server behaviour, replacing the normal session (or its greeting).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Hostile {
+    /// Sends the greeting one byte at a time, [`SmtpServerBuilder::byte_delay`] apart (default
+    /// 10 ms), then serves normally.
+    ByteAtATimeGreeting,
+    /// Sends `220-` continuation lines forever (as fast as the client reads them).
+    EndlessMultiline,
+    /// Sends a greeting line of this many bytes (`220 ` then `a`s, then CRLF), then serves
+    /// normally.
+    HugeLine(usize),
+    /// Sends 4 KiB of binary bytes (NULs, 0xFF, no SMTP code), then only listens.
+    BinaryGarbage,
+    /// Accepts and never sends anything; records what the client sends.
+    Silence,
+    /// Accepts and closes at once.
+    CloseImmediately,
+}
+
+/// A function that computes a reply from a command's argument.
+type ReplyFn = Arc<dyn Fn(&str) -> String + Send + Sync>;
+
+/// What the server recorded about one connection.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Transcript {
+    /// The client's address.
+    pub peer: SocketAddr,
+    /// Every line the client sent, without the line ending, in order (DATA content included),
+    /// before and after TLS.
+    pub lines: Vec<String>,
+    /// The index in `lines` of the first line received over TLS, if TLS was established.
+    pub tls_from_line: Option<usize>,
+    /// Whether the TLS handshake completed.
+    pub tls: bool,
+    /// Why the TLS handshake failed, if it was attempted and failed.
+    pub tls_error: Option<String>,
+    /// Bytes the client sent after `STARTTLS` in the same cleartext stream before the handshake
+    /// (pipelined after STARTTLS); the server discards them, as it must.
+    pub discarded_after_starttls: Vec<u8>,
+    /// Whether the connection is over.
+    pub closed: bool,
+}
+
+impl Transcript {
+    fn new(peer: SocketAddr) -> Self {
+        Self {
+            peer,
+            lines: Vec::new(),
+            tls_from_line: None,
+            tls: false,
+            tls_error: None,
+            discarded_after_starttls: Vec::new(),
+            closed: false,
+        }
+    }
+
+    /// The verbs of the lines the client sent (DATA content excluded).
+    pub fn commands(&self) -> Vec<Command> {
+        self.command_lines().map(|l| Command::parse(l).0).collect()
+    }
+
+    /// Whether the client sent this command.
+    pub fn saw(&self, command: Command) -> bool {
+        self.commands().contains(&command)
+    }
+
+    fn command_lines(&self) -> impl Iterator<Item = &str> {
+        let mut in_data = false;
+        self.lines.iter().filter_map(move |l| {
+            if in_data {
+                if l == "." {
+                    in_data = false;
+                }
+                return None;
+            }
+            if Command::parse(l).0 == Command::Data {
+                in_data = true;
+            }
+            Some(l.as_str())
+        })
+    }
+}
+
+#[derive(Debug, Clone)]
+struct Config {
+    bind: SocketAddr,
+    hostname: String,
+    greeting: Option<String>,
+    greeting_delay: Duration,
+    byte_delay: Duration,
+    ehlo_lines: Option<Vec<String>>,
+    extensions: Vec<String>,
+    advertise_starttls: Option<bool>,
+    replies: HashMap<Command, String>,
+    hooks: HashMap<Command, HookFn>,
+    delays: HashMap<Command, Duration>,
+    drop_after: HashSet<Command>,
+    tls: Option<Arc<ServerConfig>>,
+    tls_handshake_fails: bool,
+    inject_after_starttls: Option<String>,
+    hostile: Option<Hostile>,
+}
+
+#[derive(Clone)]
+struct HookFn(ReplyFn);
+
+impl fmt::Debug for HookFn {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("<reply fn>")
+    }
+}
+
+/// Builds an [`SmtpServer`]. Start with [`SmtpServer::builder`].
+#[derive(Debug, Clone)]
+pub struct SmtpServerBuilder {
+    cfg: Config,
+}
+
+impl Default for SmtpServerBuilder {
+    fn default() -> Self {
+        Self {
+            cfg: Config {
+                bind: SocketAddr::from((Ipv4Addr::LOCALHOST, 0)),
+                hostname: "mx.example.test".to_owned(),
+                greeting: None,
+                greeting_delay: Duration::ZERO,
+                byte_delay: Duration::from_millis(10),
+                ehlo_lines: None,
+                extensions: vec![
+                    "PIPELINING".to_owned(),
+                    "SIZE 10240000".to_owned(),
+                    "8BITMIME".to_owned(),
+                    "ENHANCEDSTATUSCODES".to_owned(),
+                ],
+                advertise_starttls: None,
+                replies: HashMap::new(),
+                hooks: HashMap::new(),
+                delays: HashMap::new(),
+                drop_after: HashSet::new(),
+                tls: None,
+                tls_handshake_fails: false,
+                inject_after_starttls: None,
+                hostile: None,
+            },
+        }
+    }
+}
+
+impl SmtpServerBuilder {
+    /// Listens on this address instead of `127.0.0.1:0` (any `127.0.0.N` works on Linux).
+    #[must_use]
+    pub fn bind(mut self, addr: SocketAddr) -> Self {
+        self.cfg.bind = addr;
+        self
+    }
+
+    /// The host name used in the default greeting, HELO and EHLO replies
+    /// (default `mx.example.test`).
+    #[must_use]
+    pub fn hostname(mut self, hostname: &str) -> Self {
+        hostname.clone_into(&mut self.cfg.hostname);
+        self
+    }
+
+    /// The greeting, as full reply lines (default `220 <hostname> ESMTP mailcheck-testkit`).
+    /// A greeting that starts with `421` is followed by closing the connection.
+    #[must_use]
+    pub fn greeting(mut self, text: &str) -> Self {
+        self.cfg.greeting = Some(text.to_owned());
+        self
+    }
+
+    /// Waits this long after accepting before sending the greeting.
+    #[must_use]
+    pub fn greeting_delay(mut self, delay: Duration) -> Self {
+        self.cfg.greeting_delay = delay;
+        self
+    }
+
+    /// The pause between bytes for [`Hostile::ByteAtATimeGreeting`] (default 10 ms).
+    #[must_use]
+    pub fn byte_delay(mut self, delay: Duration) -> Self {
+        self.cfg.byte_delay = delay;
+        self
+    }
+
+    /// Replaces the whole EHLO reply by these full lines (e.g. `["250-mx1", "250 STARTTLS"]`),
+    /// sent as they are before and after TLS.
+    #[must_use]
+    pub fn ehlo_lines<S: AsRef<str>>(mut self, lines: impl IntoIterator<Item = S>) -> Self {
+        self.cfg.ehlo_lines = Some(lines.into_iter().map(|l| l.as_ref().to_owned()).collect());
+        self
+    }
+
+    /// The EHLO extension keywords (default `PIPELINING`, `SIZE 10240000`, `8BITMIME`,
+    /// `ENHANCEDSTATUSCODES`). `STARTTLS` is added on its own, see
+    /// [`advertise_starttls`](Self::advertise_starttls).
+    #[must_use]
+    pub fn extensions<S: AsRef<str>>(mut self, extensions: impl IntoIterator<Item = S>) -> Self {
+        self.cfg.extensions = extensions
+            .into_iter()
+            .map(|l| l.as_ref().to_owned())
+            .collect();
+        self
+    }
+
+    /// Whether the default EHLO reply advertises `STARTTLS` before TLS. By default it does when
+    /// a TLS configuration, a STARTTLS reply, a handshake failure or an injection is configured.
+    #[must_use]
+    pub fn advertise_starttls(mut self, advertise: bool) -> Self {
+        self.cfg.advertise_starttls = Some(advertise);
+        self
+    }
+
+    /// A HELO-only server: EHLO is answered `502 5.5.1 Error: command not implemented`.
+    #[must_use]
+    pub fn helo_only(self) -> Self {
+        self.reply(Command::Ehlo, "502 5.5.1 Error: command not implemented")
+    }
+
+    /// Always answers `command` with this reply (full lines), whatever the session state.
+    /// A reply starting with `421` is followed by closing the connection. For
+    /// [`Command::StartTls`], a `220` reply starts the TLS handshake.
+    #[must_use]
+    pub fn reply(mut self, command: Command, text: &str) -> Self {
+        self.cfg.replies.insert(command, text.to_owned());
+        self
+    }
+
+    /// Answers `command` with whatever `f` returns for the command's argument text (for example
+    /// `FROM:<a@b> SIZE=10` for MAIL). Takes precedence over [`reply`](Self::reply).
+    #[must_use]
+    pub fn reply_with(
+        mut self,
+        command: Command,
+        f: impl Fn(&str) -> String + Send + Sync + 'static,
+    ) -> Self {
+        self.cfg.hooks.insert(command, HookFn(Arc::new(f)));
+        self
+    }
+
+    /// Answers each `RCPT TO:` with `f(address)`, where `address` is what is between `<` and
+    /// `>` (e.g. `postmaster@example.test`).
+    #[must_use]
+    pub fn rcpt_reply(self, f: impl Fn(&str) -> String + Send + Sync + 'static) -> Self {
+        self.reply_with(Command::Rcpt, move |args| f(&angle_address(args)))
+    }
+
+    /// Waits this long before answering `command`.
+    #[must_use]
+    pub fn delay(mut self, command: Command, delay: Duration) -> Self {
+        self.cfg.delays.insert(command, delay);
+        self
+    }
+
+    /// Closes the connection right after receiving `command`, without replying.
+    #[must_use]
+    pub fn drop_after(mut self, command: Command) -> Self {
+        self.cfg.drop_after.insert(command);
+        self
+    }
+
+    /// Offers STARTTLS with this rustls configuration (see
+    /// [`TestCert::server_config`](crate::certs::TestCert::server_config)).
+    #[must_use]
+    pub fn tls(mut self, config: impl Into<Arc<ServerConfig>>) -> Self {
+        self.cfg.tls = Some(config.into());
+        self
+    }
+
+    /// Answers STARTTLS with this reply (e.g. `454 4.7.0 TLS not available`), while still
+    /// advertising it.
+    #[must_use]
+    pub fn starttls_reply(self, text: &str) -> Self {
+        self.reply(Command::StartTls, text)
+    }
+
+    /// Answers STARTTLS with `220`, then aborts the handshake: reads the ClientHello, sends a
+    /// fatal `handshake_failure` alert and closes.
+    #[must_use]
+    pub fn tls_handshake_fails(mut self) -> Self {
+        self.cfg.tls_handshake_fails = true;
+        self
+    }
+
+    /// After STARTTLS, sends `220 2.0.0 Ready to start TLS` and these extra lines in the same
+    /// segment (the STARTTLS command-injection pattern), then proceeds with the handshake if
+    /// a TLS configuration is set (otherwise closes).
+    #[must_use]
+    pub fn inject_after_starttls(mut self, text: &str) -> Self {
+        self.cfg.inject_after_starttls = Some(text.to_owned());
+        self
+    }
+
+    /// Replaces the normal behaviour by a hostile one.
+    #[must_use]
+    pub fn hostile(mut self, hostile: Hostile) -> Self {
+        self.cfg.hostile = Some(hostile);
+        self
+    }
+
+    /// Binds and starts serving.
+    ///
+    /// # Panics
+    /// If the address cannot be bound; use [`try_build`](Self::try_build) to get the error.
+    pub async fn build(self) -> SmtpServer {
+        self.try_build().await.expect("bind the test SMTP server")
+    }
+
+    /// Binds and starts serving.
+    ///
+    /// # Errors
+    /// If the address cannot be bound.
+    pub async fn try_build(self) -> io::Result<SmtpServer> {
+        let listener = TcpListener::bind(self.cfg.bind).await?;
+        let addr = listener.local_addr()?;
+        let (counts, _) = watch::channel(Counts::default());
+        let state = Arc::new(State {
+            transcripts: Mutex::new(Vec::new()),
+            counts,
+        });
+        let cfg = Arc::new(self.cfg);
+        let task = tokio::spawn(accept_loop(listener, cfg, Arc::clone(&state)));
+        Ok(SmtpServer { addr, state, task })
+    }
+}
+
+/// The address between `<` and `>` in a MAIL/RCPT argument, or the text after the colon.
+fn angle_address(args: &str) -> String {
+    if let (Some(start), Some(end)) = (args.find('<'), args.find('>'))
+        && start < end
+    {
+        return args[start + 1..end].to_owned();
+    }
+    args.split_once(':')
+        .map_or(args, |(_, rest)| rest)
+        .trim()
+        .to_owned()
+}
+
+#[derive(Debug, Default, Clone, Copy)]
+struct Counts {
+    accepted: usize,
+    closed: usize,
+}
+
+#[derive(Debug)]
+struct State {
+    transcripts: Mutex<Vec<Transcript>>,
+    counts: watch::Sender<Counts>,
+}
+
+impl State {
+    fn with<R>(&self, id: usize, f: impl FnOnce(&mut Transcript) -> R) -> R {
+        let mut all = self
+            .transcripts
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        f(&mut all[id])
+    }
+
+    fn all(&self) -> Vec<Transcript> {
+        self.transcripts
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
+    }
+}
+
+/// A running scriptable SMTP server. It serves until dropped; dropping it closes every
+/// connection.
+pub struct SmtpServer {
+    addr: SocketAddr,
+    state: Arc<State>,
+    task: JoinHandle<()>,
+}
+
+impl fmt::Debug for SmtpServer {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SmtpServer")
+            .field("addr", &self.addr)
+            .field("connections", &self.connections())
+            .finish_non_exhaustive()
+    }
+}
+
+impl Drop for SmtpServer {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+impl SmtpServer {
+    /// Starts a builder for a well-behaved server.
+    pub fn builder() -> SmtpServerBuilder {
+        SmtpServerBuilder::default()
+    }
+
+    /// The address the server listens on.
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// How many connections the server accepted.
+    pub fn connections(&self) -> usize {
+        self.state.counts.borrow().accepted
+    }
+
+    /// The transcripts of all connections, in order of acceptance.
+    pub fn transcripts(&self) -> Vec<Transcript> {
+        self.state.all()
+    }
+
+    /// The transcript of the `index`-th connection (0-based).
+    pub fn transcript(&self, index: usize) -> Option<Transcript> {
+        self.state.all().into_iter().nth(index)
+    }
+
+    /// The client addresses, one per connection, in order.
+    pub fn peers(&self) -> Vec<SocketAddr> {
+        self.state.all().iter().map(|t| t.peer).collect()
+    }
+
+    /// How many times `command` was received, over all connections.
+    pub fn command_count(&self, command: Command) -> usize {
+        self.state
+            .all()
+            .iter()
+            .flat_map(Transcript::commands)
+            .filter(|c| *c == command)
+            .count()
+    }
+
+    /// Whether any client sent `command` (e.g. to assert that `DATA` never happens).
+    pub fn saw_command(&self, command: Command) -> bool {
+        self.command_count(command) > 0
+    }
+
+    /// Waits until at least `n` connections were accepted.
+    pub async fn wait_for_connections(&self, n: usize) {
+        let mut rx = self.state.counts.subscribe();
+        let _ = rx.wait_for(|c| c.accepted >= n).await;
+    }
+
+    /// Waits until at least `n` connections are over (closed by either side), so their
+    /// transcripts are complete.
+    pub async fn wait_for_closed(&self, n: usize) {
+        let mut rx = self.state.counts.subscribe();
+        let _ = rx.wait_for(|c| c.closed >= n).await;
+    }
+}
+
+async fn accept_loop(listener: TcpListener, cfg: Arc<Config>, state: Arc<State>) {
+    let mut tasks = JoinSet::new();
+    loop {
+        let Ok((tcp, peer)) = listener.accept().await else {
+            // e.g. out of file descriptors: back off instead of spinning.
+            tokio::time::sleep(Duration::from_millis(10)).await;
+            continue;
+        };
+        while tasks.try_join_next().is_some() {}
+        let id = {
+            let mut all = state
+                .transcripts
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner);
+            all.push(Transcript::new(peer));
+            all.len() - 1
+        };
+        state.counts.send_modify(|c| c.accepted += 1);
+        let conn = Conn {
+            cfg: Arc::clone(&cfg),
+            state: Arc::clone(&state),
+            id,
+        };
+        tasks.spawn(async move {
+            let _ = tcp.set_nodelay(true);
+            let _ = conn.serve(tcp).await;
+            conn.state.with(conn.id, |t| t.closed = true);
+            conn.state.counts.send_modify(|c| c.closed += 1);
+        });
+    }
+}
+
+/// Turns reply text into wire format: every line CRLF-terminated.
+fn wire(text: &str) -> Vec<u8> {
+    let mut out = Vec::with_capacity(text.len() + 2);
+    for line in text.split('\n') {
+        out.extend_from_slice(line.trim_end_matches('\r').as_bytes());
+        out.extend_from_slice(b"\r\n");
+    }
+    out
+}
+
+fn reply_code(text: &str) -> &str {
+    text.get(..3).unwrap_or("")
+}
+
+enum Next {
+    Close,
+    StartTls,
+}
+
+#[derive(Default)]
+struct Session {
+    greeted: bool,
+    mail: bool,
+    rcpts: usize,
+}
+
+struct Conn {
+    cfg: Arc<Config>,
+    state: Arc<State>,
+    id: usize,
+}
+
+impl Conn {
+    async fn serve(&self, mut tcp: TcpStream) -> io::Result<()> {
+        if !self.cfg.greeting_delay.is_zero() {
+            tokio::time::sleep(self.cfg.greeting_delay).await;
+        }
+        let greeting = self
+            .cfg
+            .greeting
+            .clone()
+            .unwrap_or_else(|| format!("220 {} ESMTP mailcheck-testkit", self.cfg.hostname));
+        match self.cfg.hostile {
+            Some(Hostile::CloseImmediately) => return Ok(()),
+            Some(Hostile::Silence) => return self.listen_only(tcp).await,
+            Some(Hostile::EndlessMultiline) => {
+                let line = format!("220-{} still greeting you\r\n", self.cfg.hostname);
+                let chunk = line.repeat(64);
+                loop {
+                    tcp.write_all(chunk.as_bytes()).await?;
+                }
+            }
+            Some(Hostile::BinaryGarbage) => {
+                tcp.write_all(&garbage(4096)).await?;
+                return self.listen_only(tcp).await;
+            }
+            Some(Hostile::HugeLine(n)) => {
+                let mut line = Vec::with_capacity(n + 6);
+                line.extend_from_slice(b"220 ");
+                line.resize(n + 4, b'a');
+                line.extend_from_slice(b"\r\n");
+                tcp.write_all(&line).await?;
+            }
+            Some(Hostile::ByteAtATimeGreeting) => {
+                for byte in wire(&greeting) {
+                    tcp.write_all(&[byte]).await?;
+                    tcp.flush().await?;
+                    tokio::time::sleep(self.cfg.byte_delay).await;
+                }
+            }
+            None => {
+                tcp.write_all(&wire(&greeting)).await?;
+                if reply_code(&greeting) == "421" {
+                    return Ok(());
+                }
+            }
+        }
+
+        let mut plain = BufReader::new(tcp);
+        match self.session(&mut plain, false).await? {
+            Next::Close => return Ok(()),
+            Next::StartTls => {}
+        }
+        let discarded = plain.buffer().to_vec();
+        self.state
+            .with(self.id, |t| t.discarded_after_starttls = discarded);
+        let mut tcp = plain.into_inner();
+
+        if self.cfg.tls_handshake_fails {
+            let mut hello = [0u8; 4096];
+            let _ = tcp.read(&mut hello).await?;
+            // A TLS 1.2 record: fatal alert, handshake_failure.
+            tcp.write_all(&[0x15, 0x03, 0x03, 0x00, 0x02, 0x02, 0x28])
+                .await?;
+            self.state.with(self.id, |t| {
+                t.tls_error = Some("aborted by the server".to_owned());
+            });
+            return Ok(());
+        }
+        let Some(tls_config) = self.cfg.tls.clone() else {
+            self.state.with(self.id, |t| {
+                t.tls_error = Some("no TLS configuration".to_owned());
+            });
+            return Ok(());
+        };
+        let tls = match TlsAcceptor::from(tls_config).accept(tcp).await {
+            Ok(tls) => tls,
+            Err(e) => {
+                self.state
+                    .with(self.id, |t| t.tls_error = Some(e.to_string()));
+                return Ok(());
+            }
+        };
+        self.state.with(self.id, |t| {
+            t.tls = true;
+            t.tls_from_line = Some(t.lines.len());
+        });
+        let mut secure = BufReader::new(tls);
+        self.session(&mut secure, true).await?;
+        let _ = secure.shutdown().await;
+        Ok(())
+    }
+
+    /// Records whatever the client sends until it closes; never writes.
+    async fn listen_only(&self, tcp: TcpStream) -> io::Result<()> {
+        let mut reader = BufReader::new(tcp);
+        while let Some(line) = self.read_line(&mut reader).await? {
+            self.state.with(self.id, |t| t.lines.push(line));
+        }
+        Ok(())
+    }
+
+    /// Reads one line (without its line ending); `None` at end of stream.
+    async fn read_line<S: AsyncRead + Unpin>(
+        &self,
+        reader: &mut BufReader<S>,
+    ) -> io::Result<Option<String>> {
+        let mut buf = Vec::new();
+        if reader.read_until(b'\n', &mut buf).await? == 0 {
+            return Ok(None);
+        }
+        while matches!(buf.last(), Some(b'\n' | b'\r')) {
+            buf.pop();
+        }
+        Ok(Some(String::from_utf8_lossy(&buf).into_owned()))
+    }
+
+    async fn send<S: AsyncWrite + Unpin>(&self, io: &mut S, text: &str) -> io::Result<()> {
+        io.write_all(&wire(text)).await?;
+        io.flush().await
+    }
+
+    fn advertises_starttls(&self) -> bool {
+        self.cfg.advertise_starttls.unwrap_or(
+            self.cfg.tls.is_some()
+                || self.cfg.replies.contains_key(&Command::StartTls)
+                || self.cfg.tls_handshake_fails
+                || self.cfg.inject_after_starttls.is_some(),
+        )
+    }
+
+    fn ehlo_reply(&self, args: &str, tls_active: bool) -> String {
+        if let Some(lines) = &self.cfg.ehlo_lines {
+            return lines.join("\n");
+        }
+        let mut items = vec![format!("{} Hello {args}", self.cfg.hostname)];
+        items.extend(self.cfg.extensions.iter().cloned());
+        if !tls_active && self.advertises_starttls() {
+            items.push("STARTTLS".to_owned());
+        }
+        let last = items.len() - 1;
+        items
+            .iter()
+            .enumerate()
+            .map(|(i, item)| format!("250{}{item}", if i == last { ' ' } else { '-' }))
+            .collect::<Vec<_>>()
+            .join("\n")
+    }
+
+    fn default_reply(&self, command: Command, args: &str, s: &Session, tls_active: bool) -> String {
+        let host = &self.cfg.hostname;
+        match command {
+            Command::Helo => format!("250 {host}"),
+            Command::Ehlo => self.ehlo_reply(args, tls_active),
+            Command::Mail if !s.greeted => "503 5.5.1 Error: send HELO/EHLO first".to_owned(),
+            Command::Mail if s.mail => "503 5.5.1 Error: nested MAIL command".to_owned(),
+            Command::Mail => "250 2.1.0 Ok".to_owned(),
+            Command::Rcpt if !s.mail => "503 5.5.1 Error: need MAIL command".to_owned(),
+            Command::Rcpt => "250 2.1.5 Ok".to_owned(),
+            Command::Data if s.rcpts == 0 => "503 5.5.1 Error: need RCPT command".to_owned(),
+            Command::Data => "354 End data with <CR><LF>.<CR><LF>".to_owned(),
+            Command::Rset | Command::Noop => "250 2.0.0 Ok".to_owned(),
+            Command::Vrfy => "252 2.0.0 Cannot VRFY user, but will accept message".to_owned(),
+            Command::Quit => "221 2.0.0 Bye".to_owned(),
+            Command::StartTls if tls_active => "503 5.5.1 Error: TLS already active".to_owned(),
+            Command::StartTls if !self.advertises_starttls() => {
+                "502 5.5.1 Error: command not implemented".to_owned()
+            }
+            Command::StartTls => "220 2.0.0 Ready to start TLS".to_owned(),
+            Command::Unknown => "500 5.5.1 unknown".to_owned(),
+        }
+    }
+
+    /// Serves commands until the client quits or closes, or STARTTLS succeeds.
+    async fn session<S: AsyncRead + AsyncWrite + Unpin>(
+        &self,
+        io: &mut BufReader<S>,
+        tls_active: bool,
+    ) -> io::Result<Next> {
+        let mut s = Session::default();
+        loop {
+            let Some(line) = self.read_line(io).await? else {
+                return Ok(Next::Close);
+            };
+            let (command, args) = Command::parse(&line);
+            let args = args.to_owned();
+            self.state.with(self.id, |t| t.lines.push(line));
+            if self.cfg.drop_after.contains(&command) {
+                return Ok(Next::Close);
+            }
+            if let Some(delay) = self.cfg.delays.get(&command) {
+                tokio::time::sleep(*delay).await;
+            }
+            let reply = if let Some(hook) = self.cfg.hooks.get(&command) {
+                (hook.0)(&args)
+            } else if let Some(text) = self.cfg.replies.get(&command) {
+                text.clone()
+            } else {
+                self.default_reply(command, &args, &s, tls_active)
+            };
+            let code = reply_code(&reply).to_owned();
+            let positive = code.starts_with('2');
+
+            match command {
+                Command::StartTls if code == "220" && !tls_active => {
+                    let mut out = wire(&reply);
+                    if let Some(injected) = &self.cfg.inject_after_starttls {
+                        out.extend_from_slice(&wire(injected));
+                    }
+                    io.write_all(&out).await?;
+                    io.flush().await?;
+                    return Ok(Next::StartTls);
+                }
+                Command::Data if code == "354" => {
+                    self.send(io, &reply).await?;
+                    loop {
+                        let Some(body) = self.read_line(io).await? else {
+                            return Ok(Next::Close);
+                        };
+                        let end = body == ".";
+                        self.state.with(self.id, |t| t.lines.push(body));
+                        if end {
+                            break;
+                        }
+                    }
+                    s.mail = false;
+                    s.rcpts = 0;
+                    self.send(io, "250 2.0.0 Ok: queued as TESTKIT").await?;
+                    continue;
+                }
+                Command::Helo | Command::Ehlo if positive => {
+                    s = Session {
+                        greeted: true,
+                        ..Session::default()
+                    }
+                }
+                Command::Mail if positive => s.mail = true,
+                Command::Rcpt if positive => s.rcpts += 1,
+                Command::Rset if positive => {
+                    s.mail = false;
+                    s.rcpts = 0;
+                }
+                _ => {}
+            }
+            self.send(io, &reply).await?;
+            if command == Command::Quit || code == "421" {
+                return Ok(Next::Close);
+            }
+        }
+    }
+}
+
+/// Deterministic binary junk: NULs, 0xFF, high bytes, a few line feeds, no SMTP code.
+fn garbage(len: usize) -> Vec<u8> {
+    let mut x: u32 = 0x2545_f491;
+    (0..len)
+        .map(|i| {
+            x ^= x << 13;
+            x ^= x >> 17;
+            x ^= x << 5;
+            match i % 97 {
+                0 => 0x00,
+                1 => 0xff,
+                50 => b'\n',
+                _ => (x >> 24) as u8 | 0x80,
+            }
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parse_commands() {
+        assert_eq!(
+            Command::parse("mail FROM:<a@b>"),
+            (Command::Mail, "FROM:<a@b>")
+        );
+        assert_eq!(Command::parse("STARTTLS"), (Command::StartTls, ""));
+        assert_eq!(Command::parse("XYZZY 1"), (Command::Unknown, "1"));
+        assert_eq!(
+            angle_address("TO:<Postmaster@Example.Test> NOTIFY=NEVER"),
+            "Postmaster@Example.Test"
+        );
+        assert_eq!(angle_address("TO: a@b"), "a@b");
+        assert_eq!(wire("250-a\n250 b"), b"250-a\r\n250 b\r\n");
+        assert_eq!(wire("250-a\r\n250 b"), b"250-a\r\n250 b\r\n");
+    }
+
+    #[test]
+    fn transcript_commands_skip_data() {
+        let mut t = Transcript::new(SocketAddr::from((Ipv4Addr::LOCALHOST, 1)));
+        t.lines = ["EHLO x", "DATA", "QUIT", ".", "QUIT"]
+            .map(str::to_owned)
+            .to_vec();
+        assert_eq!(t.commands(), [Command::Ehlo, Command::Data, Command::Quit]);
+    }
+}
