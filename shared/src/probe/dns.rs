@@ -1,1 +1,419 @@
-//! (being written)
+//! The DNS layer: a narrow, object-safe [`DnsSource`] trait returning our own outcome type
+//! ([`Lookup`]), and [`HickoryDns`], its implementation over hickory-resolver 0.26.
+//!
+//! Every method answers with a [`Lookup`] that tells apart an answer, NXDOMAIN, NODATA and the
+//! failures (SERVFAIL, REFUSED, timeout, other). Names are given with or without the trailing dot
+//! and are always queried as fully qualified names (no search list). Names in answers come back in
+//! lower case without the trailing dot (the root is `"."`).
+//!
+//! Nothing here caches: hickory's cache is off and memoisation per run is done by the callers
+//! ([`super::memo::Memo`]), so a changed record is seen by the next run.
+
+use std::fmt;
+use std::future::Future;
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::pin::Pin;
+
+use hickory_resolver::TokioResolver;
+use hickory_resolver::config::{
+    ConnectionConfig, NameServerConfig, ResolveHosts, ResolverConfig, ResolverOpts,
+};
+use hickory_resolver::lookup::Lookup as HickoryLookup;
+use hickory_resolver::net::runtime::TokioRuntimeProvider;
+use hickory_resolver::net::{DnsError, NetError};
+use hickory_resolver::proto::op::ResponseCode;
+use hickory_resolver::proto::rr::{Name, RData, RecordType};
+
+use crate::config::{DnsConfig, ResolverChoice};
+use crate::facts::{DnsFailure, Lookup, MxRecord};
+
+/// A boxed future as returned by [`DnsSource`] methods (object-safe async).
+pub type DnsFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
+
+/// The A or AAAA lookup of one name, with the aliases followed on the way.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AddressAnswer {
+    /// The lookup; only addresses of the asked family are in the records.
+    pub lookup: Lookup<IpAddr>,
+    /// The CNAME targets the resolver followed, in order (lower case, no trailing dot); empty
+    /// when the name is not an alias.
+    pub cname_chain: Vec<String>,
+}
+
+/// The DNS queries the probes need. Object-safe, so an `Arc<dyn DnsSource>` can be shared by all
+/// probes and replaced by a fake in tests.
+pub trait DnsSource: Send + Sync + fmt::Debug {
+    /// MX records of `name`, sorted by preference (ties keep the answer order). The exchange is
+    /// lower case without the trailing dot, `"."` for a null MX.
+    fn mx<'a>(&'a self, name: &'a str) -> DnsFuture<'a, Lookup<MxRecord>>;
+
+    /// IPv4 addresses of `name`, following CNAMEs.
+    fn a<'a>(&'a self, name: &'a str) -> DnsFuture<'a, AddressAnswer>;
+
+    /// IPv6 addresses of `name`, following CNAMEs.
+    fn aaaa<'a>(&'a self, name: &'a str) -> DnsFuture<'a, AddressAnswer>;
+
+    /// The CNAME record at `name` itself (not followed): the alias target, if any.
+    fn cname<'a>(&'a self, name: &'a str) -> DnsFuture<'a, Lookup<String>>;
+
+    /// PTR names of `ip` (lower case, no trailing dot).
+    fn ptr(&self, ip: IpAddr) -> DnsFuture<'_, Lookup<String>>;
+
+    /// TXT records of `name`; the character-strings of one record are joined.
+    fn txt<'a>(&'a self, name: &'a str) -> DnsFuture<'a, Lookup<String>>;
+
+    /// The A records of a blocklist query name (`2.0.0.127.zone.`), as return codes.
+    fn dnsbl_a<'a>(&'a self, query_name: &'a str) -> DnsFuture<'a, Lookup<Ipv4Addr>>;
+
+    /// Which resolver answers, for the record: `system (IP:PORT, …)` or `IP:PORT, …`.
+    fn describe(&self) -> String;
+}
+
+/// [`DnsSource`] over hickory-resolver: the system configuration or explicit servers.
+#[derive(Clone)]
+pub struct HickoryDns {
+    resolver: TokioResolver,
+    label: String,
+}
+
+impl fmt::Debug for HickoryDns {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("HickoryDns")
+            .field("resolver", &self.label)
+            .finish_non_exhaustive()
+    }
+}
+
+impl HickoryDns {
+    /// A resolver for this configuration.
+    ///
+    /// [`ResolverChoice::System`] reads `/etc/resolv.conf` (its name servers; our timeout and
+    /// attempts win over its options). [`ResolverChoice::Servers`] uses exactly those servers,
+    /// each over UDP and TCP on its own port. In both cases hickory's cache is off, names are
+    /// always absolute (`ndots = 0`, no search list) and the hosts file is never consulted: the
+    /// diagnosis must see what DNS says, as other senders do.
+    ///
+    /// # Errors
+    /// [`crate::Error::Config`] when the system configuration cannot be read, no server is
+    /// given, or the resolver cannot be built.
+    pub fn new(config: &DnsConfig) -> Result<Self, crate::Error> {
+        let (resolver_config, label) = match &config.resolver {
+            ResolverChoice::System => {
+                let (sys, _) = hickory_resolver::system_conf::read_system_conf().map_err(|e| {
+                    crate::Error::Config(format!(
+                        "dns.resolver: cannot read the system DNS configuration: {e}"
+                    ))
+                })?;
+                let servers: Vec<String> = sys
+                    .name_servers()
+                    .iter()
+                    .map(|ns| {
+                        let port = ns.connections.first().map_or(53, |c| c.port);
+                        SocketAddr::new(ns.ip, port).to_string()
+                    })
+                    .collect();
+                let label = format!("system ({})", servers.join(", "));
+                if sys.name_servers().is_empty() {
+                    return Err(crate::Error::Config(
+                        "dns.resolver: the system DNS configuration names no server".to_owned(),
+                    ));
+                }
+                (
+                    ResolverConfig::from_name_servers(sys.name_servers().to_vec()),
+                    label,
+                )
+            }
+            ResolverChoice::Servers(list) => {
+                if list.is_empty() {
+                    return Err(crate::Error::Config(
+                        "dns.resolver: no DNS server given".to_owned(),
+                    ));
+                }
+                let servers = list
+                    .iter()
+                    .map(|sa| {
+                        let mut udp = ConnectionConfig::udp();
+                        udp.port = sa.port();
+                        let mut tcp = ConnectionConfig::tcp();
+                        tcp.port = sa.port();
+                        NameServerConfig::new(sa.ip(), true, vec![udp, tcp])
+                    })
+                    .collect();
+                let label = list
+                    .iter()
+                    .map(ToString::to_string)
+                    .collect::<Vec<_>>()
+                    .join(", ");
+                (ResolverConfig::from_name_servers(servers), label)
+            }
+        };
+        let mut opts = ResolverOpts::default();
+        opts.timeout = config.timeout;
+        opts.attempts = config.attempts;
+        opts.cache_size = 0;
+        opts.ndots = 0;
+        opts.use_hosts_file = ResolveHosts::Never;
+        opts.preserve_intermediates = true;
+        let resolver =
+            TokioResolver::builder_with_config(resolver_config, TokioRuntimeProvider::default())
+                .with_options(opts)
+                .build()
+                .map_err(|e| crate::Error::Config(format!("dns.resolver: {e}")))?;
+        Ok(Self { resolver, label })
+    }
+
+    /// Which resolver answers: `system (IP:PORT, …)` or `IP:PORT, …`.
+    pub fn describe(&self) -> String {
+        self.label.clone()
+    }
+
+    async fn query<T>(&self, name: &str, rtype: RecordType) -> Result<HickoryLookup, Lookup<T>> {
+        let name = parse_name(name).map_err(|detail| Lookup::Failed {
+            failure: DnsFailure::Other,
+            detail,
+        })?;
+        self.resolver
+            .lookup(name, rtype)
+            .await
+            .map_err(|e| classify(&e))
+    }
+
+    async fn addresses(&self, name: &str, rtype: RecordType) -> AddressAnswer {
+        match self.query(name, rtype).await {
+            Ok(lookup) => {
+                let mut cname_chain = Vec::new();
+                let mut records = Vec::new();
+                for rec in lookup.answers() {
+                    match &rec.data {
+                        RData::CNAME(c) => cname_chain.push(name_to_string(&c.0)),
+                        RData::A(a) if rtype == RecordType::A => records.push(IpAddr::V4(a.0)),
+                        RData::AAAA(a) if rtype == RecordType::AAAA => {
+                            records.push(IpAddr::V6(a.0));
+                        }
+                        _ => {}
+                    }
+                }
+                AddressAnswer {
+                    lookup: answer(records),
+                    cname_chain,
+                }
+            }
+            Err(negative) => AddressAnswer {
+                lookup: negative,
+                cname_chain: Vec::new(),
+            },
+        }
+    }
+
+    async fn names(&self, name: &str, rtype: RecordType) -> Lookup<String> {
+        match self.query(name, rtype).await {
+            Ok(lookup) => {
+                let records = lookup
+                    .answers()
+                    .iter()
+                    .filter_map(|rec| match &rec.data {
+                        RData::PTR(p) if rtype == RecordType::PTR => Some(name_to_string(&p.0)),
+                        RData::CNAME(c) if rtype == RecordType::CNAME => Some(name_to_string(&c.0)),
+                        RData::TXT(t) if rtype == RecordType::TXT => Some(
+                            t.txt_data
+                                .iter()
+                                .map(|s| String::from_utf8_lossy(s))
+                                .collect::<String>(),
+                        ),
+                        _ => None,
+                    })
+                    .collect();
+                answer(records)
+            }
+            Err(negative) => negative,
+        }
+    }
+}
+
+/// Records of the asked type; none (only aliases, or other types) is NODATA.
+fn answer<T>(records: Vec<T>) -> Lookup<T> {
+    if records.is_empty() {
+        Lookup::NoData
+    } else {
+        Lookup::Answer { records }
+    }
+}
+
+impl DnsSource for HickoryDns {
+    fn mx<'a>(&'a self, name: &'a str) -> DnsFuture<'a, Lookup<MxRecord>> {
+        Box::pin(async move {
+            match self.query(name, RecordType::MX).await {
+                Ok(lookup) => {
+                    let mut records: Vec<MxRecord> = lookup
+                        .answers()
+                        .iter()
+                        .filter_map(|rec| match &rec.data {
+                            RData::MX(mx) => Some(MxRecord {
+                                preference: mx.preference,
+                                exchange: name_to_string(&mx.exchange),
+                            }),
+                            _ => None,
+                        })
+                        .collect();
+                    // Stable: equal preferences keep the answer order.
+                    records.sort_by_key(|r| r.preference);
+                    answer(records)
+                }
+                Err(negative) => negative,
+            }
+        })
+    }
+
+    fn a<'a>(&'a self, name: &'a str) -> DnsFuture<'a, AddressAnswer> {
+        Box::pin(self.addresses(name, RecordType::A))
+    }
+
+    fn aaaa<'a>(&'a self, name: &'a str) -> DnsFuture<'a, AddressAnswer> {
+        Box::pin(self.addresses(name, RecordType::AAAA))
+    }
+
+    fn cname<'a>(&'a self, name: &'a str) -> DnsFuture<'a, Lookup<String>> {
+        Box::pin(self.names(name, RecordType::CNAME))
+    }
+
+    fn ptr(&self, ip: IpAddr) -> DnsFuture<'_, Lookup<String>> {
+        Box::pin(async move {
+            let rname = Name::from(ip).to_ascii();
+            self.names(&rname, RecordType::PTR).await
+        })
+    }
+
+    fn txt<'a>(&'a self, name: &'a str) -> DnsFuture<'a, Lookup<String>> {
+        Box::pin(self.names(name, RecordType::TXT))
+    }
+
+    fn dnsbl_a<'a>(&'a self, query_name: &'a str) -> DnsFuture<'a, Lookup<Ipv4Addr>> {
+        Box::pin(async move {
+            let answer = self.addresses(query_name, RecordType::A).await;
+            answer.lookup.map(|ip| match ip {
+                IpAddr::V4(v4) => v4,
+                IpAddr::V6(_) => Ipv4Addr::UNSPECIFIED,
+            })
+        })
+    }
+
+    fn describe(&self) -> String {
+        self.label.clone()
+    }
+}
+
+/// Parses a name as absolute (a trailing dot is added when missing).
+fn parse_name(name: &str) -> Result<Name, String> {
+    let name = name.trim();
+    if name.is_empty() {
+        return Err("empty name".to_owned());
+    }
+    let fqdn = if name.ends_with('.') {
+        name.to_owned()
+    } else {
+        format!("{name}.")
+    };
+    Name::from_ascii(&fqdn).map_err(|e| format!("{name:?} is not a valid DNS name: {e}"))
+}
+
+/// Lower case, no trailing dot; the root is `"."`.
+fn name_to_string(name: &Name) -> String {
+    if name.is_root() {
+        return ".".to_owned();
+    }
+    let s = name.to_lowercase().to_ascii();
+    s.strip_suffix('.').unwrap_or(&s).to_owned()
+}
+
+/// Tells the hickory errors apart: NXDOMAIN, NODATA, SERVFAIL, REFUSED, timeout, other.
+fn classify<T>(error: &NetError) -> Lookup<T> {
+    let failed = |failure| Lookup::Failed {
+        failure,
+        detail: error.to_string(),
+    };
+    match error {
+        NetError::Dns(DnsError::NoRecordsFound(nr))
+            if nr.response_code == ResponseCode::NXDomain =>
+        {
+            Lookup::NxDomain
+        }
+        NetError::Dns(DnsError::NoRecordsFound(nr))
+            if nr.response_code == ResponseCode::NoError =>
+        {
+            Lookup::NoData
+        }
+        NetError::Dns(DnsError::NoRecordsFound(nr)) => Lookup::Failed {
+            failure: DnsFailure::Other,
+            detail: format!("no records, response code {}", nr.response_code),
+        },
+        NetError::Dns(DnsError::ResponseCode(ResponseCode::ServFail)) => {
+            failed(DnsFailure::ServFail)
+        }
+        NetError::Dns(DnsError::ResponseCode(ResponseCode::Refused)) => failed(DnsFailure::Refused),
+        NetError::Timeout => Lookup::Failed {
+            failure: DnsFailure::Timeout,
+            detail: "no answer in time".to_owned(),
+        },
+        _ => failed(DnsFailure::Other),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_are_normalised() {
+        assert_eq!(name_to_string(&Name::root()), ".");
+        assert_eq!(
+            name_to_string(&Name::from_ascii("MX1.Example.TEST.").unwrap()),
+            "mx1.example.test"
+        );
+        assert!(parse_name("example.test").unwrap().is_fqdn());
+        assert!(parse_name("example.test.").unwrap().is_fqdn());
+        assert!(parse_name("").is_err());
+        assert!(parse_name("a..b").is_err());
+    }
+
+    #[test]
+    fn errors_are_classified() {
+        assert!(matches!(
+            classify::<()>(&NetError::Timeout),
+            Lookup::Failed {
+                failure: DnsFailure::Timeout,
+                ..
+            }
+        ));
+        assert!(matches!(
+            classify::<()>(&NetError::Dns(DnsError::ResponseCode(
+                ResponseCode::ServFail
+            ))),
+            Lookup::Failed {
+                failure: DnsFailure::ServFail,
+                ..
+            }
+        ));
+        assert!(matches!(
+            classify::<()>(&NetError::Dns(DnsError::ResponseCode(
+                ResponseCode::Refused
+            ))),
+            Lookup::Failed {
+                failure: DnsFailure::Refused,
+                ..
+            }
+        ));
+        assert!(matches!(
+            classify::<()>(&NetError::Msg("boom".to_owned())),
+            Lookup::Failed {
+                failure: DnsFailure::Other,
+                ..
+            }
+        ));
+    }
+
+    #[test]
+    fn empty_answers_are_nodata() {
+        assert_eq!(answer::<u8>(vec![]), Lookup::NoData);
+        assert_eq!(answer(vec![1]), Lookup::Answer { records: vec![1] });
+    }
+}
