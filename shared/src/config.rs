@@ -45,7 +45,11 @@ impl ResolverChoice {
         if let Ok(sa) = s.parse::<SocketAddr>() {
             return Ok(sa);
         }
-        if let Ok(ip) = s.trim_start_matches('[').trim_end_matches(']').parse::<IpAddr>() {
+        if let Ok(ip) = s
+            .trim_start_matches('[')
+            .trim_end_matches(']')
+            .parse::<IpAddr>()
+        {
             return Ok(SocketAddr::new(ip, 53));
         }
         Err(crate::Error::Config(format!(

@@ -69,26 +69,102 @@ pub struct ZoneInfo {
 }
 
 const SPAMHAUS: &[(u8, u8, u8, CodeMeaning)] = &[
-    (0, 0, 2, CodeMeaning::Listed(ListingKind::Abuse, "SBL: spam source or operation")),
-    (0, 0, 3, CodeMeaning::Listed(ListingKind::Abuse, "CSS: snowshoe spam")),
-    (0, 0, 4, CodeMeaning::Listed(ListingKind::Abuse, "XBL: exploited or infected host")),
-    (0, 0, 9, CodeMeaning::Listed(ListingKind::Abuse, "DROP: hijacked or criminal network")),
-    (0, 0, 10, CodeMeaning::Listed(ListingKind::Policy, "PBL (ISP): should not send mail directly")),
-    (0, 0, 11, CodeMeaning::Listed(ListingKind::Policy, "PBL (Spamhaus): should not send mail directly")),
-    (0, 0, 30, CodeMeaning::Listed(ListingKind::Policy, "BCL: botnet controller list")),
-    (255, 255, 252, CodeMeaning::Error("typo in the DNSBL zone name")),
-    (255, 255, 254, CodeMeaning::Error("query via a public/open resolver: Spamhaus refuses it")),
-    (255, 255, 255, CodeMeaning::Error("excessive number of queries")),
+    (
+        0,
+        0,
+        2,
+        CodeMeaning::Listed(ListingKind::Abuse, "SBL: spam source or operation"),
+    ),
+    (
+        0,
+        0,
+        3,
+        CodeMeaning::Listed(ListingKind::Abuse, "CSS: snowshoe spam"),
+    ),
+    (
+        0,
+        0,
+        4,
+        CodeMeaning::Listed(ListingKind::Abuse, "XBL: exploited or infected host"),
+    ),
+    (
+        0,
+        0,
+        9,
+        CodeMeaning::Listed(ListingKind::Abuse, "DROP: hijacked or criminal network"),
+    ),
+    (
+        0,
+        0,
+        10,
+        CodeMeaning::Listed(
+            ListingKind::Policy,
+            "PBL (ISP): should not send mail directly",
+        ),
+    ),
+    (
+        0,
+        0,
+        11,
+        CodeMeaning::Listed(
+            ListingKind::Policy,
+            "PBL (Spamhaus): should not send mail directly",
+        ),
+    ),
+    (
+        0,
+        0,
+        30,
+        CodeMeaning::Listed(ListingKind::Policy, "BCL: botnet controller list"),
+    ),
+    (
+        255,
+        255,
+        252,
+        CodeMeaning::Error("typo in the DNSBL zone name"),
+    ),
+    (
+        255,
+        255,
+        254,
+        CodeMeaning::Error("query via a public/open resolver: Spamhaus refuses it"),
+    ),
+    (
+        255,
+        255,
+        255,
+        CodeMeaning::Error("excessive number of queries"),
+    ),
 ];
 
 const SINGLE: &[(u8, u8, u8, CodeMeaning)] =
     &[(0, 0, 2, CodeMeaning::Listed(ListingKind::Abuse, "listed"))];
 
 const MAILSPIKE: &[(u8, u8, u8, CodeMeaning)] = &[
-    (0, 0, 2, CodeMeaning::Listed(ListingKind::Abuse, "part of a distributed spam wave")),
-    (0, 0, 10, CodeMeaning::Listed(ListingKind::Abuse, "worst possible reputation (L5)")),
-    (0, 0, 11, CodeMeaning::Listed(ListingKind::Abuse, "very bad reputation (L4)")),
-    (0, 0, 12, CodeMeaning::Listed(ListingKind::Abuse, "bad reputation (L3)")),
+    (
+        0,
+        0,
+        2,
+        CodeMeaning::Listed(ListingKind::Abuse, "part of a distributed spam wave"),
+    ),
+    (
+        0,
+        0,
+        10,
+        CodeMeaning::Listed(ListingKind::Abuse, "worst possible reputation (L5)"),
+    ),
+    (
+        0,
+        0,
+        11,
+        CodeMeaning::Listed(ListingKind::Abuse, "very bad reputation (L4)"),
+    ),
+    (
+        0,
+        0,
+        12,
+        CodeMeaning::Listed(ListingKind::Abuse, "bad reputation (L3)"),
+    ),
 ];
 
 /// The lists we know by name.
@@ -160,9 +236,7 @@ pub fn zone_info(zone: &str) -> Option<&'static ZoneInfo> {
 pub fn covers(zone: &str, ip: IpAddr) -> bool {
     match ip {
         IpAddr::V4(_) => true,
-        IpAddr::V6(v6) => {
-            v6.to_ipv4_mapped().is_some() || zone_info(zone).is_some_and(|z| z.ipv6)
-        }
+        IpAddr::V6(v6) => v6.to_ipv4_mapped().is_some() || zone_info(zone).is_some_and(|z| z.ipv6),
     }
 }
 
@@ -199,21 +273,23 @@ pub fn meaning(zone: &str, code: Ipv4Addr) -> CodeMeaning {
     if o[0] != 127 {
         return CodeMeaning::Error("answer outside 127.0.0.0/8: the zone is broken or wildcarded");
     }
-    if let Some(info) = zone_info(zone) {
-        if let Some((_, _, _, m)) = info
+    if let Some(info) = zone_info(zone)
+        && let Some((_, _, _, m)) = info
             .meanings
             .iter()
             .find(|(a, b, c, _)| (*a, *b, *c) == (o[1], o[2], o[3]))
-        {
-            return *m;
-        }
+    {
+        return *m;
     }
     match (o[1], o[2], o[3]) {
         (255, 255, _) => CodeMeaning::Error("list error code (127.255.255.x)"),
         (0, 0, 1) => CodeMeaning::Error("127.0.0.1: the list refuses to answer us"),
         (0, 1, 255) => CodeMeaning::Error("an IP was sent to a domain list"),
         (0, 0, 255) => CodeMeaning::Error("over the query limit"),
-        _ => CodeMeaning::Listed(ListingKind::Abuse, "listed (code not documented for this list)"),
+        _ => CodeMeaning::Listed(
+            ListingKind::Abuse,
+            "listed (code not documented for this list)",
+        ),
     }
 }
 
@@ -255,9 +331,11 @@ impl DnsblStatus {
 
 /// Why the zone's self-test failed, if it did.
 pub fn zone_problem(health: &ZoneHealth) -> Option<String> {
-    let positive_ok = health.positive.records().iter().any(|c| {
-        matches!(meaning(&health.zone, *c), CodeMeaning::Listed(..))
-    });
+    let positive_ok = health
+        .positive
+        .records()
+        .iter()
+        .any(|c| matches!(meaning(&health.zone, *c), CodeMeaning::Listed(..)));
     if !positive_ok {
         return Some(match &health.positive {
             Lookup::Failed { .. } => format!(
@@ -271,13 +349,13 @@ pub fn zone_problem(health: &ZoneHealth) -> Option<String> {
             _ => "its test point 127.0.0.2 is not listed (the list is silently not answering us, e.g. a public resolver)".to_owned(),
         });
     }
-    if let Lookup::Answer { records } = &health.negative {
-        if !records.is_empty() {
-            return Some(format!(
-                "it lists 127.0.0.1 ({}): it is listing the whole Internet, so its answers mean nothing",
-                join(records)
-            ));
-        }
+    if let Lookup::Answer { records } = &health.negative
+        && !records.is_empty()
+    {
+        return Some(format!(
+            "it lists 127.0.0.1 ({}): it is listing the whole Internet, so its answers mean nothing",
+            join(records)
+        ));
     }
     if health.negative.is_failed() {
         return Some(format!(
@@ -332,7 +410,11 @@ pub fn classify(check: &DnsblCheck, health: Option<&ZoneHealth>) -> DnsblStatus 
             if !errors.is_empty() {
                 // An error code anywhere in the answer makes the whole answer untrustworthy.
                 DnsblStatus::Unavailable {
-                    reason: format!("{} answered with an error code: {}", check.zone, errors.join("; ")),
+                    reason: format!(
+                        "{} answered with an error code: {}",
+                        check.zone,
+                        errors.join("; ")
+                    ),
                 }
             } else {
                 DnsblStatus::Listed {
@@ -401,12 +483,24 @@ mod tests {
     fn abuse_and_policy_codes() {
         let z = "zen.spamhaus.org";
         let s = classify(&check(z, ans(&[[127, 0, 0, 10]])), Some(&healthy(z)));
-        assert!(matches!(s, DnsblStatus::Listed { kind: ListingKind::Policy, .. }), "{s:?}");
+        assert!(
+            matches!(
+                s,
+                DnsblStatus::Listed {
+                    kind: ListingKind::Policy,
+                    ..
+                }
+            ),
+            "{s:?}"
+        );
         let s = classify(
             &check(z, ans(&[[127, 0, 0, 10], [127, 0, 0, 4]])),
             Some(&healthy(z)),
         );
-        assert!(matches!(s, DnsblStatus::Listed { kind: ListingKind::Abuse, ref codes, .. } if codes.len() == 2), "{s:?}");
+        assert!(
+            matches!(s, DnsblStatus::Listed { kind: ListingKind::Abuse, ref codes, .. } if codes.len() == 2),
+            "{s:?}"
+        );
     }
 
     #[test]

@@ -95,11 +95,7 @@ impl std::str::FromStr for DomainName {
 
 /// Bounded, printable rendering of untrusted input for error messages.
 fn display_input(input: &str) -> String {
-    let cleaned: String = input
-        .chars()
-        .filter(|c| !c.is_control())
-        .take(80)
-        .collect();
+    let cleaned: String = input.chars().filter(|c| !c.is_control()).take(80).collect();
     if input.chars().count() > 80 {
         format!("{cleaned}…")
     } else {
@@ -130,10 +126,10 @@ fn extract_host(input: &str) -> Result<&str, InputError> {
         if authority.starts_with('[') {
             return Err(InputError::IpAddress(authority.to_owned()));
         }
-        if let Some(colon) = authority.rfind(':') {
-            if authority[colon + 1..].chars().all(|c| c.is_ascii_digit()) {
-                authority = &authority[..colon];
-            }
+        if let Some(colon) = authority.rfind(':')
+            && authority[colon + 1..].chars().all(|c| c.is_ascii_digit())
+        {
+            authority = &authority[..colon];
         }
         s = authority;
     } else if let Some(at) = s.rfind('@') {
@@ -153,7 +149,10 @@ fn normalise(input: &str, host: &str) -> Result<String, InputError> {
         return Err(InputError::IpAddress(bare.to_owned()));
     }
     if host.chars().any(|c| c.is_whitespace() || c.is_control()) {
-        return Err(InputError::invalid(input, "contains spaces or control characters"));
+        return Err(InputError::invalid(
+            input,
+            "contains spaces or control characters",
+        ));
     }
     let ascii = idna::domain_to_ascii(host)
         .map_err(|_| InputError::invalid(input, "not a valid (internationalised) domain name"))?;
@@ -170,10 +169,16 @@ fn normalise(input: &str, host: &str) -> Result<String, InputError> {
     }
     for label in &labels {
         if label.is_empty() {
-            return Err(InputError::invalid(input, "has an empty label (two dots in a row)"));
+            return Err(InputError::invalid(
+                input,
+                "has an empty label (two dots in a row)",
+            ));
         }
         if label.len() > 63 {
-            return Err(InputError::invalid(input, "has a label longer than 63 characters"));
+            return Err(InputError::invalid(
+                input,
+                "has a label longer than 63 characters",
+            ));
         }
         if !label
             .bytes()
@@ -185,7 +190,10 @@ fn normalise(input: &str, host: &str) -> Result<String, InputError> {
             ));
         }
         if label.starts_with('-') || label.ends_with('-') {
-            return Err(InputError::invalid(input, "a label starts or ends with a hyphen"));
+            return Err(InputError::invalid(
+                input,
+                "a label starts or ends with a hyphen",
+            ));
         }
     }
     if labels

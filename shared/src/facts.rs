@@ -371,7 +371,11 @@ impl PtrFacts {
     /// `Some(true)` when a PTR name resolves back to `ip`, `Some(false)` when none does (and
     /// all forward lookups answered), `None` when it cannot be told.
     pub fn confirms(&self, ip: IpAddr) -> Option<bool> {
-        if self.forward.iter().any(|f| f.lookup.records().contains(&ip)) {
+        if self
+            .forward
+            .iter()
+            .any(|f| f.lookup.records().contains(&ip))
+        {
             return Some(true);
         }
         if self.names().is_empty() || self.forward.iter().any(|f| f.lookup.is_failed()) {

@@ -1,11 +1,67 @@
-//! The pure diagnosis: `(&Facts, &Policy) -> Report`.
+//! The pure diagnosis: `(&Facts, &Policy) -> Report`. Deterministic, no I/O, no clock (the
+//! observation time is in the facts). One module per area; each adds [`Finding`]s.
+//!
+//! - [`dns`]: the MX query and mail hosts (`dns.*`, `mx.*`).
+//! - [`rdns`]: reverse DNS of every MX address (`rdns.*`).
+//! - [`smtp`]: the SMTP conversation (`smtp.*`, `probe.egress_blocked`).
+//! - [`tls`]: the certificate and TLS version after STARTTLS (`tls.*`).
+//! - [`dnsbl`]: blocklist answers (`dnsbl.*`).
+//! - [`verdict`]: the domain verdict from the findings (first match wins).
+//! - [`summary`]: the per-MX summary table of the report.
+
+mod dns;
+mod dnsbl;
+mod rdns;
+mod smtp;
+mod summary;
+mod tls;
+mod verdict;
 
 use crate::config::Policy;
 use crate::facts::Facts;
+use crate::finding::{Finding, Severity};
 use crate::report::Report;
 
-/// Diagnoses recorded facts.
+pub use verdict::verdict;
+
+/// Diagnoses recorded facts into a report. `input` is what the user typed; `elapsed_ms` how long
+/// the probing took.
 pub fn diagnose(facts: &Facts, policy: &Policy, input: &str, elapsed_ms: u64) -> Report {
-    let _ = (facts, policy, elapsed_ms);
-    Report::invalid(input, "not implemented yet")
+    let findings = findings(facts, policy);
+    let verdict = verdict::verdict(facts, &findings);
+    let worst = findings
+        .iter()
+        .map(|f| f.severity)
+        .filter(|s| s.is_fault() || *s == Severity::Info)
+        .max_by_key(|s| s.rank());
+    Report {
+        domain: facts.domain.clone(),
+        input: input.to_owned(),
+        verdict,
+        worst,
+        mx: summary::mx_summary(facts),
+        findings,
+        error: None,
+        resolver: facts.resolver.clone(),
+        elapsed_ms,
+        facts: Some(facts.clone()),
+    }
 }
+
+/// All findings for the facts, worst first (stable within a severity: in the order found).
+pub fn findings(facts: &Facts, policy: &Policy) -> Vec<Finding> {
+    let mut out = Vec::new();
+    dns::check(facts, policy, &mut out);
+    rdns::check(facts, &mut out);
+    smtp::check(facts, policy, &mut out);
+    tls::check(facts, policy, &mut out);
+    dnsbl::check(facts, &mut out);
+    out.sort_by_key(|f| std::cmp::Reverse(f.severity.rank()));
+    out
+}
+
+#[cfg(test)]
+pub(crate) mod testutil;
+
+#[cfg(test)]
+mod tests;

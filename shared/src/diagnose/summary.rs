@@ -1,0 +1,115 @@
+//! The per-MX summary of a report: one row per host, one entry per address.
+
+use crate::dnsbl::classify;
+use crate::facts::{AddressFacts, ConnectOutcome, Facts, SmtpFacts, StepOutcome};
+use crate::report::{AddressSummary, DnsblSummary, MxSummary, SmtpSummary};
+
+pub(super) fn mx_summary(facts: &Facts) -> Vec<MxSummary> {
+    facts
+        .hosts
+        .iter()
+        .map(|h| MxSummary {
+            host: h.host.clone(),
+            preference: h.preference,
+            implicit: h.implicit,
+            addresses: h.addresses.iter().map(|a| address(facts, a)).collect(),
+        })
+        .collect()
+}
+
+fn address(facts: &Facts, a: &AddressFacts) -> AddressSummary {
+    AddressSummary {
+        ip: a.ip,
+        scope: a.scope,
+        ptr: a
+            .ptr
+            .as_ref()
+            .map(|p| p.names().to_vec())
+            .unwrap_or_default(),
+        fcrdns: a.ptr.as_ref().and_then(|p| p.confirms(a.ip)),
+        smtp: a.smtp.as_ref().map_or_else(
+            || SmtpSummary {
+                status: if a.smtp_skipped.is_some() {
+                    "skipped"
+                } else {
+                    "not_probed"
+                }
+                .to_owned(),
+                banner: None,
+                starttls: None,
+                tls_version: None,
+                cert_ok: None,
+                last_reply: None,
+                note: a.smtp_skipped.clone(),
+            },
+            smtp,
+        ),
+        dnsbl: a
+            .dnsbl
+            .iter()
+            .map(|c| DnsblSummary {
+                zone: c.zone.clone(),
+                status: classify(c, facts.dnsbl_zones.iter().find(|z| z.zone == c.zone)),
+            })
+            .collect(),
+    }
+}
+
+fn smtp(s: &SmtpFacts) -> SmtpSummary {
+    let banner = s.greeting.as_ref().and_then(|g| match &g.outcome {
+        StepOutcome::Replied { reply } => reply.lines.first().cloned(),
+        _ => None,
+    });
+    let greeted = s
+        .greeting
+        .as_ref()
+        .is_some_and(|g| matches!(&g.outcome, StepOutcome::Replied { reply } if reply.code == 220));
+    let last_step = [
+        s.relay_test.as_ref(),
+        s.rcpt.as_ref(),
+        s.mail.as_ref(),
+        s.helo.as_ref(),
+        s.ehlo.as_ref(),
+    ]
+    .into_iter()
+    .flatten()
+    .find(|st| st.reply().is_some() || !matches!(st.outcome, StepOutcome::Replied { .. }));
+    let status = match &s.connect {
+        ConnectOutcome::Refused => "refused",
+        ConnectOutcome::TimedOut { .. } | ConnectOutcome::Unreachable { .. } => "unreachable",
+        ConnectOutcome::Error { .. } => "error",
+        ConnectOutcome::Connected { .. } => match s.greeting.as_ref().map(|g| &g.outcome) {
+            None => "error",
+            Some(StepOutcome::Replied { reply }) if reply.code != 220 => "greeting_rejected",
+            Some(StepOutcome::Replied { .. }) => match s.rcpt.as_ref().map(|r| &r.outcome) {
+                Some(StepOutcome::Replied { reply }) if reply.is_positive() => "accepted",
+                Some(StepOutcome::Replied { reply }) if reply.is_transient() => "tempfail",
+                Some(_) => "rejected",
+                None => match s.mail.as_ref().map(|m| &m.outcome) {
+                    Some(StepOutcome::Replied { reply }) if reply.is_transient() => "tempfail",
+                    Some(_) => "rejected",
+                    None if greeted => "greeted",
+                    None => "error",
+                },
+            },
+            Some(_) => "no_greeting",
+        },
+    };
+    SmtpSummary {
+        status: status.to_owned(),
+        banner,
+        starttls: greeted.then(|| s.advertises_starttls()),
+        tls_version: s.tls().map(|t| t.version.clone()),
+        cert_ok: s.tls().map(|t| t.problems.is_empty()),
+        last_reply: last_step.map(|st| {
+            format!(
+                "{} → {}",
+                st.command,
+                super::smtp::outcome_text(&st.outcome)
+            )
+        }),
+        note: s
+            .reused_session
+            .then(|| "session shared with an earlier domain's check".to_owned()),
+    }
+}

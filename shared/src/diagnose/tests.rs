@@ -1,0 +1,636 @@
+//! Every code fires in its scenario and stays quiet on a healthy domain; verdict rules.
+
+use std::net::{IpAddr, Ipv4Addr};
+
+use super::testutil::*;
+use crate::config::Policy;
+use crate::facts::*;
+use crate::finding::{Code, Severity};
+use crate::report::Verdict;
+
+fn cut_after_greeting(s: &mut SmtpFacts) {
+    s.ehlo = None;
+    s.extensions.clear();
+    s.starttls = None;
+    s.mail = None;
+    s.rcpt = None;
+    s.closing.clear();
+}
+
+fn run(f: &Facts) -> (Verdict, Vec<Code>) {
+    run_with(f, &Policy::default())
+}
+
+fn run_with(f: &Facts, p: &Policy) -> (Verdict, Vec<Code>) {
+    let r = super::diagnose(f, p, &f.domain, 1);
+    let mut codes: Vec<Code> = r.findings.iter().map(|x| x.code).collect();
+    codes.sort();
+    for finding in &r.findings {
+        assert!(
+            !finding.summary.is_empty() && !finding.advice.is_empty(),
+            "{finding:?}"
+        );
+        assert!(
+            !finding.evidence.is_empty(),
+            "evidence missing: {finding:?}"
+        );
+    }
+    (r.verdict, codes)
+}
+
+fn only(f: &Facts, code: Code) -> Verdict {
+    let (v, codes) = run(f);
+    assert_eq!(codes, vec![code], "expected only {code}");
+    v
+}
+
+#[test]
+fn healthy_domain_is_ok_and_clean() {
+    let (v, codes) = run(&healthy());
+    assert!(codes.is_empty(), "{codes:?}");
+    assert_eq!(v, Verdict::Ok);
+}
+
+#[test]
+fn facts_round_trip_through_json() {
+    let f = healthy();
+    let json = serde_json::to_string(&f).unwrap();
+    let back: Facts = serde_json::from_str(&json).unwrap();
+    assert_eq!(f, back);
+    let r = super::diagnose(&f, &Policy::default(), "x", 1);
+    let json = serde_json::to_value(&r).unwrap();
+    for key in ["domain", "input", "verdict", "findings", "mx", "elapsed_ms"] {
+        assert!(json.get(key).is_some(), "{key}");
+    }
+    assert_eq!(json["mx"][0]["addresses"][0]["smtp"]["status"], "accepted");
+}
+
+#[test]
+fn nxdomain_is_broken() {
+    let mut f = healthy();
+    f.mx = Lookup::NxDomain;
+    f.hosts.clear();
+    assert_eq!(only(&f, Code::DnsNxdomain), Verdict::Broken);
+}
+
+#[test]
+fn failed_mx_lookup_is_inconclusive_never_missing() {
+    for failure in [
+        DnsFailure::ServFail,
+        DnsFailure::Timeout,
+        DnsFailure::Refused,
+    ] {
+        let mut f = healthy();
+        f.mx = failed(failure);
+        f.hosts.clear();
+        assert_eq!(only(&f, Code::DnsLookupFailed), Verdict::Inconclusive);
+    }
+}
+
+fn implicit_facts(a: Lookup<IpAddr>) -> Facts {
+    let mut f = healthy();
+    f.mx = Lookup::NoData;
+    let lookups = AddressLookups {
+        a,
+        aaaa: Lookup::NoData,
+    };
+    f.hosts.clear();
+    if !lookups.ips().is_empty() {
+        let mut h = host_ok();
+        h.host = DOMAIN.into();
+        h.preference = 0;
+        h.implicit = true;
+        h.lookups = lookups.clone();
+        f.hosts.push(h);
+    }
+    f.implicit = Some(lookups);
+    f
+}
+
+#[test]
+fn missing_mx_with_a_fallback() {
+    let f = implicit_facts(answer(vec![ip()]));
+    assert_eq!(only(&f, Code::MxMissing), Verdict::Degraded);
+}
+
+#[test]
+fn no_mx_no_address() {
+    let f = implicit_facts(Lookup::NoData);
+    assert_eq!(only(&f, Code::MxNoMailHost), Verdict::Broken);
+    let f = implicit_facts(failed(DnsFailure::ServFail));
+    assert_eq!(only(&f, Code::DnsLookupFailed), Verdict::Inconclusive);
+}
+
+fn null_mx(extra: bool) -> Facts {
+    let mut f = healthy();
+    let mut records = vec![MxRecord {
+        preference: 0,
+        exchange: ".".into(),
+    }];
+    if extra {
+        records.push(MxRecord {
+            preference: 10,
+            exchange: HOST.into(),
+        });
+    } else {
+        f.hosts.clear();
+    }
+    f.mx = answer(records);
+    f
+}
+
+#[test]
+fn null_mx_alone_and_mixed() {
+    assert_eq!(only(&null_mx(false), Code::MxNull), Verdict::NoMail);
+    assert_eq!(only(&null_mx(true), Code::MxNullMixed), Verdict::Broken);
+}
+
+#[test]
+fn cname_mx() {
+    let mut f = healthy();
+    f.hosts[0].cname_chain = vec!["real.example.test".into()];
+    assert_eq!(only(&f, Code::MxCname), Verdict::Degraded);
+}
+
+#[test]
+fn ip_literal_and_all_unusable() {
+    let mut f = healthy();
+    f.mx = answer(vec![MxRecord {
+        preference: 10,
+        exchange: "192.0.2.1".into(),
+    }]);
+    let h = &mut f.hosts[0];
+    h.host = "192.0.2.1".into();
+    h.ip_literal = true;
+    h.addresses.clear();
+    h.lookups = AddressLookups {
+        a: Lookup::NxDomain,
+        aaaa: Lookup::NxDomain,
+    };
+    let (v, codes) = run(&f);
+    assert_eq!(codes, vec![Code::MxIpLiteral, Code::MxAllUnusable]);
+    assert_eq!(v, Verdict::Broken);
+}
+
+fn unresolvable(second_ok: bool, lookup: Lookup<IpAddr>) -> Facts {
+    let mut f = healthy();
+    let mut bad = host_ok();
+    bad.host = "gone.example.test".into();
+    bad.preference = 5;
+    bad.addresses.clear();
+    bad.lookups = AddressLookups {
+        a: lookup.clone(),
+        aaaa: lookup,
+    };
+    if second_ok {
+        f.hosts.insert(0, bad);
+    } else {
+        f.hosts = vec![bad];
+    }
+    f
+}
+
+#[test]
+fn unresolvable_host() {
+    let (v, codes) = run(&unresolvable(true, Lookup::NxDomain));
+    assert_eq!(codes, vec![Code::MxUnresolvable]);
+    assert_eq!(v, Verdict::Degraded);
+    let (v, codes) = run(&unresolvable(false, Lookup::NoData));
+    assert_eq!(codes, vec![Code::MxUnresolvable, Code::MxAllUnusable]);
+    assert_eq!(v, Verdict::Broken);
+    // A failed host lookup is not "unresolvable" and not "all unusable".
+    let (v, codes) = run(&unresolvable(false, failed(DnsFailure::Timeout)));
+    assert_eq!(codes, vec![Code::DnsLookupFailed]);
+    assert_eq!(v, Verdict::Inconclusive);
+}
+
+#[test]
+fn private_address_unless_allowed() {
+    let mut f = healthy();
+    let private: IpAddr = "10.1.2.3".parse().unwrap();
+    let a = addr(&mut f);
+    a.ip = private;
+    a.scope = AddressScope::of(private);
+    a.ptr = None;
+    a.dnsbl.clear();
+    a.smtp = None;
+    a.smtp_skipped = Some("private address".into());
+    assert_eq!(only(&f, Code::MxPrivateAddress), Verdict::Degraded);
+    let p = Policy {
+        allow_private: true,
+        ..Policy::default()
+    };
+    assert!(run_with(&f, &p).1.is_empty());
+}
+
+#[test]
+fn rdns_missing_and_mismatch() {
+    let mut f = healthy();
+    addr(&mut f).ptr = Some(PtrFacts {
+        lookup: Lookup::NxDomain,
+        forward: vec![],
+    });
+    assert_eq!(only(&f, Code::RdnsMissing), Verdict::Degraded);
+
+    let mut f = healthy();
+    addr(&mut f).ptr = Some(PtrFacts {
+        lookup: answer(vec!["other.example.test".into()]),
+        forward: vec![ForwardCheck {
+            name: "other.example.test".into(),
+            lookup: answer(vec!["45.33.10.99".parse().unwrap()]),
+        }],
+    });
+    assert_eq!(only(&f, Code::RdnsMismatch), Verdict::Degraded);
+
+    let mut f = healthy();
+    addr(&mut f).ptr = Some(PtrFacts {
+        lookup: failed(DnsFailure::ServFail),
+        forward: vec![],
+    });
+    let (v, codes) = run(&f);
+    assert_eq!(codes, vec![Code::DnsLookupFailed]);
+    assert_eq!(v, Verdict::Inconclusive);
+}
+
+#[test]
+fn refused_and_unreachable() {
+    let mut f = healthy();
+    *smtp(&mut f) = SmtpFacts::new(HOST, 25, ConnectOutcome::Refused);
+    assert_eq!(only(&f, Code::SmtpRefused), Verdict::Broken);
+    let mut f = healthy();
+    *smtp(&mut f) = SmtpFacts::new(HOST, 25, ConnectOutcome::TimedOut { ms: 10_000 });
+    assert_eq!(only(&f, Code::SmtpUnreachable), Verdict::Broken);
+}
+
+#[test]
+fn egress_blocked_is_inconclusive_not_unreachable() {
+    let mut f = healthy();
+    *smtp(&mut f) = SmtpFacts::new(HOST, 25, ConnectOutcome::TimedOut { ms: 10_000 });
+    f.egress = Some(EgressFacts {
+        canaries: vec![CanaryProbe {
+            target: "canary.example:25".into(),
+            outcome: ConnectOutcome::TimedOut { ms: 5000 },
+        }],
+    });
+    assert_eq!(only(&f, Code::ProbeEgressBlocked), Verdict::Inconclusive);
+    // A working canary means the timeout is the target's.
+    f.egress.as_mut().unwrap().canaries[0].outcome = ConnectOutcome::Connected {
+        local: "10.0.0.1:1".parse().unwrap(),
+        ms: 1,
+    };
+    assert_eq!(only(&f, Code::SmtpUnreachable), Verdict::Broken);
+}
+
+#[test]
+fn one_dead_mx_of_two_is_degraded() {
+    let mut f = healthy();
+    let mut dead = host_ok();
+    dead.host = "mx2.example.test".into();
+    dead.preference = 20;
+    dead.addresses[0].smtp = Some(SmtpFacts::new(HOST, 25, ConnectOutcome::Refused));
+    f.hosts.push(dead);
+    assert_eq!(only(&f, Code::SmtpRefused), Verdict::Degraded);
+}
+
+#[test]
+fn greeting_problems() {
+    let mut f = healthy();
+    cut_after_greeting(smtp(&mut f));
+    let g = smtp(&mut f).greeting.as_mut().unwrap();
+    g.outcome = StepOutcome::TimedOut;
+    assert_eq!(only(&f, Code::SmtpNoGreeting), Verdict::Broken);
+
+    let mut f = healthy();
+    smtp(&mut f).greeting.as_mut().unwrap().ms = 8_000;
+    assert_eq!(only(&f, Code::SmtpSlowGreeting), Verdict::Degraded);
+
+    let mut f = healthy();
+    cut_after_greeting(smtp(&mut f));
+    smtp(&mut f).greeting.as_mut().unwrap().outcome = StepOutcome::Replied {
+        reply: reply(554, "5.3.2 No SMTP service here"),
+    };
+    assert_eq!(only(&f, Code::SmtpGreetingRejected), Verdict::Broken);
+}
+
+#[test]
+fn banner_checks() {
+    let mut f = healthy();
+    let g = smtp(&mut f).greeting.as_mut().unwrap();
+    g.hostname = Some("nowhere.example.test".into());
+    g.hostname_lookups = Some(AddressLookups {
+        a: Lookup::NxDomain,
+        aaaa: Lookup::NxDomain,
+    });
+    assert_eq!(only(&f, Code::SmtpBannerUnresolvable), Verdict::Degraded);
+
+    let mut f = healthy();
+    let g = smtp(&mut f).greeting.as_mut().unwrap();
+    g.hostname = Some("elsewhere.example.test".into());
+    g.hostname_lookups = Some(AddressLookups {
+        a: answer(vec!["45.33.99.99".parse().unwrap()]),
+        aaaa: Lookup::NoData,
+    });
+    assert_eq!(only(&f, Code::SmtpBannerMismatch), Verdict::Degraded);
+
+    // Matching the PTR name is enough, even if the name resolves elsewhere.
+    let mut f = healthy();
+    addr(&mut f).ptr.as_mut().unwrap().lookup =
+        answer(vec![HOST.into(), "alias.example.test".into()]);
+    let g = smtp(&mut f).greeting.as_mut().unwrap();
+    g.hostname = Some("alias.example.test".into());
+    g.hostname_lookups = Some(AddressLookups {
+        a: answer(vec!["45.33.99.99".parse().unwrap()]),
+        aaaa: Lookup::NoData,
+    });
+    assert!(run(&f).1.is_empty());
+
+    // No hostname token: info only, verdict stays ok.
+    let mut f = healthy();
+    let g = smtp(&mut f).greeting.as_mut().unwrap();
+    g.hostname = None;
+    g.hostname_lookups = None;
+    let r = super::diagnose(&f, &Policy::default(), DOMAIN, 1);
+    assert_eq!(r.findings.len(), 1);
+    assert_eq!(r.findings[0].code, Code::SmtpBannerUnresolvable);
+    assert_eq!(r.findings[0].severity, Severity::Info);
+    assert_eq!(r.verdict, Verdict::Ok);
+}
+
+#[test]
+fn helo_rejected_and_helo_only_server() {
+    let mut f = healthy();
+    let s = smtp(&mut f);
+    s.ehlo = Some(step(
+        "EHLO probe.example.net",
+        502,
+        "5.5.2 Error: command not recognized",
+    ));
+    s.helo = Some(step("HELO probe.example.net", 501, "5.5.2 go away"));
+    s.extensions.clear();
+    s.starttls = None;
+    s.mail = None;
+    s.rcpt = None;
+    assert_eq!(only(&f, Code::SmtpHeloRejected), Verdict::Broken);
+
+    let mut f = healthy();
+    let s = smtp(&mut f);
+    s.ehlo = Some(step(
+        "EHLO probe.example.net",
+        502,
+        "5.5.2 Error: command not recognized",
+    ));
+    s.helo = Some(step("HELO probe.example.net", 250, HOST));
+    s.extensions.clear();
+    s.starttls = None;
+    assert_eq!(only(&f, Code::SmtpStarttlsMissing), Verdict::Degraded);
+}
+
+#[test]
+fn starttls_missing_and_failed() {
+    let mut f = healthy();
+    let s = smtp(&mut f);
+    s.extensions.retain(|e| e != "STARTTLS");
+    s.starttls = None;
+    assert_eq!(only(&f, Code::SmtpStarttlsMissing), Verdict::Degraded);
+
+    let mut f = healthy();
+    let s = smtp(&mut f);
+    let st = s.starttls.as_mut().unwrap();
+    st.handshake = Some(Err("received fatal alert: InternalError".into()));
+    st.ehlo = None;
+    s.retried_without_tls = true;
+    assert_eq!(only(&f, Code::SmtpStarttlsFailed), Verdict::Degraded);
+
+    let mut f = healthy();
+    let st = smtp(&mut f).starttls.as_mut().unwrap();
+    st.command = step(
+        "STARTTLS",
+        454,
+        "4.7.0 TLS not available due to local problem",
+    );
+    st.handshake = None;
+    st.ehlo = None;
+    assert_eq!(only(&f, Code::SmtpStarttlsFailed), Verdict::Degraded);
+}
+
+fn with_tls(edit: impl FnOnce(&mut TlsFacts)) -> Facts {
+    let mut f = healthy();
+    let st = smtp(&mut f).starttls.as_mut().unwrap();
+    if let Some(Ok(tls)) = st.handshake.as_mut() {
+        edit(tls);
+    }
+    f
+}
+
+#[test]
+fn certificate_problems() {
+    let f = with_tls(|t| {
+        t.problems.push(CertProblem::Untrusted {
+            detail: "UnknownIssuer".into(),
+        });
+    });
+    assert_eq!(only(&f, Code::TlsCertUntrusted), Verdict::Degraded);
+
+    let f = with_tls(|t| {
+        t.chain[0].not_after = NOW - 86_400;
+        t.problems.push(CertProblem::Expired {
+            detail: "expired".into(),
+        });
+    });
+    assert_eq!(only(&f, Code::TlsCertExpired), Verdict::Degraded);
+
+    let f = with_tls(|t| {
+        t.problems.push(CertProblem::NameMismatch {
+            expected: HOST.into(),
+            presented: vec!["other.example.test".into()],
+        });
+    });
+    assert_eq!(only(&f, Code::TlsCertNameMismatch), Verdict::Degraded);
+
+    let f = with_tls(|t| t.chain[0].not_after = NOW + 86_400 * 3);
+    assert_eq!(only(&f, Code::TlsCertExpiring), Verdict::Degraded);
+
+    let f = with_tls(|t| t.version = "TLSv1.1".into());
+    assert_eq!(only(&f, Code::TlsLegacyVersion), Verdict::Degraded);
+
+    // Several problems at once are all reported.
+    let f = with_tls(|t| {
+        t.problems
+            .push(CertProblem::Untrusted { detail: "x".into() });
+        t.problems.push(CertProblem::NameMismatch {
+            expected: HOST.into(),
+            presented: vec![],
+        });
+    });
+    assert_eq!(
+        run(&f).1,
+        vec![Code::TlsCertUntrusted, Code::TlsCertNameMismatch]
+    );
+}
+
+#[test]
+fn mail_from_outcomes() {
+    let mut f = healthy();
+    let s = smtp(&mut f);
+    s.mail = Some(step(
+        "MAIL FROM:<probe@example.net>",
+        553,
+        "5.7.1 Sender rejected",
+    ));
+    s.rcpt = None;
+    assert_eq!(only(&f, Code::SmtpMailRejected), Verdict::Broken);
+
+    let mut f = healthy();
+    let s = smtp(&mut f);
+    s.mail.as_mut().unwrap().outcome = StepOutcome::Closed;
+    s.rcpt = None;
+    assert_eq!(only(&f, Code::SmtpDisconnectAfterMail), Verdict::Broken);
+
+    let mut f = healthy();
+    let s = smtp(&mut f);
+    s.mail = Some(step(
+        "MAIL FROM:<probe@example.net>",
+        451,
+        "4.3.0 try later",
+    ));
+    s.rcpt = None;
+    assert_eq!(only(&f, Code::SmtpTempfail), Verdict::Degraded);
+}
+
+#[test]
+fn rcpt_outcomes() {
+    let mut f = healthy();
+    smtp(&mut f).rcpt = Some(step(
+        "RCPT TO:<postmaster@example.test>",
+        554,
+        "5.7.1 <postmaster@example.test>: Relay access denied",
+    ));
+    assert_eq!(only(&f, Code::SmtpRelayDenied), Verdict::Broken);
+
+    let mut f = healthy();
+    smtp(&mut f).rcpt = Some(step(
+        "RCPT TO:<postmaster@example.test>",
+        550,
+        "5.1.1 <postmaster@example.test>: Recipient address rejected: User unknown in virtual mailbox table",
+    ));
+    assert_eq!(only(&f, Code::SmtpRcptRejected), Verdict::Broken);
+
+    let mut f = healthy();
+    smtp(&mut f).rcpt = Some(step(
+        "RCPT TO:<postmaster@example.test>",
+        450,
+        "4.2.0 Greylisted, come back later",
+    ));
+    assert_eq!(only(&f, Code::SmtpTempfail), Verdict::Degraded);
+}
+
+#[test]
+fn open_relay_is_critical_and_only_when_accepted() {
+    let mut f = healthy();
+    smtp(&mut f).relay_test = Some(step(
+        "RCPT TO:<relay-test@outside.example>",
+        250,
+        "2.1.5 Ok",
+    ));
+    f.scope.open_relay_test = true;
+    assert_eq!(only(&f, Code::SmtpOpenRelay), Verdict::Broken);
+    smtp(&mut f).relay_test = Some(step(
+        "RCPT TO:<relay-test@outside.example>",
+        554,
+        "5.7.1 Relay access denied",
+    ));
+    assert!(run(&f).1.is_empty());
+}
+
+#[test]
+fn rejections_naming_us_are_probe_blocked() {
+    let mut f = healthy();
+    smtp(&mut f).rcpt = Some(step(
+        "RCPT TO:<postmaster@example.test>",
+        554,
+        "5.7.1 Service unavailable; Client host [10.9.9.9] blocked using zen.spamhaus.org",
+    ));
+    assert_eq!(only(&f, Code::SmtpProbeBlocked), Verdict::Inconclusive);
+
+    let mut f = healthy();
+    cut_after_greeting(smtp(&mut f));
+    smtp(&mut f).greeting.as_mut().unwrap().outcome = StepOutcome::Replied {
+        reply: reply(554, "5.7.1 Your IP is listed in our block list"),
+    };
+    assert_eq!(only(&f, Code::SmtpProbeBlocked), Verdict::Inconclusive);
+
+    let mut f = healthy();
+    smtp(&mut f).mail = Some(step(
+        "MAIL FROM:<probe@example.net>",
+        550,
+        "5.7.25 Client host rejected: cannot find your hostname, [10.9.9.9]",
+    ));
+    smtp(&mut f).rcpt = None;
+    assert_eq!(only(&f, Code::SmtpProbeBlocked), Verdict::Inconclusive);
+}
+
+fn listed(codes: &[[u8; 4]], zone: &str) -> Facts {
+    let mut f = healthy();
+    f.dnsbl_zones[0].zone = zone.into();
+    let c = &mut addr(&mut f).dnsbl[0];
+    c.zone = zone.into();
+    c.answer = Some(answer(codes.iter().map(|c| Ipv4Addr::from(*c)).collect()));
+    c.txt = vec!["listed for testing".into()];
+    f
+}
+
+#[test]
+fn dnsbl_listed_and_unavailable() {
+    let f = listed(&[[127, 0, 0, 2]], "bl.test");
+    assert_eq!(only(&f, Code::DnsblListed), Verdict::Degraded);
+    let r = super::diagnose(&f, &Policy::default(), DOMAIN, 1);
+    assert_eq!(r.findings[0].severity, Severity::Error);
+    assert!(
+        r.findings[0]
+            .evidence
+            .iter()
+            .any(|e| e.contains("TXT: listed for testing"))
+    );
+
+    let f = listed(&[[127, 0, 0, 10]], "zen.spamhaus.org");
+    let r = super::diagnose(&f, &Policy::default(), DOMAIN, 1);
+    assert_eq!(r.findings[0].code, Code::DnsblListed);
+    assert_eq!(r.findings[0].severity, Severity::Warning);
+
+    let f = listed(&[[127, 255, 255, 254]], "zen.spamhaus.org");
+    assert_eq!(only(&f, Code::DnsblUnavailable), Verdict::Inconclusive);
+
+    let mut f = healthy();
+    addr(&mut f).dnsbl[0].answer = Some(failed(DnsFailure::Refused));
+    assert_eq!(only(&f, Code::DnsblUnavailable), Verdict::Inconclusive);
+
+    let mut f = healthy();
+    f.dnsbl_zones[0].positive = Lookup::NxDomain;
+    assert_eq!(only(&f, Code::DnsblUnavailable), Verdict::Inconclusive);
+}
+
+#[test]
+fn inconclusive_never_hides_a_fault() {
+    let mut f = listed(&[[127, 0, 0, 2]], "bl.test");
+    smtp(&mut f).rcpt = Some(step(
+        "RCPT TO:<postmaster@example.test>",
+        450,
+        "4.2.0 Greylisted",
+    ));
+    f.hosts[0].addresses[0].ptr.as_mut().unwrap().lookup = failed(DnsFailure::Timeout);
+    let (v, _) = run(&f);
+    assert_eq!(v, Verdict::Degraded);
+}
+
+#[test]
+fn every_code_has_a_scenario_here() {
+    // Keeps this file honest: a new code must get a test above.
+    let src = include_str!("tests.rs");
+    for code in Code::ALL {
+        let variant = format!("{code:?}");
+        assert!(
+            src.contains(&format!("Code::{variant}")),
+            "no test names Code::{variant}"
+        );
+    }
+}

@@ -1,0 +1,165 @@
+//! Recorded-facts builders for the diagnosis tests: a healthy domain to mutate.
+
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+
+use crate::facts::*;
+
+pub(crate) const NOW: i64 = 1_790_000_000;
+pub(crate) const IP: &str = "45.33.10.10";
+pub(crate) const HOST: &str = "mx1.example.test";
+pub(crate) const DOMAIN: &str = "example.test";
+
+pub(crate) fn ip() -> IpAddr {
+    IP.parse().unwrap()
+}
+
+pub(crate) fn reply(code: u16, text: &str) -> Reply {
+    let enhanced = text
+        .split_whitespace()
+        .next()
+        .filter(|t| t.split('.').count() == 3 && t.chars().all(|c| c.is_ascii_digit() || c == '.'))
+        .map(str::to_owned);
+    Reply {
+        code,
+        enhanced,
+        lines: vec![format!("{code} {text}")],
+    }
+}
+
+pub(crate) fn step(command: &str, code: u16, text: &str) -> Step {
+    Step {
+        command: command.to_owned(),
+        outcome: StepOutcome::Replied {
+            reply: reply(code, text),
+        },
+        ms: 5,
+    }
+}
+
+pub(crate) fn answer<T>(records: Vec<T>) -> Lookup<T> {
+    Lookup::Answer { records }
+}
+
+pub(crate) fn failed<T>(failure: DnsFailure) -> Lookup<T> {
+    Lookup::Failed {
+        failure,
+        detail: String::new(),
+    }
+}
+
+pub(crate) fn tls_ok() -> TlsFacts {
+    TlsFacts {
+        version: "TLSv1.3".to_owned(),
+        cipher: "TLS13_AES_256_GCM_SHA384".to_owned(),
+        chain: vec![CertFacts {
+            subject: format!("CN={HOST}"),
+            issuer: "CN=Test CA".to_owned(),
+            dns_names: vec![HOST.to_owned()],
+            not_before: NOW - 86_400 * 30,
+            not_after: NOW + 86_400 * 60,
+        }],
+        problems: vec![],
+        verified_name: HOST.to_owned(),
+    }
+}
+
+pub(crate) fn smtp_ok() -> SmtpFacts {
+    let mut s = SmtpFacts::new(
+        HOST,
+        25,
+        ConnectOutcome::Connected {
+            local: SocketAddr::new(IpAddr::V4(Ipv4Addr::new(10, 9, 9, 9)), 40000),
+            ms: 3,
+        },
+    );
+    s.greeting = Some(Greeting {
+        outcome: StepOutcome::Replied {
+            reply: reply(220, &format!("{HOST} ESMTP ready")),
+        },
+        ms: 40,
+        hostname: Some(HOST.to_owned()),
+        hostname_lookups: Some(AddressLookups {
+            a: answer(vec![ip()]),
+            aaaa: Lookup::NoData,
+        }),
+    });
+    s.ehlo = Some(step("EHLO probe.example.net", 250, HOST));
+    s.extensions = vec!["PIPELINING".into(), "STARTTLS".into(), "8BITMIME".into()];
+    s.starttls = Some(StartTlsFacts {
+        command: step("STARTTLS", 220, "2.0.0 Ready to start TLS"),
+        handshake: Some(Ok(tls_ok())),
+        ehlo: Some(step("EHLO probe.example.net", 250, HOST)),
+    });
+    s.mail = Some(step("MAIL FROM:<probe@example.net>", 250, "2.1.0 Ok"));
+    s.rcpt = Some(step(
+        &format!("RCPT TO:<postmaster@{DOMAIN}>"),
+        250,
+        "2.1.5 Ok",
+    ));
+    s.rcpt_domain = DOMAIN.to_owned();
+    s.closing = vec![
+        step("RSET", 250, "2.0.0 Ok"),
+        step("QUIT", 221, "2.0.0 Bye"),
+    ];
+    s
+}
+
+pub(crate) fn address_ok() -> AddressFacts {
+    let mut a = AddressFacts::new(ip());
+    a.ptr = Some(PtrFacts {
+        lookup: answer(vec![HOST.to_owned()]),
+        forward: vec![ForwardCheck {
+            name: HOST.to_owned(),
+            lookup: answer(vec![ip()]),
+        }],
+    });
+    a.dnsbl = vec![DnsblCheck {
+        zone: "bl.test".into(),
+        query: "10.10.33.45.bl.test.".into(),
+        answer: Some(Lookup::NxDomain),
+        txt: vec![],
+    }];
+    a.smtp = Some(smtp_ok());
+    a
+}
+
+pub(crate) fn host_ok() -> HostFacts {
+    HostFacts {
+        host: HOST.to_owned(),
+        preference: 10,
+        implicit: false,
+        ip_literal: false,
+        cname_chain: vec![],
+        lookups: AddressLookups {
+            a: answer(vec![ip()]),
+            aaaa: Lookup::NoData,
+        },
+        addresses: vec![address_ok()],
+    }
+}
+
+pub(crate) fn healthy() -> Facts {
+    let mut f = Facts::new(DOMAIN, NOW, ProbeScope::default());
+    f.resolver = "127.0.0.1:53".into();
+    f.mx = answer(vec![MxRecord {
+        preference: 10,
+        exchange: HOST.to_owned(),
+    }]);
+    f.hosts = vec![host_ok()];
+    f.dnsbl_zones = vec![ZoneHealth {
+        zone: "bl.test".into(),
+        positive: answer(vec![Ipv4Addr::new(127, 0, 0, 2)]),
+        negative: Lookup::NxDomain,
+    }];
+    f
+}
+
+/// The only address's facts.
+pub(crate) fn addr(f: &mut Facts) -> &mut AddressFacts {
+    &mut f.hosts[0].addresses[0]
+}
+
+/// The only address's SMTP facts.
+pub(crate) fn smtp(f: &mut Facts) -> &mut SmtpFacts {
+    addr(f).smtp.as_mut().unwrap()
+}
