@@ -1,0 +1,611 @@
+//! Turning a [`Report`] into a Discord embed and an attachment, within every Discord limit.
+//!
+//! The embed is built as an [`EmbedDraft`] (plain strings), fitted to Discord's limits by
+//! [`EmbedDraft::fit`], then converted to serenity's `CreateEmbed`. `preview` prints the same
+//! JSON the bot sends. All server- and DNS-supplied text goes through
+//! [`crate::sanitize::untrusted`].
+
+use std::fmt::Write as _;
+use std::time::Duration;
+
+use mailcheck::report::{AddressSummary, MxSummary};
+use mailcheck::{DomainName, Finding, Report, Severity, Verdict};
+use serde_json::Value;
+use serenity::all::{Colour, CreateAttachment, CreateEmbed, CreateEmbedFooter};
+
+use crate::sanitize::{clean_multiline, truncate_chars, untrusted};
+
+/// Discord's embed limits (characters).
+pub mod limits {
+    /// Title.
+    pub const TITLE: usize = 256;
+    /// Description.
+    pub const DESCRIPTION: usize = 4096;
+    /// Number of fields.
+    pub const FIELDS: usize = 25;
+    /// Field name.
+    pub const FIELD_NAME: usize = 256;
+    /// Field value.
+    pub const FIELD_VALUE: usize = 1024;
+    /// Footer text.
+    pub const FOOTER: usize = 2048;
+    /// Title + description + field names and values + footer, across all embeds of a message.
+    pub const TOTAL: usize = 6000;
+    /// Message content.
+    pub const CONTENT: usize = 2000;
+}
+
+/// Largest attachment we send (Discord's base limit is 8 MiB; stay well under it).
+pub const MAX_ATTACHMENT_BYTES: usize = 1024 * 1024;
+
+/// One embed field.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FieldDraft {
+    /// Name (at most 256 characters).
+    pub name: String,
+    /// Value (at most 1024 characters).
+    pub value: String,
+    /// Shown side by side with neighbours.
+    pub inline: bool,
+}
+
+/// An embed as plain strings, before it is fitted and sent.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EmbedDraft {
+    /// Title.
+    pub title: String,
+    /// Description.
+    pub description: String,
+    /// Sidebar colour (`0xRRGGBB`).
+    pub colour: u32,
+    /// Fields, most important first (fitting drops from the end).
+    pub fields: Vec<FieldDraft>,
+    /// Footer text.
+    pub footer: String,
+}
+
+impl EmbedDraft {
+    /// Characters counted against Discord's 6000 total.
+    pub fn total_chars(&self) -> usize {
+        let n = |s: &str| s.chars().count();
+        n(&self.title)
+            + n(&self.description)
+            + n(&self.footer)
+            + self
+                .fields
+                .iter()
+                .map(|f| n(&f.name) + n(&f.value))
+                .sum::<usize>()
+    }
+
+    /// Fits the draft to every Discord limit: each part is truncated with `…`, surplus fields are
+    /// replaced by one note field, and the description is cut if the total is still too large.
+    /// Returns whether anything was cut or dropped.
+    pub fn fit(&mut self) -> bool {
+        let mut cut = false;
+        let mut clip = |s: &mut String, max: usize| {
+            let (t, c) = truncate_chars(s, max);
+            *s = t;
+            cut |= c;
+        };
+        clip(&mut self.title, limits::TITLE);
+        clip(&mut self.description, limits::DESCRIPTION);
+        clip(&mut self.footer, limits::FOOTER);
+        for f in &mut self.fields {
+            clip(&mut f.name, limits::FIELD_NAME);
+            clip(&mut f.value, limits::FIELD_VALUE);
+            if f.name.is_empty() {
+                f.name = "\u{200B}".to_owned();
+            }
+            if f.value.is_empty() {
+                f.value = "\u{200B}".to_owned();
+            }
+        }
+        // Room for the note field when something must go.
+        const NOTE_RESERVE: usize = 160;
+        if self.fields.len() > limits::FIELDS || self.total_chars() > limits::TOTAL {
+            let mut dropped = 0usize;
+            while !self.fields.is_empty()
+                && (self.fields.len() >= limits::FIELDS
+                    || self.total_chars() + NOTE_RESERVE > limits::TOTAL)
+            {
+                self.fields.pop();
+                dropped += 1;
+            }
+            if dropped > 0 {
+                cut = true;
+                self.fields.push(FieldDraft {
+                    name: "More".to_owned(),
+                    value: format!(
+                        "{dropped} more section(s) did not fit in Discord's limits; the \
+                         attached file has the full report."
+                    ),
+                    inline: false,
+                });
+            }
+        }
+        let total = self.total_chars();
+        if total > limits::TOTAL {
+            let keep = self
+                .description
+                .chars()
+                .count()
+                .saturating_sub(total - limits::TOTAL);
+            let (t, _) = truncate_chars(&self.description, keep);
+            self.description = t;
+            cut = true;
+        }
+        cut
+    }
+
+    /// The serenity builder for this draft (call [`EmbedDraft::fit`] first).
+    pub fn to_embed(&self) -> CreateEmbed {
+        let mut embed = CreateEmbed::new()
+            .title(&self.title)
+            .description(&self.description)
+            .colour(Colour::new(self.colour))
+            .footer(CreateEmbedFooter::new(&self.footer));
+        for f in &self.fields {
+            embed = embed.field(&f.name, &f.value, f.inline);
+        }
+        embed
+    }
+}
+
+/// Colour of a verdict.
+pub const fn verdict_colour(verdict: Verdict) -> u32 {
+    match verdict {
+        Verdict::Ok => 0x1F_8B_4C,           // dark green
+        Verdict::Degraded => 0xE6_7E_22,     // orange
+        Verdict::Broken => 0xE7_4C_3C,       // red
+        Verdict::Inconclusive => 0xF1_C4_0F, // gold
+        Verdict::NoMail => 0x34_98_DB,       // blue
+        Verdict::Invalid => 0x95_A5_A6,      // grey
+    }
+}
+
+/// Emoji and word for a verdict.
+pub const fn verdict_label(verdict: Verdict) -> &'static str {
+    match verdict {
+        Verdict::Ok => "✅ OK",
+        Verdict::Degraded => "⚠️ Degraded",
+        Verdict::Broken => "❌ Broken",
+        Verdict::Inconclusive => "❔ Inconclusive",
+        Verdict::NoMail => "📭 Accepts no mail",
+        Verdict::Invalid => "🚫 Invalid input",
+    }
+}
+
+/// Emoji for a severity.
+pub const fn severity_icon(severity: Severity) -> &'static str {
+    match severity {
+        Severity::Critical => "🛑",
+        Severity::Error => "🔴",
+        Severity::Warning => "🟠",
+        Severity::Inconclusive => "❔",
+        Severity::Info => "ℹ️",
+    }
+}
+
+/// How the domain is shown: Unicode form, with the punycode form when it differs.
+pub fn display_domain(domain: &str) -> String {
+    match DomainName::parse(domain) {
+        Ok(d) => {
+            let unicode = d.to_unicode();
+            if unicode == d.as_str() {
+                untrusted(d.as_str())
+            } else {
+                format!("{} ({})", untrusted(&unicode), d.as_str())
+            }
+        }
+        Err(_) => untrusted(domain),
+    }
+}
+
+/// Context of a rendering that is not in the report itself.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RenderContext {
+    /// The result came from the cache and is this old.
+    pub cached_age: Option<Duration>,
+}
+
+/// What the bot sends for a report: one embed and the full text as an attachment.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RenderedReport {
+    /// The fitted embed.
+    pub embed: EmbedDraft,
+    /// Whether fitting cut or dropped something.
+    pub truncated: bool,
+    /// Attachment file name.
+    pub file_name: String,
+    /// Attachment bytes (findings with all evidence, then the SMTP transcript).
+    pub file: Vec<u8>,
+}
+
+impl RenderedReport {
+    /// The serenity attachment.
+    pub fn attachment(&self) -> CreateAttachment {
+        CreateAttachment::bytes(self.file.clone(), self.file_name.clone())
+    }
+
+    /// The exact embed JSON the bot sends.
+    pub fn embed_json(&self) -> Value {
+        serde_json::to_value(self.embed.to_embed()).unwrap_or(Value::Null)
+    }
+}
+
+/// Short human form of a duration: `850 ms`, `4.2 s`, `3 min`, `2 h`.
+pub fn human_duration(d: Duration) -> String {
+    let ms = d.as_millis();
+    if ms < 1000 {
+        format!("{ms} ms")
+    } else if ms < 60_000 {
+        format!("{:.1} s", d.as_secs_f64())
+    } else if ms < 3_600_000 {
+        format!("{} min", d.as_secs() / 60)
+    } else {
+        format!("{} h", d.as_secs() / 3600)
+    }
+}
+
+fn address_lines(addr: &AddressSummary, out: &mut String) {
+    let _ = write!(out, "`{}`", addr.ip);
+    if addr.scope.is_private() {
+        let _ = write!(out, " ({}: not probed from chat)", addr.scope.as_str());
+    }
+    match addr.ptr.first() {
+        Some(ptr) => {
+            let confirmed = match addr.fcrdns {
+                Some(true) => " ✓",
+                Some(false) => " ✗ (does not point back)",
+                None => "",
+            };
+            let _ = write!(out, " · PTR {}{confirmed}", untrusted(ptr));
+        }
+        None if !addr.scope.is_private() => out.push_str(" · no PTR"),
+        None => {}
+    }
+    out.push('\n');
+    let smtp = &addr.smtp;
+    let _ = write!(
+        out,
+        "port 25: {}",
+        untrusted(&smtp.status.replace('_', " "))
+    );
+    if let Some(banner) = &smtp.banner {
+        let (b, _) = truncate_chars(&untrusted(banner), 120);
+        let _ = write!(out, " · banner: {b}");
+    }
+    if let Some(note) = &smtp.note {
+        let (n, _) = truncate_chars(&untrusted(note), 120);
+        let _ = write!(out, " · {n}");
+    }
+    out.push('\n');
+    match (smtp.starttls, &smtp.tls_version, smtp.cert_ok) {
+        (Some(false), ..) => out.push_str("TLS: STARTTLS not offered\n"),
+        (Some(true), version, cert) => {
+            let version = version
+                .as_deref()
+                .map_or_else(|| "handshake failed".to_owned(), untrusted);
+            let cert = match cert {
+                Some(true) => " · certificate ok",
+                Some(false) => " · certificate problem",
+                None => "",
+            };
+            let _ = writeln!(out, "TLS: {version}{cert}");
+        }
+        (None, ..) => {}
+    }
+    if !addr.dnsbl.is_empty() {
+        let listed: Vec<String> = addr
+            .dnsbl
+            .iter()
+            .filter(|d| d.status.word() == "listed")
+            .map(|d| untrusted(&d.zone))
+            .collect();
+        let unknown = addr
+            .dnsbl
+            .iter()
+            .filter(|d| d.status.word() == "unknown")
+            .count();
+        if listed.is_empty() {
+            let _ = write!(out, "blocklists: clean ({} checked", addr.dnsbl.len());
+            if unknown > 0 {
+                let _ = write!(out, ", {unknown} could not answer");
+            }
+            out.push_str(")\n");
+        } else {
+            let _ = writeln!(out, "blocklists: **listed** on {}", listed.join(", "));
+        }
+    }
+}
+
+fn mx_field(mx: &MxSummary) -> FieldDraft {
+    let name = if mx.implicit {
+        format!("No MX: mail goes to {} itself", untrusted(&mx.host))
+    } else {
+        format!("MX {} {}", mx.preference, untrusted(&mx.host))
+    };
+    let mut value = String::new();
+    if mx.addresses.is_empty() {
+        value.push_str("no address (A/AAAA) found\n");
+    }
+    for addr in &mx.addresses {
+        address_lines(addr, &mut value);
+    }
+    FieldDraft {
+        name,
+        value: value.trim_end().to_owned(),
+        inline: false,
+    }
+}
+
+fn finding_field(f: &Finding) -> FieldDraft {
+    let name = format!(
+        "{} {} · {}",
+        severity_icon(f.severity),
+        f.severity.as_str(),
+        untrusted(&f.subject)
+    );
+    let mut value = format!("{} `{}`", untrusted(&f.summary), f.code.as_str());
+    for line in f.evidence.iter().take(2) {
+        let (l, _) = truncate_chars(&untrusted(line), 200);
+        let _ = write!(value, "\n• {l}");
+    }
+    if f.evidence.len() > 2 {
+        let _ = write!(
+            value,
+            "\n• …{} more in the attached file",
+            f.evidence.len() - 2
+        );
+    }
+    if !f.advice.is_empty() {
+        let _ = write!(value, "\n**Fix:** {}", untrusted(&f.advice));
+    }
+    FieldDraft {
+        name,
+        value,
+        inline: false,
+    }
+}
+
+/// Findings sorted for display: worst first, then by code and subject, stable.
+pub fn sorted_findings(report: &Report) -> Vec<&Finding> {
+    let mut findings: Vec<&Finding> = report.findings.iter().collect();
+    findings.sort_by(|a, b| {
+        b.severity
+            .rank()
+            .cmp(&a.severity.rank())
+            .then(a.code.cmp(&b.code))
+            .then(a.subject.cmp(&b.subject))
+    });
+    findings
+}
+
+/// Renders a finished report.
+pub fn render_report(report: &Report, ctx: &RenderContext) -> RenderedReport {
+    let domain_shown = if report.domain.is_empty() {
+        untrusted(&report.input)
+    } else {
+        display_domain(&report.domain)
+    };
+    let mut description = format!(
+        "**{}** — {}",
+        verdict_label(report.verdict),
+        report.verdict.explain()
+    );
+    if let Some(error) = &report.error {
+        let _ = write!(description, "\n{}", untrusted(error));
+    }
+    let faults = report.faults().count();
+    if report.verdict != Verdict::Invalid {
+        let _ = write!(
+            description,
+            "\n{} finding(s), {faults} to fix · {} mail host(s)",
+            report.findings.len(),
+            report.mx.len()
+        );
+    }
+    if let Some(age) = ctx.cached_age {
+        let _ = write!(
+            description,
+            "\n_Cached result from {} ago; it is refreshed after the cache time._",
+            human_duration(age)
+        );
+    }
+    let mut fields: Vec<FieldDraft> = Vec::new();
+    // Faults first (most useful), then the hosts, then the rest of the findings.
+    let findings = sorted_findings(report);
+    let (major, minor): (Vec<&Finding>, Vec<&Finding>) =
+        findings.into_iter().partition(|f| f.severity.is_fault());
+    fields.extend(major.iter().map(|f| finding_field(f)));
+    fields.extend(report.mx.iter().map(mx_field));
+    fields.extend(minor.iter().map(|f| finding_field(f)));
+    let resolver = if report.resolver.is_empty() {
+        "—"
+    } else {
+        &report.resolver
+    };
+    let footer = format!(
+        "mailcheck · {} · resolver: {}",
+        human_duration(Duration::from_millis(report.elapsed_ms)),
+        clean_for_footer(resolver)
+    );
+    let mut embed = EmbedDraft {
+        title: format!("Mail check: {domain_shown}"),
+        description,
+        colour: verdict_colour(report.verdict),
+        fields,
+        footer,
+    };
+    let truncated = embed.fit();
+    let file_name = format!(
+        "mailcheck-{}.txt",
+        if report.domain.is_empty() {
+            "input"
+        } else {
+            report.domain.as_str()
+        }
+    );
+    RenderedReport {
+        embed,
+        truncated,
+        file_name,
+        file: report_text(report),
+    }
+}
+
+/// Footers show no markdown, so only control characters and mentions matter there.
+fn clean_for_footer(s: &str) -> String {
+    crate::sanitize::neutralize_mentions(&crate::sanitize::clean_line(s))
+}
+
+/// The attachment: every finding with all its evidence, then the SMTP transcript. Plain text,
+/// control characters removed, at most [`MAX_ATTACHMENT_BYTES`].
+pub fn report_text(report: &Report) -> Vec<u8> {
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "mailcheck report for {} (input: {})",
+        report.domain, report.input
+    );
+    let _ = writeln!(
+        out,
+        "verdict: {} — {}",
+        report.verdict,
+        report.verdict.explain()
+    );
+    let _ = writeln!(
+        out,
+        "resolver: {} · {} ms\n",
+        report.resolver, report.elapsed_ms
+    );
+    for f in sorted_findings(report) {
+        let _ = writeln!(
+            out,
+            "[{}] {} {}: {}",
+            f.severity, f.code, f.subject, f.summary
+        );
+        for e in &f.evidence {
+            let _ = writeln!(out, "    {e}");
+        }
+        if !f.advice.is_empty() {
+            let _ = writeln!(out, "    fix: {}", f.advice);
+        }
+    }
+    let transcript = report.transcript_text();
+    if !transcript.is_empty() {
+        out.push_str("\nSMTP transcript\n===============\n");
+        out.push_str(&transcript);
+    }
+    let mut text = clean_multiline(&out);
+    if text.len() > MAX_ATTACHMENT_BYTES {
+        let mut cut = MAX_ATTACHMENT_BYTES - 64;
+        while !text.is_char_boundary(cut) {
+            cut -= 1;
+        }
+        text.truncate(cut);
+        text.push_str("\n[... cut: the report is larger than 1 MiB]\n");
+    }
+    text.into_bytes()
+}
+
+/// The progress embed shown while a check runs.
+pub fn render_progress(domain: &DomainName, stage: &str, mx: &[(u16, String)]) -> EmbedDraft {
+    let mut description = format!("⏳ {}", untrusted(stage));
+    for (pref, host) in mx.iter().take(10) {
+        let _ = write!(description, "\nMX {pref} {}", untrusted(host));
+    }
+    let mut embed = EmbedDraft {
+        title: format!("Mail check: {}", display_domain(domain.as_str())),
+        description,
+        colour: 0x95_A5_A6,
+        fields: Vec::new(),
+        footer: "mailcheck · working…".to_owned(),
+    };
+    embed.fit();
+    embed
+}
+
+/// A short embed for a check that ran out of time or failed inside the bot.
+pub fn render_failure(domain: &DomainName, what: &str) -> EmbedDraft {
+    let mut embed = EmbedDraft {
+        title: format!("Mail check: {}", display_domain(domain.as_str())),
+        description: untrusted(what),
+        colour: verdict_colour(Verdict::Inconclusive),
+        fields: Vec::new(),
+        footer: "mailcheck".to_owned(),
+    };
+    embed.fit();
+    embed
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn field(n: usize, len: usize) -> FieldDraft {
+        FieldDraft {
+            name: format!("f{n}"),
+            value: "v".repeat(len),
+            inline: false,
+        }
+    }
+
+    #[test]
+    fn fit_respects_every_limit() {
+        let mut e = EmbedDraft {
+            title: "t".repeat(400),
+            description: "d".repeat(5000),
+            colour: 0,
+            fields: (0..40).map(|n| field(n, 2000)).collect(),
+            footer: "f".repeat(3000),
+        };
+        assert!(e.fit());
+        assert!(e.title.chars().count() <= limits::TITLE);
+        assert!(e.description.chars().count() <= limits::DESCRIPTION);
+        assert!(e.footer.chars().count() <= limits::FOOTER);
+        assert!(e.fields.len() <= limits::FIELDS);
+        assert!(
+            e.fields
+                .iter()
+                .all(|f| f.value.chars().count() <= limits::FIELD_VALUE)
+        );
+        assert!(e.total_chars() <= limits::TOTAL, "{}", e.total_chars());
+        assert!(e.fields.last().unwrap().value.contains("did not fit"));
+    }
+
+    #[test]
+    fn fit_leaves_small_embeds_alone() {
+        let mut e = EmbedDraft {
+            title: "t".into(),
+            description: "d".into(),
+            colour: 0,
+            fields: vec![field(0, 10)],
+            footer: "f".into(),
+        };
+        let before = e.clone();
+        assert!(!e.fit());
+        assert_eq!(e, before);
+    }
+
+    #[test]
+    fn exactly_25_fields_fit_without_a_note() {
+        let mut e = EmbedDraft {
+            title: "t".into(),
+            description: String::new(),
+            colour: 0,
+            fields: (0..25).map(|n| field(n, 10)).collect(),
+            footer: String::new(),
+        };
+        assert!(!e.fit());
+        assert_eq!(e.fields.len(), 25);
+    }
+
+    #[test]
+    fn durations() {
+        assert_eq!(human_duration(Duration::from_millis(850)), "850 ms");
+        assert_eq!(human_duration(Duration::from_millis(4200)), "4.2 s");
+        assert_eq!(human_duration(Duration::from_secs(190)), "3 min");
+    }
+}

@@ -1,0 +1,417 @@
+//! The bot end to end through the real serenity gateway and REST code, against the loopback
+//! Discord stand-in of the test kit. Checks are answered by a scripted [`Diagnoser`], so these
+//! tests exercise the bot (defer, progress, rendering, safety, cooldowns, cache, cap) and not the
+//! probes.
+
+use std::net::{IpAddr, Ipv4Addr};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
+
+use mailcheck::dnsbl::DnsblStatus;
+use mailcheck::facts::AddressScope;
+use mailcheck::report::{AddressSummary, DnsblSummary, MxSummary, SmtpSummary};
+use mailcheck::{Code, DomainName, Finding, Report, Verdict};
+use mailcheck_bot::backend::BoxFuture;
+use mailcheck_bot::{BotConfig, Data, Diagnoser, Progress, ProgressSender};
+use mailcheck_testkit::discord::{DiscordEvent, DiscordStandIn, Recorded};
+use tokio::sync::watch;
+
+const WAIT: Duration = Duration::from_secs(20);
+const GUILD: u64 = 555_000_000_000_000_001;
+const HOSTILE: &str = "mx1.example.test ESMTP @everyone <@123> **x** <@&77> @here";
+
+/// Answers every check with a copy of `report`, after an optional gate opens.
+#[derive(Debug)]
+struct Scripted {
+    report: Report,
+    gate: watch::Receiver<bool>,
+    calls: AtomicUsize,
+}
+
+impl Diagnoser for Scripted {
+    fn diagnose<'a>(
+        &'a self,
+        domain: &'a DomainName,
+        progress: ProgressSender,
+    ) -> BoxFuture<'a, Report> {
+        Box::pin(async move {
+            self.calls.fetch_add(1, Ordering::SeqCst);
+            progress.send(Progress::MxFound(vec![(10, "mx1.example.test".to_owned())]));
+            let mut gate = self.gate.clone();
+            let _ = gate.wait_for(|open| *open).await;
+            let mut report = self.report.clone();
+            domain.as_str().clone_into(&mut report.domain);
+            report
+        })
+    }
+}
+
+fn sample_report() -> Report {
+    let smtp = SmtpSummary {
+        status: "accepted".to_owned(),
+        banner: Some(HOSTILE.to_owned()),
+        starttls: Some(true),
+        tls_version: Some("TLSv1.3".to_owned()),
+        cert_ok: Some(true),
+        last_reply: Some("250 2.1.5 Ok".to_owned()),
+        note: None,
+    };
+    let ip = IpAddr::V4(Ipv4Addr::new(192, 0, 2, 25));
+    let mut report = Report::invalid("example.test", "");
+    report.error = None;
+    report.verdict = Verdict::Broken;
+    report.worst = Some(mailcheck::Severity::Error);
+    report.resolver = "127.0.0.1:5353".to_owned();
+    report.elapsed_ms = 1234;
+    report.mx = vec![MxSummary {
+        host: "mx1.example.test".to_owned(),
+        preference: 10,
+        implicit: false,
+        addresses: vec![AddressSummary {
+            ip,
+            scope: AddressScope::Public,
+            ptr: vec!["mx1.example.test".to_owned()],
+            fcrdns: Some(true),
+            smtp,
+            dnsbl: vec![DnsblSummary {
+                zone: "zen.example".to_owned(),
+                status: DnsblStatus::Listed {
+                    kind: mailcheck::dnsbl::ListingKind::Abuse,
+                    codes: vec![Ipv4Addr::new(127, 0, 0, 2)],
+                    meanings: vec!["spam source".to_owned()],
+                },
+            }],
+        }],
+    }];
+    report.findings = vec![
+        Finding::new(
+            Code::SmtpBannerMismatch,
+            ip.to_string(),
+            "The greeting names another host",
+        )
+        .evidence(format!("220 {HOSTILE}"))
+        .advice("Make the greeting name the MX host."),
+        Finding::new(Code::DnsblListed, ip.to_string(), "Listed on zen.example")
+            .evidence("127.0.0.2")
+            .advice("Find the cause, then request delisting."),
+    ];
+    report
+}
+
+struct Harness {
+    discord: DiscordStandIn,
+    scripted: Arc<Scripted>,
+    open_gate: watch::Sender<bool>,
+    client: tokio::task::JoinHandle<()>,
+}
+
+impl Drop for Harness {
+    fn drop(&mut self) {
+        self.client.abort();
+    }
+}
+
+async fn start(config: BotConfig, gate_open: bool) -> Harness {
+    let discord = DiscordStandIn::start().await.unwrap();
+    let (open_gate, gate) = watch::channel(gate_open);
+    let scripted = Arc::new(Scripted {
+        report: sample_report(),
+        gate,
+        calls: AtomicUsize::new(0),
+    });
+    let config = BotConfig {
+        guild_id: Some(GUILD),
+        ..config
+    };
+    let data = Data::with_diagnoser(config, Arc::clone(&scripted) as Arc<dyn Diagnoser>);
+    let base = discord.http_base();
+    let mut client = mailcheck_bot::client_builder("standin-token", Some(&base), data)
+        .await
+        .unwrap();
+    let client = tokio::spawn(async move {
+        let _ = client.start().await;
+    });
+    discord.wait_ready(WAIT).await.unwrap();
+    Harness {
+        discord,
+        scripted,
+        open_gate,
+        client,
+    }
+}
+
+fn lenient() -> BotConfig {
+    BotConfig {
+        user_cooldown_secs: 0,
+        guild_cooldown_secs: 0,
+        ..BotConfig::default()
+    }
+}
+
+async fn final_edit(h: &Harness, token: &str) -> Recorded {
+    h.discord
+        .wait_for(WAIT, |e| {
+            e.is_edit_original_of(token) && !e.files().is_empty()
+        })
+        .await
+        .unwrap()
+}
+
+#[tokio::test]
+async fn registers_defers_first_then_shows_progress_and_a_safe_final_embed() {
+    let h = start(lenient(), false).await;
+    let registered = h
+        .discord
+        .wait_for(WAIT, |e| matches!(e, DiscordEvent::RegisterCommands { .. }))
+        .await
+        .unwrap();
+    let DiscordEvent::RegisterCommands { commands, .. } = &registered.event else {
+        unreachable!()
+    };
+    assert_eq!(commands[0]["name"], "mailcheck");
+    assert_eq!(commands[0]["options"][0]["name"], "domain");
+
+    let sent = h
+        .discord
+        .send_interaction(42, Some(GUILD), "Postmaster@Example.TEST")
+        .unwrap();
+    let mut cursor = h.discord.cursor_from_start();
+    // The first answer is the defer, and it comes while the check is still held at the gate.
+    let first = cursor
+        .wait_for(WAIT, |e| e.token() == Some(sent.token.as_str()))
+        .await
+        .unwrap();
+    assert!(first.event.is_defer_of(&sent.token), "{first:?}");
+    assert!(!first.event.is_ephemeral());
+    // Progress: the MX list, still before the check is allowed to finish.
+    let progress = cursor
+        .wait_for(WAIT, |e| {
+            e.is_edit_original_of(&sent.token)
+                && e.embeds().first().is_some_and(|m| {
+                    m["description"]
+                        .as_str()
+                        .is_some_and(|d| d.contains("MX 10 mx1.example.test"))
+                })
+        })
+        .await
+        .unwrap();
+    assert!(progress.event.files().is_empty());
+    h.open_gate.send_replace(true);
+
+    let edit = final_edit(&h, &sent.token).await;
+    let payload = edit.event.message_payload().unwrap();
+    assert_eq!(payload["allowed_mentions"]["parse"], serde_json::json!([]));
+    let embed = &edit.event.embeds()[0];
+    assert_eq!(embed["title"], "Mail check: example.test");
+    assert_eq!(embed["color"], 0xE7_4C_3C, "broken is red");
+    let text = embed.to_string();
+    assert!(text.contains("Broken"), "{text}");
+    assert!(
+        text.contains("dnsbl.listed") && text.contains("smtp.banner_mismatch"),
+        "{text}"
+    );
+    assert!(
+        text.contains("blocklists: **listed** on zen.example"),
+        "{text}"
+    );
+    assert!(text.contains("TLSv1.3"), "{text}");
+    // The hostile banner arrives neutralized.
+    for bad in ["@everyone", "@here", "<@123>", "<@&77>", "**x**"] {
+        assert!(!text.contains(bad), "{bad} leaked: {text}");
+    }
+    assert!(
+        text.contains("@\u{200B}everyone") && text.contains("<\u{200B}@123>"),
+        "{text}"
+    );
+    assert!(
+        text.contains("\\\\*\\\\*x\\\\*\\\\*"),
+        "markdown escaped: {text}"
+    );
+    // Errors before warnings.
+    let fields = embed["fields"].as_array().unwrap();
+    let first_field = fields[0]["value"].as_str().unwrap();
+    assert!(first_field.contains("dnsbl.listed"), "{fields:?}");
+    assert!(embed["footer"]["text"].as_str().unwrap().contains("1.2 s"));
+    // The full report as a file.
+    let file = &edit.event.files()[0];
+    assert_eq!(file.filename, "mailcheck-example.test.txt");
+    assert!(file.text().contains("verdict: broken"));
+    // Nothing else reached the API.
+    let others: Vec<String> = h
+        .discord
+        .events()
+        .into_iter()
+        .filter_map(|r| match r.event {
+            DiscordEvent::Other { method, path, .. } => Some(format!("{method} {path}")),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(others, ["GET /api/v10/gateway"]);
+}
+
+#[tokio::test]
+async fn invalid_input_is_answered_privately_without_a_check() {
+    let h = start(lenient(), true).await;
+    let sent = h
+        .discord
+        .send_interaction(42, Some(GUILD), "not a domain <@1>")
+        .unwrap();
+    let answer = h
+        .discord
+        .wait_for(WAIT, |e| e.token() == Some(sent.token.as_str()))
+        .await
+        .unwrap();
+    assert_eq!(answer.event.callback_type(), Some(4), "{answer:?}");
+    assert!(answer.event.is_ephemeral());
+    let content = answer.event.content().unwrap();
+    assert!(content.starts_with("I can't check that"), "{content}");
+    assert!(!content.contains("<@1>"), "{content}");
+    assert_eq!(
+        answer.event.message_payload().unwrap()["allowed_mentions"]["parse"],
+        serde_json::json!([])
+    );
+    assert_eq!(h.scripted.calls.load(Ordering::SeqCst), 0);
+}
+
+#[tokio::test]
+async fn user_cooldown_answers_privately() {
+    let config = BotConfig {
+        user_cooldown_secs: 60,
+        guild_cooldown_secs: 0,
+        ..BotConfig::default()
+    };
+    let h = start(config, true).await;
+    let first = h
+        .discord
+        .send_interaction(42, Some(GUILD), "example.test")
+        .unwrap();
+    final_edit(&h, &first.token).await;
+    let second = h
+        .discord
+        .send_interaction(42, Some(GUILD), "other.test")
+        .unwrap();
+    let answer = h
+        .discord
+        .wait_for(WAIT, |e| e.token() == Some(second.token.as_str()))
+        .await
+        .unwrap();
+    assert_eq!(answer.event.callback_type(), Some(4));
+    assert!(answer.event.is_ephemeral());
+    assert!(
+        answer.event.content().unwrap().contains("Please wait"),
+        "{answer:?}"
+    );
+    assert_eq!(h.scripted.calls.load(Ordering::SeqCst), 1);
+}
+
+#[tokio::test]
+async fn guild_cooldown_applies_to_other_users() {
+    let config = BotConfig {
+        user_cooldown_secs: 0,
+        guild_cooldown_secs: 60,
+        ..BotConfig::default()
+    };
+    let h = start(config, true).await;
+    let first = h
+        .discord
+        .send_interaction(42, Some(GUILD), "example.test")
+        .unwrap();
+    final_edit(&h, &first.token).await;
+    let second = h
+        .discord
+        .send_interaction(43, Some(GUILD), "other.test")
+        .unwrap();
+    let answer = h
+        .discord
+        .wait_for(WAIT, |e| e.token() == Some(second.token.as_str()))
+        .await
+        .unwrap();
+    assert!(answer.event.is_ephemeral());
+    assert!(
+        answer
+            .event
+            .content()
+            .unwrap()
+            .contains("This server ran a check"),
+        "{answer:?}"
+    );
+}
+
+#[tokio::test]
+async fn repeated_domain_comes_from_the_cache_and_says_so() {
+    let h = start(lenient(), true).await;
+    let first = h
+        .discord
+        .send_interaction(42, Some(GUILD), "example.test")
+        .unwrap();
+    final_edit(&h, &first.token).await;
+    let second = h
+        .discord
+        .send_interaction(43, None, "https://EXAMPLE.test/x")
+        .unwrap();
+    let edit = final_edit(&h, &second.token).await;
+    let description = edit.event.embeds()[0]["description"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert!(description.contains("Cached result from"), "{description}");
+    assert_eq!(h.scripted.calls.load(Ordering::SeqCst), 1);
+}
+
+#[tokio::test]
+async fn busy_bot_answers_privately() {
+    let config = BotConfig {
+        max_concurrent_checks: 1,
+        ..lenient()
+    };
+    let h = start(config, false).await;
+    let first = h
+        .discord
+        .send_interaction(42, Some(GUILD), "example.test")
+        .unwrap();
+    h.discord
+        .wait_for(WAIT, |e| e.is_defer_of(&first.token))
+        .await
+        .unwrap();
+    let second = h
+        .discord
+        .send_interaction(43, Some(GUILD), "other.test")
+        .unwrap();
+    let answer = h
+        .discord
+        .wait_for(WAIT, |e| e.token() == Some(second.token.as_str()))
+        .await
+        .unwrap();
+    assert!(answer.event.is_ephemeral());
+    assert!(
+        answer.event.content().unwrap().contains("try again"),
+        "{answer:?}"
+    );
+    h.open_gate.send_replace(true);
+    final_edit(&h, &first.token).await;
+}
+
+#[tokio::test]
+async fn deadline_ends_a_hanging_check_with_a_polite_message() {
+    let config = BotConfig {
+        check_deadline_secs: 1,
+        ..lenient()
+    };
+    let h = start(config, false).await; // the gate never opens
+    let sent = h
+        .discord
+        .send_interaction(42, None, "example.test")
+        .unwrap();
+    let edit = h
+        .discord
+        .wait_for(WAIT, |e| {
+            e.is_edit_original_of(&sent.token)
+                && e.embeds()
+                    .first()
+                    .is_some_and(|m| m.to_string().contains("did not finish"))
+        })
+        .await
+        .unwrap();
+    assert!(edit.event.files().is_empty());
+}
