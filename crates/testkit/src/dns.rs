@@ -14,7 +14,11 @@
 //! (`.zone(".")`) to answer NXDOMAIN for everything instead.
 //!
 //! Names under the RFC 6761 special-use TLDs (`.invalid`, `.localhost`) never reach a server,
-//! because the resolver answers them itself: use `.test`.
+//! because the resolver answers them itself: use `.test`. The same holds for loopback reverse
+//! names: hickory-resolver answers every PTR query under `127.in-addr.arpa.` (and for `::1`)
+//! with `localhost.` without asking, so PTR records for `127.0.0.N` served here are only seen
+//! by clients that send the query themselves. Use documentation addresses (`192.0.2.0/24`,
+//! `2001:db8::/32`) for reverse-DNS scenarios.
 //!
 //! ```no_run
 //! # async fn demo() {

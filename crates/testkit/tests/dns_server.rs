@@ -345,3 +345,26 @@ async fn root_zone_answers_nxdomain_everywhere() {
         Outcome::NxDomain
     );
 }
+
+#[tokio::test]
+async fn empty_non_terminal_is_nodata() {
+    let dns = DnsServer::builder()
+        .a("mx1.example.test", Ipv4Addr::new(127, 0, 0, 1))
+        .cname("alias.test", "mx1.example.test")
+        .build()
+        .await;
+    let r = resolver(dns.addr(), false);
+    // example.test. has no records of its own but a name below it exists.
+    assert_eq!(
+        ask(&r, "example.test.", RecordType::MX).await,
+        Outcome::NoData
+    );
+    assert_eq!(
+        ask(&r, "alias.test.", RecordType::A).await,
+        answer(&["127.0.0.1"])
+    );
+    assert_eq!(
+        ask(&r, "alias.test.", RecordType::MX).await,
+        Outcome::NoData
+    );
+}
