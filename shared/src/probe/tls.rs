@@ -1,1 +1,392 @@
-//! (being written)
+//! The TLS client used after STARTTLS: rustls with the ring provider (always passed explicitly),
+//! the webpki root store plus configured extra CAs, and a verifier that **records** every
+//! certificate problem instead of aborting, so the handshake completes and the rest of the SMTP
+//! session is still observed. Handshake signatures are still verified for real: the peer must
+//! hold the certificate's key.
+//!
+//! rustls negotiates TLS 1.2 and 1.3 only. A server that offers nothing newer than TLS 1.0/1.1
+//! fails the handshake (recorded as a STARTTLS failure); the version such a server would have
+//! spoken cannot be observed with rustls.
+
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Duration;
+
+use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
+use rustls::client::{verify_server_cert_signed_by_trust_anchor, verify_server_name};
+use rustls::crypto::{CryptoProvider, verify_tls12_signature, verify_tls13_signature};
+use rustls::server::ParsedCertificate;
+use rustls::{
+    CertificateError, ClientConfig, DigitallySignedStruct, RootCertStore, SignatureScheme,
+};
+use rustls_pki_types::pem::PemObject;
+use rustls_pki_types::{CertificateDer, ServerName, UnixTime};
+use tokio::io::{AsyncRead, AsyncWrite};
+use tokio_rustls::TlsConnector;
+use tokio_rustls::client::TlsStream;
+
+use crate::facts::{CertFacts, CertProblem, TlsFacts};
+
+/// A TLS client for STARTTLS probes. Cheap to clone.
+#[derive(Debug, Clone)]
+pub struct TlsClient {
+    roots: Arc<RootCertStore>,
+    provider: Arc<CryptoProvider>,
+}
+
+impl TlsClient {
+    /// The webpki roots plus every certificate in `extra_ca_pem` (each entry one or more PEM
+    /// `CERTIFICATE` blocks). Unparsable PEM or an unusable certificate is
+    /// [`crate::Error::Config`].
+    pub fn new(extra_ca_pem: &[String]) -> Result<Self, crate::Error> {
+        let mut roots = RootCertStore {
+            roots: webpki_roots::TLS_SERVER_ROOTS.to_vec(),
+        };
+        for (i, pem) in extra_ca_pem.iter().enumerate() {
+            let mut found = 0;
+            for cert in CertificateDer::pem_slice_iter(pem.as_bytes()) {
+                let cert = cert.map_err(|e| {
+                    crate::Error::Config(format!("smtp.extra_ca_pem[{i}]: bad PEM: {e}"))
+                })?;
+                roots.add(cert).map_err(|e| {
+                    crate::Error::Config(format!(
+                        "smtp.extra_ca_pem[{i}]: unusable CA certificate: {e}"
+                    ))
+                })?;
+                found += 1;
+            }
+            if found == 0 {
+                return Err(crate::Error::Config(format!(
+                    "smtp.extra_ca_pem[{i}]: no PEM CERTIFICATE block found"
+                )));
+            }
+        }
+        Ok(Self {
+            roots: Arc::new(roots),
+            provider: Arc::new(rustls::crypto::ring::default_provider()),
+        })
+    }
+
+    /// Runs the TLS handshake over `io` for the MX host `host` (SNI and name checks; an IP
+    /// address or unusable name is checked as an IP address `fallback_ip`). The handshake
+    /// completes even when the certificate has problems; they are all listed in the facts.
+    /// On failure (or after `timeout`) the error text is returned.
+    pub async fn handshake<IO>(
+        &self,
+        io: IO,
+        host: &str,
+        fallback_ip: std::net::IpAddr,
+        timeout: Duration,
+    ) -> Result<(TlsStream<IO>, TlsFacts), String>
+    where
+        IO: AsyncRead + AsyncWrite + Unpin,
+    {
+        let name = ServerName::try_from(host.trim_end_matches('.').to_owned())
+            .unwrap_or_else(|_| ServerName::IpAddress(fallback_ip.into()));
+        let verifier = Arc::new(RecordingVerifier {
+            roots: Arc::clone(&self.roots),
+            provider: Arc::clone(&self.provider),
+            problems: Mutex::new(Vec::new()),
+        });
+        let config = ClientConfig::builder_with_provider(Arc::clone(&self.provider))
+            .with_safe_default_protocol_versions()
+            .map_err(|e| format!("TLS configuration: {e}"))?
+            .dangerous()
+            .with_custom_certificate_verifier(Arc::clone(&verifier) as Arc<dyn ServerCertVerifier>)
+            .with_no_client_auth();
+        let connector = TlsConnector::from(Arc::new(config));
+        let stream = match tokio::time::timeout(timeout, connector.connect(name.clone(), io)).await
+        {
+            Ok(Ok(s)) => s,
+            Ok(Err(e)) => return Err(format!("TLS handshake failed: {e}")),
+            Err(_) => {
+                return Err(format!(
+                    "TLS handshake timed out after {} ms",
+                    timeout.as_millis()
+                ));
+            }
+        };
+        let (_, conn) = stream.get_ref();
+        let version = conn
+            .protocol_version()
+            .map(version_name)
+            .unwrap_or_else(|| "unknown".to_owned());
+        let cipher = conn
+            .negotiated_cipher_suite()
+            .map(|cs| format!("{:?}", cs.suite()))
+            .unwrap_or_else(|| "unknown".to_owned());
+        let chain = conn
+            .peer_certificates()
+            .unwrap_or_default()
+            .iter()
+            .map(|c| cert_facts(c))
+            .collect();
+        let problems = std::mem::take(
+            &mut *verifier
+                .problems
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner),
+        );
+        let facts = TlsFacts {
+            version,
+            cipher,
+            chain,
+            problems,
+            verified_name: name.to_str().into_owned(),
+        };
+        Ok((stream, facts))
+    }
+}
+
+/// `TLSv1.3`-style spelling of a protocol version.
+fn version_name(v: rustls::ProtocolVersion) -> String {
+    match v {
+        rustls::ProtocolVersion::SSLv2 => "SSLv2".to_owned(),
+        rustls::ProtocolVersion::SSLv3 => "SSLv3".to_owned(),
+        rustls::ProtocolVersion::TLSv1_0 => "TLSv1.0".to_owned(),
+        rustls::ProtocolVersion::TLSv1_1 => "TLSv1.1".to_owned(),
+        rustls::ProtocolVersion::TLSv1_2 => "TLSv1.2".to_owned(),
+        rustls::ProtocolVersion::TLSv1_3 => "TLSv1.3".to_owned(),
+        other => format!("{other:?}"),
+    }
+}
+
+/// Subject, issuer, SAN DNS names and validity of a DER certificate (x509-parser). A certificate
+/// that does not parse gets its error as subject and zero dates.
+pub fn cert_facts(der: &CertificateDer<'_>) -> CertFacts {
+    match x509_parser::parse_x509_certificate(der.as_ref()) {
+        Ok((_, cert)) => {
+            let dns_names = match cert.subject_alternative_name() {
+                Ok(Some(san)) => san
+                    .value
+                    .general_names
+                    .iter()
+                    .filter_map(|g| match g {
+                        x509_parser::extensions::GeneralName::DNSName(n) => Some((*n).to_owned()),
+                        _ => None,
+                    })
+                    .collect(),
+                _ => Vec::new(),
+            };
+            CertFacts {
+                subject: cert.subject().to_string(),
+                issuer: cert.issuer().to_string(),
+                dns_names,
+                not_before: cert.validity().not_before.timestamp(),
+                not_after: cert.validity().not_after.timestamp(),
+            }
+        }
+        Err(e) => CertFacts {
+            subject: format!("(unparsable certificate: {e})"),
+            issuer: String::new(),
+            dns_names: Vec::new(),
+            not_before: 0,
+            not_after: 0,
+        },
+    }
+}
+
+/// Lists every problem of a presented chain for `name` at `now`. webpki stops at the first
+/// failure (time and chain before name), so trust, validity dates and name are checked
+/// separately: trust at a moment inside the leaf's validity, the dates against `now`, the name
+/// on its own.
+pub fn chain_problems(
+    roots: &RootCertStore,
+    provider: &CryptoProvider,
+    leaf: &CertificateDer<'_>,
+    intermediates: &[CertificateDer<'_>],
+    name: &ServerName<'_>,
+    now: UnixTime,
+) -> Vec<CertProblem> {
+    let parsed = match ParsedCertificate::try_from(leaf) {
+        Ok(p) => p,
+        Err(e) => {
+            return vec![CertProblem::Other {
+                detail: format!("certificate not usable: {e}"),
+            }];
+        }
+    };
+    let algs = provider.signature_verification_algorithms.all;
+    let mut problems = Vec::new();
+    let at_now =
+        verify_server_cert_signed_by_trust_anchor(&parsed, roots, intermediates, now, algs);
+    match at_now {
+        Ok(()) => {}
+        Err(e) if is_time_error(&e) => {
+            problems.push(CertProblem::Expired {
+                detail: describe(&e),
+            });
+            // Is the chain trusted apart from the dates? Ask at a moment the leaf was valid.
+            let facts = cert_facts(leaf);
+            let mid = facts.not_before / 2 + facts.not_after / 2;
+            let when =
+                UnixTime::since_unix_epoch(Duration::from_secs(u64::try_from(mid).unwrap_or(0)));
+            if let Err(e) =
+                verify_server_cert_signed_by_trust_anchor(&parsed, roots, intermediates, when, algs)
+                && !is_time_error(&e)
+            {
+                problems.push(trust_problem(&e));
+            }
+        }
+        Err(e) => {
+            problems.push(trust_problem(&e));
+            // The chain check may have stopped before looking at the dates.
+            let facts = cert_facts(leaf);
+            let secs = i64::try_from(now.as_secs()).unwrap_or(i64::MAX);
+            if secs > facts.not_after {
+                problems.push(CertProblem::Expired {
+                    detail: format!("certificate expired (not after {})", facts.not_after),
+                });
+            } else if secs < facts.not_before {
+                problems.push(CertProblem::Expired {
+                    detail: format!(
+                        "certificate not valid yet (not before {})",
+                        facts.not_before
+                    ),
+                });
+            }
+        }
+    }
+    if let Err(e) = verify_server_name(&parsed, name) {
+        problems.push(match e {
+            rustls::Error::InvalidCertificate(
+                CertificateError::NotValidForName | CertificateError::NotValidForNameContext { .. },
+            ) => CertProblem::NameMismatch {
+                expected: name.to_str().into_owned(),
+                presented: cert_facts(leaf).dns_names,
+            },
+            other => CertProblem::Other {
+                detail: describe(&other),
+            },
+        });
+    }
+    problems
+}
+
+fn is_time_error(e: &rustls::Error) -> bool {
+    matches!(
+        e,
+        rustls::Error::InvalidCertificate(
+            CertificateError::Expired
+                | CertificateError::ExpiredContext { .. }
+                | CertificateError::NotValidYet
+                | CertificateError::NotValidYetContext { .. }
+        )
+    )
+}
+
+fn trust_problem(e: &rustls::Error) -> CertProblem {
+    match e {
+        rustls::Error::InvalidCertificate(
+            CertificateError::UnknownIssuer
+            | CertificateError::BadSignature
+            | CertificateError::InvalidPurpose
+            | CertificateError::InvalidPurposeContext { .. }
+            | CertificateError::Revoked
+            | CertificateError::UnhandledCriticalExtension,
+        ) => CertProblem::Untrusted {
+            detail: describe(e),
+        },
+        _ => CertProblem::Other {
+            detail: describe(e),
+        },
+    }
+}
+
+fn describe(e: &rustls::Error) -> String {
+    match e {
+        rustls::Error::InvalidCertificate(CertificateError::UnknownIssuer) => {
+            "the chain does not lead to a trusted root (unknown issuer or self-signed)".to_owned()
+        }
+        other => other.to_string(),
+    }
+}
+
+/// Records every certificate problem and lets the handshake go on; still checks handshake
+/// signatures for real.
+#[derive(Debug)]
+struct RecordingVerifier {
+    roots: Arc<RootCertStore>,
+    provider: Arc<CryptoProvider>,
+    problems: Mutex<Vec<CertProblem>>,
+}
+
+impl ServerCertVerifier for RecordingVerifier {
+    fn verify_server_cert(
+        &self,
+        end_entity: &CertificateDer<'_>,
+        intermediates: &[CertificateDer<'_>],
+        server_name: &ServerName<'_>,
+        _ocsp_response: &[u8],
+        now: UnixTime,
+    ) -> Result<ServerCertVerified, rustls::Error> {
+        let problems = chain_problems(
+            &self.roots,
+            &self.provider,
+            end_entity,
+            intermediates,
+            server_name,
+            now,
+        );
+        *self.problems.lock().unwrap_or_else(PoisonError::into_inner) = problems;
+        Ok(ServerCertVerified::assertion())
+    }
+
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        verify_tls12_signature(
+            message,
+            cert,
+            dss,
+            &self.provider.signature_verification_algorithms,
+        )
+    }
+
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        verify_tls13_signature(
+            message,
+            cert,
+            dss,
+            &self.provider.signature_verification_algorithms,
+        )
+    }
+
+    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
+        self.provider
+            .signature_verification_algorithms
+            .supported_schemes()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bad_extra_ca_is_a_config_error() {
+        assert!(matches!(
+            TlsClient::new(&["not pem".to_owned()]),
+            Err(crate::Error::Config(_))
+        ));
+        let broken = "-----BEGIN CERTIFICATE-----\n!!!!\n-----END CERTIFICATE-----\n";
+        assert!(matches!(
+            TlsClient::new(&[broken.to_owned()]),
+            Err(crate::Error::Config(_))
+        ));
+        assert!(TlsClient::new(&[]).is_ok());
+    }
+
+    #[test]
+    fn version_names() {
+        assert_eq!(version_name(rustls::ProtocolVersion::TLSv1_3), "TLSv1.3");
+        assert_eq!(version_name(rustls::ProtocolVersion::TLSv1_2), "TLSv1.2");
+    }
+}

@@ -1,0 +1,212 @@
+//! The SMTP conversation probe: what an admin does with `telnet mx 25`, done carefully.
+//!
+//! - [`reply`]: the sans-I/O, bounded reply parser.
+//! - [`session`]: one connection — connect, complete greeting, EHLO (HELO on 500/502),
+//!   STARTTLS (reconnecting once without TLS when it fails), then per domain `MAIL FROM`,
+//!   `RCPT TO:<postmaster@domain>`, the optional open-relay recipient and `RSET`; `QUIT` at the
+//!   end. Never `DATA`.
+//! - [`pool`]: [`SmtpProber`], the politeness layer: one connection at a time per address,
+//!   sessions reused across domains, a minimum interval between connects, connection failures
+//!   remembered for the run.
+//!
+//! Everything observed lands in [`SmtpFacts`]; nothing here decides what is wrong.
+
+pub mod pool;
+pub mod reply;
+pub mod session;
+
+use std::net::IpAddr;
+use std::sync::Arc;
+
+pub use pool::SmtpProber;
+pub use reply::{Parsed, ReplyLimits, ReplyParser};
+pub use session::Session;
+
+use crate::config::SmtpConfig;
+use crate::facts::SmtpFacts;
+use crate::probe::tls::TlsClient;
+
+/// The shared, validated set-up of SMTP probes: configuration, our EHLO name, the TLS client.
+/// Cheap to clone.
+#[derive(Debug, Clone)]
+pub struct SmtpClient {
+    inner: Arc<ClientInner>,
+}
+
+#[derive(Debug)]
+struct ClientInner {
+    config: SmtpConfig,
+    helo_name: String,
+    tls: TlsClient,
+}
+
+impl SmtpClient {
+    /// Validates the configuration (EHLO name, sender and relay-test addresses must be single
+    /// tokens without CR/LF or angle brackets; extra CAs must parse) and loads the TLS roots.
+    /// An empty `helo_name` means [`default_helo_name`].
+    pub fn new(config: &SmtpConfig) -> Result<Self, crate::Error> {
+        let helo_name = if config.helo_name.trim().is_empty() {
+            default_helo_name()
+        } else {
+            config.helo_name.trim().to_owned()
+        };
+        check_token("smtp.helo_name", &helo_name, false)?;
+        check_token("smtp.mail_from", &config.mail_from, true)?;
+        if config.open_relay_test {
+            check_token("smtp.relay_test_rcpt", &config.relay_test_rcpt, false)?;
+        }
+        let tls = TlsClient::new(&config.extra_ca_pem)?;
+        Ok(Self {
+            inner: Arc::new(ClientInner {
+                config: config.clone(),
+                helo_name,
+                tls,
+            }),
+        })
+    }
+
+    /// The configuration.
+    pub fn config(&self) -> &SmtpConfig {
+        &self.inner.config
+    }
+
+    /// The name we say in EHLO/HELO.
+    pub fn helo_name(&self) -> &str {
+        &self.inner.helo_name
+    }
+
+    /// The TLS client used after STARTTLS.
+    pub fn tls(&self) -> &TlsClient {
+        &self.inner.tls
+    }
+
+    /// One complete conversation for one domain on a fresh connection, without any pooling:
+    /// [`Session::open`], [`Session::transaction`], [`Session::quit`].
+    pub async fn probe(&self, ip: IpAddr, host: &str, domain: &str) -> SmtpFacts {
+        let (mut facts, session) = Session::open(self, ip, host).await;
+        facts.rcpt_domain = domain.to_owned();
+        if let Some(mut session) = session {
+            session.transaction(domain, &mut facts).await;
+            session.quit(&mut facts).await;
+        }
+        facts
+    }
+}
+
+/// Rejects values that would change the SMTP command they are put into.
+fn check_token(setting: &str, value: &str, empty_ok: bool) -> Result<(), crate::Error> {
+    if value.is_empty() && empty_ok {
+        return Ok(());
+    }
+    let bad = value.is_empty()
+        || value.len() > 254
+        || value
+            .chars()
+            .any(|c| c.is_control() || c.is_whitespace() || matches!(c, '<' | '>'));
+    if bad {
+        return Err(crate::Error::Config(format!(
+            "{setting} {value:?} must be one token without spaces, control characters or <>"
+        )));
+    }
+    Ok(())
+}
+
+/// This machine's name for EHLO: the kernel host name when it is fully qualified; otherwise the
+/// host name with the NIS domain name when one is set, else with `.localdomain`. Characters
+/// that are not allowed in host names become `-`; an empty name gives `localhost.localdomain`.
+pub fn default_helo_name() -> String {
+    let read = |path: &str| {
+        std::fs::read_to_string(path)
+            .map(|s| s.trim().to_ascii_lowercase())
+            .unwrap_or_default()
+    };
+    helo_name_from(
+        &read("/proc/sys/kernel/hostname"),
+        &read("/proc/sys/kernel/domainname"),
+    )
+}
+
+/// The pure part of [`default_helo_name`].
+fn helo_name_from(hostname: &str, domainname: &str) -> String {
+    let clean = |s: &str| -> String {
+        s.trim_matches('.')
+            .split('.')
+            .filter(|l| !l.is_empty())
+            .map(|label| {
+                let label: String = label
+                    .chars()
+                    .take(63)
+                    .map(|c| {
+                        if c.is_ascii_alphanumeric() {
+                            c.to_ascii_lowercase()
+                        } else {
+                            '-'
+                        }
+                    })
+                    .collect();
+                let label = label.trim_matches('-');
+                if label.is_empty() {
+                    "x".to_owned()
+                } else {
+                    label.to_owned()
+                }
+            })
+            .collect::<Vec<_>>()
+            .join(".")
+    };
+    let host = clean(hostname);
+    if host.is_empty() {
+        return "localhost.localdomain".to_owned();
+    }
+    if host.contains('.') {
+        return host;
+    }
+    let domain = clean(domainname);
+    if !domain.is_empty() && domain != "none" {
+        return format!("{host}.{domain}");
+    }
+    format!("{host}.localdomain")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn helo_names() {
+        assert_eq!(
+            helo_name_from("mx1.example.org", "(none)"),
+            "mx1.example.org"
+        );
+        assert_eq!(helo_name_from("probe", "(none)"), "probe.localdomain");
+        assert_eq!(helo_name_from("probe", ""), "probe.localdomain");
+        assert_eq!(helo_name_from("probe", "lab.example"), "probe.lab.example");
+        assert_eq!(helo_name_from("My_Box", "(none)"), "my-box.localdomain");
+        assert_eq!(helo_name_from("", ""), "localhost.localdomain");
+        let d = default_helo_name();
+        assert!(d.contains('.'), "{d}");
+        assert!(check_token("helo", &d, false).is_ok());
+    }
+
+    #[test]
+    fn config_tokens_are_checked() {
+        let mut cfg = SmtpConfig {
+            helo_name: "probe.example".to_owned(),
+            ..SmtpConfig::default()
+        };
+        assert!(SmtpClient::new(&cfg).is_ok());
+        cfg.mail_from = String::new();
+        assert!(SmtpClient::new(&cfg).is_ok());
+        cfg.mail_from = "a@b>\r\nDATA".to_owned();
+        assert!(matches!(
+            SmtpClient::new(&cfg),
+            Err(crate::Error::Config(_))
+        ));
+        cfg.mail_from = "a@b.example".to_owned();
+        cfg.helo_name = "two words".to_owned();
+        assert!(matches!(
+            SmtpClient::new(&cfg),
+            Err(crate::Error::Config(_))
+        ));
+    }
+}

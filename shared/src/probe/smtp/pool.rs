@@ -1,0 +1,5 @@
+//! (pool: being written)
+
+/// Placeholder.
+#[derive(Debug)]
+pub struct SmtpProber;
