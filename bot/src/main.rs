@@ -1,6 +1,7 @@
 //! `mailcheck-bot`: a thin host for the `/mailcheck` command (see the library crate).
 
 use std::path::PathBuf;
+use std::process::ExitCode;
 use std::time::Duration;
 
 use anyhow::{Context as _, Result};
@@ -67,9 +68,20 @@ fn init_logs() {
 }
 
 #[tokio::main]
-async fn main() -> Result<()> {
+async fn main() -> ExitCode {
     let cli = Cli::parse();
     init_logs();
+    match real_main(cli).await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            // `{:#}` prints the cause chain on one line, without a backtrace.
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn real_main(cli: Cli) -> Result<()> {
     let config = BotConfig::load(cli.config.as_deref())?;
     match cli.command.unwrap_or(Command::Run { discord_api: None }) {
         Command::Run { discord_api } => run(config, discord_api).await,

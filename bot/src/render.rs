@@ -608,4 +608,57 @@ mod tests {
         assert_eq!(human_duration(Duration::from_millis(4200)), "4.2 s");
         assert_eq!(human_duration(Duration::from_secs(190)), "3 min");
     }
+
+    #[test]
+    fn huge_hostile_report_fits_and_serializes_within_limits() {
+        use mailcheck::{Code, Finding};
+        let mut report = Report::invalid("example.test", "");
+        "example.test".clone_into(&mut report.domain);
+        report.error = None;
+        report.verdict = Verdict::Degraded;
+        report.findings = (0..60)
+            .map(|i| {
+                Finding::new(
+                    Code::SmtpBannerMismatch,
+                    format!("192.0.2.{i}"),
+                    "@everyone ".repeat(100),
+                )
+                .evidence("x".repeat(3000))
+                .advice("<@1> **y** ".repeat(300))
+            })
+            .collect();
+        let r = render_report(&report, &RenderContext::default());
+        assert!(r.truncated);
+        let json = r.embed_json();
+        let n = |v: &Value| v.as_str().map_or(0, |s| s.chars().count());
+        let fields = json["fields"].as_array().unwrap();
+        assert!(fields.len() <= limits::FIELDS);
+        let total = n(&json["title"])
+            + n(&json["description"])
+            + n(&json["footer"]["text"])
+            + fields
+                .iter()
+                .map(|f| n(&f["name"]) + n(&f["value"]))
+                .sum::<usize>();
+        assert!(total <= limits::TOTAL, "{total}");
+        for f in fields {
+            assert!(n(&f["value"]) <= limits::FIELD_VALUE && n(&f["name"]) <= limits::FIELD_NAME);
+        }
+        let text = json.to_string();
+        assert!(
+            !text.contains("@everyone") && !text.contains("<@1>"),
+            "{text}"
+        );
+        let file = String::from_utf8(r.file).unwrap();
+        assert_eq!(file.matches("smtp.banner_mismatch").count(), 60);
+    }
+
+    #[test]
+    fn idn_domains_show_both_forms() {
+        assert_eq!(
+            display_domain("xn--bcher-kva.example"),
+            "bücher.example (xn--bcher-kva.example)"
+        );
+        assert_eq!(display_domain("example.com"), "example.com");
+    }
 }
