@@ -11,6 +11,7 @@
 //! max_concurrent_checks = 4
 //! check_deadline_secs = 60
 //! allow_private = false           # lab only: probe private/loopback MX addresses
+//! smtp_port = 25                  # lab only: probe this port instead of 25
 //! ```
 //!
 //! | variable | key |
@@ -25,6 +26,7 @@
 //! | `MAILCHECK_MAX_CONCURRENT_CHECKS` | `max_concurrent_checks` |
 //! | `MAILCHECK_CHECK_DEADLINE_SECS` | `check_deadline_secs` |
 //! | `MAILCHECK_ALLOW_PRIVATE` | `allow_private` (`true`/`false`) |
+//! | `MAILCHECK_SMTP_PORT` | `smtp_port` |
 //!
 //! The Discord token is read from `DISCORD_TOKEN` only, never from the file.
 
@@ -94,6 +96,8 @@ pub struct BotConfig {
     pub check_deadline_secs: u64,
     /// Lab only: probe private/loopback/reserved MX addresses instead of reporting them.
     pub allow_private: bool,
+    /// Lab only: the SMTP port to probe (25 everywhere in real life).
+    pub smtp_port: u16,
 }
 
 impl Default for BotConfig {
@@ -108,6 +112,7 @@ impl Default for BotConfig {
             max_concurrent_checks: 4,
             check_deadline_secs: 60,
             allow_private: false,
+            smtp_port: 25,
         }
     }
 }
@@ -181,6 +186,7 @@ impl BotConfig {
                 "MAILCHECK_CACHE_TTL_SECS" => self.cache_ttl_secs = num(&key, v)?,
                 "MAILCHECK_MAX_CONCURRENT_CHECKS" => self.max_concurrent_checks = num(&key, v)?,
                 "MAILCHECK_CHECK_DEADLINE_SECS" => self.check_deadline_secs = num(&key, v)?,
+                "MAILCHECK_SMTP_PORT" => self.smtp_port = num(&key, v)?,
                 "MAILCHECK_ALLOW_PRIVATE" => {
                     self.allow_private = match v.to_ascii_lowercase().as_str() {
                         "1" | "true" | "yes" | "on" => true,
@@ -198,6 +204,9 @@ impl BotConfig {
     pub fn validate(&self) -> Result<(), ConfigError> {
         if self.max_concurrent_checks == 0 {
             return Err(invalid("max_concurrent_checks", "must be at least 1"));
+        }
+        if self.smtp_port == 0 {
+            return Err(invalid("smtp_port", "must be a port number (1-65535)"));
         }
         if self.check_deadline_secs == 0 {
             return Err(invalid("check_deadline_secs", "must be at least 1"));
@@ -245,6 +254,7 @@ impl BotConfig {
             config.dnsbl.enabled = !zones.is_empty();
             config.dnsbl.zones.clone_from(zones);
         }
+        config.smtp.port = self.smtp_port;
         config.smtp.open_relay_test = false;
         Ok(config)
     }
@@ -287,6 +297,7 @@ mod tests {
             ("MAILCHECK_CACHE_TTL_SECS", "9"),
             ("MAILCHECK_DNSBL_ZONES", "a.example, b.example"),
             ("MAILCHECK_ALLOW_PRIVATE", "yes"),
+            ("MAILCHECK_SMTP_PORT", "2525"),
             ("PATH", "/bin"),
         ]))
         .unwrap();
@@ -299,6 +310,7 @@ mod tests {
         assert_eq!(check.dnsbl.zones, ["a.example", "b.example"]);
         assert!(check.smtp.allow_private && check.policy.allow_private);
         assert!(!check.smtp.open_relay_test);
+        assert_eq!(check.smtp.port, 2525);
         assert_eq!(check.dns.resolver.describe(), "127.0.0.1:5353");
     }
 

@@ -24,7 +24,8 @@ SETUP
 CONFIGURATION (file keys; each also as MAILCHECK_<KEY> in the environment, which wins)
   guild_id, resolver, dnsbl_zones, user_cooldown_secs (30), guild_cooldown_secs (5),
   cache_ttl_secs (300), max_concurrent_checks (4), check_deadline_secs (60),
-  allow_private (false: private/loopback MX addresses are reported, not probed).
+  allow_private (false: private/loopback MX addresses are reported, not probed),
+  smtp_port (25; lab only).
   The token comes only from DISCORD_TOKEN. Logs: RUST_LOG (default `info`).
 
   Try it without Discord:  mailcheck-bot preview example.com";
