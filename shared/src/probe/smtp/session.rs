@@ -132,6 +132,29 @@ impl Session {
         self.conn.is_some()
     }
 
+    /// Checks, without waiting, that the idle connection is still open and quiet: a server that
+    /// closed it, or sent something unasked (a `421` idle timeout), makes the session unusable.
+    pub fn poll_alive(&mut self) -> bool {
+        let Some(conn) = self.conn.as_mut() else {
+            return false;
+        };
+        if !conn.buf.is_empty() {
+            self.conn = None;
+            return false;
+        }
+        let mut byte = [0u8; 1];
+        let waker = std::task::Waker::noop();
+        let mut cx = std::task::Context::from_waker(waker);
+        let mut read_buf = tokio::io::ReadBuf::new(&mut byte);
+        match std::pin::Pin::new(&mut conn.io).poll_read(&mut cx, &mut read_buf) {
+            std::task::Poll::Pending => true,
+            std::task::Poll::Ready(_) => {
+                self.conn = None;
+                false
+            }
+        }
+    }
+
     /// Whether the session runs inside TLS.
     pub const fn is_tls(&self) -> bool {
         self.tls
