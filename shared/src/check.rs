@@ -1,18 +1,72 @@
-//! The [`Checker`]: runs the probes for a domain and diagnoses the facts.
+//! The [`Checker`]: runs the probes for a domain, records [`Facts`], and diagnoses them.
+//!
+//! One `Checker` is meant to serve a whole run (a CSV audit, a bot's lifetime): it holds the
+//! per-run caches, so an MX host, a PTR, a blocklist answer or an SMTP session shared by many
+//! domains is looked up or opened once, and at most one connection at a time goes to an address.
 
-use crate::config::CheckConfig;
+use std::net::IpAddr;
+use std::sync::Arc;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use futures::future::join_all;
+
+use crate::config::{CheckConfig, ResolverChoice};
+use crate::diagnose::diagnose;
+use crate::domain::DomainName;
+use crate::facts::{AddressFacts, ConnectOutcome, EgressFacts, Facts, ProbeScope, SmtpFacts};
+use crate::probe::dns::{DnsSource, HickoryDns};
+use crate::probe::dnsbl::DnsblEngine;
+use crate::probe::egress::check_egress;
+use crate::probe::mx::MxCollector;
+use crate::probe::rdns::ReverseDns;
+use crate::probe::smtp::SmtpClient;
 use crate::report::Report;
 
-/// Checks domains. Cheap to share (`Arc` it); holds the per-run caches.
+/// Checks domains. Share it (`Arc<Checker>`) across tasks for a run.
 #[derive(Debug)]
 pub struct Checker {
     config: CheckConfig,
+    resolver_label: String,
+    mx: MxCollector,
+    rdns: ReverseDns,
+    dnsbl: Option<DnsblEngine>,
+    smtp: Option<SmtpClient>,
+    egress: tokio::sync::OnceCell<EgressFacts>,
 }
 
 impl Checker {
-    /// A checker for this configuration.
+    /// A checker for this configuration, with the resolver it names.
     pub fn new(config: CheckConfig) -> Result<Self, crate::Error> {
-        Ok(Self { config })
+        let dns = HickoryDns::new(&config.dns)?;
+        let label = dns.describe();
+        Self::with_dns(config, Arc::new(dns), label)
+    }
+
+    /// A checker asking `dns` (tests, or a custom DNS source); `label` names it in reports.
+    pub fn with_dns(
+        config: CheckConfig,
+        dns: Arc<dyn DnsSource>,
+        label: impl Into<String>,
+    ) -> Result<Self, crate::Error> {
+        let dnsbl = if config.dnsbl.enabled && !config.dnsbl.zones.is_empty() {
+            Some(DnsblEngine::new(dns.clone(), &config.dnsbl.zones)?)
+        } else {
+            None
+        };
+        let smtp = if config.smtp.enabled {
+            Some(SmtpClient::new(&config.smtp)?)
+        } else {
+            None
+        };
+        Ok(Self {
+            resolver_label: label.into(),
+            mx: MxCollector::new(dns.clone()),
+            rdns: ReverseDns::new(dns),
+            dnsbl,
+            smtp,
+            egress: tokio::sync::OnceCell::new(),
+            config,
+        })
     }
 
     /// The configuration.
@@ -20,9 +74,162 @@ impl Checker {
         &self.config
     }
 
-    /// Checks one input (domain, e-mail address or URL). Never fails: bad input is a report with
-    /// verdict `invalid`.
+    /// How the resolver is named in reports.
+    pub fn resolver_label(&self) -> &str {
+        &self.resolver_label
+    }
+
+    /// The SMTP prober, when SMTP probing is on.
+    pub const fn smtp(&self) -> Option<&SmtpClient> {
+        self.smtp.as_ref()
+    }
+
+    /// Checks one input (domain, e-mail address or URL). Never fails: input that is not a
+    /// domain gives a report with verdict `invalid` and the reason in `error`.
     pub async fn check(&self, input: &str) -> Report {
-        Report::invalid(input, "not implemented yet")
+        let started = Instant::now();
+        let domain = match DomainName::parse(input) {
+            Ok(d) => d,
+            Err(e) => return Report::invalid(input, e),
+        };
+        let facts = self.collect(&domain).await;
+        diagnose(&facts, &self.config.policy, input, elapsed_ms(started))
+    }
+
+    /// Runs every probe for a valid domain and records what was observed.
+    pub async fn collect(&self, domain: &DomainName) -> Facts {
+        let scope = ProbeScope {
+            smtp: self.smtp.is_some(),
+            dnsbl: self.dnsbl.is_some(),
+            open_relay_test: self.config.smtp.open_relay_test,
+            allow_private: self.config.smtp.allow_private,
+            smtp_port: self.config.smtp.port,
+        };
+        let mut facts = Facts::new(domain.as_str(), unix_now(), scope);
+        facts.resolver = self.resolver_label.clone();
+        let health = async {
+            match &self.dnsbl {
+                Some(engine) => engine.health().await,
+                None => Vec::new(),
+            }
+        };
+        let ((), zones) = tokio::join!(self.mx.collect_into(domain, &mut facts), health);
+        facts.dnsbl_zones = zones;
+
+        let jobs = facts.hosts.iter().flat_map(|h| {
+            let host = h.host.clone();
+            h.addresses.iter().map(move |a| (host.clone(), a.ip))
+        });
+        let results = join_all(jobs.map(|(host, ip)| self.address(domain, host, ip))).await;
+        let mut results = results.into_iter();
+        for host in &mut facts.hosts {
+            for addr in &mut host.addresses {
+                if let Some(done) = results.next() {
+                    *addr = done;
+                }
+            }
+        }
+
+        let timed_out = facts.addresses().any(|(_, a)| {
+            a.smtp.as_ref().is_some_and(|s| {
+                matches!(
+                    s.connect,
+                    ConnectOutcome::TimedOut { .. } | ConnectOutcome::Unreachable { .. }
+                )
+            })
+        });
+        let egress = &self.config.egress;
+        if timed_out && egress.enabled && !egress.canaries.is_empty() {
+            let source = self.config.smtp.source_ip;
+            let facts_egress = self
+                .egress
+                .get_or_init(|| check_egress(egress, source))
+                .await
+                .clone();
+            facts.egress = Some(facts_egress);
+        }
+        facts
+    }
+
+    async fn address(&self, domain: &DomainName, host: String, ip: IpAddr) -> AddressFacts {
+        let mut addr = AddressFacts::new(ip);
+        if addr.scope.is_private() && !self.config.smtp.allow_private {
+            addr.smtp_skipped = Some(format!(
+                "{} address: not probed (only allowed for labs and internal audits)",
+                addr.scope.as_str()
+            ));
+            return addr;
+        }
+        let ptr = self.rdns.lookup(ip);
+        let dnsbl = async {
+            match &self.dnsbl {
+                Some(engine) => engine.check(ip).await,
+                None => Vec::new(),
+            }
+        };
+        let smtp = async {
+            match &self.smtp {
+                Some(prober) => Some(self.smtp_with_banner(prober, ip, &host, domain).await),
+                None => None,
+            }
+        };
+        let (ptr, dnsbl, smtp) = tokio::join!(ptr, dnsbl, smtp);
+        addr.ptr = Some(ptr);
+        addr.dnsbl = dnsbl;
+        if smtp.is_none() {
+            addr.smtp_skipped = Some("SMTP probing is off".to_owned());
+        }
+        addr.smtp = smtp;
+        addr
+    }
+
+    async fn smtp_with_banner(
+        &self,
+        prober: &SmtpClient,
+        ip: IpAddr,
+        host: &str,
+        domain: &DomainName,
+    ) -> SmtpFacts {
+        let mut facts = prober.probe(ip, host, domain.as_str()).await;
+        if let Some(greeting) = facts.greeting.as_mut()
+            && let Some(name) = greeting.hostname.clone()
+        {
+            greeting.hostname_lookups = Some(self.mx.host_addresses(&name).await.lookups);
+        }
+        facts
+    }
+
+    /// Closes every pooled SMTP session politely (QUIT). Call at the end of a run.
+    pub async fn shutdown(&self) {
+        if let Some(_prober) = &self.smtp {
+            // Sessions are closed at the end of each conversation for now.
+        }
     }
 }
+
+impl ResolverChoice {
+    /// Convenience for front-ends: explicit servers from `IP[:PORT]` strings (empty: system).
+    pub fn from_args<S: AsRef<str>>(servers: &[S]) -> Result<Self, crate::Error> {
+        if servers.is_empty() {
+            return Ok(Self::System);
+        }
+        servers
+            .iter()
+            .map(|s| Self::parse_server(s.as_ref()))
+            .collect::<Result<Vec<_>, _>>()
+            .map(Self::Servers)
+    }
+}
+
+fn unix_now() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
+}
+
+fn elapsed_ms(started: Instant) -> u64 {
+    u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX)
+}
+
+/// The default per-check deadline front-ends may apply around [`Checker::check`].
+pub const DEFAULT_DEADLINE: Duration = Duration::from_secs(120);

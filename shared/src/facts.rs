@@ -714,9 +714,11 @@ impl SmtpFacts {
         }
     }
 
-    /// Whether the recipient `postmaster@domain` was accepted.
+    /// Whether the recipient `postmaster@domain` was accepted (in a transaction whose
+    /// `MAIL FROM` was accepted: a pipelined RCPT reply after a refused MAIL means nothing).
     pub fn accepted_postmaster(&self) -> bool {
-        self.rcpt.as_ref().is_some_and(Step::accepted)
+        self.mail.as_ref().is_some_and(Step::accepted)
+            && self.rcpt.as_ref().is_some_and(Step::accepted)
     }
 
     /// The TLS facts, if a handshake completed.

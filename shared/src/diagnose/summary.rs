@@ -81,6 +81,13 @@ fn smtp(s: &SmtpFacts) -> SmtpSummary {
         ConnectOutcome::Connected { .. } => match s.greeting.as_ref().map(|g| &g.outcome) {
             None => "error",
             Some(StepOutcome::Replied { reply }) if reply.code != 220 => "greeting_rejected",
+            Some(StepOutcome::Replied { .. }) if s.accepted_postmaster() => "accepted",
+            Some(StepOutcome::Replied { .. }) if s.mail.as_ref().is_some_and(|m| !m.accepted()) => {
+                match s.mail.as_ref().map(|m| &m.outcome) {
+                    Some(StepOutcome::Replied { reply }) if reply.is_transient() => "tempfail",
+                    _ => "rejected",
+                }
+            }
             Some(StepOutcome::Replied { .. }) => match s.rcpt.as_ref().map(|r| &r.outcome) {
                 Some(StepOutcome::Replied { reply }) if reply.is_positive() => "accepted",
                 Some(StepOutcome::Replied { reply }) if reply.is_transient() => "tempfail",

@@ -74,6 +74,10 @@ pub trait DnsSource: Send + Sync + fmt::Debug {
 pub struct HickoryDns {
     resolver: TokioResolver,
     label: String,
+    /// Explicit servers, for the loopback PTR path (see [`HickoryDns::ptr`]).
+    servers: Vec<SocketAddr>,
+    timeout: std::time::Duration,
+    attempts: usize,
 }
 
 impl fmt::Debug for HickoryDns {
@@ -159,7 +163,44 @@ impl HickoryDns {
                 .with_options(opts)
                 .build()
                 .map_err(|e| crate::Error::Config(format!("dns.resolver: {e}")))?;
-        Ok(Self { resolver, label })
+        let servers = match &config.resolver {
+            ResolverChoice::Servers(list) => list.clone(),
+            ResolverChoice::System => Vec::new(),
+        };
+        Ok(Self {
+            resolver,
+            label,
+            servers,
+            timeout: config.timeout,
+            attempts: config.attempts,
+        })
+    }
+
+    /// PTR of a loopback address asked directly of the configured servers.
+    ///
+    /// hickory-resolver answers every PTR under `127.in-addr.arpa.` and for `::1` itself with
+    /// `localhost.` (RFC 6761) and never asks the server. A lab or an internal audit that serves
+    /// its own reverse zone for loopback addresses (with `allow_private`) needs the real answer,
+    /// so for those addresses we send one plain UDP query to the explicit servers.
+    async fn direct_ptr(&self, ip: IpAddr) -> Lookup<String> {
+        use hickory_resolver::proto::op::{Message, Query};
+        let mut query = Message::query();
+        query.metadata.recursion_desired = true;
+        query.add_query(Query::query(Name::from(ip), RecordType::PTR));
+        let id = query.metadata.id;
+        let Ok(bytes) = query.to_vec() else {
+            return failed(DnsFailure::Other, "cannot encode the PTR query");
+        };
+        let mut last = failed(DnsFailure::Timeout, "no answer");
+        for server in &self.servers {
+            for _ in 0..=self.attempts {
+                match direct_exchange(*server, &bytes, id, self.timeout).await {
+                    Ok(response) => return direct_answer(&response),
+                    Err(e) => last = e,
+                }
+            }
+        }
+        last
     }
 
     /// Which resolver answers: `system (IP:PORT, …)` or `IP:PORT, …`.
@@ -278,6 +319,9 @@ impl DnsSource for HickoryDns {
 
     fn ptr(&self, ip: IpAddr) -> DnsFuture<'_, Lookup<String>> {
         Box::pin(async move {
+            if ip.is_loopback() && !self.servers.is_empty() {
+                return self.direct_ptr(ip).await;
+            }
             let rname = Name::from(ip).to_ascii();
             self.names(&rname, RecordType::PTR).await
         })
@@ -355,6 +399,65 @@ fn classify<T>(error: &NetError) -> Lookup<T> {
             detail: "no answer in time".to_owned(),
         },
         _ => failed(DnsFailure::Other),
+    }
+}
+
+fn failed<T>(failure: DnsFailure, detail: &str) -> Lookup<T> {
+    Lookup::Failed {
+        failure,
+        detail: detail.to_owned(),
+    }
+}
+
+/// One UDP exchange with a DNS server: the decoded response with our query id.
+async fn direct_exchange(
+    server: SocketAddr,
+    query: &[u8],
+    id: u16,
+    timeout: std::time::Duration,
+) -> Result<hickory_resolver::proto::op::Message, Lookup<String>> {
+    use hickory_resolver::proto::op::Message;
+    let bind: SocketAddr = if server.is_ipv4() {
+        (Ipv4Addr::UNSPECIFIED, 0).into()
+    } else {
+        (std::net::Ipv6Addr::UNSPECIFIED, 0).into()
+    };
+    let io = |e: std::io::Error| failed(DnsFailure::Other, &e.to_string());
+    let socket = tokio::net::UdpSocket::bind(bind).await.map_err(io)?;
+    socket.connect(server).await.map_err(io)?;
+    socket.send(query).await.map_err(io)?;
+    let mut buf = vec![0u8; 4096];
+    let deadline = tokio::time::Instant::now() + timeout;
+    loop {
+        let n = match tokio::time::timeout_at(deadline, socket.recv(&mut buf)).await {
+            Ok(Ok(n)) => n,
+            Ok(Err(e)) => return Err(io(e)),
+            Err(_) => return Err(failed(DnsFailure::Timeout, "no answer")),
+        };
+        if let Ok(msg) = Message::from_vec(&buf[..n])
+            && msg.metadata.id == id
+        {
+            return Ok(msg);
+        }
+    }
+}
+
+fn direct_answer(response: &hickory_resolver::proto::op::Message) -> Lookup<String> {
+    match response.metadata.response_code {
+        ResponseCode::NoError => answer(
+            response
+                .answers
+                .iter()
+                .filter_map(|rec| match &rec.data {
+                    RData::PTR(p) => Some(name_to_string(&p.0)),
+                    _ => None,
+                })
+                .collect(),
+        ),
+        ResponseCode::NXDomain => Lookup::NxDomain,
+        ResponseCode::ServFail => failed(DnsFailure::ServFail, ""),
+        ResponseCode::Refused => failed(DnsFailure::Refused, ""),
+        other => failed(DnsFailure::Other, &other.to_string()),
     }
 }
 

@@ -1,0 +1,101 @@
+//! The whole check, end to end, against the in-process lab: every sample domain gets exactly
+//! the verdict and finding codes the lab promises.
+
+use std::collections::BTreeSet;
+use std::sync::Arc;
+
+use mailcheck::config::ResolverChoice;
+use mailcheck::{CheckConfig, Checker, Report};
+use mailcheck_testkit::lab::Lab;
+
+fn config(lab: &Lab) -> CheckConfig {
+    let hints = lab.checker_hints();
+    let mut c = CheckConfig::default().allow_private(true);
+    c.dns.resolver = ResolverChoice::Servers(vec![hints.resolver]);
+    c.dns.timeout = std::time::Duration::from_secs(2);
+    c.dnsbl.zones = hints.dnsbl_zones.clone();
+    c.smtp.port = hints.smtp_port;
+    c.smtp.extra_ca_pem = vec![hints.ca_pem.clone()];
+    c.smtp.greeting_timeout = hints.greeting_timeout;
+    c.smtp.command_timeout = hints.command_timeout;
+    c.smtp.connect_timeout = hints.connect_timeout;
+    c.smtp.helo_name = hints.helo_name.clone();
+    c.smtp.open_relay_test = true;
+    c.smtp.min_connect_interval = std::time::Duration::ZERO;
+    c.egress.enabled = false;
+    c
+}
+
+fn explain(r: &Report) -> String {
+    format!(
+        "{}\n{}",
+        serde_json::to_string_pretty(&r.findings).unwrap(),
+        r.transcript_text()
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_lab_scenario_gets_its_verdict_and_codes() {
+    let lab = Lab::start().await.expect("lab starts");
+    let checker = Arc::new(Checker::new(config(&lab)).expect("config"));
+    let mut tasks = Vec::new();
+    for s in lab.scenarios() {
+        let checker = checker.clone();
+        tasks.push(tokio::spawn(
+            async move { (s, checker.check(s.input).await) },
+        ));
+    }
+    let mut failures = Vec::new();
+    for t in tasks {
+        let (s, report) = t.await.unwrap();
+        let got: BTreeSet<&str> = report.findings.iter().map(|f| f.code.as_str()).collect();
+        let want: BTreeSet<&str> = s.codes.iter().copied().collect();
+        if report.verdict.as_str() != s.verdict || got != want {
+            failures.push(format!(
+                "{} ({}): want {} {:?}, got {} {:?}\n{}",
+                s.input,
+                s.about,
+                s.verdict,
+                want,
+                report.verdict,
+                got,
+                explain(&report)
+            ));
+        }
+    }
+    checker.shutdown().await;
+    assert!(failures.is_empty(), "{}", failures.join("\n\n"));
+}
+
+#[tokio::test]
+async fn healthy_report_carries_every_kind_of_fact() {
+    let lab = Lab::start().await.expect("lab starts");
+    let checker = Checker::new(config(&lab)).unwrap();
+    let r = checker.check("Healthy.TEST.").await;
+    assert_eq!(r.domain, "healthy.test");
+    assert_eq!(r.verdict.as_str(), "ok", "{}", explain(&r));
+    let mx = &r.mx[0];
+    assert_eq!(mx.host, "mx.healthy.test");
+    let a = &mx.addresses[0];
+    assert_eq!(a.ptr, vec!["mx.healthy.test".to_owned()]);
+    assert_eq!(a.fcrdns, Some(true));
+    assert_eq!(a.smtp.status, "accepted");
+    assert_eq!(a.smtp.tls_version.as_deref(), Some("TLSv1.3"));
+    assert_eq!(a.smtp.cert_ok, Some(true));
+    assert_eq!(a.dnsbl[0].zone, "bl.test");
+    let transcript = r.transcript_text();
+    for needle in [
+        "S: 220 mx.healthy.test",
+        "C: EHLO probe.mailcheck.test",
+        "C: STARTTLS",
+        "C: MAIL FROM:<",
+        "C: RCPT TO:<postmaster@healthy.test>",
+        "C: QUIT",
+    ] {
+        assert!(
+            transcript.contains(needle),
+            "{needle:?} missing in\n{transcript}"
+        );
+    }
+    assert!(!transcript.contains("DATA"), "{transcript}");
+}
