@@ -11,10 +11,12 @@ set -euo pipefail
 export DEBIAN_FRONTEND=noninteractive
 EXTRACT=${MXLAB_EXTRACT:-/opt/mxlab-mta}
 
-# Package scripts must not start daemons on the host.
-if [ ! -x /usr/sbin/policy-rc.d ]; then
+# Package scripts must not start daemons on the host (Debian's policy-rc.d convention); a
+# policy-rc.d we add is removed again when we are done.
+if [ ! -e /usr/sbin/policy-rc.d ]; then
   printf '#!/bin/sh\nexit 101\n' > /usr/sbin/policy-rc.d
   chmod 755 /usr/sbin/policy-rc.d
+  trap 'rm -f /usr/sbin/policy-rc.d' EXIT
 fi
 
 PKGS=(
