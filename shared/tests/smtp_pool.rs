@@ -132,15 +132,15 @@ async fn transactions_per_session_are_capped() {
 }
 
 #[tokio::test]
-async fn concurrent_domains_on_few_addresses_use_one_connection_each() {
-    // Five addresses sharing one port, 200 domains probed 20 at a time.
+async fn thousand_domains_on_ten_addresses_use_ten_connections() {
+    // The batch auditor's case: 1000 domains sharing 10 MX addresses (one port), 20 at a time.
     let first = SmtpServer::builder()
         .bind(SocketAddr::from(([127, 0, 0, 2], 0)))
         .build()
         .await;
     let port = first.addr().port();
     let mut servers = vec![first];
-    for n in 3..=6u8 {
+    for n in 3..=11u8 {
         servers.push(
             SmtpServer::builder()
                 .bind(SocketAddr::from(([127, 0, 0, n], port)))
@@ -148,9 +148,14 @@ async fn concurrent_domains_on_few_addresses_use_one_connection_each() {
                 .await,
         );
     }
-    let prober = SmtpProber::new(&config(port)).unwrap();
+    // The default cap (50 transactions per session) would mean 2 connections per address here.
+    let cfg = SmtpConfig {
+        max_transactions_per_session: 100,
+        ..config(port)
+    };
+    let prober = SmtpProber::new(&cfg).unwrap();
     let ips: Vec<IpAddr> = servers.iter().map(ip).collect();
-    let results: Vec<_> = futures::stream::iter(0..200)
+    let results: Vec<_> = futures::stream::iter(0..1000)
         .map(|i| {
             let prober = prober.clone();
             let ip = ips[i % ips.len()];
@@ -160,7 +165,8 @@ async fn concurrent_domains_on_few_addresses_use_one_connection_each() {
         .collect()
         .await;
     assert!(results.iter().all(|f| f.accepted_postmaster()));
-    assert_eq!(results.iter().filter(|f| !f.reused_session).count(), 5);
+    assert_eq!(results.len(), 1000);
+    assert_eq!(results.iter().filter(|f| !f.reused_session).count(), 10);
     for s in &servers {
         assert_eq!(s.connections(), 1, "{}", s.addr());
     }
@@ -203,6 +209,26 @@ async fn connection_failures_are_remembered() {
         let g = facts.greeting.as_ref().unwrap();
         assert!(matches!(&g.outcome, StepOutcome::Replied { reply } if reply.code == 554));
         assert_eq!(facts.rcpt_domain, d);
+    }
+    assert_eq!(server.connections(), 1);
+
+    // EHLO refused (our name, not the domain's fault): not asked again for every domain.
+    let server = SmtpServer::builder()
+        .reply(Command::Ehlo, "550 5.7.1 go away")
+        .build()
+        .await;
+    let prober = SmtpProber::new(&config(server.addr().port())).unwrap();
+    for d in ["a.example", "b.example"] {
+        let facts = prober.probe(ip(&server), MX, d).await;
+        assert_eq!(
+            facts.ehlo.as_ref().and_then(|s| s.reply()).map(|r| r.code),
+            Some(550)
+        );
+        assert!(
+            facts
+                .transcript_text()
+                .contains("C: EHLO probe.example.test")
+        );
     }
     assert_eq!(server.connections(), 1);
 }

@@ -9,8 +9,9 @@
 //!   [`SmtpProber::close_all`].
 //! - New connections to the same address are at least `min_connect_interval` apart.
 //! - A connection-level failure (refused, timed out, unreachable, no greeting, greeting
-//!   rejected, EHLO/HELO refused) is remembered for the run: later domains on that address get
-//!   a copy with their own `rcpt_domain` instead of a new connection.
+//!   rejected, EHLO/HELO refused: anything that ends the conversation before MAIL) is
+//!   remembered for the run: later domains on that address get a copy with their own
+//!   `rcpt_domain` (and a note in the transcript) instead of a new connection.
 //!
 //! So a batch of 1000 domains sharing 10 MX addresses opens at most 10 connections (plus one per
 //! `max_transactions_per_session` domains, and the one reconnect after a failed STARTTLS).
@@ -25,7 +26,7 @@ use tokio::time::Instant;
 
 use super::{Session, SmtpClient};
 use crate::config::SmtpConfig;
-use crate::facts::{ConnectOutcome, SmtpFacts, Speaker, StepOutcome, TranscriptLine};
+use crate::facts::{SmtpFacts, Speaker, TranscriptLine};
 
 /// Probes SMTP servers politely, sharing sessions between domains. Cheap to clone (all clones
 /// share the pool). Call [`close_all`](Self::close_all) at the end of a run so idle sessions
@@ -161,11 +162,10 @@ impl SmtpProber {
         let (mut facts, session) = Session::open(&self.client, ip, host).await;
         facts.rcpt_domain = domain.to_owned();
         match session {
-            None => {
-                if connection_failed(&facts) {
-                    state.failure = Some(facts.clone());
-                }
-            }
+            // Whatever stopped the connection short of MAIL (refused, timed out, no greeting,
+            // greeting rejected, EHLO/HELO refused, the reconnect after STARTTLS failing)
+            // would stop every other domain on this address the same way.
+            None => state.failure = Some(facts.clone()),
             Some(mut session) => {
                 let base = facts.clone();
                 session.transaction(domain, &mut facts).await;
@@ -262,25 +262,6 @@ impl SmtpProber {
             }
         });
     }
-}
-
-/// Whether the conversation failed before the server was ready for MAIL for reasons of the
-/// connection itself (so every domain on this address would see the same).
-fn connection_failed(facts: &SmtpFacts) -> bool {
-    if !matches!(facts.connect, ConnectOutcome::Connected { .. }) {
-        return true;
-    }
-    let Some(greeting) = &facts.greeting else {
-        return true;
-    };
-    match &greeting.outcome {
-        StepOutcome::Replied { reply } if reply.code == 220 => {}
-        _ => return true,
-    }
-    // EHLO and HELO both refused is about us, the same for every domain.
-    let said_hello = facts.ehlo.as_ref().is_some_and(|s| s.accepted())
-        || facts.helo.as_ref().is_some_and(|s| s.accepted());
-    !said_hello && facts.starttls.is_none()
 }
 
 fn push_note(facts: &mut SmtpFacts, text: String) {
