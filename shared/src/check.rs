@@ -19,7 +19,7 @@ use crate::probe::dnsbl::DnsblEngine;
 use crate::probe::egress::check_egress;
 use crate::probe::mx::MxCollector;
 use crate::probe::rdns::ReverseDns;
-use crate::probe::smtp::SmtpClient;
+use crate::probe::smtp::SmtpProber;
 use crate::report::Report;
 
 /// Checks domains. Share it (`Arc<Checker>`) across tasks for a run.
@@ -30,7 +30,7 @@ pub struct Checker {
     mx: MxCollector,
     rdns: ReverseDns,
     dnsbl: Option<DnsblEngine>,
-    smtp: Option<SmtpClient>,
+    smtp: Option<SmtpProber>,
     egress: tokio::sync::OnceCell<EgressFacts>,
 }
 
@@ -54,7 +54,7 @@ impl Checker {
             None
         };
         let smtp = if config.smtp.enabled {
-            Some(SmtpClient::new(&config.smtp)?)
+            Some(SmtpProber::new(&config.smtp)?)
         } else {
             None
         };
@@ -79,8 +79,8 @@ impl Checker {
         &self.resolver_label
     }
 
-    /// The SMTP prober, when SMTP probing is on.
-    pub const fn smtp(&self) -> Option<&SmtpClient> {
+    /// The SMTP prober (session pool), when SMTP probing is on.
+    pub const fn smtp(&self) -> Option<&SmtpProber> {
         self.smtp.as_ref()
     }
 
@@ -185,7 +185,7 @@ impl Checker {
 
     async fn smtp_with_banner(
         &self,
-        prober: &SmtpClient,
+        prober: &SmtpProber,
         ip: IpAddr,
         host: &str,
         domain: &DomainName,
@@ -201,8 +201,8 @@ impl Checker {
 
     /// Closes every pooled SMTP session politely (QUIT). Call at the end of a run.
     pub async fn shutdown(&self) {
-        if let Some(_prober) = &self.smtp {
-            // Sessions are closed at the end of each conversation for now.
+        if let Some(prober) = &self.smtp {
+            prober.close_all().await;
         }
     }
 }

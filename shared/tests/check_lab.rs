@@ -90,7 +90,7 @@ async fn healthy_report_carries_every_kind_of_fact() {
         "C: STARTTLS",
         "C: MAIL FROM:<",
         "C: RCPT TO:<postmaster@healthy.test>",
-        "C: QUIT",
+        "C: RSET",
     ] {
         assert!(
             transcript.contains(needle),
@@ -98,4 +98,38 @@ async fn healthy_report_carries_every_kind_of_fact() {
         );
     }
     assert!(!transcript.contains("DATA"), "{transcript}");
+}
+
+#[tokio::test]
+async fn domains_sharing_an_mx_share_one_connection() {
+    let lab = Lab::start().await.expect("lab starts");
+    let checker = Checker::new(config(&lab)).unwrap();
+    for domain in [
+        "healthy.test",
+        "nullmixed.test",
+        "multi.test",
+        "healthy.test",
+    ] {
+        let r = checker.check(domain).await;
+        assert!(
+            r.findings
+                .iter()
+                .all(|f| f.code.as_str() != "smtp.no_greeting")
+        );
+    }
+    checker.shutdown().await;
+    let server = lab.server("mx.healthy.test").unwrap();
+    assert_eq!(server.connections(), 1, "{:#?}", server.transcripts());
+    server.wait_for_closed(1).await;
+    let t = server.transcript(0).unwrap();
+    assert!(t.lines.iter().any(|l| l == "QUIT"), "{:?}", t.lines);
+    assert_eq!(
+        t.lines
+            .iter()
+            .filter(|l| l.starts_with("RCPT TO:<postmaster@"))
+            .count(),
+        4,
+        "{:?}",
+        t.lines
+    );
 }
