@@ -151,7 +151,7 @@ impl Default for SmtpConfig {
             allow_private: false,
             min_connect_interval: Duration::from_millis(500),
             reuse_idle: Duration::from_secs(5),
-            max_transactions_per_session: 50,
+            max_transactions_per_session: 100,
         }
     }
 }
