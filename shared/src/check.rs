@@ -87,17 +87,35 @@ impl Checker {
     /// Checks one input (domain, e-mail address or URL). Never fails: input that is not a
     /// domain gives a report with verdict `invalid` and the reason in `error`.
     pub async fn check(&self, input: &str) -> Report {
+        self.check_with_progress(input, &|_| {}).await
+    }
+
+    /// [`Checker::check`], telling `progress` what stage the check reached (for front-ends that
+    /// show progress, like the bot's "MX found, probing…" message).
+    pub async fn check_with_progress(
+        &self,
+        input: &str,
+        progress: &(dyn Fn(Progress) + Send + Sync),
+    ) -> Report {
         let started = Instant::now();
         let domain = match DomainName::parse(input) {
             Ok(d) => d,
             Err(e) => return Report::invalid(input, e),
         };
-        let facts = self.collect(&domain).await;
+        let facts = self.collect_with_progress(&domain, progress).await;
         diagnose(&facts, &self.config.policy, input, elapsed_ms(started))
     }
 
     /// Runs every probe for a valid domain and records what was observed.
     pub async fn collect(&self, domain: &DomainName) -> Facts {
+        self.collect_with_progress(domain, &|_| {}).await
+    }
+
+    async fn collect_with_progress(
+        &self,
+        domain: &DomainName,
+        progress: &(dyn Fn(Progress) + Send + Sync),
+    ) -> Facts {
         let scope = ProbeScope {
             smtp: self.smtp.is_some(),
             dnsbl: self.dnsbl.is_some(),
@@ -115,6 +133,17 @@ impl Checker {
         };
         let ((), zones) = tokio::join!(self.mx.collect_into(domain, &mut facts), health);
         facts.dnsbl_zones = zones;
+        progress(Progress::MailHosts {
+            hosts: facts
+                .hosts
+                .iter()
+                .map(|h| MailHost {
+                    host: h.host.clone(),
+                    preference: h.preference,
+                    addresses: h.addresses.iter().map(|a| a.ip).collect(),
+                })
+                .collect(),
+        });
 
         let jobs = facts.hosts.iter().flat_map(|h| {
             let host = h.host.clone();
@@ -205,6 +234,28 @@ impl Checker {
             prober.close_all().await;
         }
     }
+}
+
+/// A stage a check reached.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Progress {
+    /// DNS is done: these are the mail hosts that will now be probed (empty when there are none).
+    MailHosts {
+        /// The hosts by preference.
+        hosts: Vec<MailHost>,
+    },
+}
+
+/// One mail host as known after DNS.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MailHost {
+    /// The host name.
+    pub host: String,
+    /// MX preference.
+    pub preference: u16,
+    /// Its addresses.
+    pub addresses: Vec<IpAddr>,
 }
 
 impl ResolverChoice {
