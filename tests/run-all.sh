@@ -37,6 +37,11 @@ print_lab_logs() {
 run "workspace tests" cargo test --workspace --exclude mailcheck-interop
 
 # ---- 2. interop tier
+# As root, install the lab's servers first (idempotent, ~0.4 s when already done), so the
+# README's one test command works on a fresh machine too.
+if [ "$(id -u)" = 0 ] && [ "${MXLAB_NO_INSTALL:-0}" != 1 ]; then
+  run "lab install" bash "$LAB/install.sh" || true
+fi
 why=""
 if [ "$(id -u)" != 0 ]; then
   why="not running as root (the lab needs network namespaces)"
