@@ -225,3 +225,53 @@ impl CheckConfig {
         self
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_tell_a_slow_greeting_from_none() {
+        // Issue contract: a server that greets only after 8 s is slow, not silent.
+        let smtp = SmtpConfig::default();
+        let policy = Policy::default();
+        assert!(smtp.greeting_timeout > Duration::from_secs(8));
+        assert!(policy.slow_greeting_ms <= 8_000);
+        // The contract: slow from 10 s on at the latest.
+        assert!(policy.slow_greeting_ms <= 10_000);
+    }
+
+    #[test]
+    fn resolver_arguments() {
+        assert_eq!(
+            ResolverChoice::parse_server("127.0.0.1:5353").unwrap(),
+            "127.0.0.1:5353".parse().unwrap()
+        );
+        assert_eq!(
+            ResolverChoice::parse_server("192.0.2.1").unwrap(),
+            "192.0.2.1:53".parse().unwrap()
+        );
+        assert_eq!(
+            ResolverChoice::parse_server("[::1]:53").unwrap(),
+            "[::1]:53".parse().unwrap()
+        );
+        assert!(ResolverChoice::parse_server("resolver.example").is_err());
+        assert_eq!(
+            ResolverChoice::from_args::<&str>(&[]).unwrap(),
+            ResolverChoice::System
+        );
+    }
+
+    #[test]
+    fn config_round_trips_and_defaults_fill_gaps() {
+        let c: CheckConfig = serde_json::from_str(r#"{"smtp":{"port":2525}}"#).unwrap();
+        assert_eq!(c.smtp.port, 2525);
+        assert_eq!(
+            c.smtp.greeting_timeout,
+            SmtpConfig::default().greeting_timeout
+        );
+        assert!(!c.dnsbl.zones.is_empty());
+        let back: CheckConfig = serde_json::from_str(&serde_json::to_string(&c).unwrap()).unwrap();
+        assert_eq!(back, c);
+    }
+}
