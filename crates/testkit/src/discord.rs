@@ -8,7 +8,9 @@
 //!
 //! # Pointing serenity at it
 //!
-//! ```ignore
+//! (The same code runs for real in `crates/testkit/tests/discord_standin.rs`.)
+//!
+//! ```text
 //! let discord = DiscordStandIn::start().await?;
 //! let http = serenity::HttpBuilder::new("Bot test-token")
 //!     .proxy(discord.http_base())      // replaces https://discord.com in every route
