@@ -2,7 +2,7 @@
 //! explicit servers on a non-53 port, record normalisation.
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use mailcheck::config::{DnsConfig, ResolverChoice};
 use mailcheck::facts::{DnsFailure, Lookup, MxRecord};
@@ -94,14 +94,8 @@ async fn servfail_and_refused_are_failures_not_negative_answers() {
 async fn a_silent_server_is_a_timeout() {
     let server = DnsServer::builder().hang("slow.test").build().await;
     let dns = HickoryDns::new(&config(server.addr(), Duration::from_millis(200))).unwrap();
-    let started = Instant::now();
     let lookup = dns.mx("slow.test").await;
     assert_eq!(failure(&lookup), DnsFailure::Timeout, "{lookup:?}");
-    assert!(
-        started.elapsed() < Duration::from_secs(5),
-        "gave up after {:?}",
-        started.elapsed()
-    );
     assert!(server.queries_for("slow.test") >= 1);
 }
 
