@@ -46,8 +46,23 @@ async fn every_lab_scenario_gets_its_verdict_and_codes() {
         ));
     }
     let mut failures = Vec::new();
+    let record = std::env::var_os("RECORD_FIXTURES").is_some();
     for t in tasks {
         let (s, report) = t.await.unwrap();
+        if record && let Some(facts) = &report.facts {
+            let fixture = serde_json::json!({
+                "input": s.input,
+                "about": s.about,
+                "expect": { "verdict": s.verdict, "codes": s.codes },
+                "facts": facts,
+            });
+            let path = format!(
+                "{}/tests/fixtures/{}.json",
+                env!("CARGO_MANIFEST_DIR"),
+                s.input.replace('.', "_")
+            );
+            std::fs::write(path, serde_json::to_string_pretty(&fixture).unwrap()).unwrap();
+        }
         let got: BTreeSet<&str> = report.findings.iter().map(|f| f.code.as_str()).collect();
         let want: BTreeSet<&str> = s.codes.iter().copied().collect();
         if report.verdict.as_str() != s.verdict || got != want {
