@@ -80,8 +80,8 @@ fn implicit(facts: &Facts, out: &mut Vec<Finding>) {
     let ips = lookups.ips();
     let evidence = [
         format!("MX {domain}: {}", facts.mx.describe()),
-        format!("A {domain}: {}", describe_ips(&lookups.a)),
-        format!("AAAA {domain}: {}", describe_ips(&lookups.aaaa)),
+        format!("A {domain}: {}", super::describe_ips(&lookups.a)),
+        format!("AAAA {domain}: {}", super::describe_ips(&lookups.aaaa)),
     ];
     if !ips.is_empty() {
         out.push(
@@ -124,8 +124,8 @@ fn hosts(facts: &Facts, policy: &Policy, out: &mut Vec<Finding>) {
         }
         if host.addresses.is_empty() && !host.implicit {
             let evidence = [
-                format!("A {name}: {}", describe_ips(&host.lookups.a)),
-                format!("AAAA {name}: {}", describe_ips(&host.lookups.aaaa)),
+                format!("A {name}: {}", super::describe_ips(&host.lookups.a)),
+                format!("AAAA {name}: {}", super::describe_ips(&host.lookups.aaaa)),
             ];
             if host.lookups.any_failed() {
                 out.push(
@@ -156,16 +156,5 @@ fn hosts(facts: &Facts, policy: &Policy, out: &mut Vec<Finding>) {
                 );
             }
         }
-    }
-}
-
-fn describe_ips(lookup: &Lookup<std::net::IpAddr>) -> String {
-    match lookup {
-        Lookup::Answer { records } if !records.is_empty() => records
-            .iter()
-            .map(ToString::to_string)
-            .collect::<Vec<_>>()
-            .join(", "),
-        other => other.describe(),
     }
 }

@@ -60,6 +60,18 @@ pub fn findings(facts: &Facts, policy: &Policy) -> Vec<Finding> {
     out
 }
 
+/// The addresses of an answer (`192.0.2.1, 192.0.2.2`), or what the lookup said instead.
+fn describe_ips(lookup: &crate::facts::Lookup<std::net::IpAddr>) -> String {
+    match lookup {
+        crate::facts::Lookup::Answer { records } if !records.is_empty() => records
+            .iter()
+            .map(ToString::to_string)
+            .collect::<Vec<_>>()
+            .join(", "),
+        other => other.describe(),
+    }
+}
+
 #[cfg(test)]
 pub(crate) mod testutil;
 

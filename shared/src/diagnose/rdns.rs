@@ -24,15 +24,7 @@ pub(super) fn check(facts: &Facts, out: &mut Vec<Finding>) {
                     let mut evidence = vec![format!("PTR {ip}: {}", ptr.names().join(", "))];
                     evidence.extend(ptr.forward.iter().map(|f| {
                         let what = if ip.is_ipv4() { "A" } else { "AAAA" };
-                        let answer = match &f.lookup {
-                            Lookup::Answer { records } if !records.is_empty() => records
-                                .iter()
-                                .map(ToString::to_string)
-                                .collect::<Vec<_>>()
-                                .join(", "),
-                            other => other.describe(),
-                        };
-                        format!("{what} {}: {answer}", f.name)
+                        format!("{what} {}: {}", f.name, super::describe_ips(&f.lookup))
                     }));
                     out.push(
                         Finding::new(Code::RdnsMismatch, &subject, format!("the PTR name of {ip} does not resolve back to it (FCrDNS fails)"))
