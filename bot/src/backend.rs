@@ -5,6 +5,7 @@ use std::fmt;
 use std::future::Future;
 use std::pin::Pin;
 
+use mailcheck::check::MailHost;
 use mailcheck::{DomainName, Report};
 use tokio::sync::mpsc;
 
@@ -16,12 +17,14 @@ pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 pub enum Progress {
     /// A stage, in words (e.g. "probing port 25…").
     Stage(String),
-    /// DNS is done: the mail hosts (preference, host name) about to be probed.
-    MxFound(Vec<(u16, String)>),
+    /// DNS is done: the mail hosts (by preference, with their addresses) about to be probed.
+    /// Empty when the domain has no mail host.
+    MxFound(Vec<MailHost>),
 }
 
-/// Where a [`Diagnoser`] sends [`Progress`]. Sending never fails: if nobody listens any more, the
-/// message is dropped.
+/// Where a [`Diagnoser`] sends [`Progress`]. Sending never blocks and never fails: if nobody
+/// listens any more, the message is dropped. It can be called from synchronous code (such as
+/// the library's progress callback).
 #[derive(Debug, Clone)]
 pub struct ProgressSender(mpsc::UnboundedSender<Progress>);
 
@@ -46,6 +49,11 @@ pub trait Diagnoser: Send + Sync + fmt::Debug {
         domain: &'a DomainName,
         progress: ProgressSender,
     ) -> BoxFuture<'a, Report>;
+
+    /// Releases what the diagnoser holds (e.g. pooled SMTP sessions) at shutdown.
+    fn shutdown(&self) -> BoxFuture<'_, ()> {
+        Box::pin(async {})
+    }
 }
 
 impl Diagnoser for mailcheck::Checker {
@@ -56,9 +64,21 @@ impl Diagnoser for mailcheck::Checker {
     ) -> BoxFuture<'a, Report> {
         Box::pin(async move {
             progress.send(Progress::Stage(
-                "Looking up MX records, then probing each mail server on port 25…".to_owned(),
+                "Looking up the domain's mail servers (MX records)…".to_owned(),
             ));
-            self.check(domain.as_str()).await
+            // The library calls back synchronously once DNS is done; the channel carries the
+            // news to the command, which edits the Discord message.
+            let on_progress = |p: mailcheck::check::Progress| {
+                if let mailcheck::check::Progress::MailHosts { hosts } = p {
+                    progress.send(Progress::MxFound(hosts));
+                }
+            };
+            self.check_with_progress(domain.as_str(), &on_progress)
+                .await
         })
+    }
+
+    fn shutdown(&self) -> BoxFuture<'_, ()> {
+        Box::pin(Self::shutdown(self))
     }
 }

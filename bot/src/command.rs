@@ -112,26 +112,26 @@ pub async fn mailcheck<U: HasMailcheck>(
         let (sender, mut rx) = ProgressSender::channel();
         let deadline = data.config.check_deadline();
         let check = tokio::time::timeout(deadline, data.diagnoser.diagnose(&domain, sender));
-        tokio::pin!(check);
-        let mut mx: Vec<(u16, String)> = Vec::new();
-        let outcome = loop {
-            tokio::select! {
-                outcome = &mut check => break outcome,
-                Some(p) = rx.recv() => {
-                    let stage = match p {
-                        Progress::Stage(s) => s,
-                        Progress::MxFound(list) => {
-                            mx = list;
-                            "DNS done; probing the mail servers…".to_owned()
-                        }
-                    };
-                    let embed = render::render_progress(&domain, &stage, &mx);
-                    if let Err(e) = edit(EditInteractionResponse::new().embed(embed.to_embed())).await {
-                        warn!(domain = %domain, "progress edit failed: {e}");
+        // Progress edits run beside the check, so a slow Discord never holds the probes up. The
+        // channel closes when the check ends (or is dropped at the deadline), which ends this
+        // loop; the final edit below therefore always comes after the last progress edit.
+        let show_progress = async {
+            let mut mx = Vec::new();
+            while let Some(p) = rx.recv().await {
+                let stage = match p {
+                    Progress::Stage(s) => s,
+                    Progress::MxFound(hosts) => {
+                        mx = hosts;
+                        render::mx_found_stage(&mx)
                     }
+                };
+                let embed = render::render_progress(&domain, &stage, &mx);
+                if let Err(e) = edit(EditInteractionResponse::new().embed(embed.to_embed())).await {
+                    warn!(domain = %domain, "progress edit failed: {e}");
                 }
             }
         };
+        let (outcome, ()) = tokio::join!(check, show_progress);
         drop(permit);
         let Ok(report) = outcome else {
             warn!(domain = %domain, ?deadline, "mailcheck hit its deadline");

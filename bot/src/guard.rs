@@ -125,19 +125,35 @@ impl ReportCache {
 #[derive(Debug, Clone)]
 pub struct ConcurrencyCap {
     semaphore: Arc<Semaphore>,
+    max: u32,
 }
 
 impl ConcurrencyCap {
     /// At most `max` checks at once.
     pub fn new(max: usize) -> Self {
+        let max = u32::try_from(max.clamp(1, Semaphore::MAX_PERMITS)).unwrap_or(u32::MAX);
         Self {
-            semaphore: Arc::new(Semaphore::new(max.max(1))),
+            semaphore: Arc::new(Semaphore::new(max as usize)),
+            max,
         }
     }
 
     /// A slot, if one is free now.
     pub fn try_acquire(&self) -> Option<OwnedSemaphorePermit> {
         Arc::clone(&self.semaphore).try_acquire_owned().ok()
+    }
+
+    /// Waits until no check is running (for a graceful shutdown). Stop taking new commands
+    /// first, or this may wait for ever; callers bound it with a timeout.
+    pub async fn wait_idle(&self) {
+        if let Ok(all) = self.semaphore.acquire_many(self.max).await {
+            drop(all);
+        }
+    }
+
+    /// Checks running now.
+    pub fn running(&self) -> usize {
+        (self.max as usize).saturating_sub(self.semaphore.available_permits())
     }
 
     /// Free slots now.
@@ -204,5 +220,21 @@ mod tests {
         assert!(cap.try_acquire().is_none());
         drop(permit);
         assert!(cap.try_acquire().is_some());
+    }
+
+    #[tokio::test]
+    async fn wait_idle_returns_once_every_slot_is_back() {
+        let cap = ConcurrencyCap::new(2);
+        cap.wait_idle().await;
+        let permit = cap.try_acquire().unwrap();
+        let waiter = tokio::spawn({
+            let cap = cap.clone();
+            async move { cap.wait_idle().await }
+        });
+        tokio::task::yield_now().await;
+        assert!(!waiter.is_finished());
+        drop(permit);
+        waiter.await.unwrap();
+        assert_eq!(cap.available(), 2);
     }
 }

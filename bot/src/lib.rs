@@ -41,6 +41,7 @@ pub mod backend;
 pub mod command;
 pub mod config;
 pub mod guard;
+pub mod lab;
 pub mod render;
 pub mod sanitize;
 
@@ -71,11 +72,20 @@ pub struct Data {
 impl Data {
     /// State with a [`mailcheck::Checker`] built from the configuration.
     pub fn new(config: BotConfig) -> Result<Self, ConfigError> {
-        let checker =
-            mailcheck::Checker::new(config.check_config()?).map_err(|e| ConfigError::Invalid {
-                setting: "check".to_owned(),
-                message: e.to_string(),
-            })?;
+        let check = config.check_config()?;
+        Self::with_check_config(config, check)
+    }
+
+    /// State with a [`mailcheck::Checker`] built from `check` (e.g. [`lab::check_config`]);
+    /// `config` supplies cooldowns, cache and limits.
+    pub fn with_check_config(
+        config: BotConfig,
+        check: mailcheck::CheckConfig,
+    ) -> Result<Self, ConfigError> {
+        let checker = mailcheck::Checker::new(check).map_err(|e| ConfigError::Invalid {
+            setting: "check".to_owned(),
+            message: e.to_string(),
+        })?;
         Ok(Self::with_diagnoser(config, Arc::new(checker)))
     }
 

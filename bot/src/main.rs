@@ -2,6 +2,7 @@
 
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{Context as _, Result};
@@ -28,7 +29,23 @@ CONFIGURATION (file keys; each also as MAILCHECK_<KEY> in the environment, which
   smtp_port (25; lab only).
   The token comes only from DISCORD_TOKEN. Logs: RUST_LOG (default `info`).
 
-  Try it without Discord:  mailcheck-bot preview example.com";
+PREVIEW (no Discord, no token needed)
+  mailcheck-bot preview example.com
+      checks a real domain and prints the exact embed JSON the bot would post.
+  mailcheck-bot preview --lab closed.test
+      starts a built-in lab of sample mail servers on loopback and checks one of its
+      domains, so you can see what each kind of fault looks like without the internet.
+      Lab domains: healthy.test, nomx.test, closed.test, listed.test, relay.test, … (see
+      `mailcheck-bot preview --help`).
+
+SAFETY
+  Chat users never trigger the open-relay test; private, loopback and reserved MX
+  addresses are reported but not probed unless allow_private is set (labs only);
+  every answer goes out with no allowed mentions.
+
+SHUTDOWN
+  SIGINT or SIGTERM closes the gateway connection, lets running checks finish (up to
+  check_deadline_secs), closes pooled SMTP sessions politely, then exits.";
 
 /// Discord bot: `/mailcheck domain:<text>` diagnoses a domain's mail delivery in the channel.
 #[derive(Debug, Parser)]
@@ -56,12 +73,19 @@ enum Command {
         /// Also write the attached report file here.
         #[arg(long)]
         file: Option<PathBuf>,
+        /// Check against the built-in lab of sample mail servers on loopback instead of the
+        /// internet (demo and training; e.g. `preview --lab closed.test`).
+        #[arg(long, long_help = lab_help())]
+        lab: bool,
     },
 }
 
 fn init_logs() {
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,serenity=warn"));
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| {
+        tracing_subscriber::EnvFilter::new(
+            "info,serenity=warn,hickory_server=warn,hickory_proto=warn,hickory_resolver=warn",
+        )
+    });
     tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
@@ -86,21 +110,44 @@ async fn real_main(cli: Cli) -> Result<()> {
     let config = BotConfig::load(cli.config.as_deref())?;
     match cli.command.unwrap_or(Command::Run { discord_api: None }) {
         Command::Run { discord_api } => run(config, discord_api).await,
-        Command::Preview { domain, file } => preview(config, &domain, file).await,
+        Command::Preview { domain, file, lab } => preview(config, &domain, file, lab).await,
     }
 }
 
-async fn preview(config: BotConfig, input: &str, file: Option<PathBuf>) -> Result<()> {
+fn lab_help() -> String {
+    format!(
+        "Check against the built-in lab instead of the internet: a DNS server and sample mail \
+         servers on loopback (127.0.0.x), each domain showing one typical fault. The lab lives \
+         only while the command runs. The open-relay test stays off, as in chat.\n\nLab \
+         domains (expected verdict, what they show):\n{}",
+        mailcheck_bot::lab::scenario_list()
+    )
+}
+
+async fn preview(config: BotConfig, input: &str, file: Option<PathBuf>, lab: bool) -> Result<()> {
     let domain = match DomainName::parse(input) {
         Ok(d) => d,
         Err(e) => anyhow::bail!("{}", mailcheck_bot::command::invalid_input_text(&e)),
     };
     let deadline = config.check_deadline();
-    let data = Data::new(config)?;
+    // The lab must outlive the check; it stops when dropped at the end of this function.
+    let (data, _lab) = if lab {
+        let lab = mailcheck_bot::lab::Lab::start()
+            .await
+            .context("cannot start the lab on loopback")?;
+        tracing::info!(resolver = %lab.resolver(), smtp_port = lab.smtp_port(), "lab started");
+        (
+            mailcheck_bot::lab::data(config, &lab.checker_hints())?,
+            Some(lab),
+        )
+    } else {
+        (Data::new(config)?, None)
+    };
     let (progress, _rx) = ProgressSender::channel();
     let report = tokio::time::timeout(deadline, data.diagnoser.diagnose(&domain, progress))
         .await
         .with_context(|| format!("the check did not finish within {deadline:?}"))?;
+    data.diagnoser.shutdown().await;
     let rendered = render_report(&report, &RenderContext::default());
     let payload = serde_json::json!({
         "embeds": [rendered.embed_json()],
@@ -123,7 +170,10 @@ async fn run(config: BotConfig, discord_api: Option<String>) -> Result<()> {
         cache_ttl_s = config.cache_ttl_secs,
         "starting mailcheck-bot"
     );
+    let drain_for = config.check_deadline() + Duration::from_secs(5);
     let data = Data::new(config)?;
+    let diagnoser = Arc::clone(&data.diagnoser);
+    let cap = data.cap.clone();
     let mut client = mailcheck_bot::client_builder(&token, discord_api.as_deref(), data)
         .await
         .context("cannot build the Discord client (is DISCORD_TOKEN valid?)")?;
@@ -137,8 +187,19 @@ async fn run(config: BotConfig, discord_api: Option<String>) -> Result<()> {
         .start()
         .await
         .context("Discord client stopped with an error")?;
-    // Give in-flight log lines a moment; nothing else to flush.
-    tokio::time::sleep(Duration::from_millis(10)).await;
+    // The gateway is closed, so no new command starts; running checks still finish and post
+    // their answers over REST.
+    let running = cap.running();
+    if running > 0 {
+        tracing::info!(running, "waiting for running checks to finish");
+    }
+    if tokio::time::timeout(drain_for, cap.wait_idle())
+        .await
+        .is_err()
+    {
+        tracing::warn!(?drain_for, "running checks did not finish; stopping anyway");
+    }
+    diagnoser.shutdown().await;
     tracing::info!("stopped");
     Ok(())
 }

@@ -8,6 +8,7 @@
 use std::fmt::Write as _;
 use std::time::Duration;
 
+use mailcheck::check::MailHost;
 use mailcheck::report::{AddressSummary, MxSummary};
 use mailcheck::{DomainName, Finding, Report, Severity, Verdict};
 use serde_json::Value;
@@ -187,6 +188,17 @@ pub const fn severity_icon(severity: Severity) -> &'static str {
     }
 }
 
+/// A severity as a capitalised word for field titles.
+pub const fn severity_word(severity: Severity) -> &'static str {
+    match severity {
+        Severity::Critical => "Critical",
+        Severity::Error => "Error",
+        Severity::Warning => "Warning",
+        Severity::Inconclusive => "Could not check",
+        Severity::Info => "Note",
+    }
+}
+
 /// How the domain is shown: Unicode form, with the punycode form when it differs.
 pub fn display_domain(domain: &str) -> String {
     match DomainName::parse(domain) {
@@ -248,10 +260,37 @@ pub fn human_duration(d: Duration) -> String {
     }
 }
 
-fn address_lines(addr: &AddressSummary, out: &mut String) {
+/// What an SMTP status means, in words a support volunteer can repeat.
+pub fn smtp_status_text(status: &str) -> String {
+    match status {
+        "accepted" => "accepts mail for the domain ✓".to_owned(),
+        "rejected" => "answers, but refuses mail for the domain".to_owned(),
+        "tempfail" => "answers, but says \"try again later\" (temporary failure)".to_owned(),
+        "refused" => "connection refused: no mail server listening".to_owned(),
+        "unreachable" => "no answer: timed out or unreachable (firewall?)".to_owned(),
+        "no_greeting" => "connects, but the server never says hello".to_owned(),
+        "greeting_rejected" => "the server turns connections away".to_owned(),
+        "greeted" => "answers".to_owned(),
+        "error" => "the conversation failed".to_owned(),
+        "skipped" | "not_probed" => "not tested".to_owned(),
+        other => untrusted(&other.replace('_', " ")),
+    }
+}
+
+fn address_lines(addr: &AddressSummary, port: u16, out: &mut String) {
+    let smtp = &addr.smtp;
+    let tested = !matches!(smtp.status.as_str(), "skipped" | "not_probed");
     let _ = write!(out, "`{}`", addr.ip);
     if addr.scope.is_private() {
-        let _ = write!(out, " ({}: not probed from chat)", addr.scope.as_str());
+        if tested {
+            let _ = write!(out, " ({})", addr.scope.as_str());
+        } else {
+            let _ = write!(
+                out,
+                " ({} address: not tested from chat)",
+                addr.scope.as_str()
+            );
+        }
     }
     match addr.ptr.first() {
         Some(ptr) => {
@@ -262,21 +301,16 @@ fn address_lines(addr: &AddressSummary, out: &mut String) {
             };
             let _ = write!(out, " · PTR {}{confirmed}", untrusted(ptr));
         }
-        None if !addr.scope.is_private() => out.push_str(" · no PTR"),
+        None if tested => out.push_str(" · no PTR"),
         None => {}
     }
     out.push('\n');
-    let smtp = &addr.smtp;
-    let _ = write!(
-        out,
-        "port 25: {}",
-        untrusted(&smtp.status.replace('_', " "))
-    );
+    let _ = write!(out, "port {port}: {}", smtp_status_text(&smtp.status));
     if let Some(banner) = &smtp.banner {
         let (b, _) = truncate_chars(&untrusted(banner), 120);
-        let _ = write!(out, " · banner: {b}");
+        let _ = write!(out, "\ngreeting: {b}");
     }
-    if let Some(note) = &smtp.note {
+    if tested && let Some(note) = &smtp.note {
         let (n, _) = truncate_chars(&untrusted(note), 120);
         let _ = write!(out, " · {n}");
     }
@@ -320,7 +354,7 @@ fn address_lines(addr: &AddressSummary, out: &mut String) {
     }
 }
 
-fn mx_field(mx: &MxSummary) -> FieldDraft {
+fn mx_field(mx: &MxSummary, port: u16) -> FieldDraft {
     let name = if mx.implicit {
         format!("No MX: mail goes to {} itself", untrusted(&mx.host))
     } else {
@@ -331,7 +365,7 @@ fn mx_field(mx: &MxSummary) -> FieldDraft {
         value.push_str("no address (A/AAAA) found\n");
     }
     for addr in &mx.addresses {
-        address_lines(addr, &mut value);
+        address_lines(addr, port, &mut value);
     }
     FieldDraft {
         name,
@@ -341,13 +375,15 @@ fn mx_field(mx: &MxSummary) -> FieldDraft {
 }
 
 fn finding_field(f: &Finding) -> FieldDraft {
+    // The summary is the headline (field names show bold); the value says where, shows the
+    // evidence and ends with the advice.
     let name = format!(
-        "{} {} · {}",
+        "{} {}: {}",
         severity_icon(f.severity),
-        f.severity.as_str(),
-        untrusted(&f.subject)
+        severity_word(f.severity),
+        untrusted(&f.summary)
     );
-    let mut value = format!("{} `{}`", untrusted(&f.summary), f.code.as_str());
+    let mut value = format!("`{}` · {}", f.code.as_str(), untrusted(&f.subject));
     for line in f.evidence.iter().take(2) {
         let (l, _) = truncate_chars(&untrusted(line), 200);
         let _ = write!(value, "\n• {l}");
@@ -399,12 +435,21 @@ pub fn render_report(report: &Report, ctx: &RenderContext) -> RenderedReport {
     }
     let faults = report.faults().count();
     if report.verdict != Verdict::Invalid {
-        let _ = write!(
-            description,
-            "\n{} finding(s), {faults} to fix · {} mail host(s)",
-            report.findings.len(),
-            report.mx.len()
-        );
+        let hosts = match report.mx.len() {
+            0 => "no mail server found".to_owned(),
+            1 => "1 mail server checked".to_owned(),
+            n => format!("{n} mail servers checked"),
+        };
+        let notes = report.findings.len() - faults;
+        let problems = match faults {
+            0 => "No problems found".to_owned(),
+            1 => "**1 problem to fix** (below, worst first)".to_owned(),
+            n => format!("**{n} problems to fix** (below, worst first)"),
+        };
+        let _ = write!(description, "\n{problems} · {hosts}");
+        if notes > 0 {
+            let _ = write!(description, " · {notes} note(s)");
+        }
     }
     if let Some(age) = ctx.cached_age {
         let _ = write!(
@@ -419,7 +464,8 @@ pub fn render_report(report: &Report, ctx: &RenderContext) -> RenderedReport {
     let (major, minor): (Vec<&Finding>, Vec<&Finding>) =
         findings.into_iter().partition(|f| f.severity.is_fault());
     fields.extend(major.iter().map(|f| finding_field(f)));
-    fields.extend(report.mx.iter().map(mx_field));
+    let port = report.facts.as_ref().map_or(25, |f| f.scope.smtp_port);
+    fields.extend(report.mx.iter().map(|mx| mx_field(mx, port)));
     fields.extend(minor.iter().map(|f| finding_field(f)));
     let resolver = if report.resolver.is_empty() {
         "—"
@@ -427,7 +473,7 @@ pub fn render_report(report: &Report, ctx: &RenderContext) -> RenderedReport {
         &report.resolver
     };
     let footer = format!(
-        "mailcheck · {} · resolver: {}",
+        "mailcheck · took {} · resolver {} · full report and SMTP transcript in the attached file",
         human_duration(Duration::from_millis(report.elapsed_ms)),
         clean_for_footer(resolver)
     );
@@ -510,11 +556,24 @@ pub fn report_text(report: &Report) -> Vec<u8> {
     text.into_bytes()
 }
 
-/// The progress embed shown while a check runs.
-pub fn render_progress(domain: &DomainName, stage: &str, mx: &[(u16, String)]) -> EmbedDraft {
+/// The progress embed shown while a check runs: the stage, then (once DNS is done) the mail
+/// hosts with their addresses.
+pub fn render_progress(domain: &DomainName, stage: &str, mx: &[MailHost]) -> EmbedDraft {
     let mut description = format!("⏳ {}", untrusted(stage));
-    for (pref, host) in mx.iter().take(10) {
-        let _ = write!(description, "\nMX {pref} {}", untrusted(host));
+    for h in mx.iter().take(10) {
+        let _ = write!(description, "\nMX {} {}", h.preference, untrusted(&h.host));
+        if h.addresses.is_empty() {
+            description.push_str(" · no address");
+        }
+        for (i, ip) in h.addresses.iter().take(4).enumerate() {
+            let _ = write!(description, "{} `{ip}`", if i == 0 { " ·" } else { "," });
+        }
+        if h.addresses.len() > 4 {
+            let _ = write!(description, " (+{})", h.addresses.len() - 4);
+        }
+    }
+    if mx.len() > 10 {
+        let _ = write!(description, "\n…and {} more", mx.len() - 10);
     }
     let mut embed = EmbedDraft {
         title: format!("Mail check: {}", display_domain(domain.as_str())),
@@ -525,6 +584,20 @@ pub fn render_progress(domain: &DomainName, stage: &str, mx: &[(u16, String)]) -
     };
     embed.fit();
     embed
+}
+
+/// The progress stage shown once DNS is done.
+pub fn mx_found_stage(mx: &[MailHost]) -> String {
+    let addresses: usize = mx.iter().map(|h| h.addresses.len()).sum();
+    if mx.is_empty() {
+        "DNS done: no mail server found; writing the report…".to_owned()
+    } else {
+        format!(
+            "DNS done: {} mail server(s), {addresses} address(es). Now testing each one: \
+             port 25, greeting, TLS, blocklists…",
+            mx.len()
+        )
+    }
 }
 
 /// A short embed for a check that ran out of time or failed inside the bot.

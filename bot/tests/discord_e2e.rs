@@ -8,6 +8,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
+use mailcheck::check::MailHost;
 use mailcheck::dnsbl::DnsblStatus;
 use mailcheck::facts::AddressScope;
 use mailcheck::report::{AddressSummary, DnsblSummary, MxSummary, SmtpSummary};
@@ -37,7 +38,11 @@ impl Diagnoser for Scripted {
     ) -> BoxFuture<'a, Report> {
         Box::pin(async move {
             self.calls.fetch_add(1, Ordering::SeqCst);
-            progress.send(Progress::MxFound(vec![(10, "mx1.example.test".to_owned())]));
+            progress.send(Progress::MxFound(vec![MailHost {
+                host: "mx1.example.test".to_owned(),
+                preference: 10,
+                addresses: vec![IpAddr::V4(Ipv4Addr::new(192, 0, 2, 25))],
+            }]));
             let mut gate = self.gate.clone();
             let _ = gate.wait_for(|open| *open).await;
             let mut report = self.report.clone();

@@ -1,0 +1,95 @@
+//! Pointing the bot at the in-process lab of [`mailcheck_testkit::lab`]: sample domains with
+//! one typical fault each, served on loopback. Used by `mailcheck-bot preview --lab <domain>`
+//! (a demo for operators and volunteers, no internet needed) and by the end-to-end tests.
+//!
+//! Even in the lab the open-relay test stays off: the bot never runs it, whatever it points at.
+
+use std::time::Duration;
+
+use mailcheck::CheckConfig;
+use mailcheck_testkit::lab::CheckerHints;
+
+pub use mailcheck_testkit::lab::{Lab, SCENARIOS, Scenario};
+
+use crate::{BotConfig, ConfigError, Data};
+
+/// `base` with the lab's resolver, SMTP port and blocklist zone, and private (loopback)
+/// addresses allowed: the lab's mail servers all live on `127.0.0.0/8`.
+pub fn bot_config(base: BotConfig, hints: &CheckerHints) -> BotConfig {
+    BotConfig {
+        resolver: vec![hints.resolver.to_string()],
+        dnsbl_zones: Some(hints.dnsbl_zones.clone()),
+        allow_private: true,
+        smtp_port: hints.smtp_port,
+        ..base
+    }
+}
+
+/// The library configuration for the lab: [`BotConfig::check_config`] plus the lab CA, the
+/// lab's timeouts and EHLO name, no connect spacing and no egress canaries (they would leave
+/// loopback). The open-relay test stays off.
+pub fn check_config(config: &BotConfig, hints: &CheckerHints) -> Result<CheckConfig, ConfigError> {
+    let mut c = config.check_config()?;
+    c.dns.timeout = Duration::from_secs(2);
+    c.smtp.extra_ca_pem = vec![hints.ca_pem.clone()];
+    c.smtp.greeting_timeout = hints.greeting_timeout;
+    c.smtp.command_timeout = hints.command_timeout;
+    c.smtp.connect_timeout = hints.connect_timeout;
+    hints.helo_name.clone_into(&mut c.smtp.helo_name);
+    c.smtp.min_connect_interval = Duration::ZERO;
+    c.smtp.open_relay_test = false;
+    c.egress.enabled = false;
+    Ok(c)
+}
+
+/// The command's state for a bot pointed at the lab (cooldowns, cache and limits from `base`).
+pub fn data(base: BotConfig, hints: &CheckerHints) -> Result<Data, ConfigError> {
+    let config = bot_config(base, hints);
+    let check = check_config(&config, hints)?;
+    Data::with_check_config(config, check)
+}
+
+/// One line per lab domain: `healthy.test  ok  MX, PTR, banner…` (for `--help` and errors).
+pub fn scenario_list() -> String {
+    let width = SCENARIOS.iter().map(|s| s.input.len()).max().unwrap_or(0);
+    SCENARIOS
+        .iter()
+        .filter(|s| s.input.ends_with(".test"))
+        .map(|s| format!("  {:width$}  {:12}  {}", s.input, s.verdict, s.about))
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lab_settings_keep_the_relay_test_off_and_stay_on_loopback() {
+        let hints = CheckerHints {
+            resolver: "127.0.0.1:5300".parse().unwrap(),
+            smtp_port: 2525,
+            ca_pem: "PEM".to_owned(),
+            dnsbl_zones: vec!["bl.test".to_owned()],
+            greeting_timeout: Duration::from_secs(10),
+            command_timeout: Duration::from_secs(5),
+            connect_timeout: Duration::from_secs(3),
+            helo_name: "probe.mailcheck.test".to_owned(),
+        };
+        let config = bot_config(BotConfig::default(), &hints);
+        assert!(config.allow_private);
+        assert_eq!(
+            config.user_cooldown_secs,
+            BotConfig::default().user_cooldown_secs
+        );
+        let c = check_config(&config, &hints).unwrap();
+        assert!(!c.smtp.open_relay_test);
+        assert!(!c.egress.enabled);
+        assert_eq!(c.smtp.port, 2525);
+        assert_eq!(c.dns.resolver.describe(), "127.0.0.1:5300");
+        assert_eq!(c.dnsbl.zones, ["bl.test"]);
+        assert_eq!(c.smtp.extra_ca_pem, ["PEM"]);
+        assert!(scenario_list().contains("closed.test"));
+        assert!(!scenario_list().contains("not a domain"));
+    }
+}
