@@ -55,7 +55,17 @@ pub fn scenario_list() -> String {
     SCENARIOS
         .iter()
         .filter(|s| s.input.ends_with(".test"))
-        .map(|s| format!("  {:width$}  {:12}  {}", s.input, s.verdict, s.about))
+        .map(|s| {
+            if s.codes.contains(&"smtp.open_relay") {
+                // The library finds it only with the relay test, which the bot never runs.
+                format!(
+                    "  {:width$}  {:12}  {} (the bot never runs the open-relay test: shows ok)",
+                    s.input, "ok", s.about
+                )
+            } else {
+                format!("  {:width$}  {:12}  {}", s.input, s.verdict, s.about)
+            }
+        })
         .collect::<Vec<_>>()
         .join("\n")
 }
@@ -91,5 +101,6 @@ mod tests {
         assert_eq!(c.smtp.extra_ca_pem, ["PEM"]);
         assert!(scenario_list().contains("closed.test"));
         assert!(!scenario_list().contains("not a domain"));
+        assert!(scenario_list().contains("never runs the open-relay test"));
     }
 }

@@ -1,0 +1,358 @@
+//! The bot end to end with the REAL [`mailcheck::Checker`]: Discord is the loopback stand-in
+//! (real serenity gateway and REST code), the mail world is the in-process lab of the test kit
+//! (or a tiny DNS + SMTP pair built here). Nothing leaves loopback.
+
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::time::Duration;
+
+use mailcheck_bot::{BotConfig, Data};
+use mailcheck_testkit::discord::{DiscordStandIn, Recorded};
+use mailcheck_testkit::dns::DnsServer;
+use mailcheck_testkit::lab::{Lab, Scenario};
+use mailcheck_testkit::smtp::SmtpServer;
+use serde_json::Value;
+
+/// Generous: a wait ends as soon as the awaited event arrives.
+const WAIT: Duration = Duration::from_secs(40);
+const GUILD: u64 = 555_000_000_000_000_002;
+
+struct Bot {
+    discord: DiscordStandIn,
+    client: tokio::task::JoinHandle<()>,
+}
+
+impl Drop for Bot {
+    fn drop(&mut self) {
+        self.client.abort();
+    }
+}
+
+async fn start_bot(data: Data) -> Bot {
+    let discord = DiscordStandIn::start().await.unwrap();
+    let base = discord.http_base();
+    let mut client = mailcheck_bot::client_builder("standin-token", Some(&base), data)
+        .await
+        .unwrap();
+    let client = tokio::spawn(async move {
+        let _ = client.start().await;
+    });
+    discord.wait_ready(WAIT).await.unwrap();
+    Bot { discord, client }
+}
+
+/// Cooldowns per guild off, per user on (each test uses a new user per check).
+fn base_config() -> BotConfig {
+    BotConfig {
+        guild_id: Some(GUILD),
+        user_cooldown_secs: 600,
+        guild_cooldown_secs: 0,
+        ..BotConfig::default()
+    }
+}
+
+async fn lab_bot(lab: &Lab) -> Bot {
+    start_bot(mailcheck_bot::lab::data(base_config(), &lab.checker_hints()).unwrap()).await
+}
+
+fn scenario(lab: &Lab, input: &str) -> Scenario {
+    lab.scenarios()
+        .into_iter()
+        .find(|s| s.input == input)
+        .unwrap()
+}
+
+async fn final_edit(bot: &Bot, token: &str) -> Recorded {
+    bot.discord
+        .wait_for(WAIT, |e| {
+            e.is_edit_original_of(token) && !e.files().is_empty()
+        })
+        .await
+        .unwrap()
+}
+
+fn description(edit: &Recorded) -> String {
+    edit.event
+        .embeds()
+        .first()
+        .and_then(|e| e["description"].as_str())
+        .unwrap_or_default()
+        .to_owned()
+}
+
+/// Every message the bot sent for `token` went out with no allowed mentions.
+fn assert_no_mentions_allowed(bot: &Bot, token: &str) {
+    for r in bot.discord.events_for(token) {
+        if let Some(payload) = r.event.message_payload()
+            && (r.event.is_edit_original_of(token) || r.event.callback_type() == Some(4))
+        {
+            assert_eq!(
+                payload["allowed_mentions"]["parse"],
+                serde_json::json!([]),
+                "{}",
+                r.event.summary()
+            );
+        }
+    }
+}
+
+/// Sends `/mailcheck <domain>` and checks the whole exchange: the defer comes first, then the
+/// "DNS done" progress edit naming the mail hosts, then the final embed with the scenario's
+/// verdict and codes (the file says the same). Returns the final embed and the progress edit.
+async fn check_scenario(bot: &Bot, lab: &Lab, user: u64, input: &str) -> (Value, Recorded) {
+    let s = scenario(lab, input);
+    let sent = bot
+        .discord
+        .send_interaction(user, Some(GUILD), input)
+        .unwrap();
+    let mut cursor = bot.discord.cursor_from_start();
+    let first = cursor
+        .wait_for(WAIT, |e| e.token() == Some(sent.token.as_str()))
+        .await
+        .unwrap();
+    assert!(first.event.is_defer_of(&sent.token), "{input}: {first:?}");
+    let progress = cursor
+        .wait_for(WAIT, |e| {
+            e.is_edit_original_of(&sent.token)
+                && e.embeds().first().is_some_and(|m| {
+                    m["description"]
+                        .as_str()
+                        .is_some_and(|d| d.contains("DNS done"))
+                })
+        })
+        .await
+        .unwrap();
+    assert!(progress.event.files().is_empty());
+    let done = final_edit(bot, &sent.token).await;
+    assert!(
+        first.index < progress.index && progress.index < done.index,
+        "{input}: defer {}, progress {}, final {}",
+        first.index,
+        progress.index,
+        done.index
+    );
+    let embed = done.event.embeds()[0].clone();
+    let text = embed.to_string();
+    let file = done.event.files()[0].text();
+    assert!(
+        file.contains(&format!("verdict: {} ", s.verdict)),
+        "{input}: want {}\n{file}",
+        s.verdict
+    );
+    for code in s.codes {
+        assert!(text.contains(code), "{input}: {code} missing in {text}");
+    }
+    // The open-relay test never runs from chat: the only recipient ever tried is postmaster.
+    for line in file.lines().filter(|l| l.contains("RCPT TO:")) {
+        assert!(line.contains("postmaster@"), "{input}: {line}");
+    }
+    assert_no_mentions_allowed(bot, &sent.token);
+    (embed, progress)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn lab_domains_get_their_verdicts_and_findings_in_discord() {
+    let lab = Lab::start().await.unwrap();
+    let bot = lab_bot(&lab).await;
+
+    let (healthy, _) = check_scenario(&bot, &lab, 101, "healthy.test").await;
+    assert_eq!(healthy["color"], 0x1F_8B_4C, "ok is green");
+    let text = healthy.to_string();
+    assert!(
+        text.contains("OK") && text.contains("No problems found"),
+        "{text}"
+    );
+    assert!(text.contains("MX 10 mx.healthy.test"), "{text}");
+    assert!(text.contains("accepts mail for the domain"), "{text}");
+    assert!(text.contains("TLSv1.3 · certificate ok"), "{text}");
+
+    let (nomx, _) = check_scenario(&bot, &lab, 102, "nomx.test").await;
+    let text = nomx.to_string();
+    assert!(text.contains("Degraded"), "{text}");
+    assert!(
+        text.contains("No MX: mail goes to nomx.test itself"),
+        "{text}"
+    );
+
+    let (closed, _) = check_scenario(&bot, &lab, 103, "closed.test").await;
+    assert_eq!(closed["color"], 0xE7_4C_3C, "broken is red");
+    let text = closed.to_string();
+    assert!(
+        text.contains("Broken") && text.contains("smtp.refused"),
+        "{text}"
+    );
+    assert!(text.contains("connection refused"), "{text}");
+    // The problem comes first, with its advice.
+    let first = closed["fields"][0].to_string();
+    assert!(
+        first.contains("smtp.refused") && first.contains("Fix:"),
+        "{first}"
+    );
+
+    let (listed, _) = check_scenario(&bot, &lab, 104, "listed.test").await;
+    let text = listed.to_string();
+    assert!(text.contains("blocklists: **listed** on bl.test"), "{text}");
+
+    // No open-relay test from chat, even against a server that would relay: the server only
+    // ever saw the postmaster recipient.
+    let relay = bot
+        .discord
+        .send_interaction(106, Some(GUILD), "openrelay.test")
+        .unwrap();
+    let done = final_edit(&bot, &relay.token).await;
+    let text = done.event.embeds()[0].to_string();
+    assert!(!text.contains("smtp.open_relay"), "{text}");
+    let server = lab.server("mx.openrelay.test").unwrap();
+    let rcpts: Vec<String> = server
+        .transcripts()
+        .iter()
+        .flat_map(|t| t.lines.clone())
+        .filter(|l| l.to_ascii_uppercase().starts_with("RCPT TO:"))
+        .collect();
+    assert_eq!(rcpts, ["RCPT TO:<postmaster@openrelay.test>"]);
+
+    // The real checker's bot still answers a second check from the same user privately.
+    let again = bot
+        .discord
+        .send_interaction(101, Some(GUILD), "closed.test")
+        .unwrap();
+    let answer = bot
+        .discord
+        .wait_for(WAIT, |e| e.token() == Some(again.token.as_str()))
+        .await
+        .unwrap();
+    assert_eq!(answer.event.callback_type(), Some(4), "{answer:?}");
+    assert!(answer.event.is_ephemeral());
+    assert!(answer.event.content().unwrap().contains("Please wait"));
+    assert_no_mentions_allowed(&bot, &again.token);
+
+    // Input that is not a domain: a private hint, no check, no DNS query.
+    let queries = lab.dns().queries();
+    let bad = bot
+        .discord
+        .send_interaction(105, Some(GUILD), "not a domain!")
+        .unwrap();
+    let answer = bot
+        .discord
+        .wait_for(WAIT, |e| e.token() == Some(bad.token.as_str()))
+        .await
+        .unwrap();
+    assert_eq!(answer.event.callback_type(), Some(4), "{answer:?}");
+    assert!(answer.event.is_ephemeral());
+    assert!(
+        answer
+            .event
+            .content()
+            .unwrap()
+            .starts_with("I can't check that")
+    );
+    assert_eq!(lab.dns().queries(), queries);
+}
+
+/// `slow.test` greets only after 6 s: the defer and the MX progress reach Discord while the
+/// probe still waits for the greeting, and the final embed comes after both.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_defer_comes_before_a_slow_probe_finishes() {
+    let lab = Lab::start().await.unwrap();
+    let bot = lab_bot(&lab).await;
+    let (embed, progress) = check_scenario(&bot, &lab, 201, "slow.test").await;
+    let text = embed.to_string();
+    assert!(text.contains("smtp.slow_greeting"), "{text}");
+    // The progress edit named the host and its address before the probe was done.
+    let d = description(&progress);
+    assert!(d.contains("MX 10 mx.slow.test · `127.0.0.17`"), "{d}");
+}
+
+/// A tiny mail world: `<domain>` MX 10 `mx.<domain>` A `ip`, and an SMTP server on `ip`.
+async fn mini_world(domain: &str, ip: Ipv4Addr, greeting: Option<&str>) -> (DnsServer, SmtpServer) {
+    let host = format!("mx.{domain}");
+    let mut smtp = SmtpServer::builder()
+        .hostname(&host)
+        .bind(SocketAddr::new(IpAddr::V4(ip), 0));
+    if let Some(g) = greeting {
+        smtp = smtp.greeting(g);
+    }
+    let smtp = smtp.build().await;
+    let dns = DnsServer::builder()
+        .mx(domain, 10, &host)
+        .a(&host, ip)
+        .build()
+        .await;
+    (dns, smtp)
+}
+
+/// A bot configured like production (through [`Data::new`]), only with a loopback resolver and
+/// SMTP port, no blocklists, and private addresses allowed or not.
+fn world_config(dns: &DnsServer, smtp: &SmtpServer, allow_private: bool) -> BotConfig {
+    BotConfig {
+        resolver: vec![dns.addr().to_string()],
+        smtp_port: smtp.addr().port(),
+        dnsbl_zones: Some(Vec::new()),
+        allow_private,
+        ..base_config()
+    }
+}
+
+#[tokio::test]
+async fn a_hostile_banner_from_a_real_server_arrives_neutralized() {
+    let (dns, smtp) = mini_world(
+        "hostile.test",
+        Ipv4Addr::new(127, 0, 0, 61),
+        Some("220 mx.hostile.test ESMTP @everyone <@123> **x**"),
+    )
+    .await;
+    let bot = start_bot(Data::new(world_config(&dns, &smtp, true)).unwrap()).await;
+    let sent = bot
+        .discord
+        .send_interaction(301, Some(GUILD), "hostile.test")
+        .unwrap();
+    let edit = final_edit(&bot, &sent.token).await;
+    assert!(
+        smtp.connections() > 0,
+        "the lab-configured bot probes loopback"
+    );
+    let payload = edit.event.message_payload().unwrap();
+    assert_eq!(payload["allowed_mentions"]["parse"], serde_json::json!([]));
+    let text = edit.event.embeds()[0].to_string();
+    assert!(
+        text.contains("greeting: 220 mx.hostile.test ESMTP"),
+        "{text}"
+    );
+    for bad in ["@everyone", "<@123>", "**x**"] {
+        assert!(!text.contains(bad), "{bad} leaked: {text}");
+    }
+    assert!(
+        text.contains("@\u{200B}everyone") && text.contains("<\u{200B}@123>"),
+        "{text}"
+    );
+    assert!(
+        text.contains("\\\\*\\\\*x\\\\*\\\\*"),
+        "markdown escaped: {text}"
+    );
+    assert_no_mentions_allowed(&bot, &sent.token);
+}
+
+#[tokio::test]
+async fn a_private_address_mx_is_reported_not_probed() {
+    let (dns, smtp) = mini_world("private.test", Ipv4Addr::new(127, 0, 0, 62), None).await;
+    let bot = start_bot(Data::new(world_config(&dns, &smtp, false)).unwrap()).await;
+    let sent = bot
+        .discord
+        .send_interaction(401, Some(GUILD), "private.test")
+        .unwrap();
+    let edit = final_edit(&bot, &sent.token).await;
+    let text = edit.event.embeds()[0].to_string();
+    assert!(text.contains("mx.private_address"), "{text}");
+    assert!(
+        text.contains("`127.0.0.62` (loopback address: not tested from chat)"),
+        "{text}"
+    );
+    assert!(text.contains("not tested"), "{text}");
+    assert_eq!(smtp.connections(), 0, "a private MX must not be probed");
+    // Not even its reverse DNS was asked: the bot only looked the names up.
+    assert_eq!(
+        dns.queries_for("62.0.0.127.in-addr.arpa"),
+        0,
+        "{:?}",
+        dns.query_log()
+    );
+}
