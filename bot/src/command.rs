@@ -79,7 +79,9 @@ pub async fn mailcheck<U: HasMailcheck>(
     let now = Instant::now();
     let cached = data.cache.get(domain.as_str(), now);
     // Take a slot before the cooldown, so a busy bot does not also cost the user a cooldown.
-    let permit = if cached.is_some() {
+    // The slot is held until the answer is posted, so a graceful shutdown (which waits for every
+    // slot) never cuts a check's answer off.
+    let _permit = if cached.is_some() {
         None
     } else {
         match data.cap.try_acquire() {
@@ -132,7 +134,6 @@ pub async fn mailcheck<U: HasMailcheck>(
             }
         };
         let (outcome, ()) = tokio::join!(check, show_progress);
-        drop(permit);
         let Ok(report) = outcome else {
             warn!(domain = %domain, ?deadline, "mailcheck hit its deadline");
             let text = format!(

@@ -86,9 +86,12 @@ fn init_logs() {
             "info,serenity=warn,hickory_server=warn,hickory_proto=warn,hickory_resolver=warn",
         )
     });
+    // key=value fields on one line per event; colours only on a terminal (journald, docker
+    // logs and files get plain text).
     tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .init();
 }
 

@@ -97,3 +97,103 @@ fn preview_rejects_input_that_is_not_a_domain() {
     assert!(stderr.contains("I can't check that"), "{stderr}");
     assert!(out.stdout.is_empty());
 }
+
+/// `mailcheck-bot run` against the Discord stand-in: it registers /mailcheck in the guild,
+/// answers, and on SIGTERM lets the running check finish and post its answer (here: the polite
+/// deadline message, since the mail server never greets) before it exits cleanly.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn run_answers_and_shuts_down_gracefully_on_sigterm() {
+    use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+    use std::time::Duration;
+
+    use mailcheck_testkit::discord::{DiscordEvent, DiscordStandIn};
+    use mailcheck_testkit::dns::DnsServer;
+    use mailcheck_testkit::smtp::{Hostile, SmtpServer};
+
+    const WAIT: Duration = Duration::from_secs(40);
+    const GUILD: u64 = 555_000_000_000_000_003;
+    let ip = Ipv4Addr::new(127, 0, 0, 63);
+    let smtp = SmtpServer::builder()
+        .hostname("mx.silent-bot.test")
+        .hostile(Hostile::Silence)
+        .bind(SocketAddr::new(IpAddr::V4(ip), 0))
+        .build()
+        .await;
+    let dns = DnsServer::builder()
+        .mx("silent-bot.test", 10, "mx.silent-bot.test")
+        .a("mx.silent-bot.test", ip)
+        .build()
+        .await;
+    let discord = DiscordStandIn::start().await.unwrap();
+
+    let mut child = tokio::process::Command::from(bot())
+        .args(["run", "--discord-api", &discord.http_base()])
+        .env("DISCORD_TOKEN", "standin-token")
+        .env("RUST_LOG", "info,serenity=warn")
+        .env("MAILCHECK_GUILD_ID", GUILD.to_string())
+        .env("MAILCHECK_RESOLVER", dns.addr().to_string())
+        .env("MAILCHECK_SMTP_PORT", smtp.addr().port().to_string())
+        .env("MAILCHECK_ALLOW_PRIVATE", "true")
+        .env("MAILCHECK_DNSBL_ZONES", "none")
+        .env("MAILCHECK_CHECK_DEADLINE_SECS", "4")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    discord.wait_ready(WAIT).await.unwrap();
+    let registered = discord
+        .wait_for(WAIT, |e| matches!(e, DiscordEvent::RegisterCommands { .. }))
+        .await
+        .unwrap();
+    assert!(
+        registered.event.summary().contains(&GUILD.to_string()),
+        "{registered:?}"
+    );
+
+    let sent = discord
+        .send_interaction(42, Some(GUILD), "silent-bot.test")
+        .unwrap();
+    discord
+        .wait_for(WAIT, |e| {
+            e.is_edit_original_of(&sent.token)
+                && e.embeds()
+                    .first()
+                    .is_some_and(|m| m.to_string().contains("DNS done"))
+        })
+        .await
+        .unwrap();
+    // The check is now waiting for a greeting that never comes.
+    smtp.wait_for_connections(1).await;
+    let pid = child.id().unwrap().to_string();
+    let killed = std::process::Command::new("kill")
+        .args(["-TERM", &pid])
+        .status()
+        .unwrap();
+    assert!(killed.success());
+    let status = tokio::time::timeout(WAIT, child.wait())
+        .await
+        .expect("the bot exits after SIGTERM")
+        .unwrap();
+    let mut stderr = String::new();
+    tokio::io::AsyncReadExt::read_to_string(&mut child.stderr.take().unwrap(), &mut stderr)
+        .await
+        .unwrap();
+    assert!(status.success(), "{status:?}\n{stderr}");
+    // The running check was allowed to end and its answer was posted before the exit.
+    let answered = discord.events_for(&sent.token).into_iter().any(|r| {
+        r.event.is_edit_original_of(&sent.token)
+            && r.event
+                .embeds()
+                .first()
+                .is_some_and(|m| m.to_string().contains("did not finish within 4.0 s"))
+    });
+    assert!(answered, "{:#?}\n{stderr}", discord.events_for(&sent.token));
+    for needle in ["shutting down", "waiting for running checks", "stopped"] {
+        assert!(stderr.contains(needle), "{needle:?} missing in\n{stderr}");
+    }
+    assert!(
+        !stderr.contains('\u{1b}'),
+        "no colour codes in a non-terminal log: {stderr}"
+    );
+}
