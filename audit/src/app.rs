@@ -1,0 +1,263 @@
+//! One invocation, from parsed flags to the exit code: choose the inputs (or start the demo lab),
+//! open the reports, run the engine, print the summary, apply `--fail-on`.
+
+use std::io::IsTerminal;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use mailcheck::{CheckConfig, Checker};
+
+use crate::cli::{Cli, FailOn, StdoutFormat};
+use crate::error::AuditError;
+use crate::input::{Inputs, Source};
+use crate::output::csv::CsvRender;
+use crate::output::html::HtmlRender;
+use crate::output::jsonl::{JsonRender, JsonlRender};
+use crate::output::markdown::MarkdownRender;
+use crate::output::text::TextRender;
+use crate::output::{Format, Render, Sink};
+use crate::resume::Resume;
+use crate::run::{self, Options};
+use crate::summary::Summary;
+
+/// How the run ended (usage and input errors are [`AuditError`]s: exit 2).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Exit {
+    /// Exit 0.
+    Ok,
+    /// Exit 1: `--fail-on` reached.
+    Failed,
+}
+
+/// Runs the whole invocation.
+pub async fn main(cli: Cli) -> Result<Exit, AuditError> {
+    if cli.demo && !cli.inputs.is_empty() {
+        return Err(AuditError::Usage(
+            "--demo audits the lab's own sample domains; give no INPUT with it".to_owned(),
+        ));
+    }
+    let mut formats = Vec::new();
+    for path in &cli.outputs {
+        let f = Format::from_path(path).ok_or_else(|| {
+            AuditError::Usage(format!(
+                "-o {}: unknown report format; use .csv .jsonl .json .html .md",
+                path.display()
+            ))
+        })?;
+        formats.push((path.clone(), f));
+    }
+    let resume_path = resume_target(&cli, &formats)?;
+
+    let (demo, config, sources) = if cli.demo {
+        let demo = crate::demo::start()
+            .await
+            .map_err(|e| AuditError::Usage(format!("cannot start the demo lab: {e}")))?;
+        let mut config = demo.config.clone();
+        apply_demo_overrides(&cli, &mut config);
+        let sources = vec![demo.source.clone()];
+        (Some(demo), config, sources)
+    } else {
+        (None, cli.check_config()?, Source::classify(&cli.inputs)?)
+    };
+
+    let only_domains = sources.iter().all(|s| matches!(s, Source::Domains(_)));
+    let single = only_domains
+        && sources
+            .iter()
+            .map(|s| match s {
+                Source::Domains(d) => d.len(),
+                _ => 0,
+            })
+            .sum::<usize>()
+            == 1;
+    let want_progress = !cli.no_progress
+        && !cli.quiet
+        && !single
+        && std::io::stderr().is_terminal()
+        && std::env::var("TERM").is_ok_and(|t| t != "dumb");
+    let (inputs, expected_rows) = tokio::task::spawn_blocking(move || {
+        let estimate = if want_progress {
+            estimate_rows(&sources)
+        } else {
+            None
+        };
+        Inputs::open(sources).map(|i| (i, estimate))
+    })
+    .await
+    .map_err(|e| AuditError::Usage(format!("input thread failed: {e}")))??;
+    let columns = inputs.columns().to_vec();
+
+    let resume = match &resume_path {
+        Some(p) => {
+            let p = p.clone();
+            Some(
+                tokio::task::spawn_blocking(move || Resume::load(&p))
+                    .await
+                    .map_err(|e| AuditError::Usage(format!("resume thread failed: {e}")))??,
+            )
+        }
+        None => None,
+    };
+    if let Some(r) = &resume
+        && !cli.quiet
+    {
+        eprintln!("Resuming: {} row(s) already done.", r.done());
+    }
+
+    let title = if cli.demo {
+        "Mail delivery audit (offline demo)".to_owned()
+    } else {
+        "Mail delivery audit".to_owned()
+    };
+    let mut sinks = Vec::new();
+    let stdout_format = match (cli.format, cli.outputs.is_empty()) {
+        (Some(f), _) => Some(f),
+        (None, true) => Some(StdoutFormat::Text),
+        (None, false) => None,
+    };
+    if let Some(f) = stdout_format {
+        let color = f == StdoutFormat::Text
+            && std::io::stdout().is_terminal()
+            && std::env::var_os("NO_COLOR").is_none();
+        let render: Arc<dyn Render> = match f {
+            StdoutFormat::Text => Arc::new(TextRender {
+                detailed: only_domains,
+                color,
+            }),
+            StdoutFormat::Json => Arc::new(JsonRender { single }),
+            StdoutFormat::Jsonl => Arc::new(JsonlRender),
+            StdoutFormat::Csv => Arc::new(CsvRender),
+        };
+        sinks.push(Sink::stdout(render, &columns)?);
+    }
+    for (path, format) in &formats {
+        let render: Arc<dyn Render> = match format {
+            Format::Text => Arc::new(TextRender {
+                detailed: only_domains,
+                color: false,
+            }),
+            Format::Json => Arc::new(JsonRender { single: false }),
+            Format::Jsonl => Arc::new(JsonlRender),
+            Format::Csv => Arc::new(CsvRender),
+            Format::Html => Arc::new(HtmlRender {
+                columns: columns.clone(),
+                title: title.clone(),
+            }),
+            Format::Markdown => Arc::new(MarkdownRender {
+                columns: columns.clone(),
+                title: title.clone(),
+            }),
+        };
+        let is_resume = resume_path.as_ref() == Some(path);
+        let mut sink = Sink::file(path, *format, render, &columns, is_resume)?;
+        sink.resume_source = is_resume;
+        sinks.push(sink);
+    }
+
+    let checker = Arc::new(Checker::new(config)?);
+    let mut opts = Options::new(cli.concurrency);
+    opts.progress = want_progress;
+    opts.expected_rows = expected_rows;
+    let result = run::run(Arc::clone(&checker), inputs, sinks, resume, &opts).await;
+    checker.shutdown().await;
+    drop(demo);
+    let summary = result?;
+
+    if !cli.quiet && !single {
+        eprint!("{}", summary.to_text());
+        if cli.demo && cli.outputs.is_empty() {
+            eprintln!(
+                "Try `mailcheck-audit --demo -o demo.html -o demo.csv` for the reports, or \
+                 `mailcheck-audit --demo --format jsonl` for the full JSON."
+            );
+        }
+    }
+    let fail_on = cli.fail_on.unwrap_or(if cli.demo {
+        FailOn::Never
+    } else {
+        FailOn::Broken
+    });
+    Ok(exit_for(&summary, fail_on))
+}
+
+/// The exit for a summary under a `--fail-on` level.
+pub fn exit_for(summary: &Summary, fail_on: FailOn) -> Exit {
+    match fail_on.threshold() {
+        Some(t) if summary.rows > 0 && summary.worst_badness >= t => Exit::Failed,
+        _ => Exit::Ok,
+    }
+}
+
+fn resume_target(cli: &Cli, formats: &[(PathBuf, Format)]) -> Result<Option<PathBuf>, AuditError> {
+    if !cli.resume {
+        return Ok(None);
+    }
+    let jsonl: Vec<&PathBuf> = formats
+        .iter()
+        .filter(|(_, f)| *f == Format::Jsonl)
+        .map(|(p, _)| p)
+        .collect();
+    match jsonl.as_slice() {
+        [one] => Ok(Some((*one).clone())),
+        [] => Err(AuditError::Usage(
+            "--resume needs a JSONL report to continue: -o run.jsonl".to_owned(),
+        )),
+        _ => Err(AuditError::Usage(
+            "--resume: give exactly one -o .jsonl report".to_owned(),
+        )),
+    }
+}
+
+/// Flags that still matter with `--demo` (everything else points at the lab).
+fn apply_demo_overrides(cli: &Cli, config: &mut CheckConfig) {
+    if cli.no_smtp {
+        config.smtp.enabled = false;
+    }
+    if cli.no_dnsbl {
+        config.dnsbl.enabled = false;
+    }
+    if let Some(t) = cli.greeting_timeout {
+        config.smtp.greeting_timeout = t;
+    }
+    if let Some(t) = cli.connect_timeout {
+        config.smtp.connect_timeout = t;
+    }
+    if let Some(t) = cli.command_timeout {
+        config.smtp.command_timeout = t;
+    }
+}
+
+/// Rows to expect, for the progress bar (files are counted by lines: an upper bound).
+fn estimate_rows(sources: &[Source]) -> Option<u64> {
+    let mut total = 0u64;
+    for s in sources {
+        total += match s {
+            Source::Domains(d) => d.len() as u64,
+            Source::Text { text, .. } => text.lines().count().saturating_sub(1) as u64,
+            Source::File(p) => count_lines(p)?,
+            Source::Stdin => return None,
+        };
+    }
+    Some(total)
+}
+
+fn count_lines(path: &std::path::Path) -> Option<u64> {
+    use std::io::Read;
+    let mut f = std::fs::File::open(path).ok()?;
+    let mut buf = vec![0u8; 64 * 1024];
+    let mut n = 0u64;
+    let mut last = b'\n';
+    loop {
+        let k = f.read(&mut buf).ok()?;
+        if k == 0 {
+            break;
+        }
+        n += buf[..k].iter().filter(|&&b| b == b'\n').count() as u64;
+        last = buf[k - 1];
+    }
+    if last != b'\n' {
+        n += 1;
+    }
+    // The header line, if any, is not a row: an upper bound is fine for an ETA.
+    Some(n)
+}

@@ -1,0 +1,320 @@
+//! The command line ([`Cli`], clap derive) and its translation into a [`CheckConfig`]. Nothing
+//! below this module reads flags.
+
+use std::net::IpAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::{ArgAction, Parser, ValueEnum};
+use mailcheck::CheckConfig;
+use mailcheck::config::ResolverChoice;
+
+use crate::error::AuditError;
+
+/// Canary hosts used to tell "our own port 25 is blocked" from "the MX is unreachable": big
+/// providers' inbound MX hosts, contacted only when an MX connect times out.
+pub const DEFAULT_EGRESS_CANARIES: &[&str] = &[
+    "gmail-smtp-in.l.google.com:25",
+    "outlook-com.olc.protection.outlook.com:25",
+    "mta5.am0.yahoodns.net:25",
+];
+
+/// Domains in flight by default.
+pub const DEFAULT_CONCURRENCY: usize = 32;
+
+/// When the exit code says "failed".
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum FailOn {
+    /// Always exit 0 (unless the run itself failed).
+    Never,
+    /// Exit 1 when any domain is degraded or broken (or invalid).
+    Degraded,
+    /// Exit 1 when any domain is broken (or invalid).
+    Broken,
+}
+
+impl FailOn {
+    /// The `Verdict::badness` from which the run fails.
+    pub const fn threshold(self) -> Option<u8> {
+        match self {
+            Self::Never => None,
+            Self::Degraded => Some(2),
+            Self::Broken => Some(3),
+        }
+    }
+}
+
+/// Formats for stdout.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum StdoutFormat {
+    /// Readable text: one domain in detail, or one line per row.
+    Text,
+    /// The Report JSON (an array for several domains).
+    Json,
+    /// One Report JSON per line.
+    Jsonl,
+    /// The CSV report schema.
+    Csv,
+}
+
+fn parse_secs(s: &str) -> Result<Duration, String> {
+    let v: f64 = s
+        .trim()
+        .parse()
+        .map_err(|_| format!("{s:?} is not a number of seconds"))?;
+    if !v.is_finite() || !(0.0..=86_400.0).contains(&v) {
+        return Err(format!("{s:?} is not between 0 and 86400 seconds"));
+    }
+    Ok(Duration::from_secs_f64(v))
+}
+
+fn parse_concurrency(s: &str) -> Result<usize, String> {
+    match s.parse::<usize>() {
+        Ok(n) if (1..=10_000).contains(&n) => Ok(n),
+        _ => Err(format!("{s:?} is not between 1 and 10000")),
+    }
+}
+
+/// mailcheck-audit: why doesn't mail to this domain arrive? Checks MX, DNS, reverse DNS,
+/// blocklists, the SMTP conversation and STARTTLS/certificates, for one domain or a CSV of
+/// thousands, and says what is wrong and how to fix it.
+#[derive(Debug, Parser)]
+#[command(
+    name = "mailcheck-audit",
+    version,
+    after_help = "\
+Examples:
+  mailcheck-audit example.com                      one domain, explained
+  mailcheck-audit clients.csv -o audit.html -o audit.csv
+  mailcheck-audit clients.csv -o run.jsonl --resume   continue a killed run
+  mailcheck-audit --demo -o demo.html              offline demo against a built-in lab
+
+Exit codes: 0 ok, 1 --fail-on reached, 2 usage or input error."
+)]
+pub struct Cli {
+    /// A domain name (or e-mail address, or URL), a path to a CSV file, or - (CSV on stdin)
+    #[arg(value_name = "INPUT", required_unless_present = "demo")]
+    pub inputs: Vec<String>,
+
+    /// Write a report; format from the extension: .csv .jsonl .json .html .md (repeatable)
+    #[arg(short = 'o', long = "output", value_name = "PATH")]
+    pub outputs: Vec<PathBuf>,
+
+    /// Stdout format [default: text; none when -o is given]
+    #[arg(long, value_enum, value_name = "F")]
+    pub format: Option<StdoutFormat>,
+
+    /// Domains in flight
+    #[arg(short = 'j', long, value_name = "N", default_value_t = DEFAULT_CONCURRENCY, value_parser = parse_concurrency)]
+    pub concurrency: usize,
+
+    /// DNS server to use instead of the system's (repeatable)
+    #[arg(long, value_name = "IP[:PORT]")]
+    pub resolver: Vec<String>,
+
+    /// Blocklist zone to query (repeatable; replaces the defaults)
+    #[arg(long, value_name = "ZONE")]
+    pub dnsbl: Vec<String>,
+
+    /// Do not query blocklists
+    #[arg(long, conflicts_with = "dnsbl")]
+    pub no_dnsbl: bool,
+
+    /// SMTP port to probe
+    #[arg(long, value_name = "PORT", default_value_t = 25)]
+    pub smtp_port: u16,
+
+    /// DNS checks only: no SMTP connections
+    #[arg(long)]
+    pub no_smtp: bool,
+
+    /// Our EHLO name [default: this machine's name]
+    #[arg(long, value_name = "NAME")]
+    pub helo: Option<String>,
+
+    /// MAIL FROM address for the probe (empty for the null sender <>)
+    #[arg(long, value_name = "ADDR")]
+    pub mail_from: Option<String>,
+
+    /// Also try an outside recipient to detect open relays (no mail is ever sent)
+    #[arg(long)]
+    pub open_relay_test: bool,
+
+    /// Canary host for the egress check (repeatable) [default: big providers' MX hosts]
+    #[arg(long, value_name = "HOST[:PORT]")]
+    pub egress_canary: Vec<String>,
+
+    /// Never contact canary hosts to check our own outbound port 25
+    #[arg(long, conflicts_with = "egress_canary")]
+    pub no_egress_check: bool,
+
+    /// Probe and accept private/loopback addresses (labs, internal audits)
+    #[arg(long)]
+    pub allow_private: bool,
+
+    /// Extra trusted CA certificates, PEM (internal PKI, labs) (repeatable)
+    #[arg(long, value_name = "PEM")]
+    pub ca_file: Vec<PathBuf>,
+
+    /// Connect from this source address
+    #[arg(long, value_name = "IP")]
+    pub source_ip: Option<IpAddr>,
+
+    /// Per-step timeout in seconds (DNS, connect, greeting, each command, TLS)
+    #[arg(long, value_name = "SECS", value_parser = parse_secs)]
+    pub timeout: Option<Duration>,
+
+    /// TCP connect timeout in seconds [default: 10]
+    #[arg(long, value_name = "SECS", value_parser = parse_secs)]
+    pub connect_timeout: Option<Duration>,
+
+    /// Time allowed for the SMTP greeting in seconds [default: 30]
+    #[arg(long, value_name = "SECS", value_parser = parse_secs)]
+    pub greeting_timeout: Option<Duration>,
+
+    /// Time allowed for each SMTP reply in seconds [default: 30]
+    #[arg(long, value_name = "SECS", value_parser = parse_secs)]
+    pub command_timeout: Option<Duration>,
+
+    /// Minimum seconds between new connections to one address [default: 0.5]
+    #[arg(long, value_name = "SECS", value_parser = parse_secs)]
+    pub connect_interval: Option<Duration>,
+
+    /// No progress bar
+    #[arg(long)]
+    pub no_progress: bool,
+
+    /// No progress bar and no summary on stderr
+    #[arg(short, long)]
+    pub quiet: bool,
+
+    /// More log output on stderr (-vv for debug)
+    #[arg(short, long, action = ArgAction::Count)]
+    pub verbose: u8,
+
+    /// Exit 1 when any domain's verdict is this bad or worse [default: broken; never with --demo]
+    #[arg(long, value_enum, value_name = "LEVEL")]
+    pub fail_on: Option<FailOn>,
+
+    /// Continue a killed run: skip rows already in the -o .jsonl report and append the rest
+    #[arg(long)]
+    pub resume: bool,
+
+    /// Offline demo: start a built-in lab (DNS, blocklist, SMTP servers with typical faults) and
+    /// audit its sample domains
+    #[arg(long)]
+    pub demo: bool,
+}
+
+impl Cli {
+    /// The check configuration these flags ask for (reads `--ca-file`s).
+    pub fn check_config(&self) -> Result<CheckConfig, AuditError> {
+        let mut c = CheckConfig::default().allow_private(self.allow_private);
+        c.dns.resolver = ResolverChoice::from_args(&self.resolver)
+            .map_err(|e| AuditError::Usage(format!("--resolver: {e}")))?;
+        if self.no_dnsbl {
+            c.dnsbl.enabled = false;
+        } else if !self.dnsbl.is_empty() {
+            c.dnsbl.zones = self
+                .dnsbl
+                .iter()
+                .map(|z| z.trim().trim_end_matches('.').to_owned())
+                .collect();
+        }
+        c.smtp.enabled = !self.no_smtp;
+        c.smtp.port = self.smtp_port;
+        if let Some(h) = &self.helo {
+            c.smtp.helo_name = h.clone();
+        }
+        if let Some(m) = &self.mail_from {
+            c.smtp.mail_from = m.clone();
+        }
+        c.smtp.open_relay_test = self.open_relay_test;
+        c.smtp.source_ip = self.source_ip;
+        if self.no_egress_check {
+            c.egress.enabled = false;
+        } else if self.egress_canary.is_empty() {
+            c.egress.canaries = DEFAULT_EGRESS_CANARIES
+                .iter()
+                .map(|s| (*s).to_owned())
+                .collect();
+        } else {
+            c.egress.canaries = self.egress_canary.clone();
+        }
+        for path in &self.ca_file {
+            let pem = std::fs::read_to_string(path)
+                .map_err(|e| AuditError::input(path, None, format!("cannot read CA file: {e}")))?;
+            if !pem.contains("-----BEGIN CERTIFICATE-----") {
+                return Err(AuditError::input(
+                    path,
+                    None,
+                    "no PEM certificate (-----BEGIN CERTIFICATE-----) in the CA file",
+                ));
+            }
+            c.smtp.extra_ca_pem.push(pem);
+        }
+        if let Some(t) = self.timeout {
+            c.dns.timeout = t;
+            c.smtp.connect_timeout = t;
+            c.smtp.greeting_timeout = t;
+            c.smtp.command_timeout = t;
+            c.smtp.tls_timeout = t;
+            c.egress.timeout = t;
+        }
+        if let Some(t) = self.connect_timeout {
+            c.smtp.connect_timeout = t;
+        }
+        if let Some(t) = self.greeting_timeout {
+            c.smtp.greeting_timeout = t;
+        }
+        if let Some(t) = self.command_timeout {
+            c.smtp.command_timeout = t;
+        }
+        if let Some(t) = self.connect_interval {
+            c.smtp.min_connect_interval = t;
+        }
+        Ok(c)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn flags_build_the_config() {
+        let cli = Cli::try_parse_from([
+            "mailcheck-audit",
+            "--resolver",
+            "127.0.0.1:5353",
+            "--dnsbl",
+            "bl.test.",
+            "--timeout",
+            "1.5",
+            "--greeting-timeout",
+            "7",
+            "--no-egress-check",
+            "--allow-private",
+            "example.com",
+        ])
+        .unwrap();
+        let c = cli.check_config().unwrap();
+        assert_eq!(
+            c.dns.resolver,
+            ResolverChoice::Servers(vec!["127.0.0.1:5353".parse().unwrap()])
+        );
+        assert_eq!(c.dnsbl.zones, ["bl.test"]);
+        assert_eq!(c.smtp.connect_timeout, Duration::from_millis(1500));
+        assert_eq!(c.smtp.greeting_timeout, Duration::from_secs(7));
+        assert!(!c.egress.enabled && c.smtp.allow_private && c.policy.allow_private);
+    }
+
+    #[test]
+    fn default_canaries_and_usage_errors() {
+        let cli = Cli::try_parse_from(["mailcheck-audit", "example.com"]).unwrap();
+        assert_eq!(cli.check_config().unwrap().egress.canaries.len(), 3);
+        assert!(Cli::try_parse_from(["mailcheck-audit"]).is_err());
+        assert!(Cli::try_parse_from(["mailcheck-audit", "-j", "0", "x.com"]).is_err());
+        assert!(Cli::try_parse_from(["mailcheck-audit", "--demo"]).is_ok());
+    }
+}

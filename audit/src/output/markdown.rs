@@ -1,0 +1,110 @@
+//! The Markdown report (tickets, wikis): the summary, a table of every row, then the findings
+//! with advice for each domain that has any. Cells are escaped for Markdown tables.
+
+use std::fmt::Write as _;
+
+use super::{Chunk, Finish, Item, Render};
+use crate::sanitize::markdown as md;
+use crate::summary::Summary;
+
+/// Renders Markdown.
+#[derive(Debug, Clone, Default)]
+pub struct MarkdownRender {
+    /// Pass-through column names.
+    pub columns: Vec<String>,
+    /// The title.
+    pub title: String,
+}
+
+impl Render for MarkdownRender {
+    fn start(&self, _columns: &[String]) -> String {
+        String::new()
+    }
+
+    fn row(&self, item: Item<'_>) -> Chunk {
+        let r = item.report;
+        let name = if r.domain.is_empty() {
+            item.row.input.as_str()
+        } else {
+            r.domain.as_str()
+        };
+        let top = match (&r.error, r.findings.first()) {
+            (Some(e), _) => e.clone(),
+            (None, Some(f)) => format!("{}: {}", f.code, f.summary),
+            (None, None) => String::new(),
+        };
+        let mut body = String::from("|");
+        for c in &item.row.columns {
+            let _ = write!(body, " {} |", md(c));
+        }
+        let _ = writeln!(
+            body,
+            " {} | **{}** | {} | {} |",
+            md(name),
+            r.verdict.as_str(),
+            r.worst.map_or("", |s| s.as_str()),
+            md(&top)
+        );
+        let mut details = String::new();
+        if !r.findings.is_empty() || r.error.is_some() {
+            let _ = writeln!(
+                details,
+                "### {} — {}\n\n{}\n",
+                md(name),
+                r.verdict.as_str(),
+                r.verdict.explain()
+            );
+            if let Some(e) = &r.error {
+                let _ = writeln!(details, "Why: {}\n", md(e));
+            }
+            for f in &r.findings {
+                let _ = writeln!(
+                    details,
+                    "- **{}** `{}` ({}): {}",
+                    f.severity.as_str(),
+                    f.code.as_str(),
+                    md(&f.subject),
+                    md(&f.summary)
+                );
+                for e in &f.evidence {
+                    let _ = writeln!(details, "  - evidence: {}", md(e));
+                }
+                if !f.advice.is_empty() {
+                    let _ = writeln!(details, "  - what to do: {}", md(&f.advice));
+                }
+            }
+            details.push('\n');
+        }
+        Chunk { body, details }
+    }
+
+    fn finish(&self, summary: &Summary) -> Finish {
+        let mut head = format!("# {}\n\n", md(&self.title));
+        let _ = writeln!(head, "{} domain(s) checked.\n", summary.rows);
+        head.push_str("| verdict | domains |\n|---|---|\n");
+        for (v, n) in summary.verdict_counts() {
+            let _ = writeln!(head, "| {} | {n} |", v.as_str());
+        }
+        let codes = summary.code_counts();
+        if !codes.is_empty() {
+            head.push_str("\n| finding | domains | meaning |\n|---|---|---|\n");
+            for (c, n) in codes {
+                let _ = writeln!(head, "| `{}` | {n} | {} |", c.as_str(), md(c.describe()));
+            }
+        }
+        head.push_str("\n## All domains\n\n|");
+        for c in &self.columns {
+            let _ = write!(head, " {} |", md(c));
+        }
+        head.push_str(" domain | verdict | worst | top issue |\n|");
+        for _ in 0..self.columns.len() + 4 {
+            head.push_str("---|");
+        }
+        head.push('\n');
+        Finish::Document {
+            head,
+            middle: "\n## Details\n\n".to_owned(),
+            tail: String::new(),
+        }
+    }
+}

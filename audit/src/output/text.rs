@@ -1,0 +1,282 @@
+//! Terminal text. One domain: the verdict with its explanation, a table of mail hosts, the
+//! findings with advice (worst first) and the SMTP conversation as a telnet session would show
+//! it. A batch: one line per row. Everything that came from the network is cleaned of control
+//! characters and escape sequences; colour only when asked (a TTY without `NO_COLOR`).
+
+use std::fmt::Write as _;
+
+use mailcheck::report::AddressSummary;
+use mailcheck::{Report, Severity, Verdict};
+
+use super::{Chunk, Finish, Item, Render};
+use crate::sanitize::terminal;
+use crate::summary::Summary;
+
+/// Renders text.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct TextRender {
+    /// The full report per domain (otherwise one line per row).
+    pub detailed: bool,
+    /// ANSI colour.
+    pub color: bool,
+}
+
+const RESET: &str = "\x1b[0m";
+
+fn verdict_color(v: Verdict) -> &'static str {
+    match v {
+        Verdict::Ok => "\x1b[1;32m",
+        Verdict::Degraded => "\x1b[1;33m",
+        Verdict::Broken | Verdict::Invalid => "\x1b[1;31m",
+        Verdict::NoMail | Verdict::Inconclusive => "\x1b[1;36m",
+    }
+}
+
+fn severity_color(s: Severity) -> &'static str {
+    match s {
+        Severity::Critical | Severity::Error => "\x1b[31m",
+        Severity::Warning => "\x1b[33m",
+        Severity::Inconclusive => "\x1b[36m",
+        Severity::Info => "\x1b[2m",
+    }
+}
+
+impl TextRender {
+    fn paint(&self, color: &str, text: &str) -> String {
+        if self.color {
+            format!("{color}{text}{RESET}")
+        } else {
+            text.to_owned()
+        }
+    }
+
+    fn bold(&self, text: &str) -> String {
+        self.paint("\x1b[1m", text)
+    }
+
+    /// The full report of one domain.
+    pub fn detailed(&self, report: &Report) -> String {
+        let mut out = String::new();
+        let name = if report.domain.is_empty() {
+            terminal(&report.input).into_owned()
+        } else {
+            report.domain.clone()
+        };
+        let verdict = report.verdict.as_str().to_uppercase();
+        let _ = writeln!(
+            out,
+            "{}  {}",
+            self.bold(&name),
+            self.paint(verdict_color(report.verdict), &verdict)
+        );
+        let _ = writeln!(out, "  {}", report.verdict.explain());
+        if let Some(e) = &report.error {
+            let _ = writeln!(out, "  Why: {}", terminal(e));
+            out.push('\n');
+            return out;
+        }
+        let _ = writeln!(
+            out,
+            "  Checked in {} ms using {}.",
+            report.elapsed_ms,
+            terminal(&report.resolver)
+        );
+        out.push('\n');
+
+        if !report.mx.is_empty() {
+            let _ = writeln!(out, "{}", self.bold("Mail servers (MX)"));
+            let mut rows = vec![
+                [
+                    "PREF",
+                    "HOST",
+                    "ADDRESS",
+                    "PTR",
+                    "FCrDNS",
+                    "SMTP",
+                    "STARTTLS",
+                    "TLS",
+                    "CERT",
+                    "BLOCKLISTS",
+                ]
+                .map(str::to_owned)
+                .to_vec(),
+            ];
+            for mx in &report.mx {
+                let pref = if mx.implicit {
+                    "(A)".to_owned()
+                } else {
+                    mx.preference.to_string()
+                };
+                if mx.addresses.is_empty() {
+                    rows.push(vec![
+                        pref.clone(),
+                        terminal(&mx.host).into_owned(),
+                        "(no address)".to_owned(),
+                    ]);
+                }
+                for (i, a) in mx.addresses.iter().enumerate() {
+                    let (p, h) = if i == 0 {
+                        (pref.clone(), terminal(&mx.host).into_owned())
+                    } else {
+                        (String::new(), String::new())
+                    };
+                    let mut row = vec![p, h];
+                    row.extend(address_cells(a));
+                    rows.push(row);
+                }
+            }
+            out.push_str(&table(&rows));
+            out.push('\n');
+        }
+
+        if report.findings.is_empty() {
+            let _ = writeln!(out, "{}", self.bold("Findings: none."));
+        } else {
+            let _ = writeln!(out, "{}", self.bold("Findings, worst first"));
+            for f in &report.findings {
+                let tag = format!("{:<12}", f.severity.as_str().to_uppercase());
+                let _ = writeln!(
+                    out,
+                    "  {} {}  ({})",
+                    self.paint(severity_color(f.severity), &tag),
+                    self.bold(f.code.as_str()),
+                    terminal(&f.subject)
+                );
+                let _ = writeln!(out, "               {}", terminal(&f.summary));
+                for e in &f.evidence {
+                    let _ = writeln!(out, "               | {}", terminal(e));
+                }
+                if !f.advice.is_empty() {
+                    let _ = writeln!(out, "               What to do: {}", terminal(&f.advice));
+                }
+            }
+        }
+        out.push('\n');
+
+        let transcript = report.transcript_text();
+        if !transcript.is_empty() {
+            let _ = writeln!(
+                out,
+                "{}",
+                self.bold("SMTP conversation (S: server, C: us, *: note)")
+            );
+            for line in transcript.lines() {
+                let _ = writeln!(out, "  {}", terminal(line));
+            }
+        }
+        out
+    }
+
+    /// One line for a batch.
+    pub fn line(&self, item: Item<'_>) -> String {
+        let r = item.report;
+        let name = if r.domain.is_empty() {
+            terminal(&item.row.input).into_owned()
+        } else {
+            r.domain.clone()
+        };
+        let issue = match (&r.error, r.findings.first()) {
+            (Some(e), _) => terminal(e).into_owned(),
+            (None, Some(f)) => format!("{}: {}", f.code, terminal(&f.summary)),
+            (None, None) => String::new(),
+        };
+        let more = r.findings.len().saturating_sub(1);
+        let more = if more > 0 {
+            format!(" (+{more} more)")
+        } else {
+            String::new()
+        };
+        let verdict = format!("{:<12}", r.verdict.as_str());
+        format!(
+            "{} {:<32} {issue}{more}\n",
+            self.paint(verdict_color(r.verdict), &verdict),
+            name
+        )
+    }
+}
+
+fn address_cells(a: &AddressSummary) -> Vec<String> {
+    let opt = |b: Option<bool>| match b {
+        Some(true) => "yes",
+        Some(false) => "no",
+        None => "-",
+    };
+    let ptr = if a.ptr.is_empty() {
+        "-".to_owned()
+    } else {
+        a.ptr.join(" ")
+    };
+    let bl = if a.dnsbl.is_empty() {
+        "-".to_owned()
+    } else {
+        a.dnsbl
+            .iter()
+            .map(|d| format!("{} {}", d.zone, d.status.word()))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    [
+        a.ip.to_string(),
+        ptr,
+        opt(a.fcrdns).to_owned(),
+        a.smtp.status.clone(),
+        opt(a.smtp.starttls).to_owned(),
+        a.smtp.tls_version.clone().unwrap_or_else(|| "-".to_owned()),
+        match a.smtp.cert_ok {
+            Some(true) => "ok".to_owned(),
+            Some(false) => "problem".to_owned(),
+            None => "-".to_owned(),
+        },
+        bl,
+    ]
+    .into_iter()
+    .map(|c| terminal(&c).into_owned())
+    .collect()
+}
+
+fn table(rows: &[Vec<String>]) -> String {
+    let cols = rows.iter().map(Vec::len).max().unwrap_or(0);
+    let mut widths = vec![0; cols];
+    for r in rows {
+        for (i, c) in r.iter().enumerate() {
+            widths[i] = widths[i].max(c.chars().count());
+        }
+    }
+    let mut out = String::new();
+    for r in rows {
+        out.push(' ');
+        for (i, c) in r.iter().enumerate() {
+            let _ = write!(out, " {c:<w$}", w = widths[i]);
+        }
+        let trimmed = out.trim_end().len();
+        out.truncate(trimmed);
+        out.push('\n');
+    }
+    out
+}
+
+impl Render for TextRender {
+    fn start(&self, _columns: &[String]) -> String {
+        String::new()
+    }
+
+    fn row(&self, item: Item<'_>) -> Chunk {
+        let body = if self.detailed {
+            self.detailed(item.report)
+        } else {
+            self.line(item)
+        };
+        Chunk {
+            body,
+            details: String::new(),
+        }
+    }
+
+    fn separator(&self) -> &'static str {
+        if self.detailed { "\n" } else { "" }
+    }
+
+    fn finish(&self, _summary: &Summary) -> Finish {
+        Finish::Append(String::new())
+    }
+}

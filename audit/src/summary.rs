@@ -1,0 +1,109 @@
+//! [`Summary`]: counts per verdict and per finding code over a run, printed on stderr at the end
+//! and shown at the top of HTML and Markdown reports.
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+use std::time::Duration;
+
+use mailcheck::{Code, Report, Verdict};
+
+use crate::sanitize;
+
+/// What a run found, row by row.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Summary {
+    /// Rows reported.
+    pub rows: u64,
+    /// Rows whose report came from `--resume` (not probed again).
+    pub resumed: u64,
+    /// Rows whose domain was already checked earlier in this run (duplicates).
+    pub duplicates: u64,
+    /// Rows per verdict.
+    pub verdicts: BTreeMap<Verdict, u64>,
+    /// Rows with at least one finding of each code.
+    pub codes: BTreeMap<Code, u64>,
+    /// The worst `Verdict::badness` seen.
+    pub worst_badness: u8,
+    /// Wall time of the run.
+    pub elapsed: Duration,
+}
+
+impl Summary {
+    /// Counts one row.
+    pub fn add(&mut self, report: &Report) {
+        self.rows += 1;
+        *self.verdicts.entry(report.verdict).or_default() += 1;
+        let mut codes: Vec<Code> = report.findings.iter().map(|f| f.code).collect();
+        codes.sort_unstable();
+        codes.dedup();
+        for c in codes {
+            *self.codes.entry(c).or_default() += 1;
+        }
+        self.worst_badness = self.worst_badness.max(report.verdict.badness());
+    }
+
+    /// Verdicts with their counts, worst first (only those that occur).
+    pub fn verdict_counts(&self) -> Vec<(Verdict, u64)> {
+        Verdict::ALL
+            .iter()
+            .filter_map(|v| self.verdicts.get(v).map(|n| (*v, *n)))
+            .collect()
+    }
+
+    /// Codes with their counts, most frequent first.
+    pub fn code_counts(&self) -> Vec<(Code, u64)> {
+        let mut v: Vec<(Code, u64)> = self.codes.iter().map(|(c, n)| (*c, *n)).collect();
+        v.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
+        v
+    }
+
+    /// Plain text for stderr.
+    pub fn to_text(&self) -> String {
+        let mut out = String::new();
+        let secs = self.elapsed.as_secs_f64();
+        let rate = if secs > 0.0 {
+            self.rows as f64 / secs
+        } else {
+            0.0
+        };
+        let _ = writeln!(
+            out,
+            "Audited {} row(s) in {:.1} s ({:.1}/s){}{}",
+            self.rows,
+            secs,
+            rate,
+            if self.duplicates > 0 {
+                format!(", {} duplicate(s) checked once", self.duplicates)
+            } else {
+                String::new()
+            },
+            if self.resumed > 0 {
+                format!(", {} resumed from the previous run", self.resumed)
+            } else {
+                String::new()
+            },
+        );
+        let verdicts: Vec<String> = self
+            .verdict_counts()
+            .iter()
+            .map(|(v, n)| format!("{v} {n}"))
+            .collect();
+        if !verdicts.is_empty() {
+            let _ = writeln!(out, "Verdicts: {}", verdicts.join(", "));
+        }
+        let codes = self.code_counts();
+        if !codes.is_empty() {
+            let _ = writeln!(out, "Findings (rows with each code):");
+            for (c, n) in codes {
+                let _ = writeln!(
+                    out,
+                    "  {:>6}  {:<26} {}",
+                    n,
+                    c.as_str(),
+                    sanitize::terminal(c.describe())
+                );
+            }
+        }
+        out
+    }
+}
