@@ -63,9 +63,6 @@ impl Diagnoser for mailcheck::Checker {
         progress: ProgressSender,
     ) -> BoxFuture<'a, Report> {
         Box::pin(async move {
-            progress.send(Progress::Stage(
-                "Looking up the domain's mail servers (MX records)…".to_owned(),
-            ));
             // The library calls back synchronously once DNS is done; the channel carries the
             // news to the command, which edits the Discord message.
             let on_progress = |p: mailcheck::check::Progress| {

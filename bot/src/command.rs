@@ -109,7 +109,11 @@ pub async fn mailcheck<U: HasMailcheck>(
         (report, Some(age))
     } else {
         info!(domain = %domain, user, ?guild, "mailcheck started");
-        let progress = render::render_progress(&domain, "Starting the check…", &[]);
+        let progress = render::render_progress(
+            &domain,
+            "Looking up the domain's mail servers (MX records)…",
+            &[],
+        );
         edit(EditInteractionResponse::new().embed(progress.to_embed())).await?;
         let (sender, mut rx) = ProgressSender::channel();
         let deadline = data.config.check_deadline();
@@ -119,14 +123,19 @@ pub async fn mailcheck<U: HasMailcheck>(
         // loop; the final edit below therefore always comes after the last progress edit.
         let show_progress = async {
             let mut mx = Vec::new();
-            while let Some(p) = rx.recv().await {
-                let stage = match p {
-                    Progress::Stage(s) => s,
-                    Progress::MxFound(hosts) => {
-                        mx = hosts;
-                        render::mx_found_stage(&mx)
-                    }
-                };
+            while let Some(first) = rx.recv().await {
+                // Show only the newest of what queued up while the last edit was in flight:
+                // fewer edits, fewer rate limits.
+                let mut stage = String::new();
+                for p in std::iter::once(first).chain(std::iter::from_fn(|| rx.try_recv().ok())) {
+                    stage = match p {
+                        Progress::Stage(s) => s,
+                        Progress::MxFound(hosts) => {
+                            mx = hosts;
+                            render::mx_found_stage(&mx)
+                        }
+                    };
+                }
                 let embed = render::render_progress(&domain, &stage, &mx);
                 if let Err(e) = edit(EditInteractionResponse::new().embed(embed.to_embed())).await {
                     warn!(domain = %domain, "progress edit failed: {e}");

@@ -30,6 +30,14 @@
 //!
 //! The binary `mailcheck-bot` is a thin host: [`framework`] plus [`client_builder`].
 //!
+//! ## What a check looks like in the channel
+//!
+//! The command defers at once (Discord's 3 s rule), edits the answer to "looking up the mail
+//! servers", then — when [`mailcheck::Checker::check_with_progress`] reports that DNS is done —
+//! to the list of MX hosts and addresses being tested, and finally to the verdict embed with the
+//! full report and SMTP transcript attached. [`lab`] points all of it at the in-process sample
+//! mail servers (`mailcheck-bot preview --lab closed.test`).
+//!
 //! ## Safety
 //!
 //! Everything servers and DNS say is untrusted ([`sanitize`]); every message goes out with no
