@@ -173,6 +173,18 @@ async fn run(config: BotConfig, discord_api: Option<String>) -> Result<()> {
         cache_ttl_s = config.cache_ttl_secs,
         "starting mailcheck-bot"
     );
+    if config.allow_private {
+        tracing::warn!(
+            "allow_private is on: chat users can make the bot connect to private and loopback \
+             addresses; use this only for a lab"
+        );
+    }
+    if config.smtp_port != 25 {
+        tracing::warn!(
+            port = config.smtp_port,
+            "probing a port other than 25 (lab setting)"
+        );
+    }
     let drain_for = config.check_deadline() + Duration::from_secs(5);
     let data = Data::new(config)?;
     let diagnoser = Arc::clone(&data.diagnoser);

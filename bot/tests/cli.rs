@@ -189,7 +189,12 @@ async fn run_answers_and_shuts_down_gracefully_on_sigterm() {
                 .is_some_and(|m| m.to_string().contains("did not finish within 4.0 s"))
     });
     assert!(answered, "{:#?}\n{stderr}", discord.events_for(&sent.token));
-    for needle in ["shutting down", "waiting for running checks", "stopped"] {
+    for needle in [
+        "allow_private is on",
+        "shutting down",
+        "waiting for running checks",
+        "stopped",
+    ] {
         assert!(stderr.contains(needle), "{needle:?} missing in\n{stderr}");
     }
     assert!(
