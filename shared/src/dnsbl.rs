@@ -285,6 +285,7 @@ pub fn meaning(zone: &str, code: Ipv4Addr) -> CodeMeaning {
         (255, 255, _) => CodeMeaning::Error("list error code (127.255.255.x)"),
         (0, 0, 1) => CodeMeaning::Error("127.0.0.1: the list refuses to answer us"),
         (0, 1, 255) => CodeMeaning::Error("an IP was sent to a domain list"),
+        (0, 0, 2) => CodeMeaning::Listed(ListingKind::Abuse, "listed (the standard RFC 5782 code)"),
         (0, 0, 255) => CodeMeaning::Error("over the query limit"),
         _ => CodeMeaning::Listed(
             ListingKind::Abuse,
