@@ -338,6 +338,9 @@ const SERVERS: &[(u8, &str, Kind, Ptr)] = &[
 /// The address of `closed.test`'s MX, where nothing listens.
 const CLOSED: u8 = 31;
 
+/// The address of `filtered.test`'s MX, where connection attempts are dropped.
+const FILTERED: u8 = 35;
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Ptr {
     Own,
@@ -353,6 +356,10 @@ fn v4(last: u8) -> Ipv4Addr {
 #[derive(Debug)]
 pub struct Lab {
     dns: DnsServer,
+    /// A listener that never accepts, with its one-slot queue filled, so further SYNs are
+    /// dropped and connects time out (what a firewall's DROP looks like), and the connection
+    /// that fills it.
+    _filtered: (tokio::net::TcpListener, std::net::TcpStream),
     servers: Vec<(String, SmtpServer)>,
     ca: TestCa,
     smtp_port: u16,
@@ -394,9 +401,11 @@ impl Lab {
             }
             Err(_) => false,
         };
+        let filtered = filtered(SocketAddr::new(IpAddr::V4(v4(FILTERED)), port))?;
         let dns = zones(ipv6).try_build().await?;
         Ok(Self {
             dns,
+            _filtered: filtered,
             servers,
             ca,
             smtp_port: port,
@@ -470,6 +479,16 @@ impl Lab {
             helo_name: "probe.mailcheck.test".to_owned(),
         }
     }
+}
+
+/// A port where connects time out: a listener with a backlog of 0 that never accepts, its queue
+/// filled by one connection of our own. Linux then drops every further SYN.
+fn filtered(addr: SocketAddr) -> io::Result<(tokio::net::TcpListener, std::net::TcpStream)> {
+    let socket = tokio::net::TcpSocket::new_v4()?;
+    socket.bind(addr)?;
+    let listener = socket.listen(0)?;
+    let filler = std::net::TcpStream::connect_timeout(&addr, Duration::from_secs(2))?;
+    Ok((listener, filler))
 }
 
 fn accept_own(addr: &str) -> String {
@@ -565,6 +584,9 @@ fn zones(ipv6: bool) -> DnsServerBuilder {
         .mx("closed.test", 10, "mx.closed.test")
         .a("mx.closed.test", v4(CLOSED))
         .ptr(IpAddr::V4(v4(CLOSED)), "mx.closed.test")
+        .mx("filtered.test", 10, "mx.filtered.test")
+        .a("mx.filtered.test", v4(FILTERED))
+        .ptr(IpAddr::V4(v4(FILTERED)), "mx.filtered.test")
         .mx("multi.test", 10, "mx.closed.test")
         .mx("multi.test", 20, "mx.healthy.test")
         .a("mail.elsewhere.test", v4(99))
