@@ -56,8 +56,8 @@ impl Options {
         let concurrency = concurrency.max(1);
         Self {
             concurrency,
-            window: concurrency.saturating_mul(8).max(64),
-            dedupe_memory: 8192.max(concurrency * 16),
+            window: concurrency.saturating_mul(4).max(64),
+            dedupe_memory: concurrency.saturating_mul(4).max(1024),
             progress: false,
             expected_rows: None,
         }
