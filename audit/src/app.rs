@@ -31,11 +31,6 @@ pub enum Exit {
 
 /// Runs the whole invocation.
 pub async fn main(cli: Cli) -> Result<Exit, AuditError> {
-    if cli.demo && !cli.inputs.is_empty() {
-        return Err(AuditError::Usage(
-            "--demo audits the lab's own sample domains; give no INPUT with it".to_owned(),
-        ));
-    }
     let mut formats = Vec::new();
     for path in &cli.outputs {
         let f = Format::from_path(path).ok_or_else(|| {
@@ -54,7 +49,12 @@ pub async fn main(cli: Cli) -> Result<Exit, AuditError> {
             .map_err(|e| AuditError::Usage(format!("cannot start the demo lab: {e}")))?;
         let mut config = demo.config.clone();
         apply_demo_overrides(&cli, &mut config);
-        let sources = vec![demo.source.clone()];
+        // `--demo healthy.test` shows one lab domain in detail; no INPUT audits the whole list.
+        let sources = if cli.inputs.is_empty() {
+            vec![demo.source.clone()]
+        } else {
+            Source::classify(&cli.inputs)?
+        };
         (Some(demo), config, sources)
     } else {
         (None, cli.check_config()?, Source::classify(&cli.inputs)?)

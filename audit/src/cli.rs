@@ -201,7 +201,7 @@ pub struct Cli {
     pub resume: bool,
 
     /// Offline demo: start a built-in lab (DNS, blocklist, SMTP servers with typical faults) and
-    /// audit its sample domains
+    /// audit its sample domains (or the lab domains given as INPUT, e.g. `--demo expired.test`)
     #[arg(long)]
     pub demo: bool,
 }

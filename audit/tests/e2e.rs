@@ -602,3 +602,34 @@ async fn hostile_banner_is_escaped_in_html_and_terminal() {
     let md = std::fs::read_to_string(&md).unwrap();
     assert!(!md.contains("<img") && !md.contains('\x1b'), "{md}");
 }
+
+#[tokio::test]
+async fn demo_runs_offline_on_its_own_lab() {
+    let out = common::run(
+        &[],
+        &[
+            "--demo",
+            "--format",
+            "jsonl",
+            "--no-progress",
+            "healthy.test",
+            "openrelay.test",
+        ],
+        None,
+    )
+    .await;
+    assert_eq!(
+        code(&out),
+        0,
+        "--demo defaults to --fail-on never\n{}",
+        stderr(&out)
+    );
+    let lines = json_lines(&stdout(&out));
+    assert_eq!(lines.len(), 2);
+    assert_eq!(lines[0]["verdict"], "ok");
+    assert_eq!(lines[1]["verdict"], "broken");
+    assert!(
+        codes(&lines[1]).contains("smtp.open_relay"),
+        "the demo runs the relay test"
+    );
+}

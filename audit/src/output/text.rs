@@ -161,7 +161,11 @@ impl TextRender {
                 self.bold("SMTP conversation (S: server, C: us, *: note)")
             );
             for line in transcript.lines() {
-                let _ = writeln!(out, "  {}", terminal(line));
+                if line.is_empty() {
+                    out.push('\n');
+                } else {
+                    let _ = writeln!(out, "  {}", terminal(line));
+                }
             }
         }
         out
