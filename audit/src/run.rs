@@ -118,7 +118,11 @@ struct Ctx {
 enum Origin {
     Checked,
     Duplicate,
+    /// This very row is in the JSONL being resumed: not written there again.
     Resumed,
+    /// Another row of the same domain is in the JSONL being resumed: not probed again, but this
+    /// row is new and written everywhere.
+    ResumedDomain,
 }
 
 #[derive(Debug)]
@@ -167,7 +171,7 @@ impl Ctx {
                     && let Some(offset) = resume.domain_offset(domain.as_str())
                 {
                     let resume = Arc::clone(resume);
-                    origin = Origin::Resumed;
+                    origin = Origin::ResumedDomain;
                     let r = tokio::task::spawn_blocking(move || resume.read(offset))
                         .await
                         .map_err(|e| AuditError::Usage(format!("resume reader failed: {e}")))??;
@@ -314,7 +318,7 @@ pub async fn run(
                     emitted += 1;
                     summary.add(&done.report);
                     match done.origin {
-                        Origin::Resumed => summary.resumed += 1,
+                        Origin::Resumed | Origin::ResumedDomain => summary.resumed += 1,
                         Origin::Duplicate => summary.duplicates += 1,
                         Origin::Checked => {}
                     }

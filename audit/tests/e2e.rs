@@ -399,12 +399,14 @@ async fn resume_continues_without_reprobing() {
     for (i, d) in domains.iter().enumerate() {
         text.push_str(&format!("{d},C{i}\n"));
     }
+    // A duplicate of a finished domain, after the kill point.
+    text.push_str("healthy.test,again\n");
     let list = t.write("list.csv", &text);
     let jsonl = t.path("run.jsonl");
     let out = t.run(&["-o", jsonl.to_str().unwrap(), &list]).await;
     assert_eq!(code(&out), 1, "{}", stderr(&out));
     let full = std::fs::read_to_string(&jsonl).unwrap();
-    assert_eq!(json_lines(&full).len(), domains.len());
+    assert_eq!(json_lines(&full).len(), domains.len() + 1);
 
     // Simulate a kill during the fourth line: three complete lines and a torn one.
     let keep: Vec<&str> = full.lines().take(4).collect();
@@ -439,7 +441,7 @@ async fn resume_continues_without_reprobing() {
     assert_eq!(code(&out), 1, "{}", stderr(&out));
     assert!(stderr(&out).contains("Resuming: 3 row(s) already done."));
     assert!(
-        stderr(&out).contains("3 resumed from the previous run"),
+        stderr(&out).contains("4 resumed from the previous run"),
         "{}",
         stderr(&out)
     );
@@ -461,10 +463,13 @@ async fn resume_continues_without_reprobing() {
 
     let lines = json_lines(&std::fs::read_to_string(&jsonl).unwrap());
     let inputs: Vec<&str> = lines.iter().map(|l| l["input"].as_str().unwrap()).collect();
-    assert_eq!(inputs, domains, "every row once, in order");
+    let mut want = domains.to_vec();
+    want.push("healthy.test");
+    assert_eq!(inputs, want, "every row once, in order");
+    assert_eq!(lines[6]["row"]["columns"]["client"], "again");
     // The other reports cover the whole list, finished rows included.
     let (header, rows) = read_csv(&csv);
-    assert_eq!(rows.len(), domains.len());
+    assert_eq!(rows.len(), domains.len() + 1);
     assert_eq!(col(&header, &rows[0], "client"), "C0");
     assert_eq!(col(&header, &rows[1], "verdict"), "degraded");
 
