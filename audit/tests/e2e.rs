@@ -482,7 +482,7 @@ async fn resume_continues_without_reprobing() {
     assert_eq!(lab.connections(), total);
     assert_eq!(
         json_lines(&std::fs::read_to_string(&jsonl).unwrap()).len(),
-        domains.len()
+        domains.len() + 1
     );
 }
 
