@@ -256,6 +256,9 @@ impl BotConfig {
         }
         config.smtp.port = self.smtp_port;
         config.smtp.open_relay_test = false;
+        // The bot's checker lives for days: its DNS/blocklist/SMTP caches (and remembered
+        // failures) expire with the result cache, so a fixed server is seen as fixed.
+        config.cache_ttl = Some(self.cache_ttl());
         Ok(config)
     }
 }

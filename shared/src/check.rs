@@ -27,11 +27,44 @@ use crate::report::Report;
 pub struct Checker {
     config: CheckConfig,
     resolver_label: String,
+    dns: Arc<dyn DnsSource>,
+    state: std::sync::Mutex<Arc<RunState>>,
+}
+
+/// The per-run caches: MX hosts, PTRs, blocklist answers, pooled SMTP sessions (with remembered
+/// failures), our vantage point. Replaced by a fresh one when older than
+/// [`CheckConfig::cache_ttl`], so a long-lived checker (the bot) sees changes.
+#[derive(Debug)]
+struct RunState {
+    started: Instant,
     mx: MxCollector,
     rdns: ReverseDns,
     dnsbl: Option<DnsblEngine>,
     smtp: Option<SmtpProber>,
     egress: tokio::sync::OnceCell<EgressFacts>,
+}
+
+impl RunState {
+    fn new(config: &CheckConfig, dns: &Arc<dyn DnsSource>) -> Result<Self, crate::Error> {
+        let dnsbl = if config.dnsbl.enabled && !config.dnsbl.zones.is_empty() {
+            Some(DnsblEngine::new(dns.clone(), &config.dnsbl.zones)?)
+        } else {
+            None
+        };
+        let smtp = if config.smtp.enabled {
+            Some(SmtpProber::new(&config.smtp)?)
+        } else {
+            None
+        };
+        Ok(Self {
+            started: Instant::now(),
+            mx: MxCollector::new(dns.clone()),
+            rdns: ReverseDns::new(dns.clone()),
+            dnsbl,
+            smtp,
+            egress: tokio::sync::OnceCell::new(),
+        })
+    }
 }
 
 impl Checker {
@@ -48,23 +81,11 @@ impl Checker {
         dns: Arc<dyn DnsSource>,
         label: impl Into<String>,
     ) -> Result<Self, crate::Error> {
-        let dnsbl = if config.dnsbl.enabled && !config.dnsbl.zones.is_empty() {
-            Some(DnsblEngine::new(dns.clone(), &config.dnsbl.zones)?)
-        } else {
-            None
-        };
-        let smtp = if config.smtp.enabled {
-            Some(SmtpProber::new(&config.smtp)?)
-        } else {
-            None
-        };
+        let state = RunState::new(&config, &dns)?;
         Ok(Self {
             resolver_label: label.into(),
-            mx: MxCollector::new(dns.clone()),
-            rdns: ReverseDns::new(dns),
-            dnsbl,
-            smtp,
-            egress: tokio::sync::OnceCell::new(),
+            dns,
+            state: std::sync::Mutex::new(Arc::new(state)),
             config,
         })
     }
@@ -79,9 +100,35 @@ impl Checker {
         &self.resolver_label
     }
 
-    /// The SMTP prober (session pool), when SMTP probing is on.
-    pub const fn smtp(&self) -> Option<&SmtpProber> {
-        self.smtp.as_ref()
+    /// The SMTP prober (session pool) of the current caches, when SMTP probing is on.
+    pub fn smtp(&self) -> Option<SmtpProber> {
+        self.state().smtp.clone()
+    }
+
+    /// The current per-run caches, renewed when older than `cache_ttl` (the old pool's idle
+    /// sessions then get their QUIT in the background).
+    fn state(&self) -> Arc<RunState> {
+        let mut guard = self
+            .state
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let expired = self
+            .config
+            .cache_ttl
+            .is_some_and(|ttl| guard.started.elapsed() >= ttl);
+        if expired {
+            // The configuration was valid when the checker was built, so this cannot fail;
+            // if it somehow did, keep the old caches rather than fail the check.
+            if let Ok(fresh) = RunState::new(&self.config, &self.dns) {
+                let old = std::mem::replace(&mut *guard, Arc::new(fresh));
+                if let (Some(prober), Ok(rt)) =
+                    (old.smtp.clone(), tokio::runtime::Handle::try_current())
+                {
+                    rt.spawn(async move { prober.close_all().await });
+                }
+            }
+        }
+        guard.clone()
     }
 
     /// Checks one input (domain, e-mail address or URL). Never fails: input that is not a
@@ -116,9 +163,10 @@ impl Checker {
         domain: &DomainName,
         progress: &(dyn Fn(Progress) + Send + Sync),
     ) -> Facts {
+        let st = self.state();
         let scope = ProbeScope {
-            smtp: self.smtp.is_some(),
-            dnsbl: self.dnsbl.is_some(),
+            smtp: st.smtp.is_some(),
+            dnsbl: st.dnsbl.is_some(),
             open_relay_test: self.config.smtp.open_relay_test,
             allow_private: self.config.smtp.allow_private,
             smtp_port: self.config.smtp.port,
@@ -126,12 +174,12 @@ impl Checker {
         let mut facts = Facts::new(domain.as_str(), unix_now(), scope);
         facts.resolver = self.resolver_label.clone();
         let health = async {
-            match &self.dnsbl {
+            match &st.dnsbl {
                 Some(engine) => engine.health().await,
                 None => Vec::new(),
             }
         };
-        let ((), zones) = tokio::join!(self.mx.collect_into(domain, &mut facts), health);
+        let ((), zones) = tokio::join!(st.mx.collect_into(domain, &mut facts), health);
         facts.dnsbl_zones = zones;
         progress(Progress::MailHosts {
             hosts: facts
@@ -149,7 +197,7 @@ impl Checker {
             let host = h.host.clone();
             h.addresses.iter().map(move |a| (host.clone(), a.ip))
         });
-        let results = join_all(jobs.map(|(host, ip)| self.address(domain, host, ip))).await;
+        let results = join_all(jobs.map(|(host, ip)| self.address(&st, domain, host, ip))).await;
         let mut results = results.into_iter();
         for host in &mut facts.hosts {
             for addr in &mut host.addresses {
@@ -170,7 +218,7 @@ impl Checker {
         let egress = &self.config.egress;
         if timed_out && egress.enabled && !egress.canaries.is_empty() {
             let source = self.config.smtp.source_ip;
-            let facts_egress = self
+            let facts_egress = st
                 .egress
                 .get_or_init(|| check_egress(egress, source))
                 .await
@@ -180,7 +228,13 @@ impl Checker {
         facts
     }
 
-    async fn address(&self, domain: &DomainName, host: String, ip: IpAddr) -> AddressFacts {
+    async fn address(
+        &self,
+        st: &RunState,
+        domain: &DomainName,
+        host: String,
+        ip: IpAddr,
+    ) -> AddressFacts {
         let mut addr = AddressFacts::new(ip);
         if addr.scope.is_private() && !self.config.smtp.allow_private {
             addr.smtp_skipped = Some(format!(
@@ -189,16 +243,16 @@ impl Checker {
             ));
             return addr;
         }
-        let ptr = self.rdns.lookup(ip);
+        let ptr = st.rdns.lookup(ip);
         let dnsbl = async {
-            match &self.dnsbl {
+            match &st.dnsbl {
                 Some(engine) => engine.check(ip).await,
                 None => Vec::new(),
             }
         };
         let smtp = async {
-            match &self.smtp {
-                Some(prober) => Some(self.smtp_with_banner(prober, ip, &host, domain).await),
+            match &st.smtp {
+                Some(prober) => Some(Self::smtp_with_banner(st, prober, ip, &host, domain).await),
                 None => None,
             }
         };
@@ -213,7 +267,7 @@ impl Checker {
     }
 
     async fn smtp_with_banner(
-        &self,
+        st: &RunState,
         prober: &SmtpProber,
         ip: IpAddr,
         host: &str,
@@ -223,14 +277,14 @@ impl Checker {
         if let Some(greeting) = facts.greeting.as_mut()
             && let Some(name) = greeting.hostname.clone()
         {
-            greeting.hostname_lookups = Some(self.mx.host_addresses(&name).await.lookups);
+            greeting.hostname_lookups = Some(st.mx.host_addresses(&name).await.lookups);
         }
         facts
     }
 
     /// Closes every pooled SMTP session politely (QUIT). Call at the end of a run.
     pub async fn shutdown(&self) {
-        if let Some(prober) = &self.smtp {
+        if let Some(prober) = self.smtp() {
             prober.close_all().await;
         }
     }

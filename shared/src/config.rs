@@ -214,6 +214,10 @@ pub struct CheckConfig {
     pub egress: EgressConfig,
     /// Diagnosis knobs.
     pub policy: Policy,
+    /// How long per-run caches (DNS answers, blocklist answers, pooled SMTP sessions and
+    /// remembered failures) live. `None`: the checker's whole life (one audit run). A long-lived
+    /// checker such as the bot sets a few minutes so changes are seen.
+    pub cache_ttl: Option<Duration>,
 }
 
 impl CheckConfig {

@@ -148,3 +148,30 @@ async fn domains_sharing_an_mx_share_one_connection() {
         t.lines
     );
 }
+
+#[tokio::test]
+async fn caches_live_for_the_run_or_for_cache_ttl() {
+    let lab = Lab::start().await.expect("lab starts");
+    let mut c = config(&lab);
+    c.smtp.enabled = false;
+    c.dnsbl.enabled = false;
+    let host_queries = || lab.dns().queries_for("mx.healthy.test");
+
+    let per_run = Checker::new(c.clone()).unwrap();
+    per_run.check("healthy.test").await;
+    let once = host_queries();
+    assert!(once > 0);
+    per_run.check("healthy.test").await;
+    assert_eq!(
+        host_queries(),
+        once,
+        "the host's addresses were asked again"
+    );
+
+    c.cache_ttl = Some(std::time::Duration::ZERO);
+    let expiring = Checker::new(c).unwrap();
+    expiring.check("healthy.test").await;
+    let before = host_queries();
+    expiring.check("healthy.test").await;
+    assert!(host_queries() > before, "an expired cache must ask again");
+}
