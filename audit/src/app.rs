@@ -70,6 +70,12 @@ pub async fn main(cli: Cli) -> Result<Exit, AuditError> {
             })
             .sum::<usize>()
             == 1;
+    // One domain: nothing to share a session with, so close it at once and show the QUIT in
+    // the transcript, as the seed's telnet session does.
+    let mut config = config;
+    if single {
+        config.smtp.reuse_idle = std::time::Duration::ZERO;
+    }
     let want_progress = !cli.no_progress
         && !cli.quiet
         && !single

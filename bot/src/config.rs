@@ -259,6 +259,8 @@ impl BotConfig {
         // The bot's checker lives for days: its DNS/blocklist/SMTP caches (and remembered
         // failures) expire with the result cache, so a fixed server is seen as fixed.
         config.cache_ttl = Some(self.cache_ttl());
+        // One domain per check: close each SMTP session at once (the transcript ends in QUIT).
+        config.smtp.reuse_idle = Duration::ZERO;
         Ok(config)
     }
 }
