@@ -243,7 +243,11 @@ fn transaction(ctx: &Ctx<'_>, out: &mut Vec<Finding>) {
             StepOutcome::Replied { reply } if reply.is_permanent() => {
                 out.push(ctx.finding(Code::SmtpMailRejected, format!("{} rejected our MAIL FROM ({})", ctx.at(), reply.code))
                     .evidence(step_text(mail))
-                    .advice("The server refuses the sender before any recipient is named. Check its sender restrictions; if it rejects most senders this way, legitimate mail bounces too."));
+                    .advice(if sender_problem(reply) {
+                        "The server refuses our sender address itself (its domain must resolve, and some servers verify the address). Run the check again with --mail-from set to a real address of yours; if it still refuses ordinary senders, legitimate mail bounces too."
+                    } else {
+                        "The server refuses the sender before any recipient is named. Check its sender restrictions; if it rejects most senders this way, legitimate mail bounces too."
+                    }));
                 return;
             }
             StepOutcome::Replied { reply } => {
@@ -388,6 +392,17 @@ fn contains_ip(text: &str, ip: &str) -> bool {
     false
 }
 
+/// Whether a MAIL FROM rejection is about the sender address as such (X.1.7 bad sender
+/// mailbox syntax, X.1.8 bad sender's system address, or saying the sender domain is unknown).
+fn sender_problem(reply: &Reply) -> bool {
+    let text = reply.text().to_ascii_lowercase();
+    matches!(reply.enhanced.as_deref(), Some(e) if e.ends_with(".1.7") || e.ends_with(".1.8"))
+        || (text.contains("sender")
+            && (text.contains("domain not found")
+                || text.contains("unknown")
+                || text.contains("verif")))
+}
+
 fn verb(command: &str) -> String {
     command.split(':').next().unwrap_or(command).to_owned()
 }
@@ -417,7 +432,31 @@ fn connect_text(outcome: &ConnectOutcome) -> String {
 
 #[cfg(test)]
 mod tests {
-    use super::contains_ip;
+    use super::{contains_ip, sender_problem};
+    use crate::facts::Reply;
+
+    fn reply(code: u16, enhanced: Option<&str>, text: &str) -> Reply {
+        Reply {
+            code,
+            enhanced: enhanced.map(str::to_owned),
+            lines: vec![format!("{code} {text}")],
+        }
+    }
+
+    #[test]
+    fn sender_address_rejections_are_told_apart() {
+        assert!(sender_problem(&reply(
+            553,
+            Some("5.1.8"),
+            "5.1.8 <a@b.invalid>: Sender address rejected: Domain not found"
+        )));
+        assert!(sender_problem(&reply(550, None, "Sender verify failed")));
+        assert!(!sender_problem(&reply(
+            553,
+            Some("5.7.1"),
+            "5.7.1 Sender address rejected: not accepted here"
+        )));
+    }
 
     #[test]
     fn ip_matching_respects_boundaries() {
