@@ -179,13 +179,7 @@ impl SmtpProber {
 
     /// Sends `QUIT` on every idle session and forgets them (remembered failures stay).
     pub async fn close_all(&self) {
-        let slots: Vec<Arc<Slot>> = self
-            .slots
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .values()
-            .cloned()
-            .collect();
+        let slots = self.all_slots();
         let quits = slots.into_iter().map(|slot| async move {
             let idle = slot.state.lock().await.idle.take();
             if let Some(idle) = idle {
@@ -197,18 +191,22 @@ impl SmtpProber {
 
     /// How many sessions are open and idle right now.
     pub async fn idle_sessions(&self) -> usize {
-        let slots: Vec<Arc<Slot>> = self
-            .slots
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .values()
-            .cloned()
-            .collect();
+        let slots = self.all_slots();
         let mut n = 0;
         for slot in slots {
             n += usize::from(slot.state.lock().await.idle.is_some());
         }
         n
+    }
+
+    /// A snapshot of every address's slot (the map lock is not held across an await).
+    fn all_slots(&self) -> Vec<Arc<Slot>> {
+        self.slots
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .values()
+            .cloned()
+            .collect()
     }
 
     fn slot(&self, key: SocketAddr) -> Arc<Slot> {
