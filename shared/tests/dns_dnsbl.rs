@@ -1,31 +1,22 @@
 //! Blocklist queries and canary self-tests against DNSBL zones served in process.
 
+mod common;
+
 use std::net::{IpAddr, Ipv4Addr};
-use std::sync::Arc;
 use std::time::Duration;
 
-use mailcheck::config::{DnsConfig, ResolverChoice};
+use common::{dns, dns_with_timeout};
 use mailcheck::dnsbl::{DnsblStatus, ListingKind, classify, zone_problem};
 use mailcheck::facts::{DnsFailure, Lookup};
-use mailcheck::probe::dns::{DnsSource, HickoryDns};
 use mailcheck::probe::dnsbl::DnsblEngine;
 use mailcheck_testkit::dns::{DnsServer, RecordType, dnsbl_query_name};
 
 const LISTED: IpAddr = IpAddr::V4(Ipv4Addr::new(192, 0, 2, 66));
 const CLEAN: IpAddr = IpAddr::V4(Ipv4Addr::new(192, 0, 2, 67));
 
-fn dns(server: &DnsServer, timeout: Duration) -> Arc<dyn DnsSource> {
-    let config = DnsConfig {
-        resolver: ResolverChoice::Servers(vec![server.addr()]),
-        timeout,
-        attempts: 0,
-    };
-    Arc::new(HickoryDns::new(&config).expect("resolver"))
-}
-
 fn engine(server: &DnsServer, zones: &[&str]) -> DnsblEngine {
     let zones: Vec<String> = zones.iter().map(|z| (*z).to_owned()).collect();
-    DnsblEngine::new(dns(server, Duration::from_secs(3)), &zones).expect("engine")
+    DnsblEngine::new(dns(server), &zones).expect("engine")
 }
 
 fn code(last: u8) -> Ipv4Addr {
@@ -142,7 +133,7 @@ async fn error_codes_refusals_and_failures_are_recorded_as_such() {
 async fn a_timeout_is_a_failure() {
     let server = DnsServer::builder().hang("silent.test").build().await;
     let engine = DnsblEngine::new(
-        dns(&server, Duration::from_millis(200)),
+        dns_with_timeout(&server, Duration::from_millis(200)),
         &["silent.test".to_owned()],
     )
     .unwrap();
@@ -235,7 +226,8 @@ async fn each_address_and_canary_is_queried_once_per_run() {
 async fn dead_zones_are_a_configuration_error() {
     let server = DnsServer::builder().build().await;
     let zones = vec!["bl.test".to_owned(), "dnsbl.sorbs.net".to_owned()];
-    let err = DnsblEngine::new(dns(&server, Duration::from_secs(1)), &zones).unwrap_err();
+    let err =
+        DnsblEngine::new(dns_with_timeout(&server, Duration::from_secs(1)), &zones).unwrap_err();
     let text = err.to_string();
     assert!(matches!(err, mailcheck::Error::Config(_)));
     assert!(text.contains("dnsbl.sorbs.net"), "{text}");

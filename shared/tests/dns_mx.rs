@@ -1,24 +1,15 @@
 //! MX collection (RFC 5321 §5.1, RFC 7505) against the in-process authoritative server.
 
+mod common;
+
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
-use std::sync::Arc;
 use std::time::Duration;
 
+use common::{dns, dns_with_timeout};
 use mailcheck::DomainName;
-use mailcheck::config::{DnsConfig, ResolverChoice};
 use mailcheck::facts::{AddressScope, DnsFailure, Facts, HostFacts, Lookup, ProbeScope};
-use mailcheck::probe::dns::{DnsSource, HickoryDns};
 use mailcheck::probe::mx::{MailHosts, MxCollector, collect_mail_hosts};
 use mailcheck_testkit::dns::{DnsServer, RecordType};
-
-fn dns(server: &DnsServer) -> Arc<dyn DnsSource> {
-    let config = DnsConfig {
-        resolver: ResolverChoice::Servers(vec![server.addr()]),
-        timeout: Duration::from_secs(3),
-        attempts: 0,
-    };
-    Arc::new(HickoryDns::new(&config).expect("resolver"))
-}
 
 fn domain(s: &str) -> DomainName {
     DomainName::parse(s).expect("domain")
@@ -165,14 +156,8 @@ async fn no_fallback_on_nxdomain_or_failure() {
     assert!(got.implicit.is_none() && got.hosts.is_empty());
     assert_eq!(server.queries_for_type("broken.test", RecordType::A), 0);
 
-    let quick = DnsConfig {
-        resolver: ResolverChoice::Servers(vec![server.addr()]),
-        timeout: Duration::from_millis(200),
-        attempts: 0,
-    };
-    let got = MxCollector::new(Arc::new(HickoryDns::new(&quick).unwrap()))
-        .collect(&domain("slow.test"))
-        .await;
+    let quick = dns_with_timeout(&server, Duration::from_millis(200));
+    let got = MxCollector::new(quick).collect(&domain("slow.test")).await;
     assert!(matches!(
         got.mx,
         Lookup::Failed {

@@ -1,23 +1,13 @@
 //! Reverse DNS and FCrDNS against the in-process authoritative server.
 
-use std::net::{IpAddr, Ipv4Addr};
-use std::sync::Arc;
-use std::time::Duration;
+mod common;
 
-use mailcheck::config::{DnsConfig, ResolverChoice};
+use std::net::{IpAddr, Ipv4Addr};
+
+use common::dns;
 use mailcheck::facts::{DnsFailure, Lookup};
-use mailcheck::probe::dns::{DnsSource, HickoryDns};
 use mailcheck::probe::rdns::{ReverseDns, reverse};
 use mailcheck_testkit::dns::{DnsServer, RecordType, reverse_name};
-
-fn dns(server: &DnsServer) -> Arc<dyn DnsSource> {
-    let config = DnsConfig {
-        resolver: ResolverChoice::Servers(vec![server.addr()]),
-        timeout: Duration::from_secs(3),
-        attempts: 0,
-    };
-    Arc::new(HickoryDns::new(&config).expect("resolver"))
-}
 
 #[tokio::test]
 async fn fcrdns_passes_when_the_ptr_name_resolves_back() {

@@ -1,25 +1,16 @@
 //! The DNS layer against the in-process authoritative server: every outcome class told apart,
 //! explicit servers on a non-53 port, record normalisation.
 
-use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
+mod common;
+
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::time::Duration;
 
+use common::{resolver, resolver_with_timeout};
 use mailcheck::config::{DnsConfig, ResolverChoice};
 use mailcheck::facts::{DnsFailure, Lookup, MxRecord};
 use mailcheck::probe::dns::{DnsSource, HickoryDns};
 use mailcheck_testkit::dns::{DnsServer, RecordType};
-
-fn config(addr: SocketAddr, timeout: Duration) -> DnsConfig {
-    DnsConfig {
-        resolver: ResolverChoice::Servers(vec![addr]),
-        timeout,
-        attempts: 0,
-    }
-}
-
-fn resolver(server: &DnsServer) -> HickoryDns {
-    HickoryDns::new(&config(server.addr(), Duration::from_secs(3))).expect("resolver")
-}
 
 fn failure<T: std::fmt::Debug>(lookup: &Lookup<T>) -> DnsFailure {
     match lookup {
@@ -93,7 +84,7 @@ async fn servfail_and_refused_are_failures_not_negative_answers() {
 #[tokio::test]
 async fn a_silent_server_is_a_timeout() {
     let server = DnsServer::builder().hang("slow.test").build().await;
-    let dns = HickoryDns::new(&config(server.addr(), Duration::from_millis(200))).unwrap();
+    let dns = resolver_with_timeout(&server, Duration::from_millis(200));
     let lookup = dns.mx("slow.test").await;
     assert_eq!(failure(&lookup), DnsFailure::Timeout, "{lookup:?}");
     assert!(server.queries_for("slow.test") >= 1);

@@ -1,35 +1,24 @@
 //! The politeness layer: one connection per address, sessions reused across domains, QUIT after
 //! idle and on close, connection failures remembered.
 
+mod common;
+
 use std::net::{IpAddr, SocketAddr};
 use std::time::Duration;
 
+use common::{MX, closing, code, ip, smtp_config, unused_port};
 use futures::StreamExt;
 use mailcheck::config::SmtpConfig;
 use mailcheck::facts::{ConnectOutcome, StepOutcome};
 use mailcheck::probe::smtp::SmtpProber;
 use mailcheck_testkit::smtp::{Command, SmtpServer};
 
-const MX: &str = "mx.example.test";
-
+/// The shared probe settings, with idle sessions kept for a minute.
 fn config(port: u16) -> SmtpConfig {
     SmtpConfig {
-        port,
-        helo_name: "probe.example.test".to_owned(),
-        connect_timeout: Duration::from_secs(5),
-        greeting_timeout: Duration::from_secs(5),
-        command_timeout: Duration::from_secs(5),
-        tls_timeout: Duration::from_secs(5),
-        session_deadline: Duration::from_secs(20),
-        allow_private: true,
-        min_connect_interval: Duration::ZERO,
         reuse_idle: Duration::from_secs(60),
-        ..SmtpConfig::default()
+        ..smtp_config(port)
     }
-}
-
-fn ip(server: &SmtpServer) -> IpAddr {
-    server.addr().ip()
 }
 
 #[tokio::test]
@@ -101,8 +90,7 @@ async fn no_reuse_when_disabled_quits_at_once() {
     cfg.reuse_idle = Duration::ZERO;
     let prober = SmtpProber::new(&cfg).unwrap();
     let facts = prober.probe(ip(&server), MX, "a.example").await;
-    let closing: Vec<_> = facts.closing.iter().map(|s| s.command.as_str()).collect();
-    assert_eq!(closing, ["RSET", "QUIT"]);
+    assert_eq!(closing(&facts), ["RSET", "QUIT"]);
     prober.probe(ip(&server), MX, "b.example").await;
     assert_eq!(server.connections(), 2);
 }
@@ -189,10 +177,7 @@ async fn different_host_name_on_the_same_address_gets_its_own_session() {
 
 #[tokio::test]
 async fn connection_failures_are_remembered() {
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let port = listener.local_addr().unwrap().port();
-    drop(listener);
-    let prober = SmtpProber::new(&config(port)).unwrap();
+    let prober = SmtpProber::new(&config(unused_port())).unwrap();
     for d in ["a.example", "b.example", "c.example"] {
         let facts = prober.probe("127.0.0.1".parse().unwrap(), MX, d).await;
         assert_eq!(facts.connect, ConnectOutcome::Refused);
@@ -220,10 +205,7 @@ async fn connection_failures_are_remembered() {
     let prober = SmtpProber::new(&config(server.addr().port())).unwrap();
     for d in ["a.example", "b.example"] {
         let facts = prober.probe(ip(&server), MX, d).await;
-        assert_eq!(
-            facts.ehlo.as_ref().and_then(|s| s.reply()).map(|r| r.code),
-            Some(550)
-        );
+        assert_eq!(code(facts.ehlo.as_ref()), Some(550));
         assert!(
             facts
                 .transcript_text()

@@ -1,30 +1,16 @@
 //! The SMTP session against the test kit's scriptable server on loopback.
 
-use std::net::{IpAddr, SocketAddr};
+mod common;
+
+use std::net::SocketAddr;
 use std::time::Duration;
 
+use common::{MX, closing, code, ip, smtp_config, unused_port};
 use mailcheck::config::SmtpConfig;
 use mailcheck::facts::{CertProblem, ConnectOutcome, SmtpFacts, StepOutcome};
 use mailcheck::probe::smtp::{Session, SmtpClient};
 use mailcheck_testkit::certs::TestCa;
 use mailcheck_testkit::smtp::{Command, Hostile, SmtpServer, SmtpServerBuilder};
-
-const MX: &str = "mx.example.test";
-
-fn config(port: u16) -> SmtpConfig {
-    SmtpConfig {
-        port,
-        helo_name: "probe.example.test".to_owned(),
-        connect_timeout: Duration::from_secs(5),
-        greeting_timeout: Duration::from_secs(5),
-        command_timeout: Duration::from_secs(5),
-        tls_timeout: Duration::from_secs(5),
-        session_deadline: Duration::from_secs(20),
-        allow_private: true,
-        min_connect_interval: Duration::ZERO,
-        ..SmtpConfig::default()
-    }
-}
 
 async fn probe_with(server: &SmtpServer, cfg: SmtpConfig) -> SmtpFacts {
     let client = SmtpClient::new(&cfg).expect("config");
@@ -32,15 +18,7 @@ async fn probe_with(server: &SmtpServer, cfg: SmtpConfig) -> SmtpFacts {
 }
 
 async fn probe(server: &SmtpServer) -> SmtpFacts {
-    probe_with(server, config(server.addr().port())).await
-}
-
-fn ip(server: &SmtpServer) -> IpAddr {
-    server.addr().ip()
-}
-
-fn code(step: Option<&mailcheck::facts::Step>) -> Option<u16> {
-    step.and_then(|s| s.reply()).map(|r| r.code)
+    probe_with(server, smtp_config(server.addr().port())).await
 }
 
 fn tls_server(ca: &TestCa, cert: &mailcheck_testkit::certs::TestCert) -> SmtpServerBuilder {
@@ -51,7 +29,7 @@ fn tls_server(ca: &TestCa, cert: &mailcheck_testkit::certs::TestCert) -> SmtpSer
 fn trusting(ca: &TestCa, port: u16) -> SmtpConfig {
     SmtpConfig {
         extra_ca_pem: vec![ca.ca_pem()],
-        ..config(port)
+        ..smtp_config(port)
     }
 }
 
@@ -281,7 +259,7 @@ async fn tls_problems(
     let cfg = if trust {
         trusting(&ca, port)
     } else {
-        config(port)
+        smtp_config(port)
     };
     let facts = probe_with(&server, cfg).await;
     // The handshake completes whatever is wrong, and the session goes on inside TLS.
@@ -392,7 +370,7 @@ async fn greeting_timeout_is_no_greeting() {
         .greeting_delay(Duration::from_secs(30))
         .build()
         .await;
-    let mut cfg = config(server.addr().port());
+    let mut cfg = smtp_config(server.addr().port());
     cfg.greeting_timeout = Duration::from_millis(200);
     let facts = probe_with(&server, cfg).await;
     assert_eq!(
@@ -409,7 +387,7 @@ async fn silence_and_close_first() {
         .hostile(Hostile::Silence)
         .build()
         .await;
-    let mut cfg = config(server.addr().port());
+    let mut cfg = smtp_config(server.addr().port());
     cfg.greeting_timeout = Duration::from_millis(200);
     let facts = probe_with(&server, cfg).await;
     assert_eq!(
@@ -489,14 +467,7 @@ async fn mail_rejected() {
         facts.rcpt.is_none(),
         "no RCPT after a rejected MAIL without pipelining"
     );
-    assert_eq!(
-        facts
-            .closing
-            .iter()
-            .map(|s| s.command.as_str())
-            .collect::<Vec<_>>(),
-        ["RSET", "QUIT"]
-    );
+    assert_eq!(closing(&facts), ["RSET", "QUIT"]);
 }
 
 #[tokio::test]
@@ -563,7 +534,7 @@ async fn rcpt_relay_denied_unknown_and_tempfail() {
 #[tokio::test]
 async fn open_relay_test() {
     let server = SmtpServer::builder().build().await;
-    let mut cfg = config(server.addr().port());
+    let mut cfg = smtp_config(server.addr().port());
     cfg.open_relay_test = true;
     let facts = probe_with(&server, cfg.clone()).await;
     let relay = facts.relay_test.as_ref().expect("relay test ran");
@@ -595,7 +566,7 @@ async fn open_relay_test() {
 #[tokio::test]
 async fn null_sender() {
     let server = SmtpServer::builder().build().await;
-    let mut cfg = config(server.addr().port());
+    let mut cfg = smtp_config(server.addr().port());
     cfg.mail_from = String::new();
     let facts = probe_with(&server, cfg).await;
     assert_eq!(facts.mail.as_ref().unwrap().command, "MAIL FROM:<>");
@@ -603,10 +574,7 @@ async fn null_sender() {
 
 #[tokio::test]
 async fn refused_port() {
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let port = listener.local_addr().unwrap().port();
-    drop(listener);
-    let client = SmtpClient::new(&config(port)).unwrap();
+    let client = SmtpClient::new(&smtp_config(unused_port())).unwrap();
     let facts = client
         .probe("127.0.0.1".parse().unwrap(), MX, "example.test")
         .await;
@@ -617,11 +585,11 @@ async fn refused_port() {
 #[tokio::test]
 async fn source_ip_family_mismatch_is_an_error() {
     let server = SmtpServer::builder().build().await;
-    let mut cfg = config(server.addr().port());
+    let mut cfg = smtp_config(server.addr().port());
     cfg.source_ip = Some("::1".parse().unwrap());
     let facts = probe_with(&server, cfg).await;
     assert!(matches!(facts.connect, ConnectOutcome::Error { .. }));
-    let mut cfg = config(server.addr().port());
+    let mut cfg = smtp_config(server.addr().port());
     cfg.source_ip = Some("127.0.0.1".parse().unwrap());
     let facts = probe_with(&server, cfg).await;
     assert_eq!(
@@ -656,7 +624,7 @@ async fn hostile_servers_end_within_the_deadline() {
         .byte_delay(Duration::from_millis(50))
         .build()
         .await;
-    let mut cfg = config(server.addr().port());
+    let mut cfg = smtp_config(server.addr().port());
     cfg.session_deadline = Duration::from_millis(300);
     let facts = probe_with(&server, cfg).await;
     assert_eq!(
@@ -705,7 +673,7 @@ async fn reply_421_to_mail_stops_sending() {
 #[tokio::test]
 async fn one_session_serves_several_domains() {
     let server = SmtpServer::builder().build().await;
-    let client = SmtpClient::new(&config(server.addr().port())).unwrap();
+    let client = SmtpClient::new(&smtp_config(server.addr().port())).unwrap();
     let (base, session) = Session::open(&client, ip(&server), MX).await;
     let mut session = session.expect("ready");
     for domain in ["a.example", "b.example", "c.example"] {
