@@ -3,11 +3,14 @@
 //! tests exercise the bot (defer, progress, rendering, safety, cooldowns, cache, cap) and not the
 //! probes.
 
+mod common;
+
 use std::net::{IpAddr, Ipv4Addr};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
+use common::{Bot, assert_neutralized};
 use mailcheck::check::MailHost;
 use mailcheck::dnsbl::DnsblStatus;
 use mailcheck::facts::AddressScope;
@@ -15,7 +18,7 @@ use mailcheck::report::{AddressSummary, DnsblSummary, MxSummary, SmtpSummary};
 use mailcheck::{Code, DomainName, Finding, Report, Verdict};
 use mailcheck_bot::backend::BoxFuture;
 use mailcheck_bot::{BotConfig, Data, Diagnoser, Progress, ProgressSender};
-use mailcheck_testkit::discord::{DiscordEvent, DiscordStandIn, Recorded};
+use mailcheck_testkit::discord::DiscordEvent;
 use tokio::sync::watch;
 
 const WAIT: Duration = Duration::from_secs(20);
@@ -105,20 +108,12 @@ fn sample_report() -> Report {
 }
 
 struct Harness {
-    discord: DiscordStandIn,
+    bot: Bot,
     scripted: Arc<Scripted>,
     open_gate: watch::Sender<bool>,
-    client: tokio::task::JoinHandle<()>,
-}
-
-impl Drop for Harness {
-    fn drop(&mut self) {
-        self.client.abort();
-    }
 }
 
 async fn start(config: BotConfig, gate_open: bool) -> Harness {
-    let discord = DiscordStandIn::start().await.unwrap();
     let (open_gate, gate) = watch::channel(gate_open);
     let scripted = Arc::new(Scripted {
         report: sample_report(),
@@ -130,19 +125,10 @@ async fn start(config: BotConfig, gate_open: bool) -> Harness {
         ..config
     };
     let data = Data::with_diagnoser(config, Arc::clone(&scripted) as Arc<dyn Diagnoser>);
-    let base = discord.http_base();
-    let mut client = mailcheck_bot::client_builder("standin-token", Some(&base), data)
-        .await
-        .unwrap();
-    let client = tokio::spawn(async move {
-        let _ = client.start().await;
-    });
-    discord.wait_ready(WAIT).await.unwrap();
     Harness {
-        discord,
+        bot: Bot::start(data, WAIT).await,
         scripted,
         open_gate,
-        client,
     }
 }
 
@@ -154,19 +140,11 @@ fn lenient() -> BotConfig {
     }
 }
 
-async fn final_edit(h: &Harness, token: &str) -> Recorded {
-    h.discord
-        .wait_for(WAIT, |e| {
-            e.is_edit_original_of(token) && !e.files().is_empty()
-        })
-        .await
-        .unwrap()
-}
-
 #[tokio::test]
 async fn registers_defers_first_then_shows_progress_and_a_safe_final_embed() {
     let h = start(lenient(), false).await;
     let registered = h
+        .bot
         .discord
         .wait_for(WAIT, |e| matches!(e, DiscordEvent::RegisterCommands { .. }))
         .await
@@ -178,33 +156,22 @@ async fn registers_defers_first_then_shows_progress_and_a_safe_final_embed() {
     assert_eq!(commands[0]["options"][0]["name"], "domain");
 
     let sent = h
+        .bot
         .discord
         .send_interaction(42, Some(GUILD), "Postmaster@Example.TEST")
         .unwrap();
-    let mut cursor = h.discord.cursor_from_start();
-    // The first answer is the defer, and it comes while the check is still held at the gate.
-    let first = cursor
-        .wait_for(WAIT, |e| e.token() == Some(sent.token.as_str()))
-        .await
-        .unwrap();
+    // The first answer is the defer, and it comes while the check is still held at the gate;
+    // then progress: the MX list, still before the check is allowed to finish.
+    let (first, progress) = h
+        .bot
+        .first_answer_and_progress(&sent.token, "MX 10 mx1.example.test")
+        .await;
     assert!(first.event.is_defer_of(&sent.token), "{first:?}");
     assert!(!first.event.is_ephemeral());
-    // Progress: the MX list, still before the check is allowed to finish.
-    let progress = cursor
-        .wait_for(WAIT, |e| {
-            e.is_edit_original_of(&sent.token)
-                && e.embeds().first().is_some_and(|m| {
-                    m["description"]
-                        .as_str()
-                        .is_some_and(|d| d.contains("MX 10 mx1.example.test"))
-                })
-        })
-        .await
-        .unwrap();
     assert!(progress.event.files().is_empty());
     h.open_gate.send_replace(true);
 
-    let edit = final_edit(&h, &sent.token).await;
+    let edit = h.bot.final_edit(&sent.token).await;
     let payload = edit.event.message_payload().unwrap();
     assert_eq!(payload["allowed_mentions"]["parse"], serde_json::json!([]));
     let embed = &edit.event.embeds()[0];
@@ -222,17 +189,7 @@ async fn registers_defers_first_then_shows_progress_and_a_safe_final_embed() {
     );
     assert!(text.contains("TLSv1.3"), "{text}");
     // The hostile banner arrives neutralized.
-    for bad in ["@everyone", "@here", "<@123>", "<@&77>", "**x**"] {
-        assert!(!text.contains(bad), "{bad} leaked: {text}");
-    }
-    assert!(
-        text.contains("@\u{200B}everyone") && text.contains("<\u{200B}@123>"),
-        "{text}"
-    );
-    assert!(
-        text.contains("\\\\*\\\\*x\\\\*\\\\*"),
-        "markdown escaped: {text}"
-    );
+    assert_neutralized(&text, &["@everyone", "@here", "<@123>", "<@&77>", "**x**"]);
     // Errors before warnings.
     let fields = embed["fields"].as_array().unwrap();
     let first_field = fields[0]["value"].as_str().unwrap();
@@ -244,6 +201,7 @@ async fn registers_defers_first_then_shows_progress_and_a_safe_final_embed() {
     assert!(file.text().contains("verdict: broken"));
     // Nothing else reached the API.
     let others: Vec<String> = h
+        .bot
         .discord
         .events()
         .into_iter()
@@ -259,14 +217,11 @@ async fn registers_defers_first_then_shows_progress_and_a_safe_final_embed() {
 async fn invalid_input_is_answered_privately_without_a_check() {
     let h = start(lenient(), true).await;
     let sent = h
+        .bot
         .discord
         .send_interaction(42, Some(GUILD), "not a domain <@1>")
         .unwrap();
-    let answer = h
-        .discord
-        .wait_for(WAIT, |e| e.token() == Some(sent.token.as_str()))
-        .await
-        .unwrap();
+    let answer = h.bot.answer(&sent.token).await;
     assert_eq!(answer.event.callback_type(), Some(4), "{answer:?}");
     assert!(answer.event.is_ephemeral());
     let content = answer.event.content().unwrap();
@@ -288,19 +243,17 @@ async fn user_cooldown_answers_privately() {
     };
     let h = start(config, true).await;
     let first = h
+        .bot
         .discord
         .send_interaction(42, Some(GUILD), "example.test")
         .unwrap();
-    final_edit(&h, &first.token).await;
+    h.bot.final_edit(&first.token).await;
     let second = h
+        .bot
         .discord
         .send_interaction(42, Some(GUILD), "other.test")
         .unwrap();
-    let answer = h
-        .discord
-        .wait_for(WAIT, |e| e.token() == Some(second.token.as_str()))
-        .await
-        .unwrap();
+    let answer = h.bot.answer(&second.token).await;
     assert_eq!(answer.event.callback_type(), Some(4));
     assert!(answer.event.is_ephemeral());
     assert!(
@@ -319,19 +272,17 @@ async fn guild_cooldown_applies_to_other_users() {
     };
     let h = start(config, true).await;
     let first = h
+        .bot
         .discord
         .send_interaction(42, Some(GUILD), "example.test")
         .unwrap();
-    final_edit(&h, &first.token).await;
+    h.bot.final_edit(&first.token).await;
     let second = h
+        .bot
         .discord
         .send_interaction(43, Some(GUILD), "other.test")
         .unwrap();
-    let answer = h
-        .discord
-        .wait_for(WAIT, |e| e.token() == Some(second.token.as_str()))
-        .await
-        .unwrap();
+    let answer = h.bot.answer(&second.token).await;
     assert!(answer.event.is_ephemeral());
     assert!(
         answer
@@ -347,15 +298,17 @@ async fn guild_cooldown_applies_to_other_users() {
 async fn repeated_domain_comes_from_the_cache_and_says_so() {
     let h = start(lenient(), true).await;
     let first = h
+        .bot
         .discord
         .send_interaction(42, Some(GUILD), "example.test")
         .unwrap();
-    final_edit(&h, &first.token).await;
+    h.bot.final_edit(&first.token).await;
     let second = h
+        .bot
         .discord
         .send_interaction(43, None, "https://EXAMPLE.test/x")
         .unwrap();
-    let edit = final_edit(&h, &second.token).await;
+    let edit = h.bot.final_edit(&second.token).await;
     let description = edit.event.embeds()[0]["description"]
         .as_str()
         .unwrap()
@@ -372,29 +325,28 @@ async fn busy_bot_answers_privately() {
     };
     let h = start(config, false).await;
     let first = h
+        .bot
         .discord
         .send_interaction(42, Some(GUILD), "example.test")
         .unwrap();
-    h.discord
+    h.bot
+        .discord
         .wait_for(WAIT, |e| e.is_defer_of(&first.token))
         .await
         .unwrap();
     let second = h
+        .bot
         .discord
         .send_interaction(43, Some(GUILD), "other.test")
         .unwrap();
-    let answer = h
-        .discord
-        .wait_for(WAIT, |e| e.token() == Some(second.token.as_str()))
-        .await
-        .unwrap();
+    let answer = h.bot.answer(&second.token).await;
     assert!(answer.event.is_ephemeral());
     assert!(
         answer.event.content().unwrap().contains("try again"),
         "{answer:?}"
     );
     h.open_gate.send_replace(true);
-    final_edit(&h, &first.token).await;
+    h.bot.final_edit(&first.token).await;
 }
 
 #[tokio::test]
@@ -405,10 +357,12 @@ async fn deadline_ends_a_hanging_check_with_a_polite_message() {
     };
     let h = start(config, false).await; // the gate never opens
     let sent = h
+        .bot
         .discord
         .send_interaction(42, None, "example.test")
         .unwrap();
     let edit = h
+        .bot
         .discord
         .wait_for(WAIT, |e| {
             e.is_edit_original_of(&sent.token)

@@ -2,11 +2,14 @@
 //! (real serenity gateway and REST code), the mail world is the in-process lab of the test kit
 //! (or a tiny DNS + SMTP pair built here). Nothing leaves loopback.
 
+mod common;
+
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::time::Duration;
 
+use common::{Bot, assert_neutralized};
 use mailcheck_bot::{BotConfig, Data};
-use mailcheck_testkit::discord::{DiscordStandIn, Recorded};
+use mailcheck_testkit::discord::Recorded;
 use mailcheck_testkit::dns::DnsServer;
 use mailcheck_testkit::lab::{Lab, Scenario};
 use mailcheck_testkit::smtp::SmtpServer;
@@ -15,30 +18,6 @@ use serde_json::Value;
 /// Generous: a wait ends as soon as the awaited event arrives.
 const WAIT: Duration = Duration::from_secs(40);
 const GUILD: u64 = 555_000_000_000_000_002;
-
-struct Bot {
-    discord: DiscordStandIn,
-    client: tokio::task::JoinHandle<()>,
-}
-
-impl Drop for Bot {
-    fn drop(&mut self) {
-        self.client.abort();
-    }
-}
-
-async fn start_bot(data: Data) -> Bot {
-    let discord = DiscordStandIn::start().await.unwrap();
-    let base = discord.http_base();
-    let mut client = mailcheck_bot::client_builder("standin-token", Some(&base), data)
-        .await
-        .unwrap();
-    let client = tokio::spawn(async move {
-        let _ = client.start().await;
-    });
-    discord.wait_ready(WAIT).await.unwrap();
-    Bot { discord, client }
-}
 
 /// Cooldowns per guild off, per user on (each test uses a new user per check).
 fn base_config() -> BotConfig {
@@ -51,22 +30,17 @@ fn base_config() -> BotConfig {
 }
 
 async fn lab_bot(lab: &Lab) -> Bot {
-    start_bot(mailcheck_bot::lab::data(base_config(), &lab.checker_hints()).unwrap()).await
+    Bot::start(
+        mailcheck_bot::lab::data(base_config(), &lab.checker_hints()).unwrap(),
+        WAIT,
+    )
+    .await
 }
 
 fn scenario(lab: &Lab, input: &str) -> Scenario {
     lab.scenarios()
         .into_iter()
         .find(|s| s.input == input)
-        .unwrap()
-}
-
-async fn final_edit(bot: &Bot, token: &str) -> Recorded {
-    bot.discord
-        .wait_for(WAIT, |e| {
-            e.is_edit_original_of(token) && !e.files().is_empty()
-        })
-        .await
         .unwrap()
 }
 
@@ -104,25 +78,10 @@ async fn check_scenario(bot: &Bot, lab: &Lab, user: u64, input: &str) -> (Value,
         .discord
         .send_interaction(user, Some(GUILD), input)
         .unwrap();
-    let mut cursor = bot.discord.cursor_from_start();
-    let first = cursor
-        .wait_for(WAIT, |e| e.token() == Some(sent.token.as_str()))
-        .await
-        .unwrap();
+    let (first, progress) = bot.first_answer_and_progress(&sent.token, "DNS done").await;
     assert!(first.event.is_defer_of(&sent.token), "{input}: {first:?}");
-    let progress = cursor
-        .wait_for(WAIT, |e| {
-            e.is_edit_original_of(&sent.token)
-                && e.embeds().first().is_some_and(|m| {
-                    m["description"]
-                        .as_str()
-                        .is_some_and(|d| d.contains("DNS done"))
-                })
-        })
-        .await
-        .unwrap();
     assert!(progress.event.files().is_empty());
-    let done = final_edit(bot, &sent.token).await;
+    let done = bot.final_edit(&sent.token).await;
     assert!(
         first.index < progress.index && progress.index < done.index,
         "{input}: defer {}, progress {}, final {}",
@@ -198,7 +157,7 @@ async fn lab_domains_get_their_verdicts_and_findings_in_discord() {
         .discord
         .send_interaction(106, Some(GUILD), "openrelay.test")
         .unwrap();
-    let done = final_edit(&bot, &relay.token).await;
+    let done = bot.final_edit(&relay.token).await;
     let text = done.event.embeds()[0].to_string();
     assert!(!text.contains("smtp.open_relay"), "{text}");
     let server = lab.server("mx.openrelay.test").unwrap();
@@ -215,11 +174,7 @@ async fn lab_domains_get_their_verdicts_and_findings_in_discord() {
         .discord
         .send_interaction(101, Some(GUILD), "closed.test")
         .unwrap();
-    let answer = bot
-        .discord
-        .wait_for(WAIT, |e| e.token() == Some(again.token.as_str()))
-        .await
-        .unwrap();
+    let answer = bot.answer(&again.token).await;
     assert_eq!(answer.event.callback_type(), Some(4), "{answer:?}");
     assert!(answer.event.is_ephemeral());
     assert!(answer.event.content().unwrap().contains("Please wait"));
@@ -231,11 +186,7 @@ async fn lab_domains_get_their_verdicts_and_findings_in_discord() {
         .discord
         .send_interaction(105, Some(GUILD), "not a domain!")
         .unwrap();
-    let answer = bot
-        .discord
-        .wait_for(WAIT, |e| e.token() == Some(bad.token.as_str()))
-        .await
-        .unwrap();
+    let answer = bot.answer(&bad.token).await;
     assert_eq!(answer.event.callback_type(), Some(4), "{answer:?}");
     assert!(answer.event.is_ephemeral());
     assert!(
@@ -300,12 +251,12 @@ async fn a_hostile_banner_from_a_real_server_arrives_neutralized() {
         Some("220 mx.hostile.test ESMTP @everyone <@123> **x**"),
     )
     .await;
-    let bot = start_bot(Data::new(world_config(&dns, &smtp, true)).unwrap()).await;
+    let bot = Bot::start(Data::new(world_config(&dns, &smtp, true)).unwrap(), WAIT).await;
     let sent = bot
         .discord
         .send_interaction(301, Some(GUILD), "hostile.test")
         .unwrap();
-    let edit = final_edit(&bot, &sent.token).await;
+    let edit = bot.final_edit(&sent.token).await;
     assert!(
         smtp.connections() > 0,
         "the lab-configured bot probes loopback"
@@ -317,29 +268,19 @@ async fn a_hostile_banner_from_a_real_server_arrives_neutralized() {
         text.contains("greeting: 220 mx.hostile.test ESMTP"),
         "{text}"
     );
-    for bad in ["@everyone", "<@123>", "**x**"] {
-        assert!(!text.contains(bad), "{bad} leaked: {text}");
-    }
-    assert!(
-        text.contains("@\u{200B}everyone") && text.contains("<\u{200B}@123>"),
-        "{text}"
-    );
-    assert!(
-        text.contains("\\\\*\\\\*x\\\\*\\\\*"),
-        "markdown escaped: {text}"
-    );
+    assert_neutralized(&text, &["@everyone", "<@123>", "**x**"]);
     assert_no_mentions_allowed(&bot, &sent.token);
 }
 
 #[tokio::test]
 async fn a_private_address_mx_is_reported_not_probed() {
     let (dns, smtp) = mini_world("private.test", Ipv4Addr::new(127, 0, 0, 62), None).await;
-    let bot = start_bot(Data::new(world_config(&dns, &smtp, false)).unwrap()).await;
+    let bot = Bot::start(Data::new(world_config(&dns, &smtp, false)).unwrap(), WAIT).await;
     let sent = bot
         .discord
         .send_interaction(401, Some(GUILD), "private.test")
         .unwrap();
-    let edit = final_edit(&bot, &sent.token).await;
+    let edit = bot.final_edit(&sent.token).await;
     let text = edit.event.embeds()[0].to_string();
     assert!(text.contains("mx.private_address"), "{text}");
     assert!(
