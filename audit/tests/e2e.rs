@@ -4,11 +4,13 @@ mod common;
 
 use std::collections::BTreeSet;
 
-use common::{LabArgs, code, codes, col, json_lines, read_csv, stderr, stdout};
+use common::{LabArgs, code, codes, col, csv_table, json_lines, read_csv, stderr, stdout};
 use mailcheck_testkit::lab::Lab;
 use mailcheck_testkit::smtp::Command;
 
-/// The CSV columns after the pass-through ones (the documented schema).
+/// The CSV columns after the pass-through ones (the documented schema). Spelled out on purpose
+/// rather than taken from `mailcheck_audit::output::csv::COLUMNS`: a change to the schema must
+/// fail here.
 const FIXED: &[&str] = &[
     "domain",
     "verdict",
@@ -334,13 +336,7 @@ async fn csv_edge_cases_and_pass_through() {
             "healthy.test;Client A\nnullmx.test;Client B\n",
         )
         .await;
-    let text = stdout(&out);
-    let mut r = csv::Reader::from_reader(text.as_bytes());
-    let header: Vec<String> = r.headers().unwrap().iter().map(str::to_owned).collect();
-    let rows: Vec<Vec<String>> = r
-        .records()
-        .map(|x| x.unwrap().iter().map(str::to_owned).collect())
-        .collect();
+    let (header, rows) = csv_table(stdout(&out).as_bytes());
     assert_eq!(header[0], "column2");
     assert_eq!(rows.len(), 3);
     assert_eq!(col(&header, &rows[0], "domain"), "nomx.test");
@@ -416,16 +412,19 @@ async fn resume_continues_without_reprobing() {
         &keep[3][..keep[3].len() / 2]
     );
     std::fs::write(&jsonl, torn).unwrap();
-    let rcpt = |host: &str| lab.server(host).unwrap().command_count(Command::Rcpt);
-    let before: Vec<usize> = [
-        "mx.healthy.test",
-        "mx.greylist.test",
-        "mx.notls.test",
-        "mx.expired.test",
-    ]
-    .iter()
-    .map(|h| rcpt(h))
-    .collect();
+    // RCPT commands seen by the MX hosts of the first four rows.
+    let rcpts = || -> Vec<usize> {
+        [
+            "mx.healthy.test",
+            "mx.greylist.test",
+            "mx.notls.test",
+            "mx.expired.test",
+        ]
+        .iter()
+        .map(|h| lab.server(h).unwrap().command_count(Command::Rcpt))
+        .collect()
+    };
+    let before = rcpts();
 
     let csv = t.path("resumed.csv");
     let out = t
@@ -445,15 +444,7 @@ async fn resume_continues_without_reprobing() {
         "{}",
         stderr(&out)
     );
-    let after: Vec<usize> = [
-        "mx.healthy.test",
-        "mx.greylist.test",
-        "mx.notls.test",
-        "mx.expired.test",
-    ]
-    .iter()
-    .map(|h| rcpt(h))
-    .collect();
+    let after = rcpts();
     assert_eq!(
         after[..3],
         before[..3],

@@ -128,10 +128,14 @@ pub fn json_lines(text: &str) -> Vec<serde_json::Value> {
 
 /// Reads a CSV report into header + records.
 pub fn read_csv(path: &Path) -> (Vec<String>, Vec<Vec<String>>) {
+    csv_table(std::fs::File::open(path).unwrap())
+}
+
+/// Parses CSV text (a report on stdout, or a file) into header + records.
+pub fn csv_table(source: impl std::io::Read) -> (Vec<String>, Vec<Vec<String>>) {
     let mut r = csv::ReaderBuilder::new()
         .has_headers(true)
-        .from_path(path)
-        .unwrap();
+        .from_reader(source);
     let header = r.headers().unwrap().iter().map(str::to_owned).collect();
     let rows = r
         .records()
