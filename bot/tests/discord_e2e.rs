@@ -155,11 +155,7 @@ async fn registers_defers_first_then_shows_progress_and_a_safe_final_embed() {
     assert_eq!(commands[0]["name"], "mailcheck");
     assert_eq!(commands[0]["options"][0]["name"], "domain");
 
-    let sent = h
-        .bot
-        .discord
-        .send_interaction(42, Some(GUILD), "Postmaster@Example.TEST")
-        .unwrap();
+    let sent = h.bot.send(42, Some(GUILD), "Postmaster@Example.TEST");
     // The first answer is the defer, and it comes while the check is still held at the gate;
     // then progress: the MX list, still before the check is allowed to finish.
     let (first, progress) = h
@@ -216,11 +212,7 @@ async fn registers_defers_first_then_shows_progress_and_a_safe_final_embed() {
 #[tokio::test]
 async fn invalid_input_is_answered_privately_without_a_check() {
     let h = start(lenient(), true).await;
-    let sent = h
-        .bot
-        .discord
-        .send_interaction(42, Some(GUILD), "not a domain <@1>")
-        .unwrap();
+    let sent = h.bot.send(42, Some(GUILD), "not a domain <@1>");
     let answer = h.bot.answer(&sent.token).await;
     assert_eq!(answer.event.callback_type(), Some(4), "{answer:?}");
     assert!(answer.event.is_ephemeral());
@@ -242,17 +234,9 @@ async fn user_cooldown_answers_privately() {
         ..BotConfig::default()
     };
     let h = start(config, true).await;
-    let first = h
-        .bot
-        .discord
-        .send_interaction(42, Some(GUILD), "example.test")
-        .unwrap();
+    let first = h.bot.send(42, Some(GUILD), "example.test");
     h.bot.final_edit(&first.token).await;
-    let second = h
-        .bot
-        .discord
-        .send_interaction(42, Some(GUILD), "other.test")
-        .unwrap();
+    let second = h.bot.send(42, Some(GUILD), "other.test");
     let answer = h.bot.answer(&second.token).await;
     assert_eq!(answer.event.callback_type(), Some(4));
     assert!(answer.event.is_ephemeral());
@@ -271,17 +255,9 @@ async fn guild_cooldown_applies_to_other_users() {
         ..BotConfig::default()
     };
     let h = start(config, true).await;
-    let first = h
-        .bot
-        .discord
-        .send_interaction(42, Some(GUILD), "example.test")
-        .unwrap();
+    let first = h.bot.send(42, Some(GUILD), "example.test");
     h.bot.final_edit(&first.token).await;
-    let second = h
-        .bot
-        .discord
-        .send_interaction(43, Some(GUILD), "other.test")
-        .unwrap();
+    let second = h.bot.send(43, Some(GUILD), "other.test");
     let answer = h.bot.answer(&second.token).await;
     assert!(answer.event.is_ephemeral());
     assert!(
@@ -297,17 +273,9 @@ async fn guild_cooldown_applies_to_other_users() {
 #[tokio::test]
 async fn repeated_domain_comes_from_the_cache_and_says_so() {
     let h = start(lenient(), true).await;
-    let first = h
-        .bot
-        .discord
-        .send_interaction(42, Some(GUILD), "example.test")
-        .unwrap();
+    let first = h.bot.send(42, Some(GUILD), "example.test");
     h.bot.final_edit(&first.token).await;
-    let second = h
-        .bot
-        .discord
-        .send_interaction(43, None, "https://EXAMPLE.test/x")
-        .unwrap();
+    let second = h.bot.send(43, None, "https://EXAMPLE.test/x");
     let edit = h.bot.final_edit(&second.token).await;
     let description = edit.event.embeds()[0]["description"]
         .as_str()
@@ -324,21 +292,13 @@ async fn busy_bot_answers_privately() {
         ..lenient()
     };
     let h = start(config, false).await;
-    let first = h
-        .bot
-        .discord
-        .send_interaction(42, Some(GUILD), "example.test")
-        .unwrap();
+    let first = h.bot.send(42, Some(GUILD), "example.test");
     h.bot
         .discord
         .wait_for(WAIT, |e| e.is_defer_of(&first.token))
         .await
         .unwrap();
-    let second = h
-        .bot
-        .discord
-        .send_interaction(43, Some(GUILD), "other.test")
-        .unwrap();
+    let second = h.bot.send(43, Some(GUILD), "other.test");
     let answer = h.bot.answer(&second.token).await;
     assert!(answer.event.is_ephemeral());
     assert!(
@@ -356,11 +316,7 @@ async fn deadline_ends_a_hanging_check_with_a_polite_message() {
         ..lenient()
     };
     let h = start(config, false).await; // the gate never opens
-    let sent = h
-        .bot
-        .discord
-        .send_interaction(42, None, "example.test")
-        .unwrap();
+    let sent = h.bot.send(42, None, "example.test");
     let edit = h
         .bot
         .discord

@@ -74,10 +74,7 @@ fn assert_no_mentions_allowed(bot: &Bot, token: &str) {
 /// verdict and codes (the file says the same). Returns the final embed and the progress edit.
 async fn check_scenario(bot: &Bot, lab: &Lab, user: u64, input: &str) -> (Value, Recorded) {
     let s = scenario(lab, input);
-    let sent = bot
-        .discord
-        .send_interaction(user, Some(GUILD), input)
-        .unwrap();
+    let sent = bot.send(user, Some(GUILD), input);
     let (first, progress) = bot.first_answer_and_progress(&sent.token, "DNS done").await;
     assert!(first.event.is_defer_of(&sent.token), "{input}: {first:?}");
     assert!(progress.event.files().is_empty());
@@ -153,10 +150,7 @@ async fn lab_domains_get_their_verdicts_and_findings_in_discord() {
 
     // No open-relay test from chat, even against a server that would relay: the server only
     // ever saw the postmaster recipient.
-    let relay = bot
-        .discord
-        .send_interaction(106, Some(GUILD), "openrelay.test")
-        .unwrap();
+    let relay = bot.send(106, Some(GUILD), "openrelay.test");
     let done = bot.final_edit(&relay.token).await;
     let text = done.event.embeds()[0].to_string();
     assert!(!text.contains("smtp.open_relay"), "{text}");
@@ -170,10 +164,7 @@ async fn lab_domains_get_their_verdicts_and_findings_in_discord() {
     assert_eq!(rcpts, ["RCPT TO:<postmaster@openrelay.test>"]);
 
     // The real checker's bot still answers a second check from the same user privately.
-    let again = bot
-        .discord
-        .send_interaction(101, Some(GUILD), "closed.test")
-        .unwrap();
+    let again = bot.send(101, Some(GUILD), "closed.test");
     let answer = bot.answer(&again.token).await;
     assert_eq!(answer.event.callback_type(), Some(4), "{answer:?}");
     assert!(answer.event.is_ephemeral());
@@ -182,10 +173,7 @@ async fn lab_domains_get_their_verdicts_and_findings_in_discord() {
 
     // Input that is not a domain: a private hint, no check, no DNS query.
     let queries = lab.dns().queries();
-    let bad = bot
-        .discord
-        .send_interaction(105, Some(GUILD), "not a domain!")
-        .unwrap();
+    let bad = bot.send(105, Some(GUILD), "not a domain!");
     let answer = bot.answer(&bad.token).await;
     assert_eq!(answer.event.callback_type(), Some(4), "{answer:?}");
     assert!(answer.event.is_ephemeral());
@@ -252,10 +240,7 @@ async fn a_hostile_banner_from_a_real_server_arrives_neutralized() {
     )
     .await;
     let bot = Bot::start(Data::new(world_config(&dns, &smtp, true)).unwrap(), WAIT).await;
-    let sent = bot
-        .discord
-        .send_interaction(301, Some(GUILD), "hostile.test")
-        .unwrap();
+    let sent = bot.send(301, Some(GUILD), "hostile.test");
     let edit = bot.final_edit(&sent.token).await;
     assert!(
         smtp.connections() > 0,
@@ -276,10 +261,7 @@ async fn a_hostile_banner_from_a_real_server_arrives_neutralized() {
 async fn a_private_address_mx_is_reported_not_probed() {
     let (dns, smtp) = mini_world("private.test", Ipv4Addr::new(127, 0, 0, 62), None).await;
     let bot = Bot::start(Data::new(world_config(&dns, &smtp, false)).unwrap(), WAIT).await;
-    let sent = bot
-        .discord
-        .send_interaction(401, Some(GUILD), "private.test")
-        .unwrap();
+    let sent = bot.send(401, Some(GUILD), "private.test");
     let edit = bot.final_edit(&sent.token).await;
     let text = edit.event.embeds()[0].to_string();
     assert!(text.contains("mx.private_address"), "{text}");

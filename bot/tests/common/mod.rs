@@ -7,7 +7,7 @@
 use std::time::Duration;
 
 use mailcheck_bot::Data;
-use mailcheck_testkit::discord::{DiscordStandIn, Recorded};
+use mailcheck_testkit::discord::{DiscordStandIn, Recorded, SentInteraction};
 use tokio::task::JoinHandle;
 
 /// The bot connected to a Discord stand-in; the client stops when this is dropped.
@@ -41,6 +41,11 @@ impl Bot {
             wait,
             client,
         }
+    }
+
+    /// Sends `/mailcheck <input>` as `user` (in `guild`, or a DM).
+    pub fn send(&self, user: u64, guild: Option<u64>, input: &str) -> SentInteraction {
+        self.discord.send_interaction(user, guild, input).unwrap()
     }
 
     /// The first answer to the interaction `token` (the defer, or a private message).
