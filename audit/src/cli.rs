@@ -132,7 +132,7 @@ pub struct Cli {
     #[arg(long, value_name = "NAME")]
     pub helo: Option<String>,
 
-    /// MAIL FROM address for the probe (empty for the null sender <>)
+    /// MAIL FROM address for the probe ("<>" or empty for the null sender) [default: postmaster@<HELO name>]
     #[arg(long, value_name = "ADDR")]
     pub mail_from: Option<String>,
 

@@ -92,6 +92,9 @@ impl Default for DnsConfig {
     }
 }
 
+/// The default sender: replaced by `postmaster@<our EHLO name>` when the probe starts.
+pub const AUTO_SENDER: &str = "postmaster@{helo}";
+
 /// SMTP probe settings.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default)]
@@ -102,7 +105,8 @@ pub struct SmtpConfig {
     pub port: u16,
     /// Our EHLO name. Empty: this machine's FQDN.
     pub helo_name: String,
-    /// The MAIL FROM address; empty means the null sender `<>`.
+    /// The MAIL FROM address; empty or `<>` means the null sender; [`AUTO_SENDER`] (the
+    /// default) means `postmaster@<our EHLO name>`.
     pub mail_from: String,
     /// After the postmaster probe, try an outside recipient (open-relay test).
     pub open_relay_test: bool,
@@ -138,7 +142,7 @@ impl Default for SmtpConfig {
             enabled: true,
             port: 25,
             helo_name: String::new(),
-            mail_from: "probe@mailcheck.invalid".to_owned(),
+            mail_from: AUTO_SENDER.to_owned(),
             open_relay_test: false,
             relay_test_rcpt: "relay-test@mailcheck-relay-test.invalid".to_owned(),
             connect_timeout: Duration::from_secs(10),

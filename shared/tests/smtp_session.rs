@@ -99,7 +99,7 @@ S: 250-PIPELINING
 S: 250-SIZE 10240000
 S: 250-8BITMIME
 S: 250 ENHANCEDSTATUSCODES
-C: MAIL FROM:<probe@mailcheck.invalid>
+C: MAIL FROM:<postmaster@probe.example.test>
 C: RCPT TO:<postmaster@example.test>
 S: 250 2.1.0 Ok
 S: 250 2.1.5 Ok
@@ -132,7 +132,7 @@ async fn helo_fallback_on_502() {
     assert!(facts.accepted_postmaster());
     // Without PIPELINING, MAIL and RCPT go one at a time.
     assert!(facts.transcript_text().contains(
-        "C: MAIL FROM:<probe@mailcheck.invalid>\nS: 250 2.1.0 Ok\nC: RCPT TO:<postmaster@example.test>\n"
+        "C: MAIL FROM:<postmaster@probe.example.test>\nS: 250 2.1.0 Ok\nC: RCPT TO:<postmaster@example.test>\n"
     ));
 }
 
@@ -666,7 +666,7 @@ async fn reply_421_to_mail_stops_sending() {
     let lines = server.transcript(0).unwrap().lines;
     assert_eq!(
         lines.last().map(String::as_str),
-        Some("MAIL FROM:<probe@mailcheck.invalid>")
+        Some("MAIL FROM:<postmaster@probe.example.test>")
     );
 }
 

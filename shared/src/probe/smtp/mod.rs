@@ -37,6 +37,7 @@ pub struct SmtpClient {
 struct ClientInner {
     config: SmtpConfig,
     helo_name: String,
+    mail_from: String,
     tls: TlsClient,
 }
 
@@ -51,7 +52,8 @@ impl SmtpClient {
             config.helo_name.trim().to_owned()
         };
         check_token("smtp.helo_name", &helo_name, false)?;
-        check_token("smtp.mail_from", &config.mail_from, true)?;
+        let mail_from = effective_sender(&config.mail_from, &helo_name);
+        check_token("smtp.mail_from", &mail_from, true)?;
         if config.open_relay_test {
             check_token("smtp.relay_test_rcpt", &config.relay_test_rcpt, false)?;
         }
@@ -60,6 +62,7 @@ impl SmtpClient {
             inner: Arc::new(ClientInner {
                 config: config.clone(),
                 helo_name,
+                mail_from,
                 tls,
             }),
         })
@@ -73,6 +76,12 @@ impl SmtpClient {
     /// The name we say in EHLO/HELO.
     pub fn helo_name(&self) -> &str {
         &self.inner.helo_name
+    }
+
+    /// The sender we give in `MAIL FROM` (empty: the null sender `<>`), after
+    /// [`crate::config::AUTO_SENDER`] is replaced by `postmaster@<EHLO name>`.
+    pub fn mail_from(&self) -> &str {
+        &self.inner.mail_from
     }
 
     /// The TLS client used after STARTTLS.
@@ -90,6 +99,23 @@ impl SmtpClient {
             session.quit(&mut facts).await;
         }
         facts
+    }
+}
+
+/// The sender to use: [`crate::config::AUTO_SENDER`] becomes `postmaster@<EHLO name>` (an
+/// address in a domain that resolves when this machine is properly named, which strict
+/// receivers require); `<>` or empty is the null sender; anything else is used as given.
+fn effective_sender(configured: &str, helo_name: &str) -> String {
+    let configured = configured.trim();
+    if configured == crate::config::AUTO_SENDER {
+        format!("postmaster@{helo_name}")
+    } else if configured == "<>" {
+        String::new()
+    } else {
+        configured
+            .trim_start_matches('<')
+            .trim_end_matches('>')
+            .to_owned()
     }
 }
 
@@ -171,6 +197,29 @@ fn helo_name_from(hostname: &str, domainname: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn sender_defaults_to_postmaster_at_our_name() {
+        let name = "probe.example.net";
+        assert_eq!(
+            effective_sender(crate::config::AUTO_SENDER, name),
+            "postmaster@probe.example.net"
+        );
+        assert_eq!(effective_sender("<>", name), "");
+        assert_eq!(effective_sender("", name), "");
+        assert_eq!(
+            effective_sender("<ops@example.org>", name),
+            "ops@example.org"
+        );
+        let cfg = SmtpConfig {
+            helo_name: name.to_owned(),
+            ..SmtpConfig::default()
+        };
+        assert_eq!(
+            SmtpClient::new(&cfg).unwrap().mail_from(),
+            "postmaster@probe.example.net"
+        );
+    }
 
     #[test]
     fn helo_names() {

@@ -192,7 +192,7 @@ impl Session {
             return;
         }
         self.transactions += 1;
-        let mail_cmd = format!("MAIL FROM:<{}>", cfg.mail_from);
+        let mail_cmd = format!("MAIL FROM:<{}>", self.client.mail_from());
         let rcpt_cmd = format!("RCPT TO:<postmaster@{domain}>");
         let timeout = cfg.command_timeout;
         if self.pipelining {
