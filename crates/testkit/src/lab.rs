@@ -131,6 +131,12 @@ pub const SCENARIOS: &[Scenario] = &[
         about: "primary MX down, backup accepts mail",
     },
     Scenario {
+        input: "filtered.test",
+        verdict: "broken",
+        codes: &["smtp.unreachable"],
+        about: "a firewall drops connections to the SMTP port",
+    },
+    Scenario {
         input: "silent.test",
         verdict: "broken",
         codes: &["smtp.no_greeting"],
