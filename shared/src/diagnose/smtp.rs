@@ -20,7 +20,11 @@ pub(super) fn check(facts: &Facts, policy: &Policy, out: &mut Vec<Finding>) {
                 .advice("Many clouds and ISPs block outbound port 25. Run the check from a host that can reach port 25 (or ask the provider to lift the block); the target may be fine."),
         );
     }
-    let mut local_error_reported = false;
+    // A connection this machine could not even start (no route, e.g. no IPv6 here) is about
+    // our vantage point; it matters only when no other address of the domain took the mail.
+    let mut local_error_reported = facts
+        .addresses()
+        .any(|(_, a)| a.smtp.as_ref().is_some_and(SmtpFacts::accepted_postmaster));
     for (host, addr) in facts.addresses() {
         let Some(smtp) = &addr.smtp else { continue };
         let ctx = Ctx {

@@ -282,6 +282,35 @@ fn egress_blocked_is_inconclusive_not_unreachable() {
 }
 
 #[test]
+fn no_route_from_here_is_our_vantage_point() {
+    // An IPv6-only MX seen from a machine without IPv6: inconclusive, not unreachable.
+    let mut f = healthy();
+    let no_route = ConnectOutcome::Error {
+        detail: "no route from this machine to [2001:db8::25]:25 (Network is unreachable)".into(),
+    };
+    *smtp(&mut f) = SmtpFacts::new(HOST, 25, no_route.clone());
+    assert_eq!(only(&f, Code::ProbeEgressBlocked), Verdict::Inconclusive);
+
+    // The same address next to an IPv4 address that accepts mail: nothing to report.
+    let mut f = healthy();
+    let mut v6 = address_ok();
+    v6.ip = "2001:db8::25".parse().unwrap();
+    v6.smtp = Some(SmtpFacts::new(HOST, 25, no_route));
+    v6.ptr = None;
+    v6.dnsbl.clear();
+    f.hosts[0].addresses.push(v6);
+    let (v, codes) = run_with(
+        &f,
+        &Policy {
+            allow_private: true,
+            ..Policy::default()
+        },
+    );
+    assert!(codes.is_empty(), "{codes:?}");
+    assert_eq!(v, Verdict::Ok);
+}
+
+#[test]
 fn one_dead_mx_of_two_is_degraded() {
     let mut f = healthy();
     let mut dead = host_ok();

@@ -763,8 +763,13 @@ pub(crate) async fn tcp_connect(
             use std::io::ErrorKind as K;
             let outcome = match e.kind() {
                 K::ConnectionRefused => ConnectOutcome::Refused,
-                K::HostUnreachable | K::NetworkUnreachable => ConnectOutcome::Unreachable {
+                K::HostUnreachable => ConnectOutcome::Unreachable {
                     detail: e.to_string(),
+                },
+                // Our own routing table has no route (typically: no IPv6 on this machine).
+                // That is about our vantage point, not the target.
+                K::NetworkUnreachable => ConnectOutcome::Error {
+                    detail: format!("no route from this machine to {addr} ({e})"),
                 },
                 K::TimedOut => ConnectOutcome::TimedOut {
                     ms: ms_since(start),
