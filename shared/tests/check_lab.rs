@@ -175,3 +175,44 @@ async fn caches_live_for_the_run_or_for_cache_ttl() {
     expiring.check("healthy.test").await;
     assert!(host_queries() > before, "an expired cache must ask again");
 }
+
+#[tokio::test]
+async fn timeouts_are_blamed_on_us_when_the_canaries_time_out_too() {
+    let lab = Lab::start().await.expect("lab starts");
+    let port = lab.smtp_port();
+    let codes = |r: &Report| -> BTreeSet<String> {
+        r.findings
+            .iter()
+            .map(|f| f.code.as_str().to_owned())
+            .collect()
+    };
+
+    // The canary is as filtered as the target: our own port 25 looks blocked.
+    let mut c = config(&lab);
+    c.egress.enabled = true;
+    c.egress.canaries = vec![format!("127.0.0.35:{port}")];
+    c.egress.timeout = std::time::Duration::from_secs(2);
+    let r = Checker::new(c).unwrap().check("filtered.test").await;
+    assert_eq!(
+        codes(&r),
+        BTreeSet::from(["probe.egress_blocked".to_owned()]),
+        "{}",
+        explain(&r)
+    );
+    assert_eq!(r.verdict.as_str(), "inconclusive");
+
+    // A canary that answers: the timeout is the target's.
+    let mut c = config(&lab);
+    c.egress.enabled = true;
+    c.egress.canaries = vec![format!("127.0.0.10:{port}")];
+    let r = Checker::new(c).unwrap().check("filtered.test").await;
+    assert_eq!(
+        codes(&r),
+        BTreeSet::from(["smtp.unreachable".to_owned()]),
+        "{}",
+        explain(&r)
+    );
+    assert_eq!(r.verdict.as_str(), "broken");
+    let egress = r.facts.as_ref().unwrap().egress.as_ref().unwrap();
+    assert!(!egress.blocked(), "{egress:?}");
+}
