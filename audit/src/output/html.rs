@@ -48,7 +48,7 @@ fn display_name(input: &str, report: &Report) -> String {
 }
 
 const STYLE: &str = r#"body{font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:2em auto;max-width:75em;padding:0 1em;color:#222;display:flex;flex-direction:column}
-h1{margin-bottom:.2em}#summary{order:-1}.cards{display:flex;flex-wrap:wrap;gap:.6em;margin:1em 0}
+h1{margin-bottom:.2em;order:-2}#summary{order:-1}.cards{display:flex;flex-wrap:wrap;gap:.6em;margin:1em 0}
 .card{border-radius:6px;padding:.5em 1em;background:#eee}.card b{font-size:1.4em;display:block}
 .ok{background:#d8f3dc}.degraded{background:#fff3bf}.broken{background:#ffd6d6}.other{background:#dbe9f6}
 table{border-collapse:collapse;width:100%;margin:.5em 0 1.5em}th,td{border:1px solid #ccc;padding:.3em .5em;text-align:left;vertical-align:top}
