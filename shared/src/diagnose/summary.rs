@@ -73,7 +73,7 @@ fn smtp(s: &SmtpFacts) -> SmtpSummary {
     ]
     .into_iter()
     .flatten()
-    .find(|st| st.reply().is_some() || !matches!(st.outcome, StepOutcome::Replied { .. }));
+    .next();
     let status = match &s.connect {
         ConnectOutcome::Refused => "refused",
         ConnectOutcome::TimedOut { .. } | ConnectOutcome::Unreachable { .. } => "unreachable",
@@ -81,24 +81,7 @@ fn smtp(s: &SmtpFacts) -> SmtpSummary {
         ConnectOutcome::Connected { .. } => match s.greeting.as_ref().map(|g| &g.outcome) {
             None => "error",
             Some(StepOutcome::Replied { reply }) if reply.code != 220 => "greeting_rejected",
-            Some(StepOutcome::Replied { .. }) if s.accepted_postmaster() => "accepted",
-            Some(StepOutcome::Replied { .. }) if s.mail.as_ref().is_some_and(|m| !m.accepted()) => {
-                match s.mail.as_ref().map(|m| &m.outcome) {
-                    Some(StepOutcome::Replied { reply }) if reply.is_transient() => "tempfail",
-                    _ => "rejected",
-                }
-            }
-            Some(StepOutcome::Replied { .. }) => match s.rcpt.as_ref().map(|r| &r.outcome) {
-                Some(StepOutcome::Replied { reply }) if reply.is_positive() => "accepted",
-                Some(StepOutcome::Replied { reply }) if reply.is_transient() => "tempfail",
-                Some(_) => "rejected",
-                None => match s.mail.as_ref().map(|m| &m.outcome) {
-                    Some(StepOutcome::Replied { reply }) if reply.is_transient() => "tempfail",
-                    Some(_) => "rejected",
-                    None if greeted => "greeted",
-                    None => "error",
-                },
-            },
+            Some(StepOutcome::Replied { .. }) => transaction_status(s),
             Some(_) => "no_greeting",
         },
     };
@@ -118,5 +101,23 @@ fn smtp(s: &SmtpFacts) -> SmtpSummary {
         note: s
             .reused_session
             .then(|| "session shared with an earlier domain's check".to_owned()),
+    }
+}
+
+/// After a 220 greeting: `accepted`, `tempfail`, `rejected` (by the step that decided: a
+/// refused MAIL, else the RCPT), or `greeted` when no transaction was reached.
+fn transaction_status(s: &SmtpFacts) -> &'static str {
+    if s.accepted_postmaster() {
+        return "accepted";
+    }
+    let decisive = match (&s.mail, &s.rcpt) {
+        (Some(mail), _) if !mail.accepted() => Some(mail),
+        (_, Some(rcpt)) => Some(rcpt),
+        (mail, None) => mail.as_ref(),
+    };
+    match decisive.map(|st| &st.outcome) {
+        Some(StepOutcome::Replied { reply }) if reply.is_transient() => "tempfail",
+        Some(_) => "rejected",
+        None => "greeted",
     }
 }
