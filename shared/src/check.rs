@@ -6,11 +6,11 @@
 
 use std::net::IpAddr;
 use std::sync::Arc;
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 use futures::future::join_all;
 
-use crate::config::{CheckConfig, ResolverChoice};
+use crate::config::CheckConfig;
 use crate::diagnose::diagnose;
 use crate::domain::DomainName;
 use crate::facts::{AddressFacts, ConnectOutcome, EgressFacts, Facts, ProbeScope, SmtpFacts};
@@ -312,20 +312,6 @@ pub struct MailHost {
     pub addresses: Vec<IpAddr>,
 }
 
-impl ResolverChoice {
-    /// Convenience for front-ends: explicit servers from `IP[:PORT]` strings (empty: system).
-    pub fn from_args<S: AsRef<str>>(servers: &[S]) -> Result<Self, crate::Error> {
-        if servers.is_empty() {
-            return Ok(Self::System);
-        }
-        servers
-            .iter()
-            .map(|s| Self::parse_server(s.as_ref()))
-            .collect::<Result<Vec<_>, _>>()
-            .map(Self::Servers)
-    }
-}
-
 fn unix_now() -> i64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
@@ -335,6 +321,3 @@ fn unix_now() -> i64 {
 fn elapsed_ms(started: Instant) -> u64 {
     u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX)
 }
-
-/// The default per-check deadline front-ends may apply around [`Checker::check`].
-pub const DEFAULT_DEADLINE: Duration = Duration::from_secs(120);

@@ -68,6 +68,18 @@ impl ResolverChoice {
                 .join(", "),
         }
     }
+
+    /// Convenience for front-ends: explicit servers from `IP[:PORT]` strings (empty: system).
+    pub fn from_args<S: AsRef<str>>(servers: &[S]) -> Result<Self, crate::Error> {
+        if servers.is_empty() {
+            return Ok(Self::System);
+        }
+        servers
+            .iter()
+            .map(|s| Self::parse_server(s.as_ref()))
+            .collect::<Result<Vec<_>, _>>()
+            .map(Self::Servers)
+    }
 }
 
 /// DNS settings.
