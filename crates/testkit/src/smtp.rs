@@ -200,10 +200,25 @@ struct Config {
     tls_handshake_fails: bool,
     inject_after_starttls: Option<String>,
     hostile: Option<Hostile>,
+    echo_client: bool,
+    ehlo_in_tls: Option<String>,
+    rcpt_for_sender: Option<SenderHookFn>,
 }
 
 #[derive(Clone)]
 struct HookFn(ReplyFn);
+
+/// A RCPT reply that depends on the transaction's sender: `f(sender, recipient)`.
+type SenderReplyFn = Arc<dyn Fn(&str, &str) -> String + Send + Sync>;
+
+#[derive(Clone)]
+struct SenderHookFn(SenderReplyFn);
+
+impl fmt::Debug for SenderHookFn {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("<rcpt-for-sender fn>")
+    }
+}
 
 impl fmt::Debug for HookFn {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -242,6 +257,9 @@ impl Default for SmtpServerBuilder {
                 tls_handshake_fails: false,
                 inject_after_starttls: None,
                 hostile: None,
+                echo_client: false,
+                ehlo_in_tls: None,
+                rcpt_for_sender: None,
             },
         }
     }
@@ -390,6 +408,35 @@ impl SmtpServerBuilder {
     #[must_use]
     pub fn inject_after_starttls(mut self, text: &str) -> Self {
         self.cfg.inject_after_starttls = Some(text.to_owned());
+        self
+    }
+
+    /// Echoes the client's address in the EHLO/HELO reply, as Exim, Sendmail, Exchange and
+    /// Gmail do: `250-<hostname> Hello <name> [<client IP>]`.
+    #[must_use]
+    pub fn echo_client(mut self) -> Self {
+        self.cfg.echo_client = true;
+        self
+    }
+
+    /// Answers EHLO inside TLS with this reply (e.g. `554 5.5.1 Error: no valid recipients`),
+    /// while EHLO before STARTTLS works.
+    #[must_use]
+    pub fn ehlo_in_tls_reply(mut self, text: &str) -> Self {
+        self.cfg.ehlo_in_tls = Some(text.to_owned());
+        self
+    }
+
+    /// Answers each `RCPT TO:` with `f(sender, recipient)`: the transaction's `MAIL FROM`
+    /// address (empty for the null sender) and the recipient, both without angle brackets.
+    /// How a stock Exim with `require verify = sender` behaves. Takes precedence over
+    /// [`rcpt_reply`](Self::rcpt_reply).
+    #[must_use]
+    pub fn rcpt_reply_for_sender(
+        mut self,
+        f: impl Fn(&str, &str) -> String + Send + Sync + 'static,
+    ) -> Self {
+        self.cfg.rcpt_for_sender = Some(SenderHookFn(Arc::new(f)));
         self
     }
 
@@ -573,6 +620,7 @@ async fn accept_loop(listener: TcpListener, cfg: Arc<Config>, state: Arc<State>)
             cfg: Arc::clone(&cfg),
             state: Arc::clone(&state),
             id,
+            peer,
         };
         tasks.spawn(async move {
             let _ = tcp.set_nodelay(true);
@@ -606,6 +654,7 @@ enum Next {
 struct Session {
     greeted: bool,
     mail: bool,
+    sender: String,
     rcpts: usize,
 }
 
@@ -613,6 +662,7 @@ struct Conn {
     cfg: Arc<Config>,
     state: Arc<State>,
     id: usize,
+    peer: SocketAddr,
 }
 
 impl Conn {
@@ -748,7 +798,7 @@ impl Conn {
         if let Some(lines) = &self.cfg.ehlo_lines {
             return lines.join("\n");
         }
-        let mut items = vec![format!("{} Hello {args}", self.cfg.hostname)];
+        let mut items = vec![format!("{} Hello {args}{}", self.cfg.hostname, self.echo())];
         items.extend(self.cfg.extensions.iter().cloned());
         if !tls_active && self.advertises_starttls() {
             items.push("STARTTLS".to_owned());
@@ -762,10 +812,19 @@ impl Conn {
             .join("\n")
     }
 
+    /// ` [<client IP>]` when echoing the client, else nothing.
+    fn echo(&self) -> String {
+        if self.cfg.echo_client {
+            format!(" [{}]", self.peer.ip())
+        } else {
+            String::new()
+        }
+    }
+
     fn default_reply(&self, command: Command, args: &str, s: &Session, tls_active: bool) -> String {
         let host = &self.cfg.hostname;
         match command {
-            Command::Helo => format!("250 {host}"),
+            Command::Helo => format!("250 {host}{}", self.echo()),
             Command::Ehlo => self.ehlo_reply(args, tls_active),
             Command::Mail if !s.greeted => "503 5.5.1 Error: send HELO/EHLO first".to_owned(),
             Command::Mail if s.mail => "503 5.5.1 Error: nested MAIL command".to_owned(),
@@ -806,7 +865,15 @@ impl Conn {
             if let Some(delay) = self.cfg.delays.get(&command) {
                 tokio::time::sleep(*delay).await;
             }
-            let reply = if let Some(hook) = self.cfg.hooks.get(&command) {
+            let reply = if let (Command::Rcpt, Some(hook), true) =
+                (command, &self.cfg.rcpt_for_sender, s.mail)
+            {
+                (hook.0)(&s.sender, &angle_address(&args))
+            } else if let (Command::Ehlo, Some(text), true) =
+                (command, &self.cfg.ehlo_in_tls, tls_active)
+            {
+                text.clone()
+            } else if let Some(hook) = self.cfg.hooks.get(&command) {
                 (hook.0)(&args)
             } else if let Some(text) = self.cfg.replies.get(&command) {
                 text.clone()
@@ -849,7 +916,10 @@ impl Conn {
                         ..Session::default()
                     }
                 }
-                Command::Mail if positive => s.mail = true,
+                Command::Mail if positive => {
+                    s.mail = true;
+                    s.sender = angle_address(&args);
+                }
                 Command::Rcpt if positive => s.rcpts += 1,
                 Command::Rset if positive => {
                     s.mail = false;
