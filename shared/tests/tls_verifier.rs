@@ -70,6 +70,53 @@ fn each_problem_and_combinations() {
     assert!(problems(&ca, true, &ca.leaf(&["*.example.test"])).is_empty());
 }
 
+fn presented(p: &[CertProblem]) -> Vec<String> {
+    match p {
+        [CertProblem::NameMismatch { presented, .. }] => presented.clone(),
+        other => panic!("not exactly one name mismatch: {other:?}"),
+    }
+}
+
+/// Without a DNS SAN the subject CN is the name (OpenSSL's host check); with one, the CN is
+/// ignored.
+#[test]
+fn common_name_counts_only_without_dns_san() {
+    let ca = TestCa::new();
+    // Only a CN, and it matches: exactly, in another case, with a trailing dot, by wildcard.
+    for cn in [MX, "MX.Example.TEST", "mx.example.test.", "*.example.test"] {
+        let cert = ca.with_common_name(cn, &[]);
+        assert!(cert_facts(&cert.cert_der()).dns_names.is_empty());
+        let p = problems(&ca, true, &cert);
+        assert!(p.is_empty(), "CN {cn}: {p:?}");
+    }
+    // Only a CN, and it does not match: the CN is what was compared, so it is what is listed.
+    for cn in [
+        "other.example.test",
+        "*.mx.example.test",
+        "*.test",
+        "example.test",
+    ] {
+        let p = problems(&ca, true, &ca.with_common_name(cn, &[]));
+        assert_eq!(presented(&p), [cn], "CN {cn}");
+        assert!(
+            matches!(&p[0], CertProblem::NameMismatch { expected, .. } if expected == MX),
+            "{p:?}"
+        );
+    }
+    // DNS SANs that do not match: a matching CN does not help, and the SANs are listed.
+    let p = problems(&ca, true, &ca.with_common_name(MX, &["other.example.test"]));
+    assert_eq!(presented(&p), ["other.example.test"]);
+    // Both matching: fine, as before.
+    assert!(problems(&ca, true, &ca.with_common_name(MX, &[MX])).is_empty());
+    // A SAN match with a CN that says something else is fine too.
+    assert!(problems(&ca, true, &ca.with_common_name("legacy name", &[MX])).is_empty());
+    // The CN rescue is about the name only: an untrusted CN-only certificate stays untrusted.
+    assert_eq!(
+        kinds(&problems(&ca, false, &ca.with_common_name(MX, &[]))),
+        ["untrusted"]
+    );
+}
+
 #[test]
 fn certificate_details() {
     let ca = TestCa::new();

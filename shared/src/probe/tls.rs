@@ -2,7 +2,9 @@
 //! the webpki root store plus configured extra CAs, and a verifier that **records** every
 //! certificate problem instead of aborting, so the handshake completes and the rest of the SMTP
 //! session is still observed. Handshake signatures are still verified for real: the peer must
-//! hold the certificate's key.
+//! hold the certificate's key. The host name is checked against the DNS SAN entries; a
+//! certificate without any DNS SAN is checked against its subject CN, as OpenSSL's host check
+//! does.
 //!
 //! rustls negotiates TLS 1.2 and 1.3 only. A server that offers nothing newer than TLS 1.0/1.1
 //! fails the handshake (recorded as a STARTTLS failure); the version such a server would have
@@ -247,19 +249,84 @@ pub fn chain_problems(
         }
     }
     if let Err(e) = verify_server_name(&parsed, name) {
-        problems.push(match e {
+        match e {
             rustls::Error::InvalidCertificate(
                 CertificateError::NotValidForName | CertificateError::NotValidForNameContext { .. },
-            ) => CertProblem::NameMismatch {
-                expected: name.to_str().into_owned(),
-                presented: cert_facts(leaf).dns_names,
-            },
-            other => CertProblem::Other {
+            ) => {
+                let names = leaf_names(leaf);
+                // OpenSSL's host check: the subject CN counts only when there is no DNS SAN,
+                // and only for a DNS name (never for an IP address).
+                let by_cn = names.dns.is_empty() && matches!(name, ServerName::DnsName(_));
+                if by_cn {
+                    let host = name.to_str();
+                    if !names.cns.iter().any(|cn| host_matches(cn, &host)) {
+                        problems.push(CertProblem::NameMismatch {
+                            expected: host.into_owned(),
+                            presented: names.cns,
+                        });
+                    }
+                } else {
+                    problems.push(CertProblem::NameMismatch {
+                        expected: name.to_str().into_owned(),
+                        presented: names.dns,
+                    });
+                }
+            }
+            other => problems.push(CertProblem::Other {
                 detail: describe(&other),
-            },
-        });
+            }),
+        }
     }
     problems
+}
+
+/// The DNS-type SAN entries and the subject common names of a certificate.
+struct LeafNames {
+    dns: Vec<String>,
+    cns: Vec<String>,
+}
+
+/// An unparsable certificate, SAN extension or CN value contributes nothing (as OpenSSL treats
+/// an undecodable SAN extension as absent).
+fn leaf_names(der: &CertificateDer<'_>) -> LeafNames {
+    let Ok((_, cert)) = x509_parser::parse_x509_certificate(der.as_ref()) else {
+        return LeafNames {
+            dns: Vec::new(),
+            cns: Vec::new(),
+        };
+    };
+    let cns = cert
+        .subject()
+        .iter_common_name()
+        .filter_map(|cn| cn.as_str().ok())
+        .map(str::to_owned)
+        .collect();
+    LeafNames {
+        dns: cert_facts(der).dns_names,
+        cns,
+    }
+}
+
+/// Whether a presented name (here a subject CN) covers `host`: equal ignoring ASCII case and a
+/// trailing dot, or a `*.` wildcard standing for exactly the leftmost label of `host`, with at
+/// least two labels after it (`*.example.test` covers `mx.example.test`, not `example.test`,
+/// `a.mx.example.test` or anything under `*.test`).
+fn host_matches(presented: &str, host: &str) -> bool {
+    let presented = presented.strip_suffix('.').unwrap_or(presented);
+    let host = host.strip_suffix('.').unwrap_or(host);
+    if presented.is_empty() || host.is_empty() {
+        return false;
+    }
+    if let Some(parent) = presented.strip_prefix("*.") {
+        if parent.split('.').count() < 2 || parent.split('.').any(str::is_empty) {
+            return false;
+        }
+        return match host.split_once('.') {
+            Some((first, rest)) => !first.is_empty() && rest.eq_ignore_ascii_case(parent),
+            None => false,
+        };
+    }
+    !presented.contains('*') && presented.eq_ignore_ascii_case(host)
 }
 
 fn is_time_error(e: &rustls::Error) -> bool {
@@ -382,6 +449,42 @@ mod tests {
             Err(crate::Error::Config(_))
         ));
         assert!(TlsClient::new(&[]).is_ok());
+    }
+
+    #[test]
+    fn host_matching_like_openssl() {
+        let host = "mx.example.test";
+        for yes in [
+            "mx.example.test",
+            "MX.EXAMPLE.TEST",
+            "mx.example.test.",
+            "*.example.test",
+            "*.EXAMPLE.test",
+        ] {
+            assert!(host_matches(yes, host), "{yes}");
+        }
+        assert!(host_matches("mx.example.test", "mx.example.test."));
+        for no in [
+            "",
+            ".",
+            "example.test",
+            "other.example.test",
+            "*.mx.example.test",
+            "*.test",
+            "*",
+            "*.",
+            "*..test",
+            "m*.example.test",
+            "mx.*.test",
+            "*.*.test",
+            "x.mx.example.test",
+        ] {
+            assert!(!host_matches(no, host), "{no:?}");
+        }
+        // A wildcard stands for exactly one non-empty label.
+        assert!(!host_matches("*.example.test", "a.b.example.test"));
+        assert!(!host_matches("*.example.test", ".example.test"));
+        assert!(!host_matches("*.example.test", "example.test"));
     }
 
     #[test]
