@@ -220,12 +220,14 @@ async fn mini_world(domain: &str, ip: Ipv4Addr, greeting: Option<&str>) -> (DnsS
 }
 
 /// A bot configured like production (through [`Data::new`]), only with a loopback resolver and
-/// SMTP port, no blocklists, and private addresses allowed or not.
+/// SMTP port, no blocklists, no egress check (its default canaries are public hosts), and
+/// private addresses allowed or not.
 fn world_config(dns: &DnsServer, smtp: &SmtpServer, allow_private: bool) -> BotConfig {
     BotConfig {
         resolver: vec![dns.addr().to_string()],
         smtp_port: smtp.addr().port(),
         dnsbl_zones: Some(Vec::new()),
+        egress_canaries: vec![mailcheck_bot::config::NO_EGRESS_CHECK.to_owned()],
         allow_private,
         ..base_config()
     }
@@ -278,4 +280,56 @@ async fn a_private_address_mx_is_reported_not_probed() {
         "{:?}",
         dns.query_log()
     );
+}
+
+/// The start-up self-test with the real checker: against the lab, its loopback canary answers
+/// and echoes the lab's NAT address; against a canary where nothing listens, port 25 counts as
+/// blocked and the log says so at ERROR level. Never the public default canaries.
+#[tokio::test]
+async fn the_vantage_self_test_reports_open_and_blocked_port_25() {
+    use mailcheck_bot::vantage::{Level, messages};
+
+    let lab = Lab::start().await.unwrap();
+    let data = mailcheck_bot::lab::data(base_config(), &lab.checker_hints()).unwrap();
+    let view = data.diagnoser.vantage_view().await.unwrap();
+    assert!(!view.port25_blocked, "{view:#?}");
+    let log = messages(&view);
+    let text: Vec<&str> = log.iter().map(|(_, t)| t.as_str()).collect();
+    assert!(
+        text.iter()
+            .any(|t| t.starts_with("From here: outbound port 25 over IPv4: open")),
+        "{text:#?}"
+    );
+    assert!(
+        text.iter()
+            .any(|t| t.starts_with("From here: public address: 192.0.2.77")),
+        "{text:#?}"
+    );
+    assert!(log.iter().all(|(l, _)| *l != Level::Error), "{log:#?}");
+
+    // Nothing listens on the canary's port: refused, like a provider's port 25 block.
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let canary = closed.local_addr().unwrap().to_string();
+    drop(closed);
+    let (dns, smtp) = mini_world("egress.test", Ipv4Addr::new(127, 0, 0, 65), None).await;
+    let config = BotConfig {
+        egress_canaries: vec![canary],
+        helo_name: "probe.egress.test".to_owned(),
+        ..world_config(&dns, &smtp, true)
+    };
+    config.validate().unwrap();
+    let data = Data::new(config).unwrap();
+    let view = data.diagnoser.vantage_view().await.unwrap();
+    assert!(view.port25_blocked, "{view:#?}");
+    assert!(
+        view.findings
+            .iter()
+            .any(|f| f.code == mailcheck::Code::ProbeEgressBlocked),
+        "{view:#?}"
+    );
+    let log = messages(&view);
+    let (level, loud) = log.last().unwrap();
+    assert_eq!(*level, Level::Error);
+    assert!(loud.contains("inconclusive"), "{loud}");
+    assert_eq!(smtp.connections(), 0, "the self-test checks no domain");
 }
