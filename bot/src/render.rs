@@ -276,6 +276,7 @@ pub fn smtp_status_text(status: &str) -> String {
         "tempfail" => "answers, but says \"try again later\" (temporary failure)".to_owned(),
         "refused" => "connection refused: no mail server listening".to_owned(),
         "unreachable" => "no answer: timed out or unreachable (firewall?)".to_owned(),
+        "egress_blocked" => "not tested: the bot's host cannot reach port 25".to_owned(),
         "no_greeting" => "connects, but the server never says hello".to_owned(),
         "greeting_rejected" => "the server turns connections away".to_owned(),
         "greeted" => "answers".to_owned(),
