@@ -276,7 +276,9 @@ pub fn smtp_status_text(status: &str) -> String {
         "tempfail" => "answers, but says \"try again later\" (temporary failure)".to_owned(),
         "refused" => "connection refused: no mail server listening".to_owned(),
         "unreachable" => "no answer: timed out or unreachable (firewall?)".to_owned(),
-        "egress_blocked" => "not tested: the bot's host cannot reach port 25".to_owned(),
+        "egress_blocked" => "not reachable from the bot's host: its own outbound port 25 is \
+                             blocked (not the domain's fault)"
+            .to_owned(),
         "no_greeting" => "connects, but the server never says hello".to_owned(),
         "greeting_rejected" => "the server turns connections away".to_owned(),
         "greeted" => "answers".to_owned(),
@@ -298,15 +300,6 @@ pub fn address_status_text(addr: &AddressSummary, report: &Report) -> String {
     let status = addr.smtp.status.as_str();
     if status == "accepted" {
         return smtp_status_text(status);
-    }
-    let our_port_25_blocked = report
-        .facts
-        .as_ref()
-        .is_some_and(|f| f.vantage.egress_blocked(Family::of(addr.ip)));
-    if our_port_25_blocked && matches!(status, "refused" | "unreachable" | "error") {
-        return "not reachable from the bot's host: its own outbound port 25 is blocked (not \
-                the domain's fault)"
-            .to_owned();
     }
     let subject = addr.ip.to_string();
     let has = |code: Code| {
