@@ -13,13 +13,16 @@ use futures::future::join_all;
 use crate::config::CheckConfig;
 use crate::diagnose::diagnose;
 use crate::domain::DomainName;
-use crate::facts::{AddressFacts, ConnectOutcome, EgressFacts, Facts, ProbeScope, SmtpFacts};
+use crate::facts::{
+    AddressFacts, AddressScope, ConnectOutcome, EgressFacts, Facts, Family, HostFacts, Lookup,
+    ProbeScope, PublicIp, PublicIpSource, SenderDomainFacts, SmtpFacts, VantageFacts,
+};
 use crate::probe::dns::{DnsSource, HickoryDns};
 use crate::probe::dnsbl::DnsblEngine;
 use crate::probe::egress::check_egress;
-use crate::probe::mx::MxCollector;
+use crate::probe::mx::{MxCollector, resolve_host};
 use crate::probe::rdns::ReverseDns;
-use crate::probe::smtp::SmtpProber;
+use crate::probe::smtp::{SmtpClient, SmtpProber};
 use crate::report::Report;
 
 /// Checks domains. Share it (`Arc<Checker>`) across tasks for a run.
@@ -41,7 +44,44 @@ struct RunState {
     rdns: ReverseDns,
     dnsbl: Option<DnsblEngine>,
     smtp: Option<SmtpProber>,
-    egress: tokio::sync::OnceCell<EgressFacts>,
+    vantage: VantageState,
+}
+
+/// What the run learns about itself, once: the egress check per family, our public addresses
+/// (configured, or echoed by servers), our sender domain's DNS.
+#[derive(Debug, Default)]
+struct VantageState {
+    egress_v4: tokio::sync::OnceCell<EgressFacts>,
+    egress_v6: tokio::sync::OnceCell<EgressFacts>,
+    public: std::sync::Mutex<Vec<(std::net::IpAddr, PublicIpSource)>>,
+    sender: tokio::sync::OnceCell<Option<SenderDomainFacts>>,
+}
+
+impl VantageState {
+    const fn egress_cell(&self, family: Family) -> &tokio::sync::OnceCell<EgressFacts> {
+        match family {
+            Family::Ipv4 => &self.egress_v4,
+            Family::Ipv6 => &self.egress_v6,
+        }
+    }
+
+    /// Records a public address we learned (the first source wins).
+    fn learn(&self, ip: std::net::IpAddr, source: PublicIpSource) {
+        let mut known = self
+            .public
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if !known.iter().any(|(k, _)| *k == ip) {
+            known.push((ip, source));
+        }
+    }
+
+    fn public(&self) -> Vec<(std::net::IpAddr, PublicIpSource)> {
+        self.public
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone()
+    }
 }
 
 impl RunState {
@@ -52,17 +92,22 @@ impl RunState {
             None
         };
         let smtp = if config.smtp.enabled {
-            Some(SmtpProber::new(&config.smtp)?)
+            let client = SmtpClient::with_public_ips(&config.smtp, &config.egress.public_ips)?;
+            Some(SmtpProber::with_client(client))
         } else {
             None
         };
+        let vantage = VantageState::default();
+        for ip in &config.egress.public_ips {
+            vantage.learn(*ip, PublicIpSource::Configured);
+        }
         Ok(Self {
             started: Instant::now(),
             mx: MxCollector::new(dns.clone()),
             rdns: ReverseDns::new(dns.clone()),
             dnsbl,
             smtp,
-            egress: tokio::sync::OnceCell::new(),
+            vantage,
         })
     }
 }
@@ -193,39 +238,163 @@ impl Checker {
                 .collect(),
         });
 
+        facts.not_checked = apply_fan_out(&mut facts.hosts, &self.config.fan_out);
         let jobs = facts.hosts.iter().flat_map(|h| {
             let host = h.host.clone();
-            h.addresses.iter().map(move |a| (host.clone(), a.ip))
+            h.addresses
+                .iter()
+                .filter(|a| a.smtp_skipped.is_none())
+                .map(move |a| (host.clone(), a.ip))
         });
         let results = join_all(jobs.map(|(host, ip)| self.address(&st, domain, host, ip))).await;
         let mut results = results.into_iter();
         for host in &mut facts.hosts {
-            for addr in &mut host.addresses {
+            for addr in host
+                .addresses
+                .iter_mut()
+                .filter(|a| a.smtp_skipped.is_none())
+            {
                 if let Some(done) = results.next() {
                     *addr = done;
                 }
             }
         }
+        facts.vantage = self.vantage_after(&st, &facts).await;
+        facts
+    }
 
-        let timed_out = facts.addresses().any(|(_, a)| {
-            a.smtp.as_ref().is_some_and(|s| {
-                matches!(
-                    s.connect,
-                    ConnectOutcome::TimedOut { .. } | ConnectOutcome::Unreachable { .. }
+    /// Checks our own vantage point now, for both address families: the egress canaries
+    /// (their EHLO replies teach our public address), our EHLO name, our sender domain, the
+    /// reverse DNS and blocklist status of our public address(es). What `--vantage` shows and
+    /// the bot logs at start-up. Cached for the run like every other vantage fact.
+    pub async fn vantage(&self) -> (VantageFacts, Vec<crate::facts::ZoneHealth>) {
+        let st = self.state();
+        if st.smtp.is_some() && self.config.egress.enabled {
+            tokio::join!(
+                self.egress(&st, Family::Ipv4),
+                self.egress(&st, Family::Ipv6)
+            );
+        }
+        let zones = match &st.dnsbl {
+            Some(engine) => engine.health().await,
+            None => Vec::new(),
+        };
+        (self.vantage_snapshot(&st).await, zones)
+    }
+
+    /// After a domain's probes: learns our public address from what servers echoed, checks the
+    /// egress of every family a connect failed over, and returns the run's vantage facts.
+    async fn vantage_after(&self, st: &RunState, facts: &Facts) -> VantageFacts {
+        let mut failed_families = Vec::new();
+        for (host, addr) in facts.addresses() {
+            let Some(smtp) = &addr.smtp else { continue };
+            if let Some(ip) = smtp.echoed_ip {
+                st.vantage.learn(
+                    ip,
+                    PublicIpSource::Echoed {
+                        by: host.host.clone(),
+                    },
+                );
+            }
+            if let Some(local) = smtp.local_addr()
+                && AddressScope::of(local.ip()) == AddressScope::Public
+            {
+                st.vantage.learn(local.ip(), PublicIpSource::Local);
+            }
+            let family = Family::of(addr.ip);
+            if !matches!(smtp.connect, ConnectOutcome::Connected { .. })
+                && !failed_families.contains(&family)
+            {
+                failed_families.push(family);
+            }
+        }
+        if self.config.egress.enabled {
+            join_all(failed_families.into_iter().map(|f| self.egress(st, f))).await;
+        }
+        if st.smtp.is_none() {
+            return VantageFacts::default();
+        }
+        self.vantage_snapshot(st).await
+    }
+
+    /// The egress check of one family, once per run (per cache lifetime).
+    async fn egress(&self, st: &RunState, family: Family) {
+        let Some(prober) = &st.smtp else { return };
+        let facts = st
+            .vantage
+            .egress_cell(family)
+            .get_or_init(|| {
+                check_egress(
+                    &self.config.egress,
+                    family,
+                    self.dns.as_ref(),
+                    prober.client(),
                 )
             })
-        });
-        let egress = &self.config.egress;
-        if timed_out && egress.enabled && !egress.canaries.is_empty() {
-            let source = self.config.smtp.source_ip;
-            let facts_egress = st
-                .egress
-                .get_or_init(|| check_egress(egress, source))
-                .await
-                .clone();
-            facts.egress = Some(facts_egress);
+            .await;
+        for canary in &facts.canaries {
+            if let Some(ip) = canary.echoed_ip {
+                st.vantage.learn(
+                    ip,
+                    PublicIpSource::Echoed {
+                        by: canary.target.clone(),
+                    },
+                );
+            }
         }
-        facts
+    }
+
+    /// Everything known about our vantage point so far (lookups of our own names and
+    /// addresses are made once and cached).
+    async fn vantage_snapshot(&self, st: &RunState) -> VantageFacts {
+        let Some(prober) = &st.smtp else {
+            return VantageFacts::default();
+        };
+        let client = prober.client();
+        let helo_name = client.helo_name().to_owned();
+        let mail_from = client.mail_from().to_owned();
+        let public = st.vantage.public();
+        let public_ips = join_all(public.into_iter().map(|(ip, source)| async move {
+            let dnsbl = async {
+                match &st.dnsbl {
+                    Some(engine) => engine.check(ip).await,
+                    None => Vec::new(),
+                }
+            };
+            let (ptr, dnsbl) = tokio::join!(st.rdns.lookup(ip), dnsbl);
+            PublicIp {
+                ip,
+                source,
+                ptr: Some(ptr),
+                dnsbl,
+            }
+        }));
+        let helo = async {
+            let looks_like_name =
+                helo_name.contains('.') && helo_name.parse::<std::net::IpAddr>().is_err();
+            if looks_like_name {
+                Some(st.mx.host_addresses(&helo_name).await.lookups)
+            } else {
+                None
+            }
+        };
+        let sender = st
+            .vantage
+            .sender
+            .get_or_init(|| sender_domain(self.dns.as_ref(), &mail_from));
+        let (public_ips, helo_lookups, sender) = tokio::join!(public_ips, helo, sender);
+        let egress = [Family::Ipv4, Family::Ipv6]
+            .into_iter()
+            .filter_map(|f| st.vantage.egress_cell(f).get().cloned())
+            .collect();
+        VantageFacts {
+            egress,
+            public_ips,
+            helo_name,
+            helo_lookups,
+            mail_from,
+            sender_domain: sender.clone(),
+        }
     }
 
     async fn address(
@@ -310,6 +479,69 @@ pub struct MailHost {
     pub preference: u16,
     /// Its addresses.
     pub addresses: Vec<IpAddr>,
+}
+
+/// Marks the hosts and addresses over the configured caps as not probed and says which.
+fn apply_fan_out(hosts: &mut [HostFacts], caps: &crate::config::FanOut) -> Vec<String> {
+    let mut skipped = Vec::new();
+    let mut probed = 0usize;
+    let mut seen: Vec<std::net::IpAddr> = Vec::new();
+    for (i, host) in hosts.iter_mut().enumerate() {
+        for (j, addr) in host.addresses.iter_mut().enumerate() {
+            let why = if i >= caps.max_hosts {
+                Some(format!(
+                    "MX host {} over the cap of {} hosts",
+                    host.host, caps.max_hosts
+                ))
+            } else if j >= caps.max_addresses_per_host {
+                Some(format!(
+                    "address {} of {} over the cap of {} addresses per host",
+                    addr.ip, host.host, caps.max_addresses_per_host
+                ))
+            } else if seen.contains(&addr.ip) {
+                None
+            } else if probed >= caps.max_addresses {
+                Some(format!(
+                    "address {} of {} over the cap of {} addresses per domain",
+                    addr.ip, host.host, caps.max_addresses
+                ))
+            } else {
+                None
+            };
+            match why {
+                Some(why) => {
+                    addr.smtp_skipped = Some(format!("not checked: {why}"));
+                    skipped.push(why);
+                }
+                None => {
+                    if !seen.contains(&addr.ip) {
+                        seen.push(addr.ip);
+                        probed += 1;
+                    }
+                }
+            }
+        }
+    }
+    skipped
+}
+
+/// The DNS of our sender domain: its MX, and its A/AAAA when it has none.
+async fn sender_domain(dns: &dyn DnsSource, mail_from: &str) -> Option<SenderDomainFacts> {
+    let domain = mail_from.rsplit_once('@')?.1.trim().to_ascii_lowercase();
+    if domain.is_empty() {
+        return None;
+    }
+    let mx = dns.mx(&domain).await;
+    let addresses = match &mx {
+        Lookup::Answer { records } if !records.is_empty() => None,
+        Lookup::Failed { .. } | Lookup::NxDomain => None,
+        _ => Some(resolve_host(dns, &domain).await.lookups),
+    };
+    Some(SenderDomainFacts {
+        domain,
+        mx,
+        addresses,
+    })
 }
 
 fn unix_now() -> i64 {

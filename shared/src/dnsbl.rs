@@ -253,18 +253,25 @@ pub fn query_name(ip: IpAddr, zone: &str) -> String {
             if let Some(v4) = v6.to_ipv4_mapped() {
                 return query_name(IpAddr::V4(v4), zone);
             }
-            let mut s = String::with_capacity(64 + zone.len() + 2);
-            for byte in v6.octets().iter().rev() {
-                s.push(char::from_digit(u32::from(byte & 0xf), 16).unwrap_or('0'));
-                s.push('.');
-                s.push(char::from_digit(u32::from(byte >> 4), 16).unwrap_or('0'));
-                s.push('.');
-            }
-            s.push_str(zone);
-            s.push('.');
-            s
+            nibble_query_name(v6, zone)
         }
     }
+}
+
+/// The reversed-nibble name of an IPv6 address in `zone`, also for IPv4-mapped addresses (the
+/// RFC 5782 §5 IPv6 test points `::ffff:7f00:2` and `::ffff:7f00:1` are asked this way).
+pub fn nibble_query_name(v6: std::net::Ipv6Addr, zone: &str) -> String {
+    let zone = zone.trim_end_matches('.');
+    let mut s = String::with_capacity(64 + zone.len() + 2);
+    for byte in v6.octets().iter().rev() {
+        s.push(char::from_digit(u32::from(byte & 0xf), 16).unwrap_or('0'));
+        s.push('.');
+        s.push(char::from_digit(u32::from(byte >> 4), 16).unwrap_or('0'));
+        s.push('.');
+    }
+    s.push_str(zone);
+    s.push('.');
+    s
 }
 
 /// Meaning of one returned code on one zone.
@@ -332,36 +339,68 @@ impl DnsblStatus {
 
 /// Why the zone's self-test failed, if it did.
 pub fn zone_problem(health: &ZoneHealth) -> Option<String> {
-    let positive_ok = health
-        .positive
+    test_point_problem(
+        &health.zone,
+        &health.positive,
+        &health.negative,
+        "127.0.0.2",
+        "127.0.0.1",
+    )
+}
+
+/// What is wrong with a zone's IPv6 test points (`::ffff:7f00:2` listed, `::ffff:7f00:1` not),
+/// when they were asked (lists that cover IPv6).
+pub fn zone_problem_v6(health: &ZoneHealth) -> Option<String> {
+    let (Some(positive), Some(negative)) = (&health.positive_v6, &health.negative_v6) else {
+        return None;
+    };
+    test_point_problem(
+        &health.zone,
+        positive,
+        negative,
+        "::ffff:7f00:2",
+        "::ffff:7f00:1",
+    )
+}
+
+fn test_point_problem(
+    zone: &str,
+    positive: &Lookup<Ipv4Addr>,
+    negative: &Lookup<Ipv4Addr>,
+    listed_point: &str,
+    unlisted_point: &str,
+) -> Option<String> {
+    let positive_ok = positive
         .records()
         .iter()
-        .any(|c| matches!(meaning(&health.zone, *c), CodeMeaning::Listed(..)));
+        .any(|c| matches!(meaning(zone, *c), CodeMeaning::Listed(..)));
     if !positive_ok {
-        return Some(match &health.positive {
+        return Some(match positive {
             Lookup::Failed { .. } => format!(
-                "its test point 127.0.0.2 could not be looked up: {}",
-                health.positive.describe()
+                "its test point {listed_point} could not be looked up: {}",
+                positive.describe()
             ),
             Lookup::Answer { records } => format!(
-                "its test point 127.0.0.2 answered {} instead of a listing code",
+                "its test point {listed_point} answered {} instead of a listing code",
                 join(records)
             ),
-            _ => "its test point 127.0.0.2 is not listed (the list is silently not answering us, e.g. a public resolver)".to_owned(),
+            _ => format!(
+                "its test point {listed_point} is not listed (the list is silently not answering us, e.g. a public resolver)"
+            ),
         });
     }
-    if let Lookup::Answer { records } = &health.negative
+    if let Lookup::Answer { records } = negative
         && !records.is_empty()
     {
         return Some(format!(
-            "it lists 127.0.0.1 ({}): it is listing the whole Internet, so its answers mean nothing",
+            "it lists {unlisted_point} ({}): it is listing the whole Internet, so its answers mean nothing",
             join(records)
         ));
     }
-    if health.negative.is_failed() {
+    if negative.is_failed() {
         return Some(format!(
-            "its test point 127.0.0.1 could not be looked up: {}",
-            health.negative.describe()
+            "its test point {unlisted_point} could not be looked up: {}",
+            negative.describe()
         ));
     }
     None
@@ -380,7 +419,15 @@ pub fn classify(check: &DnsblCheck, health: Option<&ZoneHealth>) -> DnsblStatus 
     let Some(answer) = &check.answer else {
         return DnsblStatus::NotCovered;
     };
-    if let Some(problem) = health.and_then(zone_problem) {
+    let v6 = check.query.len() > 64 && !check.query.contains(".in-addr.");
+    let problem = health.and_then(|h| {
+        if v6 {
+            zone_problem(h).or_else(|| zone_problem_v6(h))
+        } else {
+            zone_problem(h)
+        }
+    });
+    if let Some(problem) = problem {
         return DnsblStatus::Unavailable {
             reason: format!("{} failed its self-test: {problem}", check.zone),
         };
@@ -448,6 +495,8 @@ mod tests {
                 records: vec![Ipv4Addr::new(127, 0, 0, 2)],
             },
             negative: Lookup::NxDomain,
+            positive_v6: None,
+            negative_v6: None,
         }
     }
 

@@ -153,10 +153,14 @@ pub struct Facts {
     pub implicit: Option<AddressLookups>,
     /// Every mail host: the MX targets (or the domain itself for an implicit MX), by preference.
     pub hosts: Vec<HostFacts>,
-    /// Per blocklist zone: the RFC 5782 canary self-test.
+    /// Per blocklist zone: the RFC 5782 canary self-test (made once per run).
     pub dnsbl_zones: Vec<ZoneHealth>,
-    /// Our own vantage point, checked when SMTP connects timed out.
-    pub egress: Option<EgressFacts>,
+    /// More hosts or addresses than the configured caps: these were listed, not probed.
+    #[serde(default)]
+    pub not_checked: Vec<String>,
+    /// Our own vantage point (recorded once per run, copied into every domain's facts).
+    #[serde(default)]
+    pub vantage: VantageFacts,
 }
 
 impl Facts {
@@ -171,7 +175,8 @@ impl Facts {
             implicit: None,
             hosts: Vec::new(),
             dnsbl_zones: Vec::new(),
-            egress: None,
+            not_checked: Vec::new(),
+            vantage: VantageFacts::default(),
         }
     }
 
@@ -403,6 +408,12 @@ pub struct ZoneHealth {
     pub positive: Lookup<std::net::Ipv4Addr>,
     /// The negative test point (127.0.0.1) lookup: must not be listed.
     pub negative: Lookup<std::net::Ipv4Addr>,
+    /// The IPv6 positive test point (`::ffff:7f00:2`), for lists that cover IPv6.
+    #[serde(default)]
+    pub positive_v6: Option<Lookup<std::net::Ipv4Addr>>,
+    /// The IPv6 negative test point (`::ffff:7f00:1`), for lists that cover IPv6.
+    #[serde(default)]
+    pub negative_v6: Option<Lookup<std::net::Ipv4Addr>>,
 }
 
 /// One blocklist query for one address.
@@ -541,7 +552,7 @@ impl Step {
 pub struct Greeting {
     /// How reading the greeting ended.
     pub outcome: StepOutcome,
-    /// Milliseconds from connect to the complete greeting (or to giving up).
+    /// Milliseconds from the completed TCP connect to the complete greeting (or to giving up).
     pub ms: u64,
     /// The greeting hostname (first word after the code), when it has one that looks like a name.
     pub hostname: Option<String>,
@@ -641,6 +652,26 @@ pub struct StartTlsFacts {
     pub handshake: Option<Result<TlsFacts, String>>,
     /// The EHLO sent again inside TLS.
     pub ehlo: Option<Step>,
+    /// After a handshake that failed on versions or ciphers, the minimal version probe.
+    #[serde(default)]
+    pub legacy: Option<LegacyTlsProbe>,
+}
+
+/// The version probe made when a handshake failed on protocol versions or ciphers we do not
+/// speak: a minimal TLS 1.0–1.2 ClientHello of our own, reading only the ServerHello.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LegacyTlsProbe {
+    /// The alert or error that made us probe.
+    pub trigger: String,
+    /// The version the server chose (`TLSv1.0`, `TLSv1.1`, …), or what happened instead.
+    pub outcome: Result<String, String>,
+}
+
+impl LegacyTlsProbe {
+    /// Whether the server chose a version below TLS 1.2.
+    pub fn legacy_only(&self) -> bool {
+        matches!(&self.outcome, Ok(v) if matches!(v.as_str(), "SSLv3" | "TLSv1.0" | "TLSv1.1"))
+    }
 }
 
 /// One SMTP conversation with one address.
@@ -660,14 +691,24 @@ pub struct SmtpFacts {
     pub helo: Option<Step>,
     /// Extensions advertised in the last EHLO (keywords upper case, with parameters).
     pub extensions: Vec<String>,
+    /// Our address as the server saw it, echoed in its EHLO/HELO reply (`Hello name [IP]`).
+    #[serde(default)]
+    pub echoed_ip: Option<IpAddr>,
     /// The STARTTLS step, when it was advertised.
     pub starttls: Option<StartTlsFacts>,
     /// After a failed STARTTLS the probe reconnects once without TLS, as senders do.
     pub retried_without_tls: bool,
     /// `MAIL FROM:<…>`.
     pub mail: Option<Step>,
+    /// `MAIL FROM` went out in one write with `RCPT TO` (PIPELINING): a drop after it cannot be
+    /// pinned on `MAIL`.
+    #[serde(default)]
+    pub mail_pipelined: bool,
     /// `RCPT TO:<postmaster@domain>`.
     pub rcpt: Option<Step>,
+    /// The transaction retried with the null sender `<>` after our sender was refused.
+    #[serde(default)]
+    pub null_sender: Option<NullSenderRetry>,
     /// The domain whose postmaster was asked for.
     pub rcpt_domain: String,
     /// The open-relay test recipient, when enabled.
@@ -676,6 +717,10 @@ pub struct SmtpFacts {
     pub closing: Vec<Step>,
     /// The session was reused from an earlier domain's check (same address, same run).
     pub reused_session: bool,
+    /// Earlier attempts that ended transiently (timeout, 4xx, drop) and were retried once after
+    /// a back-off; what each saw, in order. These facts are of the last attempt.
+    #[serde(default)]
+    pub retried: Vec<String>,
     /// The whole conversation, `C:`/`S:` style.
     pub transcript: Vec<TranscriptLine>,
     /// Milliseconds the whole conversation took.
@@ -695,12 +740,16 @@ impl SmtpFacts {
             extensions: Vec::new(),
             starttls: None,
             retried_without_tls: false,
+            echoed_ip: None,
             mail: None,
+            mail_pipelined: false,
             rcpt: None,
+            null_sender: None,
             rcpt_domain: String::new(),
             relay_test: None,
             closing: Vec::new(),
             reused_session: false,
+            retried: Vec::new(),
             transcript: Vec::new(),
             elapsed_ms: 0,
         }
@@ -715,10 +764,31 @@ impl SmtpFacts {
     }
 
     /// Whether the recipient `postmaster@domain` was accepted (in a transaction whose
-    /// `MAIL FROM` was accepted: a pipelined RCPT reply after a refused MAIL means nothing).
+    /// `MAIL FROM` was accepted: a pipelined RCPT reply after a refused MAIL means nothing),
+    /// with our sender or with the null sender.
     pub fn accepted_postmaster(&self) -> bool {
-        self.mail.as_ref().is_some_and(Step::accepted)
-            && self.rcpt.as_ref().is_some_and(Step::accepted)
+        let ours = self.mail.as_ref().is_some_and(Step::accepted)
+            && self.rcpt.as_ref().is_some_and(Step::accepted);
+        ours || self
+            .null_sender
+            .as_ref()
+            .is_some_and(NullSenderRetry::accepted)
+    }
+
+    /// The `MAIL` and `RCPT` steps that decide the result: those of the null-sender retry when
+    /// there was one, else ours.
+    pub fn final_transaction(&self) -> (Option<&Step>, Option<&Step>) {
+        match &self.null_sender {
+            Some(retry) => (Some(&retry.mail), retry.rcpt.as_ref()),
+            None => (self.mail.as_ref(), self.rcpt.as_ref()),
+        }
+    }
+
+    /// Whether a `RCPT TO` reply arrived (with our sender or the null sender).
+    pub fn reached_rcpt(&self) -> bool {
+        let (_, rcpt) = self.final_transaction();
+        rcpt.is_some_and(|r| r.reply().is_some())
+            || self.rcpt.as_ref().is_some_and(|r| r.reply().is_some())
     }
 
     /// The TLS facts, if a handshake completed.
@@ -755,29 +825,194 @@ impl SmtpFacts {
     }
 }
 
+/// An IP address family.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Family {
+    /// IPv4.
+    Ipv4,
+    /// IPv6.
+    Ipv6,
+}
+
+impl Family {
+    /// The family of an address.
+    pub const fn of(ip: IpAddr) -> Self {
+        match ip {
+            IpAddr::V4(_) => Self::Ipv4,
+            IpAddr::V6(v6) if v6.to_ipv4_mapped().is_some() => Self::Ipv4,
+            IpAddr::V6(_) => Self::Ipv6,
+        }
+    }
+
+    /// `IPv4` or `IPv6`.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::Ipv4 => "IPv4",
+            Self::Ipv6 => "IPv6",
+        }
+    }
+}
+
 /// One canary connection made to check our own outbound port 25.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CanaryProbe {
     /// `host:port` as configured.
     pub target: String,
+    /// The address tried, when the name resolved to one of this family.
+    #[serde(default)]
+    pub addr: Option<SocketAddr>,
     /// How the connect ended (a failed name resolution is `Error`).
     pub outcome: ConnectOutcome,
+    /// The greeting line, when the canary greeted.
+    #[serde(default)]
+    pub greeting: Option<String>,
+    /// Our address as the canary echoed it in its EHLO reply.
+    #[serde(default)]
+    pub echoed_ip: Option<IpAddr>,
 }
 
-/// Our own vantage point.
+/// Outbound port 25 over one address family, from canary hosts.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct EgressFacts {
-    /// The canaries tried.
+    /// The family checked.
+    pub family: Family,
+    /// The canaries tried over that family.
     pub canaries: Vec<CanaryProbe>,
 }
 
 impl EgressFacts {
-    /// Port 25 looks blocked from here: canaries were tried and none connected.
+    /// Port 25 looks blocked over this family: canaries were tried and none connected.
     pub fn blocked(&self) -> bool {
-        !self.canaries.is_empty()
-            && self
-                .canaries
+        let tried: Vec<_> = self.canaries.iter().filter(|c| c.addr.is_some()).collect();
+        !tried.is_empty()
+            && tried
                 .iter()
                 .all(|c| !matches!(c.outcome, ConnectOutcome::Connected { .. }))
+    }
+
+    /// Whether a canary connected over this family.
+    pub fn open(&self) -> bool {
+        self.canaries
+            .iter()
+            .any(|c| matches!(c.outcome, ConnectOutcome::Connected { .. }))
+    }
+}
+
+/// How we know one of our public addresses.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum PublicIpSource {
+    /// Configured by the operator (`public_ip`).
+    Configured,
+    /// A server echoed it in its EHLO reply (`Hello name [IP]`).
+    Echoed {
+        /// Which server (MX host or canary).
+        by: String,
+    },
+    /// The local address of our connections is itself public (no NAT).
+    Local,
+}
+
+/// One of our public egress addresses and what receivers see when they look it up.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PublicIp {
+    /// The address.
+    pub ip: IpAddr,
+    /// How we know it.
+    pub source: PublicIpSource,
+    /// Its reverse DNS and the forward check of each PTR name.
+    pub ptr: Option<PtrFacts>,
+    /// Its blocklist answers, one per configured zone.
+    pub dnsbl: Vec<DnsblCheck>,
+}
+
+/// Whether our sender domain can receive the bounces strict receivers verify.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SenderDomainFacts {
+    /// The domain part of our `MAIL FROM`.
+    pub domain: String,
+    /// Its MX query.
+    pub mx: Lookup<MxRecord>,
+    /// Its own A/AAAA (looked up when it has no MX).
+    pub addresses: Option<AddressLookups>,
+}
+
+impl SenderDomainFacts {
+    /// `Some(true)` when the domain has an MX or an address, `Some(false)` when DNS says it has
+    /// neither, `None` when a lookup failed.
+    pub fn resolves(&self) -> Option<bool> {
+        match &self.mx {
+            Lookup::Answer { records }
+                if records.iter().all(|r| r.exchange == ".") && !records.is_empty() =>
+            {
+                return Some(false);
+            }
+            Lookup::Answer { records } if !records.is_empty() => return Some(true),
+            Lookup::Failed { .. } => return None,
+            Lookup::NxDomain => return Some(false),
+            _ => {}
+        }
+        let a = self.addresses.as_ref()?;
+        if !a.ips().is_empty() {
+            Some(true)
+        } else if a.any_failed() {
+            None
+        } else {
+            Some(false)
+        }
+    }
+}
+
+/// Our own vantage point: what the probe knows about itself, recorded once per run.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct VantageFacts {
+    /// Outbound port 25, per address family checked (a family is checked when a connect over
+    /// it failed, or by `--vantage`).
+    pub egress: Vec<EgressFacts>,
+    /// Our public egress addresses, configured or learned.
+    pub public_ips: Vec<PublicIp>,
+    /// Our EHLO name.
+    pub helo_name: String,
+    /// Its A and AAAA lookups.
+    pub helo_lookups: Option<AddressLookups>,
+    /// Our `MAIL FROM` address (empty: the null sender).
+    pub mail_from: String,
+    /// Our sender domain's DNS.
+    pub sender_domain: Option<SenderDomainFacts>,
+}
+
+impl VantageFacts {
+    /// The egress check of a family, when it was made.
+    pub fn egress(&self, family: Family) -> Option<&EgressFacts> {
+        self.egress.iter().find(|e| e.family == family)
+    }
+
+    /// Whether outbound port 25 is known to be blocked over `family`.
+    pub fn egress_blocked(&self, family: Family) -> bool {
+        self.egress(family).is_some_and(EgressFacts::blocked)
+    }
+
+    /// Our public addresses.
+    pub fn public_addrs(&self) -> impl Iterator<Item = IpAddr> + '_ {
+        self.public_ips.iter().map(|p| p.ip)
+    }
+}
+
+/// A transaction retried with the null sender `<>` after our sender address was refused
+/// (RFC 5321 §4.5.5 requires receivers to accept `<>`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NullSenderRetry {
+    /// `MAIL FROM:<>`.
+    pub mail: Step,
+    /// `RCPT TO:<postmaster@domain>`, when `MAIL` was accepted.
+    pub rcpt: Option<Step>,
+}
+
+impl NullSenderRetry {
+    /// Whether `<>` and then postmaster were accepted.
+    pub fn accepted(&self) -> bool {
+        self.mail.accepted() && self.rcpt.as_ref().is_some_and(Step::accepted)
     }
 }

@@ -75,8 +75,8 @@ macro_rules! codes {
                 match self { $(Self::$variant => $text,)* }
             }
 
-            /// The severity the contract gives this code. `dnsbl.listed` is `error` for abuse
-            /// lists; the diagnosis lowers it to `warning` for policy lists.
+            /// The severity the contract gives this code. Some codes have a second severity the
+            /// diagnosis sets (e.g. `dnsbl.listed` is `info` for policy lists).
             pub const fn default_severity(self) -> Severity {
                 match self { $(Self::$variant => Severity::$sev,)* }
             }
@@ -104,35 +104,42 @@ codes! {
     MxCname = "mx.cname", Warning, "host", "An MX target is an alias (CNAME), which RFC 2181 forbids.";
     MxIpLiteral = "mx.ip_literal", Error, "host", "An MX target is an IP address written as a name.";
     MxUnresolvable = "mx.unresolvable", Error, "host", "An MX host has no A/AAAA record.";
-    MxAllUnusable = "mx.all_unusable", Error, "domain", "No MX host has a usable address.";
+    MxAllUnusable = "mx.all_unusable", Error, "domain", "No MX host has a usable address (unresolvable, IP literal, or only loopback/private/reserved addresses).";
     MxPrivateAddress = "mx.private_address", Warning, "host", "An MX host resolves to a loopback/private/link-local/reserved address.";
+    MxNotAllChecked = "mx.not_all_checked", Info, "domain", "More MX hosts or addresses than the configured caps: the rest are listed, not probed.";
+    MxNoIpv4 = "mx.no_ipv4", Warning, "domain", "No MX host has an IPv4 address: IPv4-only senders cannot deliver.";
     RdnsMissing = "rdns.missing", Warning, "ip", "An MX IP has no PTR record.";
     RdnsMismatch = "rdns.mismatch", Warning, "ip", "No PTR name of an MX IP resolves back to that IP (FCrDNS fails).";
     SmtpRefused = "smtp.refused", Error, "ip", "TCP connect refused: nothing listens on the port.";
     SmtpUnreachable = "smtp.unreachable", Error, "ip", "TCP connect timed out or no route: a firewall or missing port forward.";
     SmtpNoGreeting = "smtp.no_greeting", Error, "ip", "Connected, but no complete greeting arrived in time, or the server closed first.";
-    SmtpSlowGreeting = "smtp.slow_greeting", Warning, "ip", "The greeting arrived only after a long delay (greet-pause or tarpit).";
-    SmtpGreetingRejected = "smtp.greeting_rejected", Error, "ip", "The greeting is a 4xx/5xx refusal.";
-    SmtpBannerUnresolvable = "smtp.banner_unresolvable", Warning, "ip", "The hostname in the 220 greeting does not resolve.";
-    SmtpBannerMismatch = "smtp.banner_mismatch", Warning, "ip", "The greeting hostname is neither the IP's PTR name nor resolves to the IP.";
-    SmtpHeloRejected = "smtp.helo_rejected", Error, "ip", "Both EHLO and HELO were rejected.";
+    SmtpSlowGreeting = "smtp.slow_greeting", Warning, "ip", "The greeting arrived only 10 s or more after the TCP connect (tarpit).";
+    SmtpGreetingRejected = "smtp.greeting_rejected", Error, "ip", "The greeting is a 5xx refusal of every client.";
+    SmtpBannerUnresolvable = "smtp.banner_unresolvable", Warning, "ip", "The 220 hostname is not a public name, or does not resolve while the IP has no forward-confirmed PTR (info when it does, or when there is no hostname).";
+    SmtpBannerMismatch = "smtp.banner_mismatch", Info, "ip", "The greeting hostname resolves, but is neither the IP's PTR name nor resolves to the IP.";
+    SmtpHeloRejected = "smtp.helo_rejected", Error, "ip", "Both EHLO and HELO got a permanent refusal that is not about our name.";
     SmtpStarttlsMissing = "smtp.starttls_missing", Warning, "ip", "STARTTLS is not advertised.";
-    SmtpStarttlsFailed = "smtp.starttls_failed", Error, "ip", "STARTTLS is advertised but the command or the TLS handshake failed.";
+    SmtpStarttlsFailed = "smtp.starttls_failed", Error, "ip", "STARTTLS is advertised but the command, the TLS handshake or the EHLO inside TLS failed.";
     TlsCertUntrusted = "tls.cert_untrusted", Warning, "ip", "The certificate chain does not lead to a trusted root.";
     TlsCertExpired = "tls.cert_expired", Error, "ip", "The certificate is expired or not yet valid.";
-    TlsCertNameMismatch = "tls.cert_name_mismatch", Warning, "ip", "The certificate does not cover the MX host name.";
+    TlsCertNameMismatch = "tls.cert_name_mismatch", Warning, "ip", "The certificate does not cover the MX host name (SAN DNS names; the CN only without DNS SANs).";
     TlsCertExpiring = "tls.cert_expiring", Warning, "ip", "The certificate expires within 14 days.";
-    TlsLegacyVersion = "tls.legacy_version", Warning, "ip", "The best TLS version negotiated is below TLS 1.2.";
-    SmtpMailRejected = "smtp.mail_rejected", Error, "ip", "`MAIL FROM` was refused with a 5xx.";
-    SmtpDisconnectAfterMail = "smtp.disconnect_after_mail", Error, "ip", "The server closed the connection right after `MAIL FROM`.";
-    SmtpRelayDenied = "smtp.relay_denied", Error, "ip", "`RCPT TO:<postmaster@domain>` was refused as relaying.";
-    SmtpRcptRejected = "smtp.rcpt_rejected", Error, "ip", "`RCPT TO:<postmaster@domain>` was refused for another reason.";
-    SmtpTempfail = "smtp.tempfail", Warning, "ip", "A 4xx at MAIL or RCPT (greylisting, rate limit).";
+    TlsLegacyVersion = "tls.legacy_version", Warning, "ip", "The server speaks only TLS 1.0/1.1: detected from the handshake alert and confirmed by a version probe.";
+    SmtpMailRejected = "smtp.mail_rejected", Error, "ip", "`MAIL FROM` got a 5xx that is not about our sender or client (bounces refused too).";
+    SmtpDisconnectAfterMail = "smtp.disconnect_after_mail", Inconclusive, "ip", "The server closed the connection after `MAIL FROM` (sent alone): usually about the sending IP, ours.";
+    SmtpRelayDenied = "smtp.relay_denied", Error, "ip", "`RCPT TO:<postmaster@domain>` was refused as relaying (any code): this server does not accept mail for the domain.";
+    SmtpRcptRejected = "smtp.rcpt_rejected", Error, "ip", "`RCPT TO:<postmaster@domain>` was refused because the domain is not served here, or the connection closed at RCPT.";
+    SmtpNoPostmaster = "smtp.no_postmaster", Error, "ip", "`RCPT TO:<postmaster@domain>` was refused as an unknown user: the domain is hosted, but postmaster is missing.";
+    SmtpGreylisted = "smtp.greylisted", Inconclusive, "ip", "A 4xx that reads as greylisting: real senders retry and deliver; acceptance not confirmed.";
+    SmtpTempfail = "smtp.tempfail", Warning, "ip", "Another 4xx at greeting, EHLO, MAIL or RCPT, after one retry.";
+    SmtpIncomplete = "smtp.incomplete", Inconclusive, "ip", "The conversation stopped before `RCPT TO` and no other finding says why.";
     SmtpOpenRelay = "smtp.open_relay", Critical, "ip", "The server accepted a recipient in an outside domain (open relay).";
-    SmtpProbeBlocked = "smtp.probe_blocked", Inconclusive, "ip", "A rejection names our own IP or client: it is about the prober, not the target.";
-    DnsblListed = "dnsbl.listed", Error, "ip", "The IP is listed on a blocklist.";
-    DnsblUnavailable = "dnsbl.unavailable", Inconclusive, "ip", "A blocklist could not answer for us.";
-    ProbeEgressBlocked = "probe.egress_blocked", Inconclusive, "prober", "Our own outbound port 25 appears blocked.";
+    SmtpProbeBlocked = "smtp.probe_blocked", Inconclusive, "ip", "A rejection is about us (our IP, rDNS, EHLO name, sender or client), not the target.";
+    DnsblListed = "dnsbl.listed", Warning, "ip", "The MX IP is listed on a blocklist (warning for abuse lists, info for policy lists).";
+    DnsblUnavailable = "dnsbl.unavailable", Inconclusive, "prober", "A blocklist could not answer for us (error code, REFUSED, SERVFAIL, timeout or failed self-test); once per zone.";
+    ProbeEgressBlocked = "probe.egress_blocked", Inconclusive, "prober", "Our own outbound port 25 is blocked for an address family.";
+    ProbeIdentity = "probe.identity", Inconclusive, "prober", "A receiver refused our sender or HELO name, or our identity is poor (EHLO name, FCrDNS, sender domain).";
+    ProbeListed = "probe.listed", Inconclusive, "prober", "Our public egress IP is on a configured abuse blocklist.";
 }
 
 impl fmt::Display for Code {
@@ -157,6 +164,9 @@ impl std::str::FromStr for Code {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("unknown finding code {0:?}")]
 pub struct UnknownCode(pub String);
+
+/// The subject of findings about our own vantage point (the prober), not the target.
+pub const THIS_MACHINE: &str = "this machine";
 
 /// One thing the diagnosis found, with the evidence it rests on and what to do about it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

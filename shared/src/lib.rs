@@ -23,6 +23,8 @@
 //! - [`diagnose`](mod@diagnose): the pure diagnosis, one module per area (DNS/MX, rDNS, SMTP, TLS,
 //!   blocklists, verdict).
 //! - [`dnsbl`]: the blocklist catalogue and the pure classification of answers.
+//! - [`classify`]: what an SMTP refusal is about (the domain, the mailbox, or us), shared by
+//!   the probe (null-sender retry) and the diagnosis.
 //! - [`config`]: [`CheckConfig`] and the diagnosis [`Policy`].
 //! - [`probe`]: all network I/O: DNS ([`probe::dns`]), MX collection, reverse DNS, blocklist
 //!   queries, the SMTP conversation, TLS, and our own vantage point.
@@ -42,6 +44,7 @@
 //! ```
 
 pub mod check;
+pub mod classify;
 pub mod config;
 pub mod diagnose;
 pub mod dnsbl;

@@ -167,6 +167,26 @@ impl TestCa {
         self.issue(names, now - Duration::days(1), now + Duration::days(365))
     }
 
+    /// A valid certificate (from yesterday for a year) whose subject common name is
+    /// `common_name` and whose SAN extension lists exactly `dns_names`; with no names there is
+    /// no SAN extension at all (an old-style certificate named only by its CN).
+    pub fn with_common_name(&self, common_name: &str, dns_names: &[&str]) -> TestCert {
+        let now = OffsetDateTime::now_utc();
+        let mut params = leaf_params(
+            dns_names,
+            now - Duration::days(1),
+            now + Duration::days(365),
+        );
+        let mut dn = DistinguishedName::new();
+        dn.push(DnType::CommonName, common_name);
+        params.distinguished_name = dn;
+        let key = new_key();
+        let cert = params
+            .signed_by(&key, &self.issuer)
+            .expect("sign a leaf certificate");
+        TestCert::new(&cert, &key, dns_names)
+    }
+
     /// A certificate for names other than the server's: the same as [`leaf`](Self::leaf),
     /// named for the mismatch it is used to test.
     pub fn wrong_name(&self, names: &[&str]) -> TestCert {

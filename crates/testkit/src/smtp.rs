@@ -198,12 +198,28 @@ struct Config {
     drop_after: HashSet<Command>,
     tls: Option<Arc<ServerConfig>>,
     tls_handshake_fails: bool,
+    tls_legacy_only: bool,
     inject_after_starttls: Option<String>,
     hostile: Option<Hostile>,
+    echo_client: bool,
+    ehlo_in_tls: Option<String>,
+    rcpt_for_sender: Option<SenderHookFn>,
 }
 
 #[derive(Clone)]
 struct HookFn(ReplyFn);
+
+/// A RCPT reply that depends on the transaction's sender: `f(sender, recipient)`.
+type SenderReplyFn = Arc<dyn Fn(&str, &str) -> String + Send + Sync>;
+
+#[derive(Clone)]
+struct SenderHookFn(SenderReplyFn);
+
+impl fmt::Debug for SenderHookFn {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("<rcpt-for-sender fn>")
+    }
+}
 
 impl fmt::Debug for HookFn {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -240,8 +256,12 @@ impl Default for SmtpServerBuilder {
                 drop_after: HashSet::new(),
                 tls: None,
                 tls_handshake_fails: false,
+                tls_legacy_only: false,
                 inject_after_starttls: None,
                 hostile: None,
+                echo_client: false,
+                ehlo_in_tls: None,
+                rcpt_for_sender: None,
             },
         }
     }
@@ -384,12 +404,63 @@ impl SmtpServerBuilder {
         self
     }
 
+    /// A server that speaks only TLS 1.0, as an old MTA does: it advertises STARTTLS, answers
+    /// `220`, reads the ClientHello (its own minimal TLS parser, independent of mailcheck's)
+    /// and answers one TLS record, then closes:
+    ///
+    /// - a fatal `protocol_version` alert (level 2, description 70) to a hello from a modern
+    ///   client, one whose supported_versions extension lists TLS 1.2 or 1.3 (`0x0303`,
+    ///   `0x0304`, as rustls sends) or whose legacy_version is above TLS 1.2, and to an SSLv3
+    ///   hello;
+    /// - otherwise, to a hello whose maximum is TLS 1.0, 1.1 or 1.2 (legacy_version `0x0301` to
+    ///   `0x0303`, no supported_versions), a ServerHello choosing TLS 1.0 (`0x0301`) with the
+    ///   first offered of the classic CBC suites `0x002f`, `0x0035`, `0x000a`, `0xc013`,
+    ///   `0xc014`, `0xc009`, `0xc00a`, `0x0033`, `0x0039` (a fatal `handshake_failure` alert if
+    ///   none is offered): a TLS 1.0 server negotiates down to the version it has;
+    /// - a fatal `decode_error` alert to anything that is not a ClientHello.
+    ///
+    /// What it answered is recorded in [`Transcript::tls_error`].
+    #[must_use]
+    pub fn tls_legacy_only(mut self) -> Self {
+        self.cfg.tls_legacy_only = true;
+        self
+    }
+
     /// After STARTTLS, sends `220 2.0.0 Ready to start TLS` and these extra lines in the same
     /// segment (the STARTTLS command-injection pattern), then proceeds with the handshake if
     /// a TLS configuration is set (otherwise closes).
     #[must_use]
     pub fn inject_after_starttls(mut self, text: &str) -> Self {
         self.cfg.inject_after_starttls = Some(text.to_owned());
+        self
+    }
+
+    /// Echoes the client's address in the EHLO/HELO reply, as Exim, Sendmail, Exchange and
+    /// Gmail do: `250-<hostname> Hello <name> [<client IP>]`.
+    #[must_use]
+    pub fn echo_client(mut self) -> Self {
+        self.cfg.echo_client = true;
+        self
+    }
+
+    /// Answers EHLO inside TLS with this reply (e.g. `554 5.5.1 Error: no valid recipients`),
+    /// while EHLO before STARTTLS works.
+    #[must_use]
+    pub fn ehlo_in_tls_reply(mut self, text: &str) -> Self {
+        self.cfg.ehlo_in_tls = Some(text.to_owned());
+        self
+    }
+
+    /// Answers each `RCPT TO:` with `f(sender, recipient)`: the transaction's `MAIL FROM`
+    /// address (empty for the null sender) and the recipient, both without angle brackets.
+    /// How a stock Exim with `require verify = sender` behaves. Takes precedence over
+    /// [`rcpt_reply`](Self::rcpt_reply).
+    #[must_use]
+    pub fn rcpt_reply_for_sender(
+        mut self,
+        f: impl Fn(&str, &str) -> String + Send + Sync + 'static,
+    ) -> Self {
+        self.cfg.rcpt_for_sender = Some(SenderHookFn(Arc::new(f)));
         self
     }
 
@@ -573,6 +644,7 @@ async fn accept_loop(listener: TcpListener, cfg: Arc<Config>, state: Arc<State>)
             cfg: Arc::clone(&cfg),
             state: Arc::clone(&state),
             id,
+            peer,
         };
         tasks.spawn(async move {
             let _ = tcp.set_nodelay(true);
@@ -606,6 +678,7 @@ enum Next {
 struct Session {
     greeted: bool,
     mail: bool,
+    sender: String,
     rcpts: usize,
 }
 
@@ -613,6 +686,7 @@ struct Conn {
     cfg: Arc<Config>,
     state: Arc<State>,
     id: usize,
+    peer: SocketAddr,
 }
 
 impl Conn {
@@ -671,6 +745,9 @@ impl Conn {
             .with(self.id, |t| t.discarded_after_starttls = discarded);
         let mut tcp = plain.into_inner();
 
+        if self.cfg.tls_legacy_only {
+            return self.legacy_tls(tcp).await;
+        }
         if self.cfg.tls_handshake_fails {
             let mut hello = [0u8; 4096];
             let _ = tcp.read(&mut hello).await?;
@@ -703,6 +780,22 @@ impl Conn {
         let mut secure = BufReader::new(tls);
         self.session(&mut secure, true).await?;
         let _ = secure.shutdown().await;
+        Ok(())
+    }
+
+    /// [`SmtpServerBuilder::tls_legacy_only`]: one answer to the ClientHello, then close.
+    async fn legacy_tls(&self, mut tcp: TcpStream) -> io::Result<()> {
+        let (answer, outcome) = match legacy::read_client_hello(&mut tcp).await? {
+            Err(why) => (
+                legacy::alert(legacy::DECODE_ERROR),
+                format!("legacy TLS: not a ClientHello ({why}); sent a decode_error alert"),
+            ),
+            Ok(hello) => hello.answer(),
+        };
+        self.state.with(self.id, |t| t.tls_error = Some(outcome));
+        tcp.write_all(&answer).await?;
+        tcp.flush().await?;
+        let _ = tcp.shutdown().await;
         Ok(())
     }
 
@@ -740,6 +833,7 @@ impl Conn {
             self.cfg.tls.is_some()
                 || self.cfg.replies.contains_key(&Command::StartTls)
                 || self.cfg.tls_handshake_fails
+                || self.cfg.tls_legacy_only
                 || self.cfg.inject_after_starttls.is_some(),
         )
     }
@@ -748,7 +842,7 @@ impl Conn {
         if let Some(lines) = &self.cfg.ehlo_lines {
             return lines.join("\n");
         }
-        let mut items = vec![format!("{} Hello {args}", self.cfg.hostname)];
+        let mut items = vec![format!("{} Hello {args}{}", self.cfg.hostname, self.echo())];
         items.extend(self.cfg.extensions.iter().cloned());
         if !tls_active && self.advertises_starttls() {
             items.push("STARTTLS".to_owned());
@@ -762,10 +856,19 @@ impl Conn {
             .join("\n")
     }
 
+    /// ` [<client IP>]` when echoing the client, else nothing.
+    fn echo(&self) -> String {
+        if self.cfg.echo_client {
+            format!(" [{}]", self.peer.ip())
+        } else {
+            String::new()
+        }
+    }
+
     fn default_reply(&self, command: Command, args: &str, s: &Session, tls_active: bool) -> String {
         let host = &self.cfg.hostname;
         match command {
-            Command::Helo => format!("250 {host}"),
+            Command::Helo => format!("250 {host}{}", self.echo()),
             Command::Ehlo => self.ehlo_reply(args, tls_active),
             Command::Mail if !s.greeted => "503 5.5.1 Error: send HELO/EHLO first".to_owned(),
             Command::Mail if s.mail => "503 5.5.1 Error: nested MAIL command".to_owned(),
@@ -806,7 +909,15 @@ impl Conn {
             if let Some(delay) = self.cfg.delays.get(&command) {
                 tokio::time::sleep(*delay).await;
             }
-            let reply = if let Some(hook) = self.cfg.hooks.get(&command) {
+            let reply = if let (Command::Rcpt, Some(hook), true) =
+                (command, &self.cfg.rcpt_for_sender, s.mail)
+            {
+                (hook.0)(&s.sender, &angle_address(&args))
+            } else if let (Command::Ehlo, Some(text), true) =
+                (command, &self.cfg.ehlo_in_tls, tls_active)
+            {
+                text.clone()
+            } else if let Some(hook) = self.cfg.hooks.get(&command) {
                 (hook.0)(&args)
             } else if let Some(text) = self.cfg.replies.get(&command) {
                 text.clone()
@@ -849,7 +960,10 @@ impl Conn {
                         ..Session::default()
                     }
                 }
-                Command::Mail if positive => s.mail = true,
+                Command::Mail if positive => {
+                    s.mail = true;
+                    s.sender = angle_address(&args);
+                }
                 Command::Rcpt if positive => s.rcpts += 1,
                 Command::Rset if positive => {
                     s.mail = false;
@@ -860,6 +974,285 @@ impl Conn {
             self.send(io, &reply).await?;
             if command == Command::Quit || code == "421" {
                 return Ok(Next::Close);
+            }
+        }
+    }
+}
+
+/// The TLS bytes of [`SmtpServerBuilder::tls_legacy_only`]: reading a ClientHello and writing
+/// the one record a TLS 1.0-only server answers.
+mod legacy {
+    use std::io;
+
+    use tokio::io::{AsyncRead, AsyncReadExt};
+
+    const HANDSHAKE: u8 = 22;
+    const ALERT: u8 = 21;
+    const CLIENT_HELLO: u8 = 1;
+    const SERVER_HELLO: u8 = 2;
+    const SUPPORTED_VERSIONS: u16 = 0x002b;
+    pub(super) const DECODE_ERROR: u8 = 50;
+    const PROTOCOL_VERSION: u8 = 70;
+    const HANDSHAKE_FAILURE: u8 = 40;
+    const TLS10: u16 = 0x0301;
+    /// The most ClientHello bytes read (a hello is a few hundred bytes).
+    const MAX_HELLO: usize = 64 * 1024;
+    /// The suites this server accepts, in its order of preference.
+    const CBC_SUITES: [u16; 9] = [
+        0x002f, 0x0035, 0x000a, 0xc013, 0xc014, 0xc009, 0xc00a, 0x0033, 0x0039,
+    ];
+
+    /// What the server looks at in a ClientHello.
+    #[derive(Debug)]
+    pub(super) struct ClientHello {
+        legacy_version: u16,
+        suites: Vec<u16>,
+        supported_versions: Vec<u16>,
+    }
+
+    impl ClientHello {
+        /// The record to send back, and what happened in words.
+        pub(super) fn answer(&self) -> (Vec<u8>, String) {
+            let offered = format!(
+                "legacy_version 0x{:04x}, supported_versions {:04x?}",
+                self.legacy_version, self.supported_versions
+            );
+            let modern = self.legacy_version > 0x0303
+                || self
+                    .supported_versions
+                    .iter()
+                    .any(|v| matches!(v, 0x0303 | 0x0304));
+            if modern || self.legacy_version < TLS10 {
+                return (
+                    alert(PROTOCOL_VERSION),
+                    format!(
+                        "legacy TLS: refused a hello ({offered}) with a protocol_version alert"
+                    ),
+                );
+            }
+            match CBC_SUITES.iter().find(|s| self.suites.contains(s)) {
+                Some(&suite) => (
+                    server_hello(suite),
+                    format!(
+                        "legacy TLS: answered a hello ({offered}) with a TLS 1.0 ServerHello, \
+                         cipher suite 0x{suite:04x}"
+                    ),
+                ),
+                None => (
+                    alert(HANDSHAKE_FAILURE),
+                    format!(
+                        "legacy TLS: no common cipher suite in a hello ({offered}); sent a \
+                         handshake_failure alert"
+                    ),
+                ),
+            }
+        }
+    }
+
+    fn record(kind: u8, payload: &[u8]) -> Vec<u8> {
+        let mut out = vec![kind, 0x03, 0x01];
+        let len = u16::try_from(payload.len()).expect("a small record");
+        out.extend_from_slice(&len.to_be_bytes());
+        out.extend_from_slice(payload);
+        out
+    }
+
+    /// A fatal alert record.
+    pub(super) fn alert(description: u8) -> Vec<u8> {
+        record(ALERT, &[2, description])
+    }
+
+    /// A ServerHello choosing TLS 1.0 and `suite`: a fixed random, no session id, null
+    /// compression, no extensions.
+    fn server_hello(suite: u16) -> Vec<u8> {
+        let mut body = TLS10.to_be_bytes().to_vec();
+        body.extend((0u8..32).map(|i| i.wrapping_mul(37) ^ 0x5c));
+        body.push(0);
+        body.extend_from_slice(&suite.to_be_bytes());
+        body.push(0);
+        let mut msg = vec![SERVER_HELLO, 0, 0, u8::try_from(body.len()).expect("short")];
+        msg.extend_from_slice(&body);
+        record(HANDSHAKE, &msg)
+    }
+
+    /// Reads handshake records until a whole ClientHello message is there. `Ok(Err(why))` for
+    /// anything else (including the client closing early).
+    pub(super) async fn read_client_hello<S: AsyncRead + Unpin>(
+        io: &mut S,
+    ) -> io::Result<Result<ClientHello, String>> {
+        let mut message = Vec::new();
+        loop {
+            let mut header = [0u8; 5];
+            if let Err(e) = io.read_exact(&mut header).await {
+                return if e.kind() == io::ErrorKind::UnexpectedEof {
+                    Ok(Err(
+                        "the client closed before a whole ClientHello".to_owned()
+                    ))
+                } else {
+                    Err(e)
+                };
+            }
+            if header[0] != HANDSHAKE || header[1] != 3 {
+                return Ok(Err(format!("a record header {header:02x?}")));
+            }
+            let len = usize::from(u16::from_be_bytes([header[3], header[4]]));
+            if len == 0 || len > 16_384 || message.len() + len > MAX_HELLO {
+                return Ok(Err(format!("a handshake record of {len} bytes")));
+            }
+            let start = message.len();
+            message.resize(start + len, 0);
+            if let Err(e) = io.read_exact(&mut message[start..]).await {
+                return if e.kind() == io::ErrorKind::UnexpectedEof {
+                    Ok(Err("the client closed inside a record".to_owned()))
+                } else {
+                    Err(e)
+                };
+            }
+            if message.len() >= 4 {
+                if message[0] != CLIENT_HELLO {
+                    return Ok(Err(format!("handshake message type {}", message[0])));
+                }
+                let body_len = usize::from(message[1]) << 16
+                    | usize::from(message[2]) << 8
+                    | usize::from(message[3]);
+                if 4 + body_len > MAX_HELLO {
+                    return Ok(Err(format!("a ClientHello of {body_len} bytes")));
+                }
+                if message.len() >= 4 + body_len {
+                    return Ok(parse(&message[4..4 + body_len]));
+                }
+            }
+        }
+    }
+
+    /// A bounds-checked reader over a byte slice.
+    struct Reader<'a>(&'a [u8]);
+
+    impl<'a> Reader<'a> {
+        fn bytes(&mut self, n: usize, what: &str) -> Result<&'a [u8], String> {
+            if n > self.0.len() {
+                return Err(format!("the ClientHello ends inside its {what}"));
+            }
+            let (head, rest) = self.0.split_at(n);
+            self.0 = rest;
+            Ok(head)
+        }
+
+        fn u8(&mut self, what: &str) -> Result<u8, String> {
+            Ok(self.bytes(1, what)?[0])
+        }
+
+        fn u16(&mut self, what: &str) -> Result<u16, String> {
+            let b = self.bytes(2, what)?;
+            Ok(u16::from_be_bytes([b[0], b[1]]))
+        }
+    }
+
+    fn u16s(bytes: &[u8]) -> Vec<u16> {
+        bytes
+            .chunks_exact(2)
+            .map(|p| u16::from_be_bytes([p[0], p[1]]))
+            .collect()
+    }
+
+    /// Parses a ClientHello body (after the 4-byte handshake header).
+    fn parse(body: &[u8]) -> Result<ClientHello, String> {
+        let mut r = Reader(body);
+        let legacy_version = r.u16("version")?;
+        r.bytes(32, "random")?;
+        let n = usize::from(r.u8("session id length")?);
+        r.bytes(n, "session id")?;
+        let n = usize::from(r.u16("cipher suites length")?);
+        let suites = u16s(r.bytes(n, "cipher suites")?);
+        let n = usize::from(r.u8("compression methods length")?);
+        r.bytes(n, "compression methods")?;
+        let mut supported_versions = Vec::new();
+        if !r.0.is_empty() {
+            let n = usize::from(r.u16("extensions length")?);
+            let mut ext = Reader(r.bytes(n, "extensions")?);
+            while !ext.0.is_empty() {
+                let kind = ext.u16("extension type")?;
+                let n = usize::from(ext.u16("extension length")?);
+                let data = ext.bytes(n, "extension")?;
+                if kind == SUPPORTED_VERSIONS {
+                    let mut sv = Reader(data);
+                    let n = usize::from(sv.u8("supported_versions length")?);
+                    supported_versions = u16s(sv.bytes(n, "supported_versions")?);
+                }
+            }
+        }
+        Ok(ClientHello {
+            legacy_version,
+            suites,
+            supported_versions,
+        })
+    }
+
+    #[cfg(test)]
+    mod tests {
+        use super::*;
+
+        fn hello(version: u16, suites: &[u16], supported: &[u16]) -> Vec<u8> {
+            let mut b = version.to_be_bytes().to_vec();
+            b.extend_from_slice(&[7; 32]);
+            b.push(0);
+            b.extend_from_slice(&u16::try_from(suites.len() * 2).unwrap().to_be_bytes());
+            for s in suites {
+                b.extend_from_slice(&s.to_be_bytes());
+            }
+            b.extend_from_slice(&[1, 0]);
+            if !supported.is_empty() {
+                let n = u8::try_from(supported.len() * 2).unwrap();
+                let mut ext = vec![0x00, 0x2b, 0, n + 1, n];
+                for v in supported {
+                    ext.extend_from_slice(&v.to_be_bytes());
+                }
+                b.extend_from_slice(&u16::try_from(ext.len()).unwrap().to_be_bytes());
+                b.extend_from_slice(&ext);
+            }
+            b
+        }
+
+        fn answer(body: &[u8]) -> Vec<u8> {
+            parse(body).unwrap().answer().0
+        }
+
+        #[test]
+        fn answers() {
+            let tls10 = [0x16, 3, 1, 0, 42, 2, 0, 0, 38, 3, 1];
+            let a = answer(&hello(0x0301, &[0xc02f, 0x0035, 0x002f], &[]));
+            assert_eq!(a[..11], tls10);
+            assert_eq!(a[a.len() - 3..], [0x00, 0x2f, 0], "first in our preference");
+            let a = answer(&hello(0x0303, &[0x000a], &[]));
+            assert_eq!(a[..11], tls10);
+            assert_eq!(a[a.len() - 3..a.len() - 1], [0x00, 0x0a]);
+            let protocol_version = [0x15, 3, 1, 0, 2, 2, 70];
+            assert_eq!(
+                answer(&hello(0x0303, &[0x002f], &[0x0304, 0x0303])),
+                protocol_version
+            );
+            assert_eq!(
+                answer(&hello(0x0301, &[0x002f], &[0x0303])),
+                protocol_version
+            );
+            assert_eq!(answer(&hello(0x0304, &[0x002f], &[])), protocol_version);
+            assert_eq!(answer(&hello(0x0300, &[0x002f], &[])), protocol_version);
+            assert_eq!(
+                answer(&hello(0x0301, &[0xc02f], &[])),
+                [0x15, 3, 1, 0, 2, 2, 40]
+            );
+        }
+
+        #[test]
+        fn truncated_hellos_are_errors() {
+            let full = hello(0x0303, &[0x002f, 0x0035], &[0x0304]);
+            assert!(parse(&full).is_ok());
+            for cut in 0..full.len() {
+                // Right after the compression methods, a hello without extensions is valid.
+                if cut == 2 + 32 + 1 + 2 + 4 + 2 {
+                    continue;
+                }
+                assert!(parse(&full[..cut]).is_err(), "{cut}");
             }
         }
     }

@@ -505,3 +505,158 @@ async fn slow_replies_and_connection_counting() {
     smtp.wait_for_connections(4).await;
     assert_eq!(smtp.connections(), 4);
 }
+
+/// The rustls error inside a failed handshake's I/O error.
+fn rustls_error(e: &std::io::Error) -> &rustls::Error {
+    e.get_ref()
+        .and_then(|inner| inner.downcast_ref::<rustls::Error>())
+        .unwrap_or_else(|| panic!("not a rustls error: {e}"))
+}
+
+/// A minimal ClientHello record, written here byte by byte: `version` as its maximum, these
+/// suites, and a supported_versions extension when `supported` is not empty.
+fn raw_client_hello(version: u16, suites: &[u16], supported: &[u16]) -> Vec<u8> {
+    let mut body = version.to_be_bytes().to_vec();
+    body.extend_from_slice(&[0x42; 32]);
+    body.push(0);
+    body.extend_from_slice(&u16::try_from(suites.len() * 2).unwrap().to_be_bytes());
+    for s in suites {
+        body.extend_from_slice(&s.to_be_bytes());
+    }
+    body.extend_from_slice(&[1, 0]);
+    if !supported.is_empty() {
+        let n = u8::try_from(supported.len() * 2).unwrap();
+        let mut ext = vec![0x00, 0x2b, 0x00, n + 1, n];
+        for v in supported {
+            ext.extend_from_slice(&v.to_be_bytes());
+        }
+        body.extend_from_slice(&u16::try_from(ext.len()).unwrap().to_be_bytes());
+        body.extend_from_slice(&ext);
+    }
+    let len = u32::try_from(body.len()).unwrap().to_be_bytes();
+    let mut msg = vec![1, len[1], len[2], len[3]];
+    msg.extend_from_slice(&body);
+    let mut record = vec![0x16, 0x03, 0x01];
+    record.extend_from_slice(&u16::try_from(msg.len()).unwrap().to_be_bytes());
+    record.extend_from_slice(&msg);
+    record
+}
+
+/// STARTTLS in cleartext, then `hello` (split in two writes unless it is one byte); returns
+/// everything the server sent back until it closed.
+async fn legacy_answer(addr: SocketAddr, hello: &[u8]) -> Vec<u8> {
+    let mut c = connect(addr).await;
+    read_reply(&mut c).await;
+    cmd(&mut c, "EHLO probe.test").await;
+    assert_eq!(
+        cmd(&mut c, "STARTTLS").await,
+        ["220 2.0.0 Ready to start TLS"]
+    );
+    let (a, b) = hello.split_at(hello.len() / 2);
+    c.write_all(a).await.unwrap();
+    c.flush().await.unwrap();
+    if !b.is_empty() {
+        tokio::time::sleep(Duration::from_millis(5)).await;
+        c.write_all(b).await.unwrap();
+    }
+    read_to_eof(&mut c).await
+}
+
+#[tokio::test]
+async fn tls_legacy_only_server() {
+    let ca = TestCa::new();
+    let smtp = SmtpServer::builder().tls_legacy_only().build().await;
+
+    // rustls (TLS 1.2 and 1.3): a fatal protocol_version alert.
+    let err = starttls(smtp.addr(), &ca, "mx.example.test")
+        .await
+        .expect_err("rustls cannot talk to a TLS 1.0 server");
+    assert!(
+        matches!(
+            rustls_error(&err),
+            rustls::Error::AlertReceived(rustls::AlertDescription::ProtocolVersion)
+        ),
+        "{err}"
+    );
+    smtp.wait_for_closed(1).await;
+    let t = smtp.transcript(0).unwrap();
+    assert!(!t.tls);
+    let outcome = t.tls_error.unwrap();
+    assert!(outcome.contains("protocol_version"), "{outcome}");
+
+    // rustls limited to TLS 1.2 still lists 1.2 in supported_versions: refused the same way.
+    let tls12 =
+        rustls::ClientConfig::builder_with_provider(mailcheck_testkit::certs::ring_provider())
+            .with_protocol_versions(&[&rustls::version::TLS12])
+            .unwrap()
+            .with_root_certificates(ca.root_store())
+            .with_no_client_auth();
+    let mut c = connect(smtp.addr()).await;
+    read_reply(&mut c).await;
+    cmd(&mut c, "EHLO probe.test").await;
+    cmd(&mut c, "STARTTLS").await;
+    let err = TlsConnector::from(Arc::new(tls12))
+        .connect(
+            ServerName::try_from("mx.example.test").unwrap(),
+            c.into_inner(),
+        )
+        .await
+        .expect_err("TLS 1.2 is refused too");
+    assert!(
+        matches!(
+            rustls_error(&err),
+            rustls::Error::AlertReceived(rustls::AlertDescription::ProtocolVersion)
+        ),
+        "{err}"
+    );
+
+    // A hello offering at most TLS 1.0 (or 1.2 without supported_versions) with CBC suites:
+    // a ServerHello choosing TLS 1.0 and the first CBC suite of the server's preference.
+    for max in [0x0301, 0x0302, 0x0303] {
+        let answer = legacy_answer(
+            smtp.addr(),
+            &raw_client_hello(max, &[0xc02f, 0x0035, 0x002f], &[]),
+        )
+        .await;
+        // Record: handshake, TLS 1.0, 42 bytes; message: ServerHello, 38 bytes; version 1.0.
+        assert_eq!(
+            answer[..11],
+            [
+                0x16, 0x03, 0x01, 0x00, 0x2a, 0x02, 0x00, 0x00, 0x26, 0x03, 0x01
+            ],
+            "{max:04x}"
+        );
+        assert_eq!(answer.len(), 5 + 42);
+        assert_eq!(answer[9 + 2 + 32], 0, "empty session id");
+        assert_eq!(
+            answer[9 + 2 + 32 + 1..],
+            [0x00, 0x2f, 0x00],
+            "AES128-SHA, null"
+        );
+    }
+    // The same hello from a client that also speaks TLS 1.3 (supported_versions): refused.
+    let answer = legacy_answer(
+        smtp.addr(),
+        &raw_client_hello(0x0303, &[0x002f], &[0x0304, 0x0303]),
+    )
+    .await;
+    assert_eq!(answer, [0x15, 0x03, 0x01, 0x00, 0x02, 0x02, 70]);
+    // No CBC suite offered: handshake_failure.
+    let answer = legacy_answer(smtp.addr(), &raw_client_hello(0x0301, &[0xc02f], &[])).await;
+    assert_eq!(answer, [0x15, 0x03, 0x01, 0x00, 0x02, 0x02, 40]);
+    // Not TLS at all: decode_error, as soon as a record header's worth of bytes is there
+    // (exactly that much is sent, so the server reads all of it and closes cleanly).
+    let answer = legacy_answer(smtp.addr(), b"EHLO ").await;
+    assert_eq!(answer, [0x15, 0x03, 0x01, 0x00, 0x02, 0x02, 50]);
+
+    smtp.wait_for_closed(8).await;
+    let outcomes: Vec<String> = smtp
+        .transcripts()
+        .into_iter()
+        .map(|t| t.tls_error.unwrap_or_default())
+        .collect();
+    assert!(outcomes[1].contains("protocol_version"), "{outcomes:?}");
+    assert!(outcomes[2].contains("TLS 1.0 ServerHello"), "{outcomes:?}");
+    assert!(outcomes[6].contains("handshake_failure"), "{outcomes:?}");
+    assert!(outcomes[7].contains("not a ClientHello"), "{outcomes:?}");
+}

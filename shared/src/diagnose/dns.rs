@@ -28,10 +28,12 @@ pub(super) fn check(facts: &Facts, policy: &Policy, out: &mut Vec<Finding>) {
         Lookup::NoData => {
             implicit(facts, out);
             hosts(facts, policy, out);
+            reach(facts, out);
         }
         Lookup::Answer { records } if records.is_empty() => {
             implicit(facts, out);
             hosts(facts, policy, out);
+            reach(facts, out);
         }
         Lookup::Answer { records } => {
             let nulls: Vec<_> = records.iter().filter(|r| r.exchange == ".").collect();
@@ -55,9 +57,16 @@ pub(super) fn check(facts: &Facts, policy: &Policy, out: &mut Vec<Finding>) {
                 }
             }
             hosts(facts, policy, out);
+            if nulls.is_empty() || records.len() > 1 {
+                reach(facts, out);
+            }
             let real: Vec<&HostFacts> = facts.hosts.iter().filter(|h| !h.implicit).collect();
             let any_real_record = records.iter().any(|r| r.exchange != ".");
-            let usable = real.iter().any(|h| !h.addresses.is_empty());
+            let usable = real.iter().any(|h| {
+                h.addresses
+                    .iter()
+                    .any(|a| policy.allow_private || !a.scope.is_private())
+            });
             let any_failed = real
                 .iter()
                 .any(|h| !h.ip_literal && h.addresses.is_empty() && h.lookups.any_failed());
@@ -65,10 +74,56 @@ pub(super) fn check(facts: &Facts, policy: &Policy, out: &mut Vec<Finding>) {
                 out.push(
                     Finding::new(Code::MxAllUnusable, domain, "no MX host has a usable address: mail cannot be delivered")
                         .evidence_lines(listed)
-                        .advice("Senders will not fall back to the domain's own A record when MX records exist. Give the MX hosts A/AAAA records, or point the MX records at hosts that have them."),
+                        .evidence_lines(real.iter().map(|h| format!("{}: {}", h.host, host_addresses(h))))
+                        .advice("Senders will not fall back to the domain's own A record when MX records exist. Give the MX hosts public A/AAAA records (loopback and private addresses cannot be reached from the Internet; `MX 10 localhost.` is a placeholder, not a mail server), or point the MX records at hosts that have them."),
                 );
             }
         }
+    }
+}
+
+/// A host's addresses with their scope, or what its lookups said.
+fn host_addresses(h: &HostFacts) -> String {
+    if h.ip_literal {
+        return "an IP address written as a name".to_owned();
+    }
+    if h.addresses.is_empty() {
+        return format!(
+            "A {}; AAAA {}",
+            h.lookups.a.describe(),
+            h.lookups.aaaa.describe()
+        );
+    }
+    h.addresses
+        .iter()
+        .map(|a| format!("{} ({})", a.ip, a.scope.as_str()))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// `mx.no_ipv4`: mail hosts with addresses, none of them IPv4 (and every A lookup definite),
+/// and `mx.not_all_checked`.
+fn reach(facts: &Facts, out: &mut Vec<Finding>) {
+    let domain = facts.domain.as_str();
+    let hosts: Vec<&HostFacts> = facts.hosts.iter().filter(|h| !h.ip_literal).collect();
+    let any_address = hosts.iter().any(|h| !h.addresses.is_empty());
+    let any_v4 = hosts
+        .iter()
+        .any(|h| h.addresses.iter().any(|a| a.ip.is_ipv4()));
+    let a_definite = hosts.iter().all(|h| !h.lookups.a.is_failed());
+    if any_address && !any_v4 && a_definite {
+        out.push(
+            Finding::new(Code::MxNoIpv4, domain, format!("no mail host of {domain} has an IPv4 address: IPv4-only senders cannot deliver"))
+                .evidence_lines(hosts.iter().map(|h| format!("{}: A {}; AAAA {}", h.host, h.lookups.a.describe(), super::describe_ips(&h.lookups.aaaa))))
+                .advice("Most of the Internet's mail servers still send over IPv4 only. Give at least one MX host an A record (dual stack), or add an MX host that has one."),
+        );
+    }
+    if !facts.not_checked.is_empty() {
+        out.push(
+            Finding::new(Code::MxNotAllChecked, domain, format!("{domain} has more mail hosts or addresses than are probed in one check: {} not checked", facts.not_checked.len()))
+                .evidence_lines(facts.not_checked.iter().cloned())
+                .advice("Only the first hosts and addresses by preference are probed, so one check never turns into a scan. Check the rest from your own network if they matter."),
+        );
     }
 }
 

@@ -3,9 +3,11 @@
 //!
 //! - [`dns`]: the MX query and mail hosts (`dns.*`, `mx.*`).
 //! - [`rdns`]: reverse DNS of every MX address (`rdns.*`).
-//! - [`smtp`]: the SMTP conversation (`smtp.*`, `probe.egress_blocked`).
+//! - [`smtp`]: the SMTP conversation (`smtp.*`) and the vantage findings that bear on it
+//!   (`probe.*`), with each address's result for the verdict.
 //! - [`tls`]: the certificate and TLS version after STARTTLS (`tls.*`).
-//! - [`dnsbl`]: blocklist answers (`dnsbl.*`).
+//! - [`dnsbl`]: blocklist answers (`dnsbl.listed`; `dnsbl.unavailable` once per zone).
+//! - [`vantage`]: the "From here" view of our own vantage point, for `--vantage` and reports.
 //! - [`verdict`]: the domain verdict from the findings (first match wins).
 //! - [`summary`]: the per-MX summary table of the report.
 
@@ -15,6 +17,7 @@ mod rdns;
 mod smtp;
 mod summary;
 mod tls;
+pub mod vantage;
 mod verdict;
 
 use crate::config::Policy;
@@ -22,13 +25,11 @@ use crate::facts::Facts;
 use crate::finding::{Finding, Severity};
 use crate::report::Report;
 
-pub use verdict::verdict;
-
 /// Diagnoses recorded facts into a report. `input` is what the user typed; `elapsed_ms` how long
 /// the probing took.
 pub fn diagnose(facts: &Facts, policy: &Policy, input: &str, elapsed_ms: u64) -> Report {
-    let findings = findings(facts, policy);
-    let verdict = verdict::verdict(facts, &findings);
+    let (findings, results) = findings_and_results(facts, policy);
+    let verdict = verdict::verdict(facts, &findings, &results);
     let worst = findings
         .iter()
         .map(|f| f.severity)
@@ -50,14 +51,21 @@ pub fn diagnose(facts: &Facts, policy: &Policy, input: &str, elapsed_ms: u64) ->
 
 /// All findings for the facts, worst first (stable within a severity: in the order found).
 pub fn findings(facts: &Facts, policy: &Policy) -> Vec<Finding> {
+    findings_and_results(facts, policy).0
+}
+
+fn findings_and_results(
+    facts: &Facts,
+    policy: &Policy,
+) -> (Vec<Finding>, Vec<smtp::AddressResult>) {
     let mut out = Vec::new();
     dns::check(facts, policy, &mut out);
     rdns::check(facts, &mut out);
-    smtp::check(facts, policy, &mut out);
+    let results = smtp::check(facts, policy, &mut out);
     tls::check(facts, policy, &mut out);
     dnsbl::check(facts, &mut out);
     out.sort_by_key(|f| std::cmp::Reverse(f.severity.rank()));
-    out
+    (out, results)
 }
 
 /// The addresses of an answer (`192.0.2.1, 192.0.2.2`), or what the lookup said instead.

@@ -142,7 +142,14 @@ fn null_mx(extra: bool) -> Facts {
 #[test]
 fn null_mx_alone_and_mixed() {
     assert_eq!(only(&null_mx(false), Code::MxNull), Verdict::NoMail);
-    assert_eq!(only(&null_mx(true), Code::MxNullMixed), Verdict::Broken);
+    // Mixed, and the other MX accepts postmaster: an error, but mail flows.
+    assert_eq!(only(&null_mx(true), Code::MxNullMixed), Verdict::Degraded);
+    // Mixed, and no other MX address accepts: broken.
+    let mut f = null_mx(true);
+    *smtp(&mut f) = SmtpFacts::new(HOST, 25, ConnectOutcome::Refused);
+    let (v, codes) = run(&f);
+    assert_eq!(codes, vec![Code::MxNullMixed, Code::SmtpRefused]);
+    assert_eq!(v, Verdict::Broken);
 }
 
 #[test]
@@ -215,12 +222,64 @@ fn private_address_unless_allowed() {
     a.dnsbl.clear();
     a.smtp = None;
     a.smtp_skipped = Some("private address".into());
-    assert_eq!(only(&f, Code::MxPrivateAddress), Verdict::Degraded);
+    // Its only address is private (`MX 10 localhost.` alike): nothing can deliver there.
+    let (v, codes) = run(&f);
+    assert_eq!(codes, vec![Code::MxAllUnusable, Code::MxPrivateAddress]);
+    assert_eq!(v, Verdict::Broken);
     let p = Policy {
         allow_private: true,
         ..Policy::default()
     };
     assert!(run_with(&f, &p).1.is_empty());
+    // Next to a public MX that works: a warning only.
+    let mut g = healthy();
+    let mut h = f.hosts[0].clone();
+    h.host = "internal.example.test".into();
+    g.hosts.push(h);
+    assert_eq!(only(&g, Code::MxPrivateAddress), Verdict::Degraded);
+}
+
+#[test]
+fn ipv6_only_mail_hosts() {
+    let v6: IpAddr = "2001:db8:1::25".parse().unwrap();
+    let mut f = healthy();
+    f.hosts[0].lookups = AddressLookups {
+        a: Lookup::NoData,
+        aaaa: answer(vec![v6]),
+    };
+    let a = addr(&mut f);
+    a.ip = v6;
+    a.ptr.as_mut().unwrap().forward[0].lookup = answer(vec![v6]);
+    a.dnsbl.clear();
+    smtp(&mut f).greeting.as_mut().unwrap().hostname_lookups = Some(AddressLookups {
+        a: Lookup::NoData,
+        aaaa: answer(vec![v6]),
+    });
+    let p = Policy {
+        allow_private: true,
+        ..Policy::default()
+    };
+    let (v, codes) = run_with(&f, &p);
+    assert_eq!(codes, vec![Code::MxNoIpv4]);
+    assert_eq!(v, Verdict::Degraded);
+    // A failed A lookup is not proof of no IPv4.
+    f.hosts[0].lookups.a = failed(DnsFailure::Timeout);
+    assert!(run_with(&f, &p).1.is_empty());
+    // Dual stack: nothing to say.
+    let (v, codes) = run(&healthy());
+    assert!(codes.is_empty() && v == Verdict::Ok);
+}
+
+#[test]
+fn over_the_caps_is_listed_not_probed() {
+    let mut f = healthy();
+    f.not_checked = vec!["MX host mx11.example.test over the cap of 10 hosts".into()];
+    let r = super::diagnose(&f, &Policy::default(), DOMAIN, 1);
+    assert_eq!(r.findings.len(), 1);
+    assert_eq!(r.findings[0].code, Code::MxNotAllChecked);
+    assert_eq!(r.findings[0].severity, Severity::Info);
+    assert!(r.findings[0].evidence[0].contains("mx11"));
+    assert_eq!(r.verdict, Verdict::Ok);
 }
 
 #[test]
@@ -264,21 +323,60 @@ fn refused_and_unreachable() {
 
 #[test]
 fn egress_blocked_is_inconclusive_not_unreachable() {
-    let mut f = healthy();
-    *smtp(&mut f) = SmtpFacts::new(HOST, 25, ConnectOutcome::TimedOut { ms: 10_000 });
-    f.egress = Some(EgressFacts {
-        canaries: vec![CanaryProbe {
-            target: "canary.example:25".into(),
-            outcome: ConnectOutcome::TimedOut { ms: 5000 },
-        }],
-    });
-    assert_eq!(only(&f, Code::ProbeEgressBlocked), Verdict::Inconclusive);
-    // A working canary means the timeout is the target's.
-    f.egress.as_mut().unwrap().canaries[0].outcome = ConnectOutcome::Connected {
+    let connected = ConnectOutcome::Connected {
         local: "10.0.0.1:1".parse().unwrap(),
         ms: 1,
     };
-    assert_eq!(only(&f, Code::SmtpUnreachable), Verdict::Broken);
+    // Dropped (timeout) and rejected (refused: ufw/iptables REJECT) egress alike.
+    for (target, canary) in [
+        (
+            ConnectOutcome::TimedOut { ms: 10_000 },
+            ConnectOutcome::TimedOut { ms: 5000 },
+        ),
+        (ConnectOutcome::Refused, ConnectOutcome::Refused),
+        (
+            ConnectOutcome::Error {
+                detail: "Operation not permitted".into(),
+            },
+            ConnectOutcome::Error {
+                detail: "Operation not permitted".into(),
+            },
+        ),
+    ] {
+        let mut f = healthy();
+        *smtp(&mut f) = SmtpFacts::new(HOST, 25, target.clone());
+        f.vantage.egress = vec![egress(Family::Ipv4, canary)];
+        assert_eq!(only(&f, Code::ProbeEgressBlocked), Verdict::Inconclusive);
+        let r = super::diagnose(&f, &Policy::default(), DOMAIN, 1);
+        assert_eq!(r.findings[0].subject, crate::finding::THIS_MACHINE);
+        assert!(
+            r.findings[0]
+                .evidence
+                .iter()
+                .any(|e| e.contains("canary.example"))
+        );
+        // A working canary means the failure is the target's.
+        f.vantage.egress = vec![egress(Family::Ipv4, connected.clone())];
+        let want = match target {
+            ConnectOutcome::Refused => Some(Code::SmtpRefused),
+            ConnectOutcome::TimedOut { .. } => Some(Code::SmtpUnreachable),
+            _ => None,
+        };
+        if let Some(code) = want {
+            assert_eq!(only(&f, code), Verdict::Broken);
+            let r = super::diagnose(&f, &Policy::default(), DOMAIN, 1);
+            assert!(
+                r.findings[0].evidence.iter().any(|e| e.contains("works")),
+                "{:?}",
+                r.findings[0]
+            );
+        }
+    }
+    // Blocked IPv6 egress says nothing about an IPv4 address.
+    let mut f = healthy();
+    *smtp(&mut f) = SmtpFacts::new(HOST, 25, ConnectOutcome::Refused);
+    f.vantage.egress = vec![egress(Family::Ipv6, ConnectOutcome::Refused)];
+    assert_eq!(only(&f, Code::SmtpRefused), Verdict::Broken);
 }
 
 #[test]
@@ -329,9 +427,13 @@ fn greeting_problems() {
     g.outcome = StepOutcome::TimedOut;
     assert_eq!(only(&f, Code::SmtpNoGreeting), Verdict::Broken);
 
+    // Slow from 10 s after the connect; postscreen's 6–7 s greet-wait is not slow.
     let mut f = healthy();
-    smtp(&mut f).greeting.as_mut().unwrap().ms = 8_000;
+    smtp(&mut f).greeting.as_mut().unwrap().ms = 10_000;
     assert_eq!(only(&f, Code::SmtpSlowGreeting), Verdict::Degraded);
+    let mut f = healthy();
+    smtp(&mut f).greeting.as_mut().unwrap().ms = 7_000;
+    assert_eq!(run(&f), (Verdict::Ok, vec![]));
 
     let mut f = healthy();
     cut_after_greeting(smtp(&mut f));
@@ -339,27 +441,101 @@ fn greeting_problems() {
         reply: reply(554, "5.3.2 No SMTP service here"),
     };
     assert_eq!(only(&f, Code::SmtpGreetingRejected), Verdict::Broken);
+
+    // 421 at the greeting is a deferral (too busy), not a refusal.
+    let mut f = healthy();
+    cut_after_greeting(smtp(&mut f));
+    smtp(&mut f).greeting.as_mut().unwrap().outcome = StepOutcome::Replied {
+        reply: reply(421, "4.7.0 Too many connections, try again later"),
+    };
+    smtp(&mut f).retried = vec!["greeting 421 4.7.0 Too many connections".into()];
+    assert_eq!(only(&f, Code::SmtpTempfail), Verdict::Degraded);
+    let r = super::diagnose(&f, &Policy::default(), DOMAIN, 1);
+    assert!(
+        r.findings[0]
+            .evidence
+            .iter()
+            .any(|e| e.contains("retried once"))
+    );
 }
 
 #[test]
 fn banner_checks() {
+    let severity_of = |f: &Facts| {
+        let r = super::diagnose(f, &Policy::default(), DOMAIN, 1);
+        (
+            r.verdict,
+            r.findings
+                .iter()
+                .map(|x| (x.code, x.severity))
+                .collect::<Vec<_>>(),
+        )
+    };
+    // Unresolvable name, but the IP's PTR is forward-confirmed (a provider's node name): info.
     let mut f = healthy();
     let g = smtp(&mut f).greeting.as_mut().unwrap();
-    g.hostname = Some("nowhere.example.test".into());
+    g.hostname = Some("node17.example.test".into());
     g.hostname_lookups = Some(AddressLookups {
         a: Lookup::NxDomain,
         aaaa: Lookup::NxDomain,
     });
-    assert_eq!(only(&f, Code::SmtpBannerUnresolvable), Verdict::Degraded);
+    assert_eq!(
+        severity_of(&f),
+        (
+            Verdict::Ok,
+            vec![(Code::SmtpBannerUnresolvable, Severity::Info)]
+        )
+    );
+    // …and without a forward-confirmed PTR: a warning (the seed's "publicly resolvable name").
+    addr(&mut f).ptr.as_mut().unwrap().forward[0].lookup = Lookup::NxDomain;
+    let (v, found) = severity_of(&f);
+    assert_eq!(v, Verdict::Degraded);
+    assert!(
+        found.contains(&(Code::SmtpBannerUnresolvable, Severity::Warning)),
+        "{found:?}"
+    );
 
+    // Not a public name at all: a special-use suffix, or no dot.
     let mut f = healthy();
     let g = smtp(&mut f).greeting.as_mut().unwrap();
-    g.hostname = Some("elsewhere.example.test".into());
+    g.hostname = Some("mail.corp.localdomain".into());
+    assert_eq!(
+        severity_of(&f),
+        (
+            Verdict::Degraded,
+            vec![(Code::SmtpBannerUnresolvable, Severity::Warning)]
+        )
+    );
+    let mut f = healthy();
+    let g = smtp(&mut f).greeting.as_mut().unwrap();
+    g.outcome = StepOutcome::Replied {
+        reply: reply(220, "localhost ESMTP Postfix"),
+    };
+    g.hostname = None;
+    g.hostname_lookups = None;
+    assert_eq!(
+        severity_of(&f),
+        (
+            Verdict::Degraded,
+            vec![(Code::SmtpBannerUnresolvable, Severity::Warning)]
+        )
+    );
+
+    // Resolves, but not to the IP and not its PTR: info (pools and big providers do this).
+    let mut f = healthy();
+    let g = smtp(&mut f).greeting.as_mut().unwrap();
+    g.hostname = Some("mx.google.example".into());
     g.hostname_lookups = Some(AddressLookups {
         a: answer(vec!["45.33.99.99".parse().unwrap()]),
         aaaa: Lookup::NoData,
     });
-    assert_eq!(only(&f, Code::SmtpBannerMismatch), Verdict::Degraded);
+    assert_eq!(
+        severity_of(&f),
+        (
+            Verdict::Ok,
+            vec![(Code::SmtpBannerMismatch, Severity::Info)]
+        )
+    );
 
     // Matching the PTR name is enough, even if the name resolves elsewhere.
     let mut f = healthy();
@@ -376,13 +552,18 @@ fn banner_checks() {
     // No hostname token: info only, verdict stays ok.
     let mut f = healthy();
     let g = smtp(&mut f).greeting.as_mut().unwrap();
+    g.outcome = StepOutcome::Replied {
+        reply: reply(220, "ESMTP ready"),
+    };
     g.hostname = None;
     g.hostname_lookups = None;
-    let r = super::diagnose(&f, &Policy::default(), DOMAIN, 1);
-    assert_eq!(r.findings.len(), 1);
-    assert_eq!(r.findings[0].code, Code::SmtpBannerUnresolvable);
-    assert_eq!(r.findings[0].severity, Severity::Info);
-    assert_eq!(r.verdict, Verdict::Ok);
+    assert_eq!(
+        severity_of(&f),
+        (
+            Verdict::Ok,
+            vec![(Code::SmtpBannerUnresolvable, Severity::Info)]
+        )
+    );
 }
 
 #[test]
@@ -497,23 +678,104 @@ fn certificate_problems() {
     );
 }
 
+fn null_retry(mail: (u16, &str), rcpt: Option<(u16, &str)>) -> NullSenderRetry {
+    NullSenderRetry {
+        mail: step("MAIL FROM:<>", mail.0, mail.1),
+        rcpt: rcpt.map(|(c, t)| step(&format!("RCPT TO:<postmaster@{DOMAIN}>"), c, t)),
+    }
+}
+
 #[test]
 fn mail_from_outcomes() {
+    // Our sender refused, the null sender refused too: the target refuses bounces.
     let mut f = healthy();
     let s = smtp(&mut f);
     s.mail = Some(step(
         "MAIL FROM:<probe@example.net>",
         553,
-        "5.7.1 Sender rejected",
+        "5.7.1 Command rejected",
     ));
     s.rcpt = None;
+    s.null_sender = Some(null_retry((553, "5.7.1 Command rejected"), None));
     assert_eq!(only(&f, Code::SmtpMailRejected), Verdict::Broken);
+    let r = super::diagnose(&f, &Policy::default(), DOMAIN, 1);
+    assert!(
+        r.findings[0]
+            .evidence
+            .iter()
+            .any(|e| e.contains("MAIL FROM:<>"))
+    );
 
+    // Our sender refused, the null sender accepted and postmaster too: about us, domain ok.
     let mut f = healthy();
+    f.vantage = good_vantage();
+    let s = smtp(&mut f);
+    s.mail = Some(step(
+        "MAIL FROM:<probe@example.net>",
+        553,
+        "5.1.8 <probe@example.net>: Sender address rejected: Domain not found",
+    ));
+    s.rcpt = None;
+    s.null_sender = Some(null_retry((250, "2.1.0 Ok"), Some((250, "2.1.5 Ok"))));
+    assert_eq!(only(&f, Code::ProbeIdentity), Verdict::Ok);
+    let r = super::diagnose(&f, &Policy::default(), DOMAIN, 1);
+    assert_eq!(r.findings[0].severity, Severity::Inconclusive);
+    assert!(
+        r.findings[0]
+            .evidence
+            .iter()
+            .any(|e| e.contains("Sender address rejected"))
+    );
+    assert!(r.findings[0].evidence.iter().any(|e| e.contains(OUR_NAME)));
+
+    // Exim's stock `require verify = sender`: refused at RCPT, <> accepted.
+    let mut f = healthy();
+    let s = smtp(&mut f);
+    s.rcpt = Some(Step {
+        command: format!("RCPT TO:<postmaster@{DOMAIN}>"),
+        outcome: StepOutcome::Replied {
+            reply: Reply {
+                code: 550,
+                enhanced: None,
+                lines: vec![
+                    "550-Verification failed for <postmaster@probe.localdomain>".into(),
+                    "550-Unrouteable address".into(),
+                    "550 Sender verify failed".into(),
+                ],
+            },
+        },
+        ms: 3,
+    });
+    s.null_sender = Some(null_retry((250, "OK"), Some((250, "Accepted"))));
+    assert_eq!(only(&f, Code::ProbeIdentity), Verdict::Ok);
+    // Without the retry (it could not be made), the refusal is still about us.
+    smtp(&mut f).null_sender = None;
+    let (v, codes) = run(&f);
+    assert_eq!(codes, vec![Code::SmtpProbeBlocked, Code::ProbeIdentity]);
+    assert_eq!(v, Verdict::Inconclusive);
+
+    // A drop right after MAIL sent alone: the seed's "RBL problem on your sending IP" — ours.
+    let mut f = healthy();
+    f.vantage = good_vantage();
     let s = smtp(&mut f);
     s.mail.as_mut().unwrap().outcome = StepOutcome::Closed;
     s.rcpt = None;
-    assert_eq!(only(&f, Code::SmtpDisconnectAfterMail), Verdict::Broken);
+    assert_eq!(
+        only(&f, Code::SmtpDisconnectAfterMail),
+        Verdict::Inconclusive
+    );
+    let r = super::diagnose(&f, &Policy::default(), DOMAIN, 1);
+    assert!(
+        r.findings[0]
+            .evidence
+            .iter()
+            .any(|e| e.contains(OUR_IP) && e.contains("not listed")),
+        "{:?}",
+        r.findings[0]
+    );
+    // The same drop after a pipelined MAIL+RCPT cannot be pinned on MAIL.
+    smtp(&mut f).mail_pipelined = true;
+    assert_eq!(only(&f, Code::SmtpIncomplete), Verdict::Inconclusive);
 
     let mut f = healthy();
     let s = smtp(&mut f);
@@ -536,21 +798,115 @@ fn rcpt_outcomes() {
     ));
     assert_eq!(only(&f, Code::SmtpRelayDenied), Verdict::Broken);
 
+    // Postfix's stock defer_unauth_destination: 454 is still "relay denied".
+    let mut f = healthy();
+    smtp(&mut f).rcpt = Some(step(
+        "RCPT TO:<postmaster@example.test>",
+        454,
+        "4.7.1 <postmaster@example.test>: Relay access denied",
+    ));
+    assert_eq!(only(&f, Code::SmtpRelayDenied), Verdict::Broken);
+
+    // Postmaster unknown: the domain is hosted, postmaster missing — degraded, not broken.
+    for text in [
+        "5.1.1 <postmaster@example.test>: Recipient address rejected: User unknown in virtual mailbox table",
+        "5.1.1 <postmaster@example.test>: Recipient address rejected: User unknown in relay recipient table",
+        "5.4.1 Recipient address rejected: Access denied. AS(201806281)",
+    ] {
+        let mut f = healthy();
+        smtp(&mut f).rcpt = Some(step("RCPT TO:<postmaster@example.test>", 550, text));
+        assert_eq!(
+            only(&f, Code::SmtpNoPostmaster),
+            Verdict::Degraded,
+            "{text}"
+        );
+    }
+
+    // The domain is not served here.
     let mut f = healthy();
     smtp(&mut f).rcpt = Some(step(
         "RCPT TO:<postmaster@example.test>",
         550,
-        "5.1.1 <postmaster@example.test>: Recipient address rejected: User unknown in virtual mailbox table",
+        "5.1.2 <postmaster@example.test>: Recipient address rejected: Domain not found",
     ));
     assert_eq!(only(&f, Code::SmtpRcptRejected), Verdict::Broken);
+    // Closed at RCPT.
+    let mut f = healthy();
+    smtp(&mut f).rcpt.as_mut().unwrap().outcome = StepOutcome::Closed;
+    assert_eq!(only(&f, Code::SmtpRcptRejected), Verdict::Broken);
 
+    // Greylisting is inconclusive; another 4xx is a tempfail.
     let mut f = healthy();
     smtp(&mut f).rcpt = Some(step(
         "RCPT TO:<postmaster@example.test>",
         450,
         "4.2.0 Greylisted, come back later",
     ));
+    assert_eq!(only(&f, Code::SmtpGreylisted), Verdict::Inconclusive);
+    let mut f = healthy();
+    smtp(&mut f).rcpt = Some(step(
+        "RCPT TO:<postmaster@example.test>",
+        452,
+        "4.3.1 Insufficient system storage",
+    ));
     assert_eq!(only(&f, Code::SmtpTempfail), Verdict::Degraded);
+}
+
+#[test]
+fn broken_only_when_every_address_failed_hard() {
+    let dead = |f: &mut Facts, outcome: ConnectOutcome| {
+        let mut h = host_ok();
+        h.host = "mx2.example.test".into();
+        h.preference = 20;
+        let ip: IpAddr = "45.33.10.11".parse().unwrap();
+        h.addresses[0].ip = ip;
+        h.addresses[0].ptr.as_mut().unwrap().forward[0].lookup = answer(vec![ip]);
+        h.addresses[0].smtp = Some(SmtpFacts::new("mx2.example.test", 25, outcome));
+        f.hosts.push(h);
+    };
+    // A greylisting address next to a filtered one: not broken.
+    let mut f = healthy();
+    smtp(&mut f).rcpt = Some(step(
+        "RCPT TO:<postmaster@example.test>",
+        451,
+        "4.7.1 Greylisting in action, please come back later",
+    ));
+    dead(&mut f, ConnectOutcome::TimedOut { ms: 10_000 });
+    let (v, codes) = run(&f);
+    assert_eq!(codes, vec![Code::SmtpUnreachable, Code::SmtpGreylisted]);
+    assert_eq!(v, Verdict::Degraded);
+    // A deferring (tempfail) address next to a refusing one: not broken.
+    let mut f = healthy();
+    smtp(&mut f).rcpt = Some(step(
+        "RCPT TO:<postmaster@example.test>",
+        451,
+        "4.3.0 local error",
+    ));
+    dead(&mut f, ConnectOutcome::Refused);
+    assert_eq!(run(&f).0, Verdict::Degraded);
+    // An address that blocked the prober next to a dead one: not broken.
+    let mut f = healthy();
+    smtp(&mut f).rcpt = Some(step(
+        "RCPT TO:<postmaster@example.test>",
+        554,
+        "5.7.1 Client host [10.9.9.9] blocked using zen.spamhaus.org",
+    ));
+    dead(&mut f, ConnectOutcome::Refused);
+    assert_eq!(run(&f).0, Verdict::Degraded);
+    // Both dead: broken.
+    let mut f = healthy();
+    *smtp(&mut f) = SmtpFacts::new(HOST, 25, ConnectOutcome::Refused);
+    dead(&mut f, ConnectOutcome::TimedOut { ms: 10_000 });
+    assert_eq!(run(&f).0, Verdict::Broken);
+}
+
+#[test]
+fn a_stall_before_rcpt_always_says_why() {
+    // Connected and greeted, but no EHLO facts at all (the session deadline struck): the
+    // address carries smtp.incomplete rather than nothing.
+    let mut f = healthy();
+    cut_after_greeting(smtp(&mut f));
+    assert_eq!(only(&f, Code::SmtpIncomplete), Verdict::Inconclusive);
 }
 
 #[test]
@@ -569,6 +925,148 @@ fn open_relay_is_critical_and_only_when_accepted() {
         "5.7.1 Relay access denied",
     ));
     assert!(run(&f).1.is_empty());
+}
+
+#[test]
+fn rejections_naming_our_nated_address_are_probe_blocked() {
+    // Behind NAT the server names our public address, not the socket's local one.
+    let refusal = "550 198.51.100.7 is not welcome here";
+    let mut f = healthy();
+    smtp(&mut f).rcpt = Some(step("RCPT TO:<postmaster@example.test>", 550, refusal));
+    assert_eq!(only(&f, Code::SmtpRcptRejected), Verdict::Broken);
+    // Known as configured/learned vantage fact…
+    let mut f2 = f.clone();
+    f2.vantage = good_vantage();
+    assert_eq!(only(&f2, Code::SmtpProbeBlocked), Verdict::Inconclusive);
+    // …or echoed by this very server in its EHLO reply.
+    smtp(&mut f).echoed_ip = Some(OUR_IP.parse().unwrap());
+    assert_eq!(only(&f, Code::SmtpProbeBlocked), Verdict::Inconclusive);
+    // Relay wording wins even when the text names us.
+    smtp(&mut f).rcpt = Some(step(
+        "RCPT TO:<postmaster@example.test>",
+        554,
+        "5.7.1 Relaying denied for 198.51.100.7",
+    ));
+    assert_eq!(only(&f, Code::SmtpRelayDenied), Verdict::Broken);
+}
+
+#[test]
+fn vantage_findings_appear_only_where_they_bear_on_the_result() {
+    let mut poor = good_vantage();
+    poor.helo_lookups = Some(AddressLookups {
+        a: Lookup::NxDomain,
+        aaaa: Lookup::NxDomain,
+    });
+    let ours: IpAddr = OUR_IP.parse().unwrap();
+    poor.public_ips[0].dnsbl[0].answer = Some(answer(vec![Ipv4Addr::new(127, 0, 0, 2)]));
+    let _ = ours;
+    // All accepted: our poor identity and listing do not bear on anything.
+    let mut f = healthy();
+    f.vantage = poor.clone();
+    assert_eq!(run(&f), (Verdict::Ok, vec![]));
+    // A refusal there: they are shown, about this machine, and do not hide the target's code.
+    let mut f = healthy();
+    f.vantage = poor;
+    smtp(&mut f).rcpt = Some(step(
+        "RCPT TO:<postmaster@example.test>",
+        554,
+        "5.7.1 Relay access denied",
+    ));
+    let (v, codes) = run(&f);
+    assert_eq!(v, Verdict::Broken);
+    assert_eq!(
+        codes,
+        vec![
+            Code::SmtpRelayDenied,
+            Code::ProbeIdentity,
+            Code::ProbeListed
+        ]
+    );
+    let r = super::diagnose(&f, &Policy::default(), DOMAIN, 1);
+    let identity = r
+        .findings
+        .iter()
+        .find(|x| x.code == Code::ProbeIdentity)
+        .unwrap();
+    assert!(
+        identity
+            .evidence
+            .iter()
+            .any(|e| e.contains("does not resolve"))
+    );
+    assert_eq!(identity.subject, crate::finding::THIS_MACHINE);
+    // A good identity adds nothing to the same refusal.
+    let mut f = healthy();
+    f.vantage = good_vantage();
+    smtp(&mut f).rcpt = Some(step(
+        "RCPT TO:<postmaster@example.test>",
+        554,
+        "5.7.1 Relay access denied",
+    ));
+    assert_eq!(only(&f, Code::SmtpRelayDenied), Verdict::Broken);
+}
+
+#[test]
+fn the_vantage_view_says_what_is_wrong_with_us() {
+    let good = good_vantage();
+    let view = super::vantage::view(&good, &healthy().dnsbl_zones);
+    assert!(view.findings.is_empty(), "{:?}", view.findings);
+    assert!(!view.port25_blocked);
+    assert!(
+        view.lines
+            .iter()
+            .any(|l| l.contains(OUR_IP) && l.contains("forward-confirmed"))
+    );
+
+    let mut bad = good_vantage();
+    bad.egress = vec![
+        egress(Family::Ipv4, ConnectOutcome::Refused),
+        egress(
+            Family::Ipv6,
+            ConnectOutcome::Unreachable {
+                detail: "no route".into(),
+            },
+        ),
+    ];
+    bad.sender_domain.as_mut().unwrap().mx = Lookup::NxDomain;
+    bad.public_ips[0].ptr.as_mut().unwrap().lookup = Lookup::NxDomain;
+    bad.public_ips[0].ptr.as_mut().unwrap().forward.clear();
+    let mut zones = healthy().dnsbl_zones;
+    zones[0].positive = failed(DnsFailure::Refused);
+    let view = super::vantage::view(&bad, &zones);
+    assert!(view.port25_blocked);
+    let codes: Vec<Code> = view.findings.iter().map(|f| f.code).collect();
+    assert_eq!(
+        codes,
+        vec![
+            Code::ProbeEgressBlocked,
+            Code::ProbeEgressBlocked,
+            Code::ProbeIdentity,
+            Code::DnsblUnavailable
+        ]
+    );
+    let identity = &view.findings[2];
+    assert!(
+        identity
+            .evidence
+            .iter()
+            .any(|e| e.contains("no reverse DNS"))
+    );
+    assert!(
+        identity
+            .evidence
+            .iter()
+            .any(|e| e.contains("sender domain"))
+    );
+    // One family open is a usable vantage point.
+    bad.egress[1] = egress(
+        Family::Ipv6,
+        ConnectOutcome::Connected {
+            local: "[2001:db8::1]:1".parse().unwrap(),
+            ms: 1,
+        },
+    );
+    assert!(!super::vantage::view(&bad, &zones).port25_blocked);
 }
 
 #[test]
@@ -613,7 +1111,7 @@ fn dnsbl_listed_and_unavailable() {
     let f = listed(&[[127, 0, 0, 2]], "bl.test");
     assert_eq!(only(&f, Code::DnsblListed), Verdict::Degraded);
     let r = super::diagnose(&f, &Policy::default(), DOMAIN, 1);
-    assert_eq!(r.findings[0].severity, Severity::Error);
+    assert_eq!(r.findings[0].severity, Severity::Warning);
     assert!(
         r.findings[0]
             .evidence
@@ -621,21 +1119,32 @@ fn dnsbl_listed_and_unavailable() {
             .any(|e| e.contains("TXT: listed for testing"))
     );
 
+    // A policy listing (PBL) is info: the domain stays ok.
     let f = listed(&[[127, 0, 0, 10]], "zen.spamhaus.org");
     let r = super::diagnose(&f, &Policy::default(), DOMAIN, 1);
     assert_eq!(r.findings[0].code, Code::DnsblListed);
-    assert_eq!(r.findings[0].severity, Severity::Warning);
+    assert_eq!(r.findings[0].severity, Severity::Info);
+    assert_eq!(r.verdict, Verdict::Ok);
 
+    // A zone that cannot answer us is about this machine: shown, once per zone, and it does
+    // not make the domain inconclusive by itself.
     let f = listed(&[[127, 255, 255, 254]], "zen.spamhaus.org");
-    assert_eq!(only(&f, Code::DnsblUnavailable), Verdict::Inconclusive);
+    assert_eq!(only(&f, Code::DnsblUnavailable), Verdict::Ok);
+    let r = super::diagnose(&f, &Policy::default(), DOMAIN, 1);
+    assert_eq!(r.findings[0].subject, crate::finding::THIS_MACHINE);
 
     let mut f = healthy();
     addr(&mut f).dnsbl[0].answer = Some(failed(DnsFailure::Refused));
-    assert_eq!(only(&f, Code::DnsblUnavailable), Verdict::Inconclusive);
+    assert_eq!(only(&f, Code::DnsblUnavailable), Verdict::Ok);
 
     let mut f = healthy();
     f.dnsbl_zones[0].positive = Lookup::NxDomain;
-    assert_eq!(only(&f, Code::DnsblUnavailable), Verdict::Inconclusive);
+    let mut second = address_ok();
+    let ip: IpAddr = "45.33.10.11".parse().unwrap();
+    second.ip = ip;
+    second.ptr.as_mut().unwrap().forward[0].lookup = answer(vec![ip]);
+    f.hosts[0].addresses.push(second);
+    assert_eq!(only(&f, Code::DnsblUnavailable), Verdict::Ok);
 }
 
 #[test]

@@ -89,6 +89,7 @@ pub(crate) fn smtp_ok() -> SmtpFacts {
         command: step("STARTTLS", 220, "2.0.0 Ready to start TLS"),
         handshake: Some(Ok(tls_ok())),
         ehlo: Some(step("EHLO probe.example.net", 250, HOST)),
+        legacy: None,
     });
     s.mail = Some(step("MAIL FROM:<probe@example.net>", 250, "2.1.0 Ok"));
     s.rcpt = Some(step(
@@ -150,8 +151,69 @@ pub(crate) fn healthy() -> Facts {
         zone: "bl.test".into(),
         positive: answer(vec![Ipv4Addr::new(127, 0, 0, 2)]),
         negative: Lookup::NxDomain,
+        positive_v6: None,
+        negative_v6: None,
     }];
     f
+}
+
+/// Our public address in the tests.
+pub(crate) const OUR_IP: &str = "198.51.100.7";
+/// Our EHLO name in the tests.
+pub(crate) const OUR_NAME: &str = "probe.example.net";
+
+/// A prober with a good identity: its EHLO name resolves to its public address, which has a
+/// forward-confirmed PTR and no listing; its sender domain receives mail.
+pub(crate) fn good_vantage() -> VantageFacts {
+    let ours: IpAddr = OUR_IP.parse().unwrap();
+    VantageFacts {
+        egress: vec![],
+        public_ips: vec![PublicIp {
+            ip: ours,
+            source: PublicIpSource::Configured,
+            ptr: Some(PtrFacts {
+                lookup: answer(vec![OUR_NAME.to_owned()]),
+                forward: vec![ForwardCheck {
+                    name: OUR_NAME.to_owned(),
+                    lookup: answer(vec![ours]),
+                }],
+            }),
+            dnsbl: vec![DnsblCheck {
+                zone: "bl.test".into(),
+                query: "7.100.51.198.bl.test".into(),
+                answer: Some(Lookup::NxDomain),
+                txt: vec![],
+            }],
+        }],
+        helo_name: OUR_NAME.to_owned(),
+        helo_lookups: Some(AddressLookups {
+            a: answer(vec![ours]),
+            aaaa: Lookup::NoData,
+        }),
+        mail_from: format!("postmaster@{OUR_NAME}"),
+        sender_domain: Some(SenderDomainFacts {
+            domain: OUR_NAME.to_owned(),
+            mx: Lookup::NoData,
+            addresses: Some(AddressLookups {
+                a: answer(vec![ours]),
+                aaaa: Lookup::NoData,
+            }),
+        }),
+    }
+}
+
+/// An egress check of one family whose only canary ended so.
+pub(crate) fn egress(family: Family, outcome: ConnectOutcome) -> EgressFacts {
+    EgressFacts {
+        family,
+        canaries: vec![CanaryProbe {
+            target: "canary.example:25".into(),
+            addr: Some("192.0.2.25:25".parse().unwrap()),
+            outcome,
+            greeting: None,
+            echoed_ip: None,
+        }],
+    }
 }
 
 /// The only address's facts.

@@ -2,7 +2,7 @@
 //! each address in each zone (once per run per address, all zones at once). Records the answers
 //! only; [`crate::dnsbl::classify`] and the diagnosis judge them.
 
-use std::net::{IpAddr, Ipv4Addr};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::sync::Arc;
 
 use futures::future::join_all;
@@ -18,6 +18,12 @@ pub const CANARY_LISTED: Ipv4Addr = Ipv4Addr::new(127, 0, 0, 2);
 
 /// RFC 5782 §5: no IPv4 list may list this test point.
 pub const CANARY_UNLISTED: Ipv4Addr = Ipv4Addr::new(127, 0, 0, 1);
+
+/// RFC 5782 §5: every IPv6 list must list this test point (`::ffff:7f00:2`).
+pub const CANARY_LISTED_V6: Ipv6Addr = Ipv4Addr::new(127, 0, 0, 2).to_ipv6_mapped();
+
+/// RFC 5782 §5: no IPv6 list may list this test point (`::ffff:7f00:1`).
+pub const CANARY_UNLISTED_V6: Ipv6Addr = Ipv4Addr::new(127, 0, 0, 1).to_ipv6_mapped();
 
 /// Queries blocklists. Share one per run: it caches the zone self-tests and the answers per IP.
 #[derive(Debug)]
@@ -55,20 +61,40 @@ impl DnsblEngine {
         &self.zones
     }
 
-    /// The RFC 5782 self-test of every zone (127.0.0.2 must be listed, 127.0.0.1 must not),
-    /// run once per engine; all zones and both test points concurrently.
+    /// The RFC 5782 self-test of every zone (127.0.0.2 must be listed, 127.0.0.1 must not; for
+    /// lists that cover IPv6 also `::ffff:7f00:2` and `::ffff:7f00:1` in nibble form), run once
+    /// per engine; all zones and test points concurrently.
     pub async fn health(&self) -> Vec<ZoneHealth> {
         self.health
             .get_or_init(|| async {
                 join_all(self.zones.iter().map(|zone| async move {
                     let positive = dnsbl::query_name(IpAddr::V4(CANARY_LISTED), zone);
                     let negative = dnsbl::query_name(IpAddr::V4(CANARY_UNLISTED), zone);
-                    let (positive, negative) =
-                        tokio::join!(self.dns.dnsbl_a(&positive), self.dns.dnsbl_a(&negative));
+                    let v6 = async {
+                        if !dnsbl::covers(
+                            zone,
+                            IpAddr::V6(Ipv6Addr::new(0x2001, 0x4860, 0, 0, 0, 0, 0, 1)),
+                        ) {
+                            return (None, None);
+                        }
+                        let positive = dnsbl::nibble_query_name(CANARY_LISTED_V6, zone);
+                        let negative = dnsbl::nibble_query_name(CANARY_UNLISTED_V6, zone);
+                        let (p, n) =
+                            tokio::join!(self.dns.dnsbl_a(&positive), self.dns.dnsbl_a(&negative));
+                        (Some(p), Some(n))
+                    };
+                    let ((positive, negative), (positive_v6, negative_v6)) = tokio::join!(
+                        async {
+                            tokio::join!(self.dns.dnsbl_a(&positive), self.dns.dnsbl_a(&negative))
+                        },
+                        v6
+                    );
                     ZoneHealth {
                         zone: zone.clone(),
                         positive,
                         negative,
+                        positive_v6,
+                        negative_v6,
                     }
                 }))
                 .await

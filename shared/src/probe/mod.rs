@@ -9,6 +9,8 @@
 //! - [`smtp`]: the SMTP conversation (greeting, EHLO, STARTTLS, MAIL, RCPT, RSET, QUIT),
 //!   session reuse and per-address politeness.
 //! - [`tls`]: the rustls client that records certificate problems instead of aborting.
+//! - [`tls_version`]: our own minimal ClientHello, to see which old TLS version a server rustls
+//!   cannot talk to would choose.
 //! - [`egress`]: is our own outbound port 25 open?
 
 pub mod dns;
@@ -19,3 +21,4 @@ pub mod mx;
 pub mod rdns;
 pub mod smtp;
 pub mod tls;
+pub mod tls_version;

@@ -2,11 +2,14 @@
 //! the webpki root store plus configured extra CAs, and a verifier that **records** every
 //! certificate problem instead of aborting, so the handshake completes and the rest of the SMTP
 //! session is still observed. Handshake signatures are still verified for real: the peer must
-//! hold the certificate's key.
+//! hold the certificate's key. The host name is checked against the DNS SAN entries; a
+//! certificate without any DNS SAN is checked against its subject CN, as OpenSSL's host check
+//! does.
 //!
 //! rustls negotiates TLS 1.2 and 1.3 only. A server that offers nothing newer than TLS 1.0/1.1
-//! fails the handshake (recorded as a STARTTLS failure); the version such a server would have
-//! spoken cannot be observed with rustls.
+//! fails the handshake (recorded as a STARTTLS failure); [`is_version_or_cipher_failure`] tells
+//! such a failure from others, and [`super::tls_version`] then finds out which version the
+//! server does speak.
 
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
@@ -97,7 +100,7 @@ impl TlsClient {
         let stream = match tokio::time::timeout(timeout, connector.connect(name.clone(), io)).await
         {
             Ok(Ok(s)) => s,
-            Ok(Err(e)) => return Err(format!("TLS handshake failed: {e}")),
+            Ok(Err(e)) => return Err(format!("{HANDSHAKE_FAILED}{e}")),
             Err(_) => {
                 return Err(format!(
                     "TLS handshake timed out after {} ms",
@@ -135,6 +138,51 @@ impl TlsClient {
         };
         Ok((stream, facts))
     }
+}
+
+/// How [`TlsClient::handshake`]'s error text starts when rustls (or the I/O under it) failed the
+/// handshake; the rest is the error's own text.
+const HANDSHAKE_FAILED: &str = "TLS handshake failed: ";
+
+/// Whether a handshake failure **may** mean the server speaks only protocol versions or cipher
+/// suites rustls does not (TLS 1.0/1.1, SSLv3, CBC/RSA-only), so a version probe
+/// ([`super::tls_version::probe_version`]) is worth a second connection: a fatal
+/// `protocol_version`, `handshake_failure` or `insufficient_security` alert from the server,
+/// any [`rustls::PeerIncompatible`] (e.g. the server chose TLS 1.0), or a server choosing a
+/// cipher suite we did not offer. Certificate problems never fail our handshake (they are
+/// recorded), and I/O errors, timeouts or other protocol errors are not version problems.
+pub fn is_version_or_cipher_error(e: &rustls::Error) -> bool {
+    use rustls::{AlertDescription as A, PeerMisbehaved};
+    matches!(
+        e,
+        rustls::Error::AlertReceived(
+            A::ProtocolVersion | A::HandshakeFailure | A::InsufficientSecurity,
+        ) | rustls::Error::PeerIncompatible(_)
+            | rustls::Error::PeerMisbehaved(PeerMisbehaved::SelectedUnofferedCipherSuite)
+    )
+}
+
+/// [`is_version_or_cipher_error`] on the error text [`TlsClient::handshake`] returns (`Err(text)`,
+/// kept as the STARTTLS step's handshake error). It recognises rustls's own wording, and only
+/// right after the handshake's `TLS handshake failed: ` prefix, so text a server sent (for
+/// example echoed in another failure's detail) cannot trigger it. Timeouts, I/O errors and
+/// anything else are `false`.
+pub fn is_version_or_cipher_failure(detail: &str) -> bool {
+    const MARKERS: [&str; 5] = [
+        "received fatal alert: ProtocolVersion",
+        "received fatal alert: HandshakeFailure",
+        "received fatal alert: InsufficientSecurity",
+        "peer misbehaved: SelectedUnofferedCipherSuite",
+        "peer is incompatible: ",
+    ];
+    let Some(rest) = detail.strip_prefix(HANDSHAKE_FAILED) else {
+        return false;
+    };
+    MARKERS.iter().any(|m| {
+        rest.strip_prefix(m).is_some_and(|after| {
+            m.ends_with(' ') || !after.starts_with(|c: char| c.is_ascii_alphanumeric())
+        })
+    })
 }
 
 /// `TLSv1.3`-style spelling of a protocol version.
@@ -247,19 +295,84 @@ pub fn chain_problems(
         }
     }
     if let Err(e) = verify_server_name(&parsed, name) {
-        problems.push(match e {
+        match e {
             rustls::Error::InvalidCertificate(
                 CertificateError::NotValidForName | CertificateError::NotValidForNameContext { .. },
-            ) => CertProblem::NameMismatch {
-                expected: name.to_str().into_owned(),
-                presented: cert_facts(leaf).dns_names,
-            },
-            other => CertProblem::Other {
+            ) => {
+                let names = leaf_names(leaf);
+                // OpenSSL's host check: the subject CN counts only when there is no DNS SAN,
+                // and only for a DNS name (never for an IP address).
+                let by_cn = names.dns.is_empty() && matches!(name, ServerName::DnsName(_));
+                if by_cn {
+                    let host = name.to_str();
+                    if !names.cns.iter().any(|cn| host_matches(cn, &host)) {
+                        problems.push(CertProblem::NameMismatch {
+                            expected: host.into_owned(),
+                            presented: names.cns,
+                        });
+                    }
+                } else {
+                    problems.push(CertProblem::NameMismatch {
+                        expected: name.to_str().into_owned(),
+                        presented: names.dns,
+                    });
+                }
+            }
+            other => problems.push(CertProblem::Other {
                 detail: describe(&other),
-            },
-        });
+            }),
+        }
     }
     problems
+}
+
+/// The DNS-type SAN entries and the subject common names of a certificate.
+struct LeafNames {
+    dns: Vec<String>,
+    cns: Vec<String>,
+}
+
+/// An unparsable certificate, SAN extension or CN value contributes nothing (as OpenSSL treats
+/// an undecodable SAN extension as absent).
+fn leaf_names(der: &CertificateDer<'_>) -> LeafNames {
+    let Ok((_, cert)) = x509_parser::parse_x509_certificate(der.as_ref()) else {
+        return LeafNames {
+            dns: Vec::new(),
+            cns: Vec::new(),
+        };
+    };
+    let cns = cert
+        .subject()
+        .iter_common_name()
+        .filter_map(|cn| cn.as_str().ok())
+        .map(str::to_owned)
+        .collect();
+    LeafNames {
+        dns: cert_facts(der).dns_names,
+        cns,
+    }
+}
+
+/// Whether a presented name (here a subject CN) covers `host`: equal ignoring ASCII case and a
+/// trailing dot, or a `*.` wildcard standing for exactly the leftmost label of `host`, with at
+/// least two labels after it (`*.example.test` covers `mx.example.test`, not `example.test`,
+/// `a.mx.example.test` or anything under `*.test`).
+fn host_matches(presented: &str, host: &str) -> bool {
+    let presented = presented.strip_suffix('.').unwrap_or(presented);
+    let host = host.strip_suffix('.').unwrap_or(host);
+    if presented.is_empty() || host.is_empty() {
+        return false;
+    }
+    if let Some(parent) = presented.strip_prefix("*.") {
+        if parent.split('.').count() < 2 || parent.split('.').any(str::is_empty) {
+            return false;
+        }
+        return match host.split_once('.') {
+            Some((first, rest)) => !first.is_empty() && rest.eq_ignore_ascii_case(parent),
+            None => false,
+        };
+    }
+    !presented.contains('*') && presented.eq_ignore_ascii_case(host)
 }
 
 fn is_time_error(e: &rustls::Error) -> bool {
@@ -382,6 +495,94 @@ mod tests {
             Err(crate::Error::Config(_))
         ));
         assert!(TlsClient::new(&[]).is_ok());
+    }
+
+    #[test]
+    fn host_matching_like_openssl() {
+        let host = "mx.example.test";
+        for yes in [
+            "mx.example.test",
+            "MX.EXAMPLE.TEST",
+            "mx.example.test.",
+            "*.example.test",
+            "*.EXAMPLE.test",
+        ] {
+            assert!(host_matches(yes, host), "{yes}");
+        }
+        assert!(host_matches("mx.example.test", "mx.example.test."));
+        for no in [
+            "",
+            ".",
+            "example.test",
+            "other.example.test",
+            "*.mx.example.test",
+            "*.test",
+            "*",
+            "*.",
+            "*..test",
+            "m*.example.test",
+            "mx.*.test",
+            "*.*.test",
+            "x.mx.example.test",
+        ] {
+            assert!(!host_matches(no, host), "{no:?}");
+        }
+        // A wildcard stands for exactly one non-empty label.
+        assert!(!host_matches("*.example.test", "a.b.example.test"));
+        assert!(!host_matches("*.example.test", ".example.test"));
+        assert!(!host_matches("*.example.test", "example.test"));
+    }
+
+    /// The text test must agree with the typed test on what `handshake` really returns for
+    /// each error (this also catches a change of rustls's wording).
+    #[test]
+    fn version_or_cipher_failures() {
+        use rustls::{AlertDescription as A, PeerIncompatible, PeerMisbehaved};
+        let text = |e: rustls::Error| {
+            let io = std::io::Error::new(std::io::ErrorKind::InvalidData, e);
+            format!("{HANDSHAKE_FAILED}{io}")
+        };
+        let yes = [
+            rustls::Error::AlertReceived(A::ProtocolVersion),
+            rustls::Error::AlertReceived(A::HandshakeFailure),
+            rustls::Error::AlertReceived(A::InsufficientSecurity),
+            PeerIncompatible::ServerDoesNotSupportTls12Or13.into(),
+            PeerIncompatible::NoCipherSuitesInCommon.into(),
+            PeerIncompatible::NoKxGroupsInCommon.into(),
+            PeerMisbehaved::SelectedUnofferedCipherSuite.into(),
+        ];
+        let no = [
+            rustls::Error::AlertReceived(A::BadCertificate),
+            rustls::Error::AlertReceived(A::DecodeError),
+            rustls::Error::AlertReceived(A::InternalError),
+            rustls::Error::AlertReceived(A::Unknown(200)),
+            rustls::Error::InvalidCertificate(CertificateError::UnknownIssuer),
+            PeerMisbehaved::SelectedUnofferedCompression.into(),
+            rustls::Error::DecryptError,
+            rustls::Error::General("received fatal alert: ProtocolVersion".to_owned()),
+        ];
+        for e in yes {
+            assert!(is_version_or_cipher_error(&e), "{e:?}");
+            assert!(is_version_or_cipher_failure(&text(e.clone())), "{e:?}");
+        }
+        for e in no {
+            assert!(!is_version_or_cipher_error(&e), "{e:?}");
+            assert!(!is_version_or_cipher_failure(&text(e.clone())), "{e:?}");
+        }
+        assert_eq!(
+            text(rustls::Error::AlertReceived(A::ProtocolVersion)),
+            "TLS handshake failed: received fatal alert: ProtocolVersion"
+        );
+        for other in [
+            "TLS handshake timed out after 5000 ms",
+            "TLS handshake failed: connection reset by peer",
+            "TLS handshake failed: tls handshake eof",
+            "received fatal alert: ProtocolVersion",
+            "3 byte(s) arrived after the 220 to STARTTLS: \"TLS handshake failed: peer is incompatible: \"",
+            "",
+        ] {
+            assert!(!is_version_or_cipher_failure(other), "{other}");
+        }
     }
 
     #[test]

@@ -1,13 +1,13 @@
 //! The SMTP conversation probe: what an admin does with `telnet mx 25`, done carefully.
 //!
 //! - [`reply`]: the sans-I/O, bounded reply parser.
-//! - [`session`]: one connection — connect, complete greeting, EHLO (HELO on 500/502),
+//! - [`session`]: one connection — connect, complete greeting, EHLO (HELO after a 5xx),
 //!   STARTTLS (reconnecting once without TLS when it fails), then per domain `MAIL FROM`,
-//!   `RCPT TO:<postmaster@domain>`, the optional open-relay recipient and `RSET`; `QUIT` at the
-//!   end. Never `DATA`.
+//!   `RCPT TO:<postmaster@domain>` (retried with `<>` when our sender is refused), the optional
+//!   open-relay recipient and `RSET`; `QUIT` at the end. Never `DATA`.
 //! - [`pool`]: [`SmtpProber`], the politeness layer: one connection at a time per address,
-//!   sessions reused across domains, a minimum interval between connects, connection failures
-//!   remembered for the run.
+//!   sessions reused across domains, a minimum interval between connects, a transient outcome
+//!   retried once after a back-off, final connection failures remembered for the run.
 //!
 //! Everything observed lands in [`SmtpFacts`]; nothing here decides what is wrong.
 
@@ -38,6 +38,7 @@ struct ClientInner {
     config: SmtpConfig,
     helo_name: String,
     mail_from: String,
+    public_ips: Vec<IpAddr>,
     tls: TlsClient,
 }
 
@@ -46,6 +47,15 @@ impl SmtpClient {
     /// tokens without CR/LF or angle brackets; extra CAs must parse) and loads the TLS roots.
     /// An empty `helo_name` means [`default_helo_name`].
     pub fn new(config: &SmtpConfig) -> Result<Self, crate::Error> {
+        Self::with_public_ips(config, &[])
+    }
+
+    /// [`SmtpClient::new`], knowing our public address(es) (configured, behind NAT), so a
+    /// refusal that names them is recognised as being about us.
+    pub fn with_public_ips(
+        config: &SmtpConfig,
+        public_ips: &[IpAddr],
+    ) -> Result<Self, crate::Error> {
         let helo_name = if config.helo_name.trim().is_empty() {
             default_helo_name()
         } else {
@@ -63,6 +73,7 @@ impl SmtpClient {
                 config: config.clone(),
                 helo_name,
                 mail_from,
+                public_ips: public_ips.to_vec(),
                 tls,
             }),
         })
@@ -82,6 +93,11 @@ impl SmtpClient {
     /// [`crate::config::AUTO_SENDER`] is replaced by `postmaster@<EHLO name>`.
     pub fn mail_from(&self) -> &str {
         &self.inner.mail_from
+    }
+
+    /// Our public addresses as configured (learned ones are in the vantage facts).
+    pub fn public_ips(&self) -> &[IpAddr] {
+        &self.inner.public_ips
     }
 
     /// The TLS client used after STARTTLS.

@@ -8,8 +8,14 @@
 //!   connection-level facts. Idle sessions get `QUIT` after `reuse_idle` (a reaper task) or on
 //!   [`SmtpProber::close_all`].
 //! - New connections to the same address are at least `min_connect_interval` apart.
-//! - A connection-level failure (refused, timed out, unreachable, no greeting, greeting
-//!   rejected, EHLO/HELO refused: anything that ends the conversation before MAIL) is
+//! - A session that collected `max_session_errors` refusals is not reused: the next domain gets
+//!   a fresh one before the server's error budget runs out.
+//! - A transient outcome (connect timeout or no route, no greeting, a 4xx, a dropped
+//!   connection) is retried once after `retry_backoff` before it counts; a drop after a
+//!   pipelined `MAIL`+`RCPT` is retried one command at a time. Transient outcomes are never
+//!   remembered: a connection-level one is shared only with domains that were already waiting
+//!   for the address when it was observed (in flight, not cached).
+//! - A final connection-level failure (refused, greeting 5xx, EHLO and HELO refused) is
 //!   remembered for the run: later domains on that address get a copy with their own
 //!   `rcpt_domain` (and a note in the transcript) instead of a new connection.
 //!
@@ -26,7 +32,7 @@ use tokio::time::Instant;
 
 use super::{Session, SmtpClient};
 use crate::config::SmtpConfig;
-use crate::facts::{SmtpFacts, Speaker, TranscriptLine};
+use crate::facts::{SmtpFacts, Speaker, Step, TranscriptLine};
 
 /// Probes SMTP servers politely, sharing sessions between domains. Cheap to clone (all clones
 /// share the pool). Call [`close_all`](Self::close_all) at the end of a run so idle sessions
@@ -66,8 +72,11 @@ struct SlotState {
     generation: u64,
     /// When the last new connection was started.
     last_connect: Option<Instant>,
-    /// A connection-level failure, remembered for the run.
+    /// A final connection-level failure, remembered for the run.
     failure: Option<SmtpFacts>,
+    /// The latest transient connection-level failure and when its attempt started: shared
+    /// only with probes that were already waiting then.
+    transient: Option<(SmtpFacts, Instant)>,
 }
 
 #[derive(Debug)]
@@ -100,30 +109,97 @@ impl SmtpProber {
     /// One full conversation for `domain` with `ip` (the configured port), `host` being the MX
     /// host name the address belongs to: reusing an idle session to the same address and host
     /// when there is one, else connecting (politely spaced), unless an earlier connection to
-    /// this address failed at the connection level in this run.
+    /// this address failed finally in this run. A transient outcome is retried once after
+    /// `retry_backoff`; the facts are of the last attempt, with `retried` saying what the
+    /// earlier one saw and both in the transcript.
     pub async fn probe(&self, ip: IpAddr, host: &str, domain: &str) -> SmtpFacts {
         let cfg = self.client.config();
         let key = SocketAddr::new(ip, cfg.port);
+        let requested = Instant::now();
         let slot = self.slot(key);
         let mut state = slot.state.lock().await;
 
         if let Some(failure) = &state.failure {
-            let mut facts = failure.clone();
-            facts.host = host.to_owned();
-            facts.rcpt_domain = domain.to_owned();
-            facts.elapsed_ms = 0;
-            push_note(
-                &mut facts,
-                format!("not reconnecting to {key}: its earlier connection failed in this run"),
+            let note =
+                format!("not reconnecting to {key}: its earlier connection failed in this run");
+            return reused(failure, host, domain, note);
+        }
+        if let Some((facts, started)) = &state.transient
+            && *started >= requested
+        {
+            let note = format!(
+                "not reconnecting to {key}: an attempt that started while this check waited for the address just failed"
             );
-            return facts;
+            return reused(facts, host, domain, note);
         }
 
+        let (first, first_start) = self
+            .attempt(&slot, &mut state, ip, host, domain, true)
+            .await;
+        let Some(kind) = transient(&first) else {
+            return self.settle(&mut state, first, first_start);
+        };
+        if kind == Transient::Connection {
+            state.transient = Some((first.clone(), first_start));
+        }
+        let wait = cfg.retry_backoff;
+        tokio::time::sleep(wait).await;
+        // A drop right after a pipelined MAIL+RCPT cannot be pinned on MAIL: ask again alone.
+        let pipelining = !(first.mail_pipelined && dropped_at_mail(&first));
+        let (mut second, second_start) = self
+            .attempt(&slot, &mut state, ip, host, domain, pipelining)
+            .await;
+        let seen = describe_transient(&first);
+        let mut transcript = first.transcript;
+        transcript.push(TranscriptLine {
+            who: Speaker::Note,
+            at_ms: transcript.last().map_or(0, |l| l.at_ms),
+            text: format!(
+                "transient outcome ({seen}): retrying once after {} ms before it counts",
+                wait.as_millis()
+            ),
+        });
+        transcript.append(&mut second.transcript);
+        second.transcript = transcript;
+        second.retried = first.retried;
+        second.retried.push(seen);
+        second.elapsed_ms = ms_since(first_start);
+        if transient(&second) == Some(Transient::Connection) {
+            state.transient = Some((second.clone(), second_start));
+        }
+        self.settle(&mut state, second, second_start)
+    }
+
+    /// Remembers a final connection-level failure for the run; clears the transient memory
+    /// when the address answered.
+    fn settle(&self, state: &mut SlotState, facts: SmtpFacts, started: Instant) -> SmtpFacts {
+        if final_connection_failure(&facts) {
+            state.failure = Some(facts.clone());
+        } else if transient(&facts) != Some(Transient::Connection) {
+            state.transient = None;
+        }
+        let _ = started;
+        facts
+    }
+
+    /// One attempt: on the idle session when it fits, else on a new, politely spaced
+    /// connection. Returns the facts and when the attempt started.
+    async fn attempt(
+        &self,
+        slot: &Arc<Slot>,
+        state: &mut SlotState,
+        ip: IpAddr,
+        host: &str,
+        domain: &str,
+        pipelining: bool,
+    ) -> (SmtpFacts, Instant) {
+        let cfg = self.client.config();
         if let Some(mut idle) = state.idle.take() {
             let fits = idle.session.poll_alive()
                 && idle.session.host() == host
                 && idle.session.idle_for() < cfg.reuse_idle
-                && idle.session.transactions() < cfg.max_transactions_per_session;
+                && idle.session.transactions() < cfg.max_transactions_per_session
+                && idle.session.errors() < cfg.max_session_errors;
             if fits {
                 let Idle {
                     mut session, base, ..
@@ -139,14 +215,15 @@ impl SmtpProber {
                         session.transactions() + 1
                     ),
                 );
+                session.set_pipelining(pipelining);
                 session.transaction(domain, &mut facts).await;
                 // A server that dropped the idle connection in the meantime must not look like
                 // one that drops after MAIL: then this domain gets a fresh connection.
                 if facts.mail.as_ref().is_some_and(|m| m.reply().is_some()) {
-                    self.park(&slot, &mut state, session, base, &mut facts)
-                        .await;
+                    session.set_pipelining(true);
+                    self.park(slot, state, session, base, &mut facts).await;
                     facts.elapsed_ms = ms_since(start);
-                    return facts;
+                    return (facts, start);
                 }
             } else {
                 idle.session.quit_silently().await;
@@ -161,20 +238,15 @@ impl SmtpProber {
         let start = Instant::now();
         let (mut facts, session) = Session::open(&self.client, ip, host).await;
         facts.rcpt_domain = domain.to_owned();
-        match session {
-            // Whatever stopped the connection short of MAIL (refused, timed out, no greeting,
-            // greeting rejected, EHLO/HELO refused, the reconnect after STARTTLS failing)
-            // would stop every other domain on this address the same way.
-            None => state.failure = Some(facts.clone()),
-            Some(mut session) => {
-                let base = facts.clone();
-                session.transaction(domain, &mut facts).await;
-                self.park(&slot, &mut state, session, base, &mut facts)
-                    .await;
-            }
+        if let Some(mut session) = session {
+            let base = facts.clone();
+            session.set_pipelining(pipelining);
+            session.transaction(domain, &mut facts).await;
+            session.set_pipelining(true);
+            self.park(slot, state, session, base, &mut facts).await;
         }
         facts.elapsed_ms = ms_since(start);
-        facts
+        (facts, start)
     }
 
     /// Sends `QUIT` on every idle session and forgets them (remembered failures stay).
@@ -232,7 +304,8 @@ impl SmtpProber {
         let cfg = self.client.config();
         let reusable = session.is_alive()
             && !cfg.reuse_idle.is_zero()
-            && session.transactions() < cfg.max_transactions_per_session;
+            && session.transactions() < cfg.max_transactions_per_session
+            && session.errors() < cfg.max_session_errors;
         if !reusable {
             session.quit(facts).await;
             return;
@@ -260,6 +333,124 @@ impl SmtpProber {
             }
         });
     }
+}
+
+/// Whether an outcome is transient, and at which level.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Transient {
+    /// The connection never got ready for MAIL: connect timeout or no route, no greeting, a
+    /// 4xx greeting or EHLO. Says the same for every domain on the address.
+    Connection,
+    /// The transaction deferred or dropped: a 4xx, a timeout or a close at MAIL or RCPT.
+    Transaction,
+}
+
+/// Whether the facts end in a transient outcome (worth one retry, never worth remembering).
+fn transient(facts: &SmtpFacts) -> Option<Transient> {
+    use crate::facts::ConnectOutcome as C;
+    match &facts.connect {
+        C::Connected { .. } => {}
+        C::TimedOut { .. } | C::Unreachable { .. } => return Some(Transient::Connection),
+        C::Refused | C::Error { .. } => return None,
+    }
+    let not_final = |step: Option<&Step>| {
+        step.is_some_and(|s| s.reply().is_none_or(crate::facts::Reply::is_transient))
+    };
+    let Some(greeting) = &facts.greeting else {
+        return None;
+    };
+    if greeting_transient(greeting) {
+        return Some(Transient::Connection);
+    }
+    let hello = facts.helo.as_ref().or(facts.ehlo.as_ref());
+    if !hello.is_some_and(Step::accepted) {
+        return not_final(hello).then_some(Transient::Connection);
+    }
+    let (mail, rcpt) = facts.final_transaction();
+    if not_final(mail) || (mail.is_some_and(Step::accepted) && not_final(rcpt)) {
+        return Some(Transient::Transaction);
+    }
+    None
+}
+
+fn greeting_transient(greeting: &crate::facts::Greeting) -> bool {
+    match &greeting.outcome {
+        crate::facts::StepOutcome::Replied { reply } => reply.is_transient(),
+        _ => true,
+    }
+}
+
+/// A connection-level failure that will not change on a retry: refused, a 5xx greeting, EHLO
+/// and HELO refused permanently.
+fn final_connection_failure(facts: &SmtpFacts) -> bool {
+    use crate::facts::ConnectOutcome as C;
+    match &facts.connect {
+        C::Refused => return true,
+        C::Connected { .. } => {}
+        _ => return false,
+    }
+    let Some(greeting) = &facts.greeting else {
+        return false;
+    };
+    match &greeting.outcome {
+        crate::facts::StepOutcome::Replied { reply } if reply.is_permanent() => return true,
+        crate::facts::StepOutcome::Replied { reply } if reply.is_positive() => {}
+        _ => return false,
+    }
+    let hello = facts.helo.as_ref().or(facts.ehlo.as_ref());
+    hello
+        .and_then(Step::reply)
+        .is_some_and(crate::facts::Reply::is_permanent)
+}
+
+/// The connection closed (no reply) right after a `MAIL FROM`.
+fn dropped_at_mail(facts: &SmtpFacts) -> bool {
+    let (mail, _) = facts.final_transaction();
+    mail.is_some_and(|m| matches!(m.outcome, crate::facts::StepOutcome::Closed))
+}
+
+/// What a transient attempt saw, in a few words.
+fn describe_transient(facts: &SmtpFacts) -> String {
+    use crate::facts::{ConnectOutcome as C, StepOutcome as O};
+    let step = |s: &Step| match &s.outcome {
+        O::Replied { reply } => format!("{} → {}", s.command, reply.one_line()),
+        O::Closed => format!("{} → connection closed", s.command),
+        O::TimedOut => format!("{} → no reply in time", s.command),
+        O::Broken { detail } => format!("{} → broken reply: {detail}", s.command),
+    };
+    match &facts.connect {
+        C::TimedOut { ms } => return format!("connect timed out after {ms} ms"),
+        C::Unreachable { detail } => return format!("unreachable: {detail}"),
+        _ => {}
+    }
+    if let Some(g) = facts.greeting.as_ref().filter(|g| greeting_transient(g)) {
+        return match &g.outcome {
+            O::Replied { reply } => format!("greeting {}", reply.one_line()),
+            O::Closed => "closed before the greeting".to_owned(),
+            O::TimedOut => "no greeting in time".to_owned(),
+            O::Broken { detail } => format!("broken greeting: {detail}"),
+        };
+    }
+    let hello = facts.helo.as_ref().or(facts.ehlo.as_ref());
+    if let Some(h) = hello.filter(|h| !h.accepted()) {
+        return step(h);
+    }
+    let (mail, rcpt) = facts.final_transaction();
+    match (mail, rcpt) {
+        (Some(m), _) if !m.accepted() => step(m),
+        (_, Some(r)) => step(r),
+        _ => "transient failure".to_owned(),
+    }
+}
+
+/// A remembered outcome, copied for another domain on the same address.
+fn reused(facts: &SmtpFacts, host: &str, domain: &str, note: String) -> SmtpFacts {
+    let mut facts = facts.clone();
+    facts.host = host.to_owned();
+    facts.rcpt_domain = domain.to_owned();
+    facts.elapsed_ms = 0;
+    push_note(&mut facts, note);
+    facts
 }
 
 fn push_note(facts: &mut SmtpFacts, text: String) {

@@ -12,6 +12,7 @@ use tokio::time::Instant;
 
 use super::SmtpClient;
 use super::reply::{Parsed, ReplyParser, truncate};
+use crate::classify::{About, Stage, Us, classify, echoed_ip};
 use crate::facts::{
     ConnectOutcome, Greeting, Reply, SmtpFacts, Speaker, StartTlsFacts, Step, StepOutcome,
     TranscriptLine,
@@ -58,6 +59,7 @@ impl Conn {
 pub struct Session {
     client: SmtpClient,
     ip: IpAddr,
+    port: u16,
     host: String,
     conn: Option<Conn>,
     /// When the connect started; transcript times count from here.
@@ -65,8 +67,14 @@ pub struct Session {
     /// The current operation's deadline (`session_deadline` from its start).
     deadline: Instant,
     tls: bool,
+    /// The server offers PIPELINING.
     pipelining: bool,
+    /// We may use it (off for a retry after an ambiguous drop).
+    pipelining_allowed: bool,
     transactions: u32,
+    /// Refusals (4xx/5xx replies) collected on this connection: servers count them against an
+    /// error budget (Postfix `smtpd_soft_error_limit`).
+    errors: u32,
     last_used: Instant,
 }
 
@@ -76,7 +84,7 @@ enum TlsOutcome {
     Ready,
     /// The conversation is over (after TLS the server refused EHLO, or sent 421).
     Ended,
-    /// The command or handshake failed: reconnect without TLS.
+    /// The command, the handshake or the EHLO inside TLS failed: reconnect without TLS.
     Retry,
 }
 
@@ -86,21 +94,9 @@ impl Session {
     /// TLS when STARTTLS fails. Returns the connection-level facts, and the session when it is
     /// ready for [`Session::transaction`]. `host` is the MX host name (SNI, certificate checks).
     pub async fn open(client: &SmtpClient, ip: IpAddr, host: &str) -> (SmtpFacts, Option<Self>) {
-        let cfg = client.config();
-        let t0 = Instant::now();
-        let mut facts = SmtpFacts::new(host, cfg.port, ConnectOutcome::Refused);
-        let mut session = Self {
-            client: client.clone(),
-            ip,
-            host: host.to_owned(),
-            conn: None,
-            t0,
-            deadline: t0 + cfg.session_deadline,
-            tls: false,
-            pipelining: false,
-            transactions: 0,
-            last_used: t0,
-        };
+        let port = client.config().port;
+        let (mut facts, mut session) = Self::start(client, SocketAddr::new(ip, port), host);
+        let t0 = session.t0;
         let mut ready = session.establish(&mut facts).await;
         if ready && has_ext(&facts.extensions, "STARTTLS") {
             match session.starttls(&mut facts).await {
@@ -115,6 +111,40 @@ impl Session {
         facts.elapsed_ms = ms_since(t0);
         session.last_used = Instant::now();
         (facts, ready.then_some(session))
+    }
+
+    /// Connect, greeting, EHLO (HELO fallback) and QUIT: no TLS, no transaction. What the
+    /// vantage check says to a canary: it shows whether port 25 opens from here, and the
+    /// canary's EHLO reply echoes our public address.
+    pub async fn hello_only(client: &SmtpClient, addr: SocketAddr, host: &str) -> SmtpFacts {
+        let (mut facts, mut session) = Self::start(client, addr, host);
+        if session.establish(&mut facts).await {
+            session.quit_inner(&mut facts).await;
+        }
+        facts.elapsed_ms = ms_since(session.t0);
+        facts
+    }
+
+    fn start(client: &SmtpClient, addr: SocketAddr, host: &str) -> (SmtpFacts, Self) {
+        let cfg = client.config();
+        let t0 = Instant::now();
+        let facts = SmtpFacts::new(host, addr.port(), ConnectOutcome::Refused);
+        let session = Self {
+            client: client.clone(),
+            ip: addr.ip(),
+            port: addr.port(),
+            host: host.to_owned(),
+            conn: None,
+            t0,
+            deadline: t0 + cfg.session_deadline,
+            tls: false,
+            pipelining: false,
+            pipelining_allowed: true,
+            transactions: 0,
+            errors: 0,
+            last_used: t0,
+        };
+        (facts, session)
     }
 
     /// The address.
@@ -165,6 +195,18 @@ impl Session {
         self.transactions
     }
 
+    /// How many refusals (4xx/5xx replies) this session collected.
+    pub const fn errors(&self) -> u32 {
+        self.errors
+    }
+
+    /// Allows or forbids PIPELINING for the next transactions (when the server offers it).
+    /// A retry after a connection dropped at a pipelined `MAIL`+`RCPT` goes one command at a
+    /// time, so a drop after `MAIL` can be told apart.
+    pub fn set_pipelining(&mut self, allowed: bool) {
+        self.pipelining_allowed = allowed;
+    }
+
     /// How long the session has been idle since its last operation.
     pub fn idle_for(&self) -> Duration {
         self.last_used.elapsed()
@@ -172,8 +214,10 @@ impl Session {
 
     /// One transaction for `domain` (ASCII): `MAIL FROM:<sender>`, `RCPT TO:<postmaster@domain>`,
     /// the open-relay recipient when enabled, then `RSET`. MAIL and RCPT go in one write when
-    /// the server offers PIPELINING. Never DATA. Sets `rcpt_domain` and records every step in
-    /// `facts`; stops early when the server closes, times out or sends 421.
+    /// the server offers PIPELINING. When our sender is refused (a 5xx to `MAIL` that does not
+    /// name our client, or a refusal that is about our sender), the transaction is retried once
+    /// with the null sender `<>` (RFC 5321 §4.5.5). Never DATA. Sets `rcpt_domain` and records
+    /// every step in `facts`; stops early when the server closes, times out or sends 421.
     pub async fn transaction(&mut self, domain: &str, facts: &mut SmtpFacts) {
         let cfg = self.client.config().clone();
         facts.rcpt_domain = domain.to_owned();
@@ -192,41 +236,107 @@ impl Session {
             return;
         }
         self.transactions += 1;
-        let mail_cmd = format!("MAIL FROM:<{}>", self.client.mail_from());
-        let rcpt_cmd = format!("RCPT TO:<postmaster@{domain}>");
-        let timeout = cfg.command_timeout;
-        if self.pipelining {
-            let sent = Instant::now();
-            if let Err(outcome) = self.send(facts, &[&mail_cmd, &rcpt_cmd], timeout).await {
-                facts.mail = Some(self.step(mail_cmd, outcome, sent));
-                return self.finish(facts);
-            }
-            let mail = self.read_step(facts, mail_cmd, sent, timeout).await;
-            let mail_done = stops(&mail);
-            facts.mail = Some(mail);
-            if mail_done {
-                return self.finish(facts);
-            }
-            let rcpt = self.read_step(facts, rcpt_cmd, sent, timeout).await;
-            facts.rcpt = Some(rcpt);
-        } else {
-            let mail = self.command(facts, mail_cmd, timeout).await;
-            let go_on = mail.accepted();
-            facts.mail = Some(mail);
-            if go_on {
-                facts.rcpt = Some(self.command(facts, rcpt_cmd, timeout).await);
+        let sender = self.client.mail_from().to_owned();
+        let (mail, rcpt, pipelined) = self.mail_rcpt(facts, &sender, domain).await;
+        facts.mail_pipelined = pipelined;
+        let retry_null = !sender.is_empty()
+            && self.is_alive()
+            && self.sender_refused(facts, &mail, rcpt.as_ref());
+        let mut accepted_mail = mail.accepted();
+        facts.mail = Some(mail);
+        facts.rcpt = rcpt;
+        if retry_null {
+            self.note(
+                facts,
+                "our sender was refused: retrying once with the null sender <>, which receivers must accept (RFC 5321 §4.5.5)"
+                    .to_owned(),
+            );
+            let rset = self
+                .command(facts, "RSET".to_owned(), cfg.command_timeout)
+                .await;
+            let rset_ok = rset.accepted();
+            facts.closing.push(rset);
+            if rset_ok {
+                let (mail, rcpt, _) = self.mail_rcpt(facts, "", domain).await;
+                accepted_mail = mail.accepted();
+                facts.null_sender = Some(crate::facts::NullSenderRetry { mail, rcpt });
             }
         }
-        if self.is_alive() && cfg.open_relay_test && facts.mail.as_ref().is_some_and(Step::accepted)
-        {
+        if self.is_alive() && cfg.open_relay_test && accepted_mail {
             let cmd = format!("RCPT TO:<{}>", cfg.relay_test_rcpt);
-            facts.relay_test = Some(self.command(facts, cmd, timeout).await);
+            facts.relay_test = Some(self.command(facts, cmd, cfg.command_timeout).await);
         }
         if self.is_alive() {
-            let rset = self.command(facts, "RSET".to_owned(), timeout).await;
+            let rset = self
+                .command(facts, "RSET".to_owned(), cfg.command_timeout)
+                .await;
             facts.closing.push(rset);
         }
         self.finish(facts);
+    }
+
+    /// `MAIL FROM:<sender>` and, when it is accepted (or pipelined with it),
+    /// `RCPT TO:<postmaster@domain>`. Returns both steps and whether they went in one write.
+    async fn mail_rcpt(
+        &mut self,
+        facts: &mut SmtpFacts,
+        sender: &str,
+        domain: &str,
+    ) -> (Step, Option<Step>, bool) {
+        let timeout = self.client.config().command_timeout;
+        let mail_cmd = format!("MAIL FROM:<{sender}>");
+        let rcpt_cmd = format!("RCPT TO:<postmaster@{domain}>");
+        if self.pipelining && self.pipelining_allowed {
+            let sent = Instant::now();
+            if let Err(outcome) = self.send(facts, &[&mail_cmd, &rcpt_cmd], timeout).await {
+                return (self.step(mail_cmd, outcome, sent), None, true);
+            }
+            let mail = self.read_step(facts, mail_cmd, sent, timeout).await;
+            if stops(&mail) {
+                return (mail, None, true);
+            }
+            let rcpt = self.read_step(facts, rcpt_cmd, sent, timeout).await;
+            (mail, Some(rcpt), true)
+        } else {
+            let mail = self.command(facts, mail_cmd, timeout).await;
+            let rcpt = if mail.accepted() {
+                Some(self.command(facts, rcpt_cmd, timeout).await)
+            } else {
+                None
+            };
+            (mail, rcpt, false)
+        }
+    }
+
+    /// Whether the refusal in this transaction is about our sender address, so a retry with
+    /// `<>` tells whether the target refuses us or refuses bounces as well: any 5xx to `MAIL`
+    /// that does not name our client, or a 4xx/5xx to `MAIL` or `RCPT` about our sender.
+    fn sender_refused(&self, facts: &SmtpFacts, mail: &Step, rcpt: Option<&Step>) -> bool {
+        let us = self.us(facts);
+        if let Some(reply) = mail.reply().filter(|r| !r.is_positive()) {
+            let about = classify(reply, Stage::Mail, &us);
+            return match about {
+                About::OurClient | About::OurHelo => false,
+                About::OurSender => true,
+                _ => reply.is_permanent(),
+            };
+        }
+        mail.accepted()
+            && rcpt
+                .and_then(Step::reply)
+                .filter(|r| !r.is_positive())
+                .is_some_and(|r| classify(r, Stage::Rcpt, &us) == About::OurSender)
+    }
+
+    /// Who we are, as this conversation knows it.
+    fn us(&self, facts: &SmtpFacts) -> Us {
+        let mut ips: Vec<IpAddr> = self.client.public_ips().to_vec();
+        ips.extend(facts.local_addr().map(|a| a.ip()));
+        ips.extend(facts.echoed_ip);
+        Us {
+            ips,
+            names: vec![self.client.helo_name().to_owned()],
+        }
     }
 
     /// Ends the session politely: `QUIT`, waiting briefly for the 221, then closes. Records the
@@ -266,9 +376,8 @@ impl Session {
     /// Connect, greeting, EHLO (HELO fallback). True when ready for commands.
     async fn establish(&mut self, facts: &mut SmtpFacts) -> bool {
         let cfg = self.client.config().clone();
-        let addr = SocketAddr::new(self.ip, cfg.port);
+        let addr = SocketAddr::new(self.ip, self.port);
         self.note(facts, format!("connecting to {addr} ({})", self.host));
-        let start = Instant::now();
         let budget = cfg.connect_timeout.min(self.remaining());
         let (outcome, stream) = tcp_connect(addr, cfg.source_ip, budget).await;
         self.note(facts, describe_connect(&outcome));
@@ -277,6 +386,8 @@ impl Session {
             return false;
         };
         self.conn = Some(Conn::new(Box::new(stream)));
+        // Greeting delays count from the completed TCP connect.
+        let start = Instant::now();
 
         // The complete greeting before anything is sent.
         let outcome = self.read_reply(facts, cfg.greeting_timeout).await;
@@ -311,16 +422,22 @@ impl Session {
         let ehlo_code = ehlo.reply().map(|r| r.code);
         if let Some(reply) = ehlo.reply().filter(|r| r.is_positive()) {
             facts.extensions = extensions(reply);
+            facts.echoed_ip = echoed_ip(reply);
             self.pipelining = has_ext(&facts.extensions, "PIPELINING");
         }
         facts.ehlo = Some(ehlo);
         match ehlo_code {
             Some(c) if (200..300).contains(&c) => true,
-            Some(500 | 502) => {
+            // Any permanent refusal of EHLO: old servers answer 500/502, strict ones 5xx with
+            // a reason; HELO is what a sender tries next.
+            Some(500..=599) => {
                 let helo = self
                     .command(facts, format!("HELO {helo_name}"), cfg.command_timeout)
                     .await;
                 let ok = helo.accepted();
+                if let Some(reply) = helo.reply().filter(|r| r.is_positive()) {
+                    facts.echoed_ip = echoed_ip(reply);
+                }
                 facts.helo = Some(helo);
                 facts.extensions.clear();
                 self.pipelining = false;
@@ -347,6 +464,7 @@ impl Session {
             command,
             handshake: None,
             ehlo: None,
+            legacy: None,
         };
         match code {
             Some(220) => {}
@@ -416,8 +534,10 @@ impl Session {
         if ok {
             TlsOutcome::Ready
         } else {
+            // A server that cannot talk inside TLS is a failed STARTTLS: senders retry in clear.
             self.quit_inner(facts).await;
-            TlsOutcome::Ended
+            self.tls = false;
+            TlsOutcome::Retry
         }
     }
 
@@ -547,6 +667,9 @@ impl Session {
             StepOutcome::Replied { reply } => {
                 for line in &reply.lines {
                     self.push(facts, Speaker::Server, line.clone());
+                }
+                if reply.code >= 400 {
+                    self.errors += 1;
                 }
                 if reply.code == 421 {
                     self.note(
