@@ -298,8 +298,11 @@ dns("10.0.0.127.bl.test", "A", "NXDOMAIN")
 dns(rev("::ffff:7f00:2").replace("ip6.arpa", "bl.test"), "A", "NOERROR", "127.0.0.2")
 dns(rev("::ffff:7f00:1").replace("ip6.arpa", "bl.test"), "A", "NXDOMAIN")
 dns(rev("::1").replace("ip6.arpa", "bl.test"), "A", "NXDOMAIN")
-dns("25.0.0.127.bl.test", "A", "NOERROR", "127.0.0.10")    # policy listing (PBL-style code)
-dns("25.0.0.127.bl.test", "TXT", "NOERROR", "Policy listing")
+dns("25.0.0.127.zen.spamhaus.org", "A", "NOERROR", "127.0.0.10")  # lab copy: PBL (policy)
+dns("25.0.0.127.zen.spamhaus.org", "TXT", "NOERROR", "PBL")
+dns("2.0.0.127.zen.spamhaus.org", "A", "NOERROR", "127.0.0.2")
+dns("1.0.0.127.zen.spamhaus.org", "A", "NXDOMAIN")
+dns("25.0.0.127.bl.test", "A", "NXDOMAIN")
 dns("9.0.0.127.bl.test", "A", "NXDOMAIN")                    # the prober is not listed
 dns("2.0.0.127.blrefused.test", "A", "SERVFAIL")             # rbldnsd REFUSEs the zone
 

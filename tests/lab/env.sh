@@ -18,6 +18,7 @@ export MXLAB_RBL=127.0.0.55        # rbldnsd: bl.test (UDP only); delegated from
 export MXLAB_DNSBL_ZONE=bl.test
 export MXLAB_CA=$MXLAB_RUN/tls/ca.pem   # lab CA for --ca-file
 export MXLAB_DNSBL_DEAD_ZONE=blrefused.test  # a blocklist zone whose server REFUSEs it (resolver: SERVFAIL)
+export MXLAB_ZEN_ZONE=zen.spamhaus.org       # the lab's own copy (rbldnsd, delegated from the fake root)
 
 # The prober inside mxlab: every lab address's local route has this as its preferred source, so
 # servers see the prober as 127.0.0.9 = probe.test (A and PTR: a good identity, not listed).
@@ -44,7 +45,7 @@ export MXLAB_EXIM_SENDERVERIFY=127.0.0.21 # Exim     mx.senderverify.test stock 
 export MXLAB_PF_RELAYDEFER=127.0.0.22  # Postfix B   mx.relaydefer.test   stock relay restrictions: 454 Relay access denied
 export MXLAB_PF_POSTSCREEN=127.0.0.23  # Postfix A   mx.postscreen.test   postscreen, default 6 s greet wait, enforce
 export MXLAB_PF_EXO=127.0.0.24         # Postfix B   mx.exo.test          milter: 550 5.4.1 ... Access denied for postmaster
-export MXLAB_PF_POLICYLISTED=127.0.0.25 # Postfix A  mx.policylisted.test listed in bl.test with a policy code (127.0.0.10)
+export MXLAB_PF_POLICYLISTED=127.0.0.25 # Postfix A  mx.policylisted.test on the lab's zen.spamhaus.org as PBL (127.0.0.10)
 export MXLAB_PF_SENDERREJ=127.0.0.26   # Postfix B   mx.senderrej.test    reject_unknown_sender_domain (550)
 export MXLAB_MILTER=127.0.0.1:8891     # lab-milter.py: scripted RCPT replies for Postfix B
 

@@ -48,7 +48,7 @@ mxzone senderverify.test 21  # Exim, stock `require verify = sender`: an unrouta
 mxzone relaydefer.test 22    # Postfix B with stock relay restrictions, not serving the domain: 454 4.7.1
 mxzone postscreen.test 23    # Postfix A behind postscreen (6 s greet wait, enforce)
 mxzone exo.test 24           # Postfix B + milter: Exchange Online's 550 5.4.1 Access denied for postmaster@
-mxzone policylisted.test 25  # Postfix A; 127.0.0.25 listed in bl.test with a policy code (127.0.0.10, PBL-style)
+mxzone policylisted.test 25  # Postfix A; 127.0.0.25 on the lab's zen.spamhaus.org with the PBL code 127.0.0.10
 mxzone senderrej.test 26     # Postfix B, reject_unknown_sender_domain (550 at RCPT)
 zone relay.test <<'Z'
 ; MX is Postfix A, which is not configured for this domain: 554 Relay access denied
@@ -154,7 +154,10 @@ ns.bl    A  127.0.0.55
 blrefused NS ns.bl.test.
 \$INCLUDE $OUT/delegations.inc
 Z
-{ printf '$ORIGIN .\n$TTL 300\n. %s\n. NS ns1.test.\ntest. NS ns1.test.\nns1.test. A 127.0.0.54\n' "$SOA"; } > "$OUT/root.zone"
+# zen.spamhaus.org: a lab copy on rbldnsd (never the real one: nothing leaves the namespace), so a
+# list whose return codes the prober knows by name (127.0.0.10 = PBL, a policy listing) is tested.
+{ printf '$ORIGIN .\n$TTL 300\n. %s\n. NS ns1.test.\ntest. NS ns1.test.\nns1.test. A 127.0.0.54\n' "$SOA"
+  printf 'zen.spamhaus.org. NS ns.bl.test.\n'; } > "$OUT/root.zone"
 printf '  - domain: .\n    file: root.zone\n' >> "$OUT/knot-zones.conf"
 
 # ---- reverse zones: every MX address has a PTR whose name resolves back to it (FCrDNS)
@@ -196,19 +199,29 @@ zone 1.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.ip6.arpa v6
 Z
 
 # ---- DNSBL bl.test (rbldnsd). RFC 5782 test points: 127.0.0.2 listed, 127.0.0.1 not;
-# IPv6 test point ::ffff:7f00:2 listed, ::ffff:7f00:1 not. Real listings: 127.0.0.18 (mx.listed.test)
-# with the abuse code 127.0.0.2, and 127.0.0.25 (mx.policylisted.test) with the policy code 127.0.0.10
-# (as Spamhaus PBL answers for an end-user range).
+# IPv6 test point ::ffff:7f00:2 listed, ::ffff:7f00:1 not. Only 127.0.0.18 (mx.listed.test) is a real listing.
 cat > "$OUT/bl4.txt" <<'Z'
 $SOA 300 ns.bl.test. hostmaster.test. 1 3600 600 86400 60
 $NS 300 ns.bl.test.
 :127.0.0.2:Listed in the lab blocklist: see http://bl.test/lookup?ip=$
 127.0.0.2
 127.0.0.18
-127.0.0.25 :127.0.0.10:Policy listing (end-user range, PBL-style): see http://bl.test/pbl?ip=$
 Z
 cat > "$OUT/bl6.txt" <<'Z'
 :127.0.0.2:Listed in the lab blocklist (IPv6): $
+::ffff:7f00:2
+Z
+# ---- the lab's zen.spamhaus.org (rbldnsd): the test points, and 127.0.0.25 (mx.policylisted.test)
+# with 127.0.0.10, Spamhaus's PBL code for an end-user range (a policy listing, not abuse).
+cat > "$OUT/zen4.txt" <<'Z'
+$SOA 300 ns.bl.test. hostmaster.test. 1 3600 600 86400 60
+$NS 300 ns.bl.test.
+:127.0.0.2:Lab copy of zen.spamhaus.org: https://check.spamhaus.org/query/ip/$
+127.0.0.2
+127.0.0.25 :127.0.0.10:Lab copy of zen.spamhaus.org (PBL, ISP maintained): https://check.spamhaus.org/query/ip/$
+Z
+cat > "$OUT/zen6.txt" <<'Z'
+:127.0.0.2:Lab copy of zen.spamhaus.org (IPv6): $
 ::ffff:7f00:2
 Z
 chmod -R a+rX "$OUT"

@@ -150,7 +150,8 @@ $NX knotd -c "$R/knot/knot.conf" -d
 
 # rbldnsd: UDP only, refuses to run as root, so -u rbldns and a readable data dir.
 $NX rbldnsd -u rbldns -w "$R/zones" -b "$MXLAB_RBL/53" -p "$R/pids/rbldnsd.pid" -t 300 -c 60 \
-  "$MXLAB_DNSBL_ZONE:ip4set:bl4.txt" "$MXLAB_DNSBL_ZONE:ip6trie:bl6.txt" >"$R/logs/rbldnsd.log" 2>&1
+  "$MXLAB_DNSBL_ZONE:ip4set:bl4.txt" "$MXLAB_DNSBL_ZONE:ip6trie:bl6.txt" \
+  "$MXLAB_ZEN_ZONE:ip4set:zen4.txt" "$MXLAB_ZEN_ZONE:ip6trie:zen6.txt" >"$R/logs/rbldnsd.log" 2>&1
 
 mkdir -p "$R/unbound"
 printf '.  3600000  NS  ns1.test.\nns1.test.  3600000  A  %s\n' "$MXLAB_AUTH" > "$R/unbound/root.hints"
