@@ -286,6 +286,7 @@ for ip, name in [("127.0.0.10", "mx1.good.test"), ("127.0.0.11", "mx.bannerlie.t
                  ("127.0.0.21", "mx.senderverify.test"), ("127.0.0.22", "mx.relaydefer.test"),
                  ("127.0.0.23", "mx.postscreen.test"), ("127.0.0.24", "mx.exo.test"),
                  ("127.0.0.25", "mx.policylisted.test"), ("127.0.0.26", "mx.senderrej.test"),
+                 ("127.0.0.27", "mx.relayrcpt.test"),
                  (WAN_GOOD, "mx.wan.test"), (WAN_EXIM, "mx.natexim.test"),
                  (WAN_PF, "mx.natpostfix.test"), (WAN_CLOSED, "mx.wanclosed.test")]:
     fcrdns(ip, name)
@@ -323,6 +324,7 @@ banner("127.0.0.22", r"^mx\.relaydefer\.test ESMTP Postfix", True)
 banner("127.0.0.24", r"^mx\.exo\.test ESMTP Postfix", True)
 banner("127.0.0.25", r"^mx\.policylisted\.test ESMTP Postfix", True)
 banner("127.0.0.26", r"^mx\.senderrej\.test ESMTP Postfix", True)
+banner("127.0.0.27", r"^mx\.relayrcpt\.test ESMTP Postfix", True)
 # clients in mxlab connect from the prober's address (local routes' preferred source)
 ehlo_echo("127.0.0.12", PROBER)
 ehlo_echo("127.0.0.21", PROBER)
@@ -343,6 +345,7 @@ tls("127.0.0.22", "mx.relaydefer.test", "ok")
 tls("127.0.0.24", "mx.exo.test", "ok")
 tls("127.0.0.25", "mx.policylisted.test", "ok")
 tls("127.0.0.26", "mx.senderrej.test", "ok")
+tls("127.0.0.27", "mx.relayrcpt.test", "ok")
 
 # the SMTP transaction of each scenario
 rcpt("127.0.0.10", "good.test", 250)
@@ -374,6 +377,7 @@ rcpt("127.0.0.26", "senderrej.test", 550, "5.1.8 <postmaster@nowhere.invalid>: S
      sender="postmaster@nowhere.invalid")
 rcpt("127.0.0.26", "senderrej.test", 250, sender="")
 rcpt("127.0.0.10", "dnsblfail.test", 250)
+rcpt("127.0.0.27", "relayrcpt.test", 550, "5.1.1 <postmaster@relayrcpt.test>: Recipient address rejected: User unknown in relay recipient table")
 rcpt("127.0.0.12", "example.org", 550, "relay not permitted")
 rcpt("127.0.0.13", "notls.test", 250)
 rcpt("127.0.0.14", "tlsfail.test", 250)

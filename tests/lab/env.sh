@@ -47,6 +47,7 @@ export MXLAB_PF_POSTSCREEN=127.0.0.23  # Postfix A   mx.postscreen.test   postsc
 export MXLAB_PF_EXO=127.0.0.24         # Postfix B   mx.exo.test          milter: 550 5.4.1 ... Access denied for postmaster
 export MXLAB_PF_POLICYLISTED=127.0.0.25 # Postfix A  mx.policylisted.test on the lab's zen.spamhaus.org as PBL (127.0.0.10)
 export MXLAB_PF_SENDERREJ=127.0.0.26   # Postfix B   mx.senderrej.test    reject_unknown_sender_domain (550)
+export MXLAB_PF_RELAYRCPT=127.0.0.27   # Postfix B   mx.relayrcpt.test    relay domain without postmaster in relay_recipient_maps
 export MXLAB_MILTER=127.0.0.1:8891     # lab-milter.py: scripted RCPT replies for Postfix B
 
 # The "wan": addresses on mxlab's lo that the prober namespaces reach through their veth.
@@ -64,7 +65,7 @@ export MXLAB_REJ_ADDR=198.18.10.2 MXLAB_REJ_GW=198.18.10.1 MXLAB_REJ_HELO=rej.pr
 export MXLAB_DROP_ADDR=198.18.11.2 MXLAB_DROP_GW=198.18.11.1 MXLAB_DROP_HELO=drop.probe.test
 
 # Every IPv4 address the lab puts on lo (last octet).
-MXLAB_V4_OCTETS="9 10 11 12 13 14 15 16 17 18 19 20 21 22 23 24 25 26 30 31 53 54 55"
+MXLAB_V4_OCTETS="9 10 11 12 13 14 15 16 17 18 19 20 21 22 23 24 25 26 27 30 31 53 54 55"
 MXLAB_WAN_ADDRS="$MXLAB_WAN_GOOD $MXLAB_WAN_EXIM $MXLAB_WAN_PF $MXLAB_WAN_CLOSED $MXLAB_WAN_RESOLVER"
 
 NX="ip netns exec $MXLAB_NS"   # prefix: run a command inside the lab

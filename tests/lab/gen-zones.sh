@@ -50,6 +50,7 @@ mxzone postscreen.test 23    # Postfix A behind postscreen (6 s greet wait, enfo
 mxzone exo.test 24           # Postfix B + milter: Exchange Online's 550 5.4.1 Access denied for postmaster@
 mxzone policylisted.test 25  # Postfix A; 127.0.0.25 on the lab's zen.spamhaus.org with the PBL code 127.0.0.10
 mxzone senderrej.test 26     # Postfix B, reject_unknown_sender_domain (550 at RCPT)
+mxzone relayrcpt.test 27     # Postfix B relays the domain; postmaster@ is not in relay_recipient_maps
 zone relay.test <<'Z'
 ; MX is Postfix A, which is not configured for this domain: 554 Relay access denied
 @   MX 10 mx1.good.test.
@@ -183,6 +184,7 @@ zone 127.in-addr.arpa 127.rev.zone <<'Z'
 24.0.0  PTR mx.exo.test.
 25.0.0  PTR mx.policylisted.test.
 26.0.0  PTR mx.senderrej.test.
+27.0.0  PTR mx.relayrcpt.test.
 Z
 zone 18.198.in-addr.arpa 198-18.rev.zone <<'Z'
 2.9     PTR nat.probe.test.

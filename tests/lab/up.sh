@@ -114,7 +114,7 @@ leaf() {  # NAME CN SAN-LIST -> $T/NAME.pem (leaf + CA chain), $T/NAME-key.pem
   cat "$T/ca.pem" >> "$T/$n.pem"
 }
 # every MX host name whose scenario expects a valid certificate
-leaf good mx1.good.test "DNS:mx1.good.test,DNS:implicit.test,DNS:mail.cname-mx.test,DNS:mx.listed.test,DNS:mx.v6only.test,DNS:mx.bannerlie.test,DNS:mx.mailrej.test,DNS:mx.exim.test,DNS:mx.greetpause.test,DNS:mx.tlsfail.test,DNS:mx.senderverify.test,DNS:mx.relaydefer.test,DNS:mx.postscreen.test,DNS:mx.exo.test,DNS:mx.policylisted.test,DNS:mx.senderrej.test,DNS:mx.wan.test,DNS:mx.natexim.test,DNS:mx.natpostfix.test"
+leaf good mx1.good.test "DNS:mx1.good.test,DNS:implicit.test,DNS:mail.cname-mx.test,DNS:mx.listed.test,DNS:mx.v6only.test,DNS:mx.bannerlie.test,DNS:mx.mailrej.test,DNS:mx.exim.test,DNS:mx.greetpause.test,DNS:mx.tlsfail.test,DNS:mx.senderverify.test,DNS:mx.relaydefer.test,DNS:mx.postscreen.test,DNS:mx.exo.test,DNS:mx.policylisted.test,DNS:mx.senderrej.test,DNS:mx.relayrcpt.test,DNS:mx.wan.test,DNS:mx.natexim.test,DNS:mx.natpostfix.test"
 leaf wrong wrong-name.invalid "DNS:wrong-name.invalid"
 chmod 644 "$T"/*.pem
 chmod 600 "$T"/ca-key.pem
@@ -278,6 +278,9 @@ PF_A=$!
 # relaydefer: Postfix's stock relay restrictions (454 4.7.1 Relay access denied; the prober is not
 # in mynetworks). exo, natpostfix: exact reply texts from lab-milter.py. senderrej: stock
 # reject_unknown_sender_domain (checked at RCPT, smtpd_delay_reject), with the 550 many sites set.
+# relayrcpt: a relay domain (a backup MX or gateway) whose relay_recipient_maps lacks postmaster@:
+# "User unknown in relay recipient table".
+mkdir -p "$R/postfix-b/etc"; echo "alice@relayrcpt.test x" > "$R/postfix-b/etc/relay-recipients"
 pf_instance b "bannerlie.test wrongcert.test mailrej.test exo.test senderrej.test natpostfix.test" "\
 $MXLAB_PF_BANNERLIE:smtp inet n - n - - smtpd -o myhostname=mx.bannerlie.test -o smtpd_banner=\$lying_banner
 $MXLAB_PF_WRONGCERT:smtp inet n - n - - smtpd -o myhostname=mx.wrongcert.test -o smtpd_tls_cert_file=\$wrong_cert -o smtpd_tls_key_file=\$wrong_key
@@ -285,9 +288,12 @@ $MXLAB_PF_MAILREJ:smtp   inet n - n - - smtpd -o myhostname=mx.mailrej.test -o s
 $MXLAB_PF_RELAYDEFER:smtp inet n - n - - smtpd -o myhostname=mx.relaydefer.test -o smtpd_relay_restrictions=\$stock_relay_restrictions
 $MXLAB_PF_EXO:smtp       inet n - n - - smtpd -o myhostname=mx.exo.test -o smtpd_milters=\$lab_milter
 $MXLAB_PF_SENDERREJ:smtp inet n - n - - smtpd -o myhostname=mx.senderrej.test -o smtpd_sender_restrictions=reject_unknown_sender_domain -o unknown_address_reject_code=550
+$MXLAB_PF_RELAYRCPT:smtp inet n - n - - smtpd -o myhostname=mx.relayrcpt.test
 $MXLAB_WAN_PF:smtp       inet n - n - - smtpd -o myhostname=mx.natpostfix.test -o smtpd_milters=\$lab_milter" <<EOF &
 myhostname = mx.bannerlie.test
-inet_interfaces = $MXLAB_PF_BANNERLIE, $MXLAB_PF_WRONGCERT, $MXLAB_PF_MAILREJ, $MXLAB_PF_RELAYDEFER, $MXLAB_PF_EXO, $MXLAB_PF_SENDERREJ, $MXLAB_WAN_PF
+inet_interfaces = $MXLAB_PF_BANNERLIE, $MXLAB_PF_WRONGCERT, $MXLAB_PF_MAILREJ, $MXLAB_PF_RELAYDEFER, $MXLAB_PF_EXO, $MXLAB_PF_SENDERREJ, $MXLAB_PF_RELAYRCPT, $MXLAB_WAN_PF
+relay_domains = relayrcpt.test
+relay_recipient_maps = texthash:$R/postfix-b/etc/relay-recipients
 inet_protocols = ipv4
 lying_banner = mx1.good.test ESMTP Postfix
 wrong_cert = $T/wrong.pem
@@ -435,7 +441,7 @@ sys.exit(1)' "$MXLAB_MILTER" || { lablog "lab-milter.py did not start"; exit 1; 
 for a in "$MXLAB_PF_GOOD" "$MXLAB_PF_LISTED" "$MXLAB_PF_BANNERLIE" "$MXLAB_PF_WRONGCERT" \
          "$MXLAB_PF_MAILREJ" "$MXLAB_EXIM" "$MXLAB_SMTPD_NOTLS" "$MXLAB_SMTPD_TLSFAIL" \
          "$MXLAB_SINK_BUSY" "$MXLAB_SINK_DROPMAIL" "$MXLAB_EXIM_SENDERVERIFY" "$MXLAB_PF_RELAYDEFER" \
-         "$MXLAB_PF_EXO" "$MXLAB_PF_POLICYLISTED" "$MXLAB_PF_SENDERREJ" "$MXLAB_WAN_GOOD" \
+         "$MXLAB_PF_EXO" "$MXLAB_PF_POLICYLISTED" "$MXLAB_PF_SENDERREJ" "$MXLAB_PF_RELAYRCPT" "$MXLAB_WAN_GOOD" \
          "$MXLAB_WAN_EXIM" "$MXLAB_WAN_PF"; do
   wait_banner "$a"
 done
