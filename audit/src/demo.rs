@@ -1,6 +1,7 @@
 //! `--demo`: the in-process lab from the test kit (a DNS server with a blocklist zone and SMTP
 //! servers on 127.0.0.N, each sample domain showing one typical fault) and the settings that
-//! point a checker at it. Nothing leaves the machine: loopback only, no egress canaries.
+//! point a checker at it. Nothing leaves the machine: loopback only, the egress canary is the
+//! lab's healthy server.
 
 use std::time::Duration;
 
@@ -22,7 +23,8 @@ pub struct Demo {
 }
 
 /// The configuration that points a checker at `lab`: its resolver, SMTP port, CA and blocklist
-/// zone; private addresses allowed; open-relay test on; egress check off; short timeouts.
+/// zone; private addresses allowed; open-relay test on; a loopback egress canary; short
+/// timeouts and back-off.
 pub fn config_for(lab: &Lab) -> CheckConfig {
     let hints = lab.checker_hints();
     let mut c = CheckConfig::default().allow_private(true);
@@ -37,8 +39,8 @@ pub fn config_for(lab: &Lab) -> CheckConfig {
     c.smtp.helo_name.clone_from(&hints.helo_name);
     c.smtp.open_relay_test = true;
     c.smtp.min_connect_interval = Duration::ZERO;
-    c.egress.enabled = false;
-    c.egress.canaries.clear();
+    c.smtp.retry_backoff = hints.retry_backoff;
+    c.egress.canaries.clone_from(&hints.canaries);
     c
 }
 

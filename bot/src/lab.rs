@@ -26,8 +26,8 @@ pub fn bot_config(base: BotConfig, hints: &CheckerHints) -> BotConfig {
 }
 
 /// The library configuration for the lab: [`BotConfig::check_config`] plus the lab CA, the
-/// lab's timeouts and EHLO name, no connect spacing and no egress canaries (they would leave
-/// loopback). The open-relay test stays off.
+/// lab's timeouts and EHLO name, no connect spacing, and the lab's loopback egress canary (the
+/// public default canaries would leave loopback). The open-relay test stays off.
 pub fn check_config(config: &BotConfig, hints: &CheckerHints) -> Result<CheckConfig, ConfigError> {
     let mut c = config.check_config()?;
     c.dns.timeout = Duration::from_secs(2);
@@ -37,8 +37,9 @@ pub fn check_config(config: &BotConfig, hints: &CheckerHints) -> Result<CheckCon
     c.smtp.connect_timeout = hints.connect_timeout;
     hints.helo_name.clone_into(&mut c.smtp.helo_name);
     c.smtp.min_connect_interval = Duration::ZERO;
+    c.smtp.retry_backoff = hints.retry_backoff;
     c.smtp.open_relay_test = false;
-    c.egress.enabled = false;
+    c.egress.canaries.clone_from(&hints.canaries);
     Ok(c)
 }
 
@@ -85,6 +86,8 @@ mod tests {
             command_timeout: Duration::from_secs(5),
             connect_timeout: Duration::from_secs(3),
             helo_name: "probe.mailcheck.test".to_owned(),
+            retry_backoff: Duration::from_millis(300),
+            canaries: vec!["127.0.0.10:2525".to_owned()],
         };
         let config = bot_config(BotConfig::default(), &hints);
         assert!(config.allow_private);
@@ -94,7 +97,7 @@ mod tests {
         );
         let c = check_config(&config, &hints).unwrap();
         assert!(!c.smtp.open_relay_test);
-        assert!(!c.egress.enabled);
+        assert_eq!(c.egress.canaries, ["127.0.0.10:2525"]);
         assert_eq!(c.smtp.port, 2525);
         assert_eq!(c.dns.resolver.describe(), "127.0.0.1:5300");
         assert_eq!(c.dnsbl.zones, ["bl.test"]);

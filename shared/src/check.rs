@@ -485,9 +485,17 @@ pub struct MailHost {
 fn apply_fan_out(hosts: &mut [HostFacts], caps: &crate::config::FanOut) -> Vec<String> {
     let mut skipped = Vec::new();
     let mut probed = 0usize;
-    let mut seen: Vec<std::net::IpAddr> = Vec::new();
+    let mut seen: Vec<(std::net::IpAddr, String)> = Vec::new();
     for (i, host) in hosts.iter_mut().enumerate() {
         for (j, addr) in host.addresses.iter_mut().enumerate() {
+            if i < caps.max_hosts
+                && let Some((_, first)) = seen.iter().find(|(ip, _)| *ip == addr.ip)
+            {
+                addr.smtp_skipped = Some(format!(
+                    "same address as MX host {first}: probed once, under that name"
+                ));
+                continue;
+            }
             let why = if i >= caps.max_hosts {
                 Some(format!(
                     "MX host {} over the cap of {} hosts",
@@ -498,8 +506,6 @@ fn apply_fan_out(hosts: &mut [HostFacts], caps: &crate::config::FanOut) -> Vec<S
                     "address {} of {} over the cap of {} addresses per host",
                     addr.ip, host.host, caps.max_addresses_per_host
                 ))
-            } else if seen.contains(&addr.ip) {
-                None
             } else if probed >= caps.max_addresses {
                 Some(format!(
                     "address {} of {} over the cap of {} addresses per domain",
@@ -514,10 +520,8 @@ fn apply_fan_out(hosts: &mut [HostFacts], caps: &crate::config::FanOut) -> Vec<S
                     skipped.push(why);
                 }
                 None => {
-                    if !seen.contains(&addr.ip) {
-                        seen.push(addr.ip);
-                        probed += 1;
-                    }
+                    seen.push((addr.ip, host.host.clone()));
+                    probed += 1;
                 }
             }
         }

@@ -22,8 +22,8 @@ fn config(lab: &Lab) -> CheckConfig {
     c.smtp.helo_name = hints.helo_name.clone();
     c.smtp.open_relay_test = true;
     c.smtp.min_connect_interval = std::time::Duration::ZERO;
-    c.smtp.retry_backoff = std::time::Duration::from_millis(100);
-    c.egress.enabled = false;
+    c.smtp.retry_backoff = hints.retry_backoff;
+    c.egress.canaries.clone_from(&hints.canaries);
     c
 }
 
@@ -201,6 +201,28 @@ async fn timeouts_are_blamed_on_us_when_the_canaries_time_out_too() {
         explain(&r)
     );
     assert_eq!(r.verdict.as_str(), "inconclusive");
+
+    // Our firewall rejects outbound port 25 (ufw/iptables REJECT): the canary is refused as
+    // fast as the target, so the refusal is ours, not the target's.
+    let mut c = config(&lab);
+    c.egress.canaries = vec![format!("127.0.0.31:{port}")];
+    let r = Checker::new(c).unwrap().check("closed.test").await;
+    assert_eq!(
+        codes(&r),
+        BTreeSet::from(["probe.egress_blocked".to_owned()]),
+        "{}",
+        explain(&r)
+    );
+    assert_eq!(r.verdict.as_str(), "inconclusive");
+    // The vantage check (`--vantage`, the bot's start-up) says so on its own.
+    let mut c = config(&lab);
+    c.egress.canaries = vec![format!("127.0.0.31:{port}")];
+    let checker = Checker::new(c).unwrap();
+    let (vantage, _) = checker.vantage().await;
+    assert!(
+        vantage.egress_blocked(mailcheck::facts::Family::Ipv4),
+        "{vantage:?}"
+    );
 
     // A canary that answers: the timeout is the target's.
     let mut c = config(&lab);

@@ -19,8 +19,19 @@ use crate::smtp::{Command, Hostile, SmtpServer, SmtpServerBuilder};
 /// The blocklist zone the lab serves.
 pub const LAB_DNSBL_ZONE: &str = "bl.test";
 
-/// How long the slow server waits before its greeting.
-pub const SLOW_GREETING: Duration = Duration::from_secs(6);
+/// How long the slow server waits before its greeting (a tarpit: slow from 10 s on).
+pub const SLOW_GREETING: Duration = Duration::from_millis(10_500);
+
+/// How long the postscreen-like server waits before its greeting (its default greet-wait is
+/// 6 s: not slow).
+pub const GREET_WAIT: Duration = Duration::from_secs(6);
+
+/// The address the lab's echoing servers report as ours, as a NAT's public address would be;
+/// the lab's DNS gives it a forward-confirmed PTR named like our EHLO name.
+pub const LAB_PUBLIC_IP: Ipv4Addr = Ipv4Addr::new(192, 0, 2, 77);
+
+/// Our EHLO name in the lab (its A record is [`LAB_PUBLIC_IP`]).
+pub const LAB_HELO_NAME: &str = "probe.mailcheck.test";
 
 /// What the checker must be told to use the lab (the demo's settings).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -41,6 +52,11 @@ pub struct CheckerHints {
     pub connect_timeout: Duration,
     /// Our EHLO name.
     pub helo_name: String,
+    /// The back-off before a transient outcome is retried (short, for a quick demo).
+    pub retry_backoff: Duration,
+    /// Egress canaries on loopback (the lab's canary server, which echoes [`LAB_PUBLIC_IP`]):
+    /// the vantage check never leaves the machine.
+    pub canaries: Vec<String>,
 }
 
 /// One sample domain and what mailcheck must say about it.
@@ -78,9 +94,9 @@ pub const SCENARIOS: &[Scenario] = &[
     },
     Scenario {
         input: "nullmixed.test",
-        verdict: "broken",
+        verdict: "degraded",
         codes: &["mx.null_mixed"],
-        about: "null MX published next to a real MX",
+        about: "null MX published next to a real MX (which accepts mail)",
     },
     Scenario {
         input: "nomail.test",
@@ -146,7 +162,13 @@ pub const SCENARIOS: &[Scenario] = &[
         input: "slow.test",
         verdict: "degraded",
         codes: &["smtp.slow_greeting"],
-        about: "greeting only after 6 s (greet-pause)",
+        about: "greeting only after 10.5 s (tarpit)",
+    },
+    Scenario {
+        input: "greetwait.test",
+        verdict: "ok",
+        codes: &[],
+        about: "greeting after 6 s, postscreen's default greet-wait: not slow",
     },
     Scenario {
         input: "reject.test",
@@ -155,16 +177,22 @@ pub const SCENARIOS: &[Scenario] = &[
         about: "554 instead of a 220 greeting",
     },
     Scenario {
+        input: "busy.test",
+        verdict: "degraded",
+        codes: &["smtp.tempfail"],
+        about: "421 too many connections at the greeting, twice: a deferral, not a refusal",
+    },
+    Scenario {
         input: "banner.test",
         verdict: "degraded",
         codes: &["smtp.banner_unresolvable"],
-        about: "the greeting names an unresolvable host",
+        about: "the greeting names a non-public host (.localdomain)",
     },
     Scenario {
         input: "mismatch.test",
-        verdict: "degraded",
+        verdict: "ok",
         codes: &["smtp.banner_mismatch"],
-        about: "the greeting name is another server's",
+        about: "the greeting name is another server's (info: pools do this)",
     },
     Scenario {
         input: "helo.test",
@@ -183,6 +211,18 @@ pub const SCENARIOS: &[Scenario] = &[
         verdict: "degraded",
         codes: &["smtp.starttls_failed"],
         about: "STARTTLS offered, handshake fails",
+    },
+    Scenario {
+        input: "tlsehlo.test",
+        verdict: "degraded",
+        codes: &["smtp.starttls_failed"],
+        about: "TLS works, but EHLO inside TLS fails; the clear-text retry accepts",
+    },
+    Scenario {
+        input: "tls10.test",
+        verdict: "degraded",
+        codes: &["tls.legacy_version"],
+        about: "speaks only TLS 1.0",
     },
     Scenario {
         input: "selfsigned.test",
@@ -212,13 +252,19 @@ pub const SCENARIOS: &[Scenario] = &[
         input: "mailreject.test",
         verdict: "broken",
         codes: &["smtp.mail_rejected"],
-        about: "MAIL FROM refused",
+        about: "MAIL FROM refused, the null sender <> too",
+    },
+    Scenario {
+        input: "senderverify.test",
+        verdict: "ok",
+        codes: &["probe.identity"],
+        about: "stock Exim `verify = sender` refuses our sender at RCPT; <> is accepted",
     },
     Scenario {
         input: "dropmail.test",
-        verdict: "broken",
+        verdict: "inconclusive",
         codes: &["smtp.disconnect_after_mail"],
-        about: "connection dropped after MAIL FROM",
+        about: "connection dropped after MAIL FROM (about the sending IP: ours)",
     },
     Scenario {
         input: "relay.test",
@@ -227,16 +273,40 @@ pub const SCENARIOS: &[Scenario] = &[
         about: "the MX does not accept mail for the domain",
     },
     Scenario {
-        input: "nopostmaster.test",
+        input: "deferrelay.test",
+        verdict: "broken",
+        codes: &["smtp.relay_denied"],
+        about: "stock Postfix relay refusal, 454 4.7.1 (defer_unauth_destination)",
+    },
+    Scenario {
+        input: "notserved.test",
         verdict: "broken",
         codes: &["smtp.rcpt_rejected"],
-        about: "postmaster does not exist",
+        about: "the MX says the domain is not served here (5.1.2)",
+    },
+    Scenario {
+        input: "nopostmaster.test",
+        verdict: "degraded",
+        codes: &["smtp.no_postmaster"],
+        about: "the domain is hosted, but postmaster does not exist",
     },
     Scenario {
         input: "greylist.test",
+        verdict: "inconclusive",
+        codes: &["smtp.greylisted"],
+        about: "greylisting (450): real senders retry and deliver",
+    },
+    Scenario {
+        input: "greydead.test",
+        verdict: "degraded",
+        codes: &["smtp.greylisted", "smtp.unreachable"],
+        about: "one MX greylists, the other is filtered: not broken",
+    },
+    Scenario {
+        input: "tempfail.test",
         verdict: "degraded",
         codes: &["smtp.tempfail"],
-        about: "greylisting (450)",
+        about: "452 insufficient storage at RCPT, twice",
     },
     Scenario {
         input: "openrelay.test",
@@ -251,6 +321,12 @@ pub const SCENARIOS: &[Scenario] = &[
         about: "the server blocks the prober, not the domain",
     },
     Scenario {
+        input: "natblock.test",
+        verdict: "inconclusive",
+        codes: &["smtp.probe_blocked"],
+        about: "the refusal names only our public (NAT) address, which the server echoed in EHLO",
+    },
+    Scenario {
         input: "listed.test",
         verdict: "degraded",
         codes: &["dnsbl.listed"],
@@ -258,9 +334,15 @@ pub const SCENARIOS: &[Scenario] = &[
     },
     Scenario {
         input: "bldown.test",
-        verdict: "inconclusive",
+        verdict: "ok",
         codes: &["dnsbl.unavailable"],
-        about: "the blocklist fails for this address",
+        about: "the blocklist fails for our resolver (about this machine)",
+    },
+    Scenario {
+        input: "wide.test",
+        verdict: "ok",
+        codes: &["mx.not_all_checked"],
+        about: "12 MX hosts: the first 10 are probed, the rest listed",
     },
     Scenario {
         input: "noptr.test",
@@ -276,9 +358,9 @@ pub const SCENARIOS: &[Scenario] = &[
     },
     Scenario {
         input: "v6only.test",
-        verdict: "ok",
-        codes: &[],
-        about: "IPv6-only MX",
+        verdict: "degraded",
+        codes: &["mx.no_ipv4"],
+        about: "IPv6-only MX: IPv4-only senders cannot deliver",
     },
     Scenario {
         input: "not a domain!",
@@ -311,6 +393,16 @@ enum Kind {
     Blocked,
     BannerUnresolvable,
     BannerMismatch,
+    GreetWait,
+    Busy,
+    TlsEhlo,
+    Tls10,
+    SenderVerify,
+    DeferRelay,
+    NotServed,
+    Tempfail,
+    NatBlock,
+    Canary,
 }
 
 /// (last octet, host name, kind, ptr) of every IPv4 lab server.
@@ -339,6 +431,16 @@ const SERVERS: &[(u8, &str, Kind, Ptr)] = &[
     (32, "mx.banner.test", Kind::BannerUnresolvable, Ptr::Own),
     (33, "mx.mismatch.test", Kind::BannerMismatch, Ptr::Own),
     (34, "mx.bldown.test", Kind::Healthy, Ptr::Own),
+    (36, "mx.greetwait.test", Kind::GreetWait, Ptr::Own),
+    (37, "mx.busy.test", Kind::Busy, Ptr::Own),
+    (38, "mx.tlsehlo.test", Kind::TlsEhlo, Ptr::Own),
+    (39, "mx.tls10.test", Kind::Tls10, Ptr::Own),
+    (40, "mx.senderverify.test", Kind::SenderVerify, Ptr::Own),
+    (41, "mx.deferrelay.test", Kind::DeferRelay, Ptr::Own),
+    (42, "mx.notserved.test", Kind::NotServed, Ptr::Own),
+    (43, "mx.tempfail.test", Kind::Tempfail, Ptr::Own),
+    (44, "mx.natblock.test", Kind::NatBlock, Ptr::Own),
+    (45, "canary.mailcheck.test", Kind::Canary, Ptr::Own),
 ];
 
 /// The address of `closed.test`'s MX, where nothing listens.
@@ -479,10 +581,12 @@ impl Lab {
             smtp_port: self.smtp_port,
             ca_pem: self.ca_pem(),
             dnsbl_zones: vec![LAB_DNSBL_ZONE.to_owned()],
-            greeting_timeout: Duration::from_secs(10),
+            greeting_timeout: Duration::from_secs(12),
             command_timeout: Duration::from_secs(5),
             connect_timeout: Duration::from_secs(3),
-            helo_name: "probe.mailcheck.test".to_owned(),
+            helo_name: LAB_HELO_NAME.to_owned(),
+            retry_backoff: Duration::from_millis(300),
+            canaries: vec![format!("127.0.0.45:{}", self.smtp_port)],
         }
     }
 }
@@ -529,10 +633,7 @@ fn server(ca: &TestCa, name: &str, kind: Kind) -> SmtpServerBuilder {
         Kind::Helo => b
             .helo_only()
             .reply(Command::Helo, "550 5.7.1 HELO refused by policy"),
-        Kind::MailReject => b.reply(
-            Command::Mail,
-            "553 5.7.1 Sender address rejected: not accepted here",
-        ),
+        Kind::MailReject => b.reply(Command::Mail, "553 5.7.1 Command rejected by policy"),
         Kind::DropMail => b.drop_after(Command::Mail),
         Kind::Relay => b.rcpt_reply(|a| format!("554 5.7.1 <{a}>: Relay access denied")),
         Kind::NoPostmaster => b.rcpt_reply(|a| {
@@ -548,8 +649,28 @@ fn server(ca: &TestCa, name: &str, kind: Kind) -> SmtpServerBuilder {
             "554 5.7.1 Service unavailable; Client host rejected: your IP is on our block list"
                 .to_owned()
         }),
-        Kind::BannerUnresolvable => b.greeting("220 gateway.internal.test ESMTP"),
+        Kind::BannerUnresolvable => b.greeting("220 gateway.corp.localdomain ESMTP"),
         Kind::BannerMismatch => b.greeting("220 mx.healthy.test ESMTP"),
+        Kind::GreetWait => b.greeting_delay(GREET_WAIT),
+        Kind::Busy => b.greeting("421 4.7.0 mx.busy.test Error: too many connections"),
+        Kind::TlsEhlo => b.ehlo_in_tls_reply("554 5.5.1 Error: TLS session broken"),
+        Kind::Tls10 => b.tls_legacy_only(),
+        Kind::SenderVerify => b.echo_as(IpAddr::V4(LAB_PUBLIC_IP)).rcpt_reply_for_sender(|sender, rcpt| {
+            if sender.is_empty() || sender.ends_with("@mailcheck.test") {
+                accept_own(rcpt)
+            } else {
+                format!("550-Verification failed for <{sender}>\n550-Unrouteable address\n550 Sender verify failed")
+            }
+        }),
+        Kind::DeferRelay => b.rcpt_reply(|a| format!("454 4.7.1 <{a}>: Relay access denied")),
+        Kind::NotServed => b.rcpt_reply(|a| {
+            format!("550 5.1.2 <{a}>: Recipient address rejected: Domain not found")
+        }),
+        Kind::Tempfail => b.rcpt_reply(|_| "452 4.3.1 Insufficient system storage".to_owned()),
+        Kind::Canary => b.echo_as(IpAddr::V4(LAB_PUBLIC_IP)),
+        Kind::NatBlock => b
+            .echo_as(IpAddr::V4(LAB_PUBLIC_IP))
+            .rcpt_reply(|_| format!("550 {LAB_PUBLIC_IP} is not welcome here")),
         Kind::Healthy
         | Kind::NoTls
         | Kind::SelfSigned
@@ -574,6 +695,18 @@ fn zones(ipv6: bool) -> DnsServerBuilder {
         if !matches!(domain, "healthy.test") {
             b = b.mx(domain, 10, name);
         }
+    }
+    // Our own identity: the EHLO name resolves to the public address the echoing servers
+    // report, whose PTR is that name (forward-confirmed).
+    b = b
+        .a(LAB_HELO_NAME, LAB_PUBLIC_IP)
+        .ptr(IpAddr::V4(LAB_PUBLIC_IP), LAB_HELO_NAME)
+        .mx("greydead.test", 10, "mx.greylist.test")
+        .mx("greydead.test", 20, "mx.filtered.test");
+    b = b.mx("wide.test", 10, "mx.healthy.test");
+    for i in 2..=12 {
+        let host = format!("mx{i}.wide.test");
+        b = b.mx("wide.test", 10 + i, &host).a(&host, v4(10));
     }
     b = b
         .mx("healthy.test", 10, "mx.healthy.test")

@@ -33,7 +33,7 @@
 use std::collections::{HashMap, HashSet};
 use std::fmt;
 use std::io;
-use std::net::{Ipv4Addr, SocketAddr};
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
@@ -201,7 +201,7 @@ struct Config {
     tls_legacy_only: bool,
     inject_after_starttls: Option<String>,
     hostile: Option<Hostile>,
-    echo_client: bool,
+    echo_client: Option<Option<IpAddr>>,
     ehlo_in_tls: Option<String>,
     rcpt_for_sender: Option<SenderHookFn>,
 }
@@ -259,7 +259,7 @@ impl Default for SmtpServerBuilder {
                 tls_legacy_only: false,
                 inject_after_starttls: None,
                 hostile: None,
-                echo_client: false,
+                echo_client: None,
                 ehlo_in_tls: None,
                 rcpt_for_sender: None,
             },
@@ -439,7 +439,15 @@ impl SmtpServerBuilder {
     /// Gmail do: `250-<hostname> Hello <name> [<client IP>]`.
     #[must_use]
     pub fn echo_client(mut self) -> Self {
-        self.cfg.echo_client = true;
+        self.cfg.echo_client = Some(None);
+        self
+    }
+
+    /// Like [`echo_client`](Self::echo_client), but echoes `ip` whatever the client's address:
+    /// what a server behind the prober's NAT would see (its public address).
+    #[must_use]
+    pub fn echo_as(mut self, ip: IpAddr) -> Self {
+        self.cfg.echo_client = Some(Some(ip));
         self
     }
 
@@ -858,10 +866,10 @@ impl Conn {
 
     /// ` [<client IP>]` when echoing the client, else nothing.
     fn echo(&self) -> String {
-        if self.cfg.echo_client {
-            format!(" [{}]", self.peer.ip())
-        } else {
-            String::new()
+        match self.cfg.echo_client {
+            Some(Some(ip)) => format!(" [{ip}]"),
+            Some(None) => format!(" [{}]", self.peer.ip()),
+            None => String::new(),
         }
     }
 

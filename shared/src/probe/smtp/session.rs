@@ -14,8 +14,8 @@ use super::SmtpClient;
 use super::reply::{Parsed, ReplyParser, truncate};
 use crate::classify::{About, Stage, Us, classify, echoed_ip};
 use crate::facts::{
-    ConnectOutcome, Greeting, Reply, SmtpFacts, Speaker, StartTlsFacts, Step, StepOutcome,
-    TranscriptLine,
+    ConnectOutcome, Greeting, LegacyTlsProbe, Reply, SmtpFacts, Speaker, StartTlsFacts, Step,
+    StepOutcome, TranscriptLine,
 };
 
 /// How long to wait for the 221 after QUIT at most.
@@ -514,9 +514,12 @@ impl Session {
             }
             Err(detail) => {
                 self.note(facts, detail.clone());
+                self.note(facts, "connection closed".to_owned());
+                if crate::probe::tls::is_version_or_cipher_failure(&detail) {
+                    st.legacy = Some(self.version_probe(facts, detail.clone()).await);
+                }
                 st.handshake = Some(Err(detail));
                 facts.starttls = Some(st);
-                self.note(facts, "connection closed".to_owned());
                 return TlsOutcome::Retry;
             }
         }
@@ -539,6 +542,57 @@ impl Session {
             self.tls = false;
             TlsOutcome::Retry
         }
+    }
+
+    /// After a handshake that failed on versions or ciphers: a new connection up to the `220`
+    /// to STARTTLS, then our own minimal ClientHello (TLS 1.0–1.2) to read which version the
+    /// server chooses. No handshake is completed; the connection is dropped.
+    async fn version_probe(&mut self, facts: &mut SmtpFacts, trigger: String) -> LegacyTlsProbe {
+        let cfg = self.client.config().clone();
+        let wait = cfg.min_connect_interval.min(self.remaining());
+        tokio::time::sleep(wait).await;
+        self.note(
+            facts,
+            "version probe: reconnecting to see which TLS version the server speaks".to_owned(),
+        );
+        let addr = SocketAddr::new(self.ip, self.port);
+        let budget = cfg.tls_timeout.min(self.remaining());
+        let helo = format!("EHLO {}\r\n", self.client.helo_name());
+        let host = self.host.clone();
+        let outcome = tokio::time::timeout(budget, async move {
+            let (connected, stream) = tcp_connect(addr, cfg.source_ip, cfg.connect_timeout).await;
+            let Some(mut stream) = stream else {
+                return Err(format!(
+                    "reconnect failed: {}",
+                    describe_connect(&connected)
+                ));
+            };
+            let mut parser = ReplyParser::default();
+            let mut buf = Vec::new();
+            raw_reply(&mut stream, &mut parser, &mut buf, "greeting", 2).await?;
+            stream
+                .write_all(helo.as_bytes())
+                .await
+                .map_err(|e| e.to_string())?;
+            raw_reply(&mut stream, &mut parser, &mut buf, "EHLO", 2).await?;
+            stream
+                .write_all(b"STARTTLS\r\n")
+                .await
+                .map_err(|e| e.to_string())?;
+            raw_reply(&mut stream, &mut parser, &mut buf, "STARTTLS", 2).await?;
+            if !buf.is_empty() {
+                return Err("bytes arrived after the 220 to STARTTLS; not probed".to_owned());
+            }
+            crate::probe::tls_version::probe_version(&mut stream, &host, budget).await
+        })
+        .await
+        .unwrap_or_else(|_| Err(format!("no answer within {} ms", budget.as_millis())));
+        let said = match &outcome {
+            Ok(v) => format!("version probe: the server chose {v}"),
+            Err(e) => format!("version probe: {e}"),
+        };
+        self.note(facts, said);
+        LegacyTlsProbe { trigger, outcome }
     }
 
     /// The one reconnect without TLS after STARTTLS failed. The first connection's connect,
@@ -721,6 +775,30 @@ impl Session {
             at_ms: ms_since(self.t0),
             text,
         });
+    }
+}
+
+/// Reads one reply on a raw stream for the version probe; it must be of class `class` (2xx).
+async fn raw_reply(
+    stream: &mut TcpStream,
+    parser: &mut ReplyParser,
+    buf: &mut Vec<u8>,
+    what: &str,
+    class: u16,
+) -> Result<Reply, String> {
+    let mut chunk = [0u8; READ_CHUNK];
+    loop {
+        match parser.feed(buf) {
+            Parsed::Reply(reply) if reply.code / 100 == class => return Ok(reply),
+            Parsed::Reply(reply) => return Err(format!("{what}: {}", reply.one_line())),
+            Parsed::Broken(detail) => return Err(format!("{what}: broken reply: {detail}")),
+            Parsed::Incomplete => {}
+        }
+        match stream.read(&mut chunk).await {
+            Ok(0) => return Err(format!("{what}: the server closed the connection")),
+            Ok(n) => buf.extend_from_slice(&chunk[..n]),
+            Err(e) => return Err(format!("{what}: {e}")),
+        }
     }
 }
 
