@@ -7,7 +7,7 @@
 //! `cargo test -p mailcheck-interop [-- FILTER…]` (FILTER: substring of a row name such as
 //! `relay.test`, `wan.test@mxrej`, `vantage@mxdrop`). Environment:
 //! * `MXLAB_REQUIRED=1` — a missing lab or binary is a failure, not a skip (CI, tests/run-all.sh).
-//! * `MXLAB_JOBS` — scenarios run at once (default 8); `MXLAB_SCENARIO_TIMEOUT` — seconds (120).
+//! * `MXLAB_JOBS` — scenarios run at once (default 16: most of them wait on deliberate timeouts); `MXLAB_SCENARIO_TIMEOUT` — seconds (120).
 //! * `MAILCHECK_AUDIT_BIN`, `MXLAB_*` (see tests/lab/env.sh), `MXLAB_AUDIT_ARGS` (extra flags).
 
 use std::process::{Command, ExitCode};
@@ -101,8 +101,8 @@ fn main() -> ExitCode {
         return ExitCode::SUCCESS;
     }
 
-    let jobs = usize::try_from(env_num("MXLAB_JOBS", 8))
-        .unwrap_or(8)
+    let jobs = usize::try_from(env_num("MXLAB_JOBS", 16))
+        .unwrap_or(16)
         .max(1);
     let timeout = Duration::from_secs(env_num("MXLAB_SCENARIO_TIMEOUT", 120));
     println!(
