@@ -7,7 +7,8 @@
 //! `cargo test -p mailcheck-interop [-- FILTER…]` (FILTER: substring of a row name such as
 //! `relay.test`, `wan.test@mxrej`, `vantage@mxdrop`). Environment:
 //! * `MXLAB_REQUIRED=1` — a missing lab or binary is a failure, not a skip (CI, tests/run-all.sh).
-//! * `MXLAB_JOBS` — scenarios run at once (default 16: most of them wait on deliberate timeouts); `MXLAB_SCENARIO_TIMEOUT` — seconds (120).
+//! * `MXLAB_JOBS` — scenarios run at once (default 16: most of them wait on deliberate
+//!   timeouts); `MXLAB_SCENARIO_TIMEOUT` — seconds (120).
 //! * `MAILCHECK_AUDIT_BIN`, `MXLAB_*` (see tests/lab/env.sh), `MXLAB_AUDIT_ARGS` (extra flags).
 
 use std::process::{Command, ExitCode};
