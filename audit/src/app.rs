@@ -42,6 +42,9 @@ pub async fn main(cli: Cli) -> Result<Exit, AuditError> {
         formats.push((path.clone(), f));
     }
     let resume_path = resume_target(&cli, &formats)?;
+    if cli.vantage {
+        return vantage(&cli).await;
+    }
 
     let (demo, config, sources) = if cli.demo {
         let demo = crate::demo::start()
@@ -184,6 +187,44 @@ pub async fn main(cli: Cli) -> Result<Exit, AuditError> {
         FailOn::Broken
     });
     Ok(exit_for(&summary, fail_on))
+}
+
+/// `--vantage`: checks this machine's vantage point and prints the "From here" block (or its
+/// JSON with `--format json`); exit 1 when outbound port 25 is blocked.
+async fn vantage(cli: &Cli) -> Result<Exit, AuditError> {
+    let (demo, config) = if cli.demo {
+        let demo = crate::demo::start()
+            .await
+            .map_err(|e| AuditError::Usage(format!("cannot start the demo lab: {e}")))?;
+        let mut config = demo.config.clone();
+        apply_demo_overrides(cli, &mut config);
+        (Some(demo), config)
+    } else {
+        (None, cli.check_config()?)
+    };
+    if !config.smtp.enabled {
+        return Err(AuditError::Usage(
+            "--vantage checks outbound SMTP: it cannot run with --no-smtp".to_owned(),
+        ));
+    }
+    let checker = Checker::new(config)?;
+    let (facts, zones) = checker.vantage().await;
+    checker.shutdown().await;
+    drop(demo);
+    let here = mailcheck::diagnose::vantage::view(&facts, &zones);
+    match cli.format {
+        Some(StdoutFormat::Json | StdoutFormat::Jsonl) => {
+            let json =
+                serde_json::json!({ "vantage": facts, "dnsbl_zones": zones, "from_here": here });
+            println!("{json}");
+        }
+        _ => print!("{}", crate::summary::from_here_text(&here)),
+    }
+    Ok(if here.port25_blocked {
+        Exit::Failed
+    } else {
+        Exit::Ok
+    })
 }
 
 /// The exit for a summary under a `--fail-on` level.

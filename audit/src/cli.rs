@@ -11,14 +11,6 @@ use mailcheck::config::ResolverChoice;
 
 use crate::error::AuditError;
 
-/// Canary hosts used to tell "our own port 25 is blocked" from "the MX is unreachable": big
-/// providers' inbound MX hosts, contacted only when an MX connect times out.
-pub const DEFAULT_EGRESS_CANARIES: &[&str] = &[
-    "gmail-smtp-in.l.google.com:25",
-    "outlook-com.olc.protection.outlook.com:25",
-    "mta5.am0.yahoodns.net:25",
-];
-
 /// Domains in flight by default.
 pub const DEFAULT_CONCURRENCY: usize = 32;
 
@@ -88,12 +80,23 @@ Examples:
   mailcheck-audit clients.csv -o audit.html -o audit.csv
   mailcheck-audit clients.csv -o run.jsonl --resume   continue a killed run
   mailcheck-audit --demo -o demo.html              offline demo against a built-in lab
+  mailcheck-audit --vantage                        what this host looks like to mail servers
 
-Exit codes: 0 ok, 1 --fail-on reached, 2 usage or input error."
+Two sides: every observation is about the target or about us (this machine: its outbound
+port 25, its public address, its EHLO name and sender). A finding about us (subject \"this
+machine\", or smtp.probe_blocked) is never the target's fault, and a refusal we cannot pin on
+the target is inconclusive. Run --vantage first on a new host: it checks outbound port 25
+(per address family), learns the public address servers see (behind NAT it is not the local
+one), and checks the EHLO name, reverse DNS, sender domain and blocklists. Give the prober a
+good identity: --helo NAME where NAME resolves to the public address and is its
+forward-confirmed PTR name, --mail-from an address in a domain that receives mail, and
+--public-ip when you know the NAT address.
+
+Exit codes: 0 ok, 1 --fail-on reached (with --vantage: port 25 blocked), 2 usage or input error."
 )]
 pub struct Cli {
     /// A domain name (or e-mail address, or URL), a path to a CSV file, or - (CSV on stdin)
-    #[arg(value_name = "INPUT", required_unless_present = "demo")]
+    #[arg(value_name = "INPUT", required_unless_present_any = ["demo", "vantage"])]
     pub inputs: Vec<String>,
 
     /// Write a report; format from the extension: .csv .jsonl .json .html .md (repeatable)
@@ -144,6 +147,17 @@ pub struct Cli {
     #[arg(long, value_name = "HOST[:PORT]")]
     pub egress_canary: Vec<String>,
 
+    /// Our public (NAT) address as servers see it (repeatable) [default: learned from the
+    /// address servers echo in their EHLO replies]
+    #[arg(long, value_name = "IP")]
+    pub public_ip: Vec<IpAddr>,
+
+    /// Print only the "From here" block: outbound port 25 per address family, our public
+    /// address, EHLO name, sender domain, reverse DNS and blocklists (exit 1 when port 25 is
+    /// blocked)
+    #[arg(long)]
+    pub vantage: bool,
+
     /// Never contact canary hosts to check our own outbound port 25
     #[arg(long, conflicts_with = "egress_canary")]
     pub no_egress_check: bool,
@@ -168,7 +182,7 @@ pub struct Cli {
     #[arg(long, value_name = "SECS", value_parser = parse_secs)]
     pub connect_timeout: Option<Duration>,
 
-    /// Time allowed for the SMTP greeting in seconds [default: 30]
+    /// Time allowed for the SMTP greeting in seconds [default: 60]
     #[arg(long, value_name = "SECS", value_parser = parse_secs)]
     pub greeting_timeout: Option<Duration>,
 
@@ -179,6 +193,11 @@ pub struct Cli {
     /// Minimum seconds between new connections to one address [default: 0.5]
     #[arg(long, value_name = "SECS", value_parser = parse_secs)]
     pub connect_interval: Option<Duration>,
+
+    /// Seconds to wait before retrying a transient outcome (timeout, 4xx, dropped connection)
+    /// once, before it counts [default: 3]
+    #[arg(long, value_name = "SECS", value_parser = parse_secs)]
+    pub retry_backoff: Option<Duration>,
 
     /// No progress bar
     #[arg(long)]
@@ -233,14 +252,10 @@ impl Cli {
         c.smtp.source_ip = self.source_ip;
         if self.no_egress_check {
             c.egress.enabled = false;
-        } else if self.egress_canary.is_empty() {
-            c.egress.canaries = DEFAULT_EGRESS_CANARIES
-                .iter()
-                .map(|s| (*s).to_owned())
-                .collect();
-        } else {
-            c.egress.canaries = self.egress_canary.clone();
+        } else if !self.egress_canary.is_empty() {
+            c.egress.canaries.clone_from(&self.egress_canary);
         }
+        c.egress.public_ips.clone_from(&self.public_ip);
         for path in &self.ca_file {
             let pem = std::fs::read_to_string(path)
                 .map_err(|e| AuditError::input(path, None, format!("cannot read CA file: {e}")))?;
@@ -272,6 +287,9 @@ impl Cli {
         }
         if let Some(t) = self.connect_interval {
             c.smtp.min_connect_interval = t;
+        }
+        if let Some(t) = self.retry_backoff {
+            c.smtp.retry_backoff = t;
         }
         Ok(c)
     }
@@ -312,7 +330,16 @@ mod tests {
     #[test]
     fn default_canaries_and_usage_errors() {
         let cli = Cli::try_parse_from(["mailcheck-audit", "example.com"]).unwrap();
-        assert_eq!(cli.check_config().unwrap().egress.canaries.len(), 3);
+        assert_eq!(
+            cli.check_config().unwrap().egress.canaries.len(),
+            mailcheck::config::DEFAULT_CANARIES.len()
+        );
+        let cli = Cli::try_parse_from(["mailcheck-audit", "--public-ip", "192.0.2.7", "--vantage"])
+            .unwrap();
+        assert_eq!(
+            cli.check_config().unwrap().egress.public_ips,
+            ["192.0.2.7".parse::<IpAddr>().unwrap()]
+        );
         assert!(Cli::try_parse_from(["mailcheck-audit"]).is_err());
         assert!(Cli::try_parse_from(["mailcheck-audit", "-j", "0", "x.com"]).is_err());
         assert!(Cli::try_parse_from(["mailcheck-audit", "--demo"]).is_ok());

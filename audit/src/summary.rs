@@ -5,6 +5,8 @@ use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::time::Duration;
 
+use mailcheck::diagnose::vantage::{VantageView, view};
+use mailcheck::facts::{VantageFacts, ZoneHealth};
 use mailcheck::{Code, Report, Verdict};
 
 use crate::sanitize;
@@ -26,6 +28,9 @@ pub struct Summary {
     pub worst_badness: u8,
     /// Wall time of the run.
     pub elapsed: Duration,
+    /// Our vantage point as the latest report saw it (the run learns as it goes), with the
+    /// blocklist self-tests.
+    pub vantage: Option<(VantageFacts, Vec<ZoneHealth>)>,
 }
 
 impl Summary {
@@ -40,6 +45,17 @@ impl Summary {
             *self.codes.entry(c).or_default() += 1;
         }
         self.worst_badness = self.worst_badness.max(report.verdict.badness());
+        if let Some(facts) = &report.facts
+            && facts.scope.smtp
+            && !facts.vantage.helo_name.is_empty()
+        {
+            self.vantage = Some((facts.vantage.clone(), facts.dnsbl_zones.clone()));
+        }
+    }
+
+    /// The "From here" view of the run's vantage point, when SMTP probing ran.
+    pub fn from_here(&self) -> Option<VantageView> {
+        self.vantage.as_ref().map(|(v, zones)| view(v, zones))
     }
 
     /// Verdicts with their counts, worst first (only those that occur).
@@ -91,6 +107,9 @@ impl Summary {
         if !verdicts.is_empty() {
             let _ = writeln!(out, "Verdicts: {}", verdicts.join(", "));
         }
+        if let Some(here) = self.from_here() {
+            out.push_str(&from_here_text(&here));
+        }
         let codes = self.code_counts();
         if !codes.is_empty() {
             let _ = writeln!(out, "Findings (rows with each code):");
@@ -106,4 +125,29 @@ impl Summary {
         }
         out
     }
+}
+
+/// The "From here" block as plain text: what the probe knows about itself, then what is wrong
+/// with it (findings about this machine), sanitised for a terminal.
+pub fn from_here_text(here: &VantageView) -> String {
+    let mut out = String::from("From here (this machine, not the domains):\n");
+    for line in &here.lines {
+        let _ = writeln!(out, "  {}", sanitize::terminal(line));
+    }
+    for f in &here.findings {
+        let _ = writeln!(
+            out,
+            "  ! {} {}: {}",
+            f.severity,
+            f.code,
+            sanitize::terminal(&f.summary)
+        );
+        let _ = writeln!(out, "    → {}", sanitize::terminal(&f.advice));
+    }
+    if here.port25_blocked {
+        out.push_str(
+            "  Outbound port 25 is blocked here: SMTP results from this host mean nothing.\n",
+        );
+    }
+    out
 }

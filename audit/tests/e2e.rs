@@ -30,8 +30,8 @@ const FIXED: &[&str] = &[
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn lab_list_gets_every_verdict_and_reports() {
     let lab = Lab::start().await.unwrap();
-    // The slow server greets after 6 s: give it 7.
-    let t = LabArgs::new(&lab, "7");
+    // The slow server greets after 10.5 s: give it 12.
+    let t = LabArgs::new(&lab, "12");
     let list = t.write("lab-domains.csv", &lab.domains_csv());
     let csv = t.path("audit.csv");
     let html = t.path("audit.html");
@@ -130,6 +130,13 @@ async fn lab_list_gets_every_verdict_and_reports() {
 
     // HTML: self-contained, summary, sortable table, details with transcripts.
     let page = std::fs::read_to_string(&html).unwrap();
+    assert!(
+        page.contains("<section id=\"from-here\">"),
+        "the From here block"
+    );
+    assert!(page.contains("EHLO name: probe.mailcheck.test"), "{page}");
+    let markdown = std::fs::read_to_string(&md).unwrap();
+    assert!(markdown.contains("## From here"), "{markdown}");
     assert!(page.starts_with("<!DOCTYPE html>"));
     assert!(page.contains("id=\"summary\"") && page.contains("class=\"sortable\""));
     assert!(page.contains("smtp.open_relay") && page.contains("SMTP conversation"));
@@ -174,15 +181,15 @@ async fn single_domain_text_and_json() {
     assert!(!text.contains('\x1b'), "no colour off a terminal");
 
     let out = t
-        .run(&["--format", "json", "mailto:someone@Greylist.TEST"])
+        .run(&["--format", "json", "mailto:someone@NoPostmaster.TEST"])
         .await;
     assert_eq!(code(&out), 0, "degraded is below --fail-on broken");
     let v: serde_json::Value = serde_json::from_str(&stdout(&out)).unwrap();
-    assert_eq!(v["domain"], "greylist.test");
-    assert_eq!(v["input"], "mailto:someone@Greylist.TEST");
+    assert_eq!(v["domain"], "nopostmaster.test");
+    assert_eq!(v["input"], "mailto:someone@NoPostmaster.TEST");
     assert_eq!(v["verdict"], "degraded");
     let f = &v["findings"][0];
-    assert_eq!(f["code"], "smtp.tempfail");
+    assert_eq!(f["code"], "smtp.no_postmaster");
     for k in ["severity", "subject", "summary", "evidence", "advice"] {
         assert!(f.get(k).is_some(), "{k}");
     }
@@ -203,9 +210,9 @@ async fn single_domain_text_and_json() {
 async fn exit_codes() {
     let lab = Lab::start().await.unwrap();
     let t = LabArgs::new(&lab, "2");
-    assert_eq!(code(&t.run(&["greylist.test"]).await), 0);
+    assert_eq!(code(&t.run(&["nopostmaster.test"]).await), 0);
     assert_eq!(
-        code(&t.run(&["--fail-on", "degraded", "greylist.test"]).await),
+        code(&t.run(&["--fail-on", "degraded", "nopostmaster.test"]).await),
         1
     );
     assert_eq!(
@@ -263,8 +270,8 @@ async fn csv_edge_cases_and_pass_through() {
                  Delta,healthy.test,T4\r\n\
                  Epsilon,not a domain!,T5\r\n\
                  Zeta,,T6\r\n\
-                 \"Eta, Inc\",\"greylist.test\",\"T7\"\r\n\
-                 Theta,greylist.test,T8,extra\r\n";
+                 \"Eta, Inc\",\"nopostmaster.test\",\"T7\"\r\n\
+                 Theta,nopostmaster.test,T8,extra\r\n";
     let list = t.write("clients.csv", input);
     let csv = t.path("out.csv");
     let out = t
@@ -296,8 +303,8 @@ async fn csv_edge_cases_and_pass_through() {
             (7, "healthy.test", "ok"),
             (8, "not a domain!", "invalid"),
             (9, "", "invalid"),
-            (10, "greylist.test", "degraded"),
-            (11, "greylist.test", "degraded"),
+            (10, "nopostmaster.test", "degraded"),
+            (11, "nopostmaster.test", "degraded"),
         ]
     );
     assert!(lines[2]["error"].as_str().unwrap().contains("quote"));
@@ -326,7 +333,10 @@ async fn csv_edge_cases_and_pass_through() {
             .filter(|l| l.starts_with(&format!("RCPT TO:<postmaster@{domain}>")))
             .count()
     };
-    assert_eq!(postmaster_rcpts("mx.greylist.test", "greylist.test"), 1);
+    assert_eq!(
+        postmaster_rcpts("mx.nopostmaster.test", "nopostmaster.test"),
+        1
+    );
     assert_eq!(postmaster_rcpts("mx.healthy.test", "healthy.test"), 1);
 
     // No header, semicolons, on stdin, mixed with a domain argument.
@@ -385,7 +395,7 @@ async fn resume_continues_without_reprobing() {
     let t = LabArgs::new(&lab, "2");
     let domains = [
         "healthy.test",
-        "greylist.test",
+        "nopostmaster.test",
         "notls.test",
         "expired.test",
         "relay.test",
@@ -416,7 +426,7 @@ async fn resume_continues_without_reprobing() {
     let rcpts = || -> Vec<usize> {
         [
             "mx.healthy.test",
-            "mx.greylist.test",
+            "mx.nopostmaster.test",
             "mx.notls.test",
             "mx.expired.test",
         ]
@@ -484,7 +494,7 @@ async fn killed_run_leaves_a_usable_jsonl() {
     let t = LabArgs::new(&lab, "60");
     let list = t.write(
         "list.csv",
-        "domain\nhealthy.test\nnullmx.test\nsilent.test\ngreylist.test\n",
+        "domain\nhealthy.test\nnullmx.test\nsilent.test\nnopostmaster.test\n",
     );
     let jsonl = t.path("run.jsonl");
     let mut child = tokio::process::Command::new(common::bin())
@@ -528,7 +538,7 @@ async fn killed_run_leaves_a_usable_jsonl() {
             "healthy.test",
             "nullmx.test",
             "silent.test",
-            "greylist.test"
+            "nopostmaster.test"
         ]
     );
     assert_eq!(lines[2]["verdict"], "broken");
@@ -544,7 +554,7 @@ async fn hostile_banner_is_escaped_in_html_and_terminal() {
     let smtp = SmtpServer::builder()
         .hostname("mx.hostile.test")
         .greeting("220 mx.hostile.test <script>alert('x')</script> \x1b]0;pwned\x07\x1b[2J ESMTP")
-        .rcpt_reply(|a| format!("550 5.1.1 <{a}> <img src=x onerror=alert(1)> unknown"))
+        .rcpt_reply(|a| format!("550 5.7.1 <{a}> <img src=x onerror=alert(1)> rejected"))
         .bind(SocketAddr::new(IpAddr::V4(ip), 0))
         .build()
         .await;
@@ -628,4 +638,81 @@ async fn demo_runs_offline_on_its_own_lab() {
         codes(&lines[1]).contains("smtp.open_relay"),
         "the demo runs the relay test"
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn vantage_block_and_blocked_egress() {
+    let lab = Lab::start().await.unwrap();
+    let port = lab.smtp_port().to_string();
+    let mut t = LabArgs::new(&lab, "2");
+    t.args.retain(|a| a != "--no-egress-check");
+    let canary = format!("127.0.0.45:{port}");
+    let closed = format!("127.0.0.31:{port}");
+
+    // A usable vantage point: port 25 open, our NAT address learned from the canary's EHLO.
+    let out = t.run(&["--vantage", "--egress-canary", &canary]).await;
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    let text = stdout(&out);
+    for needle in [
+        "From here",
+        "outbound port 25 over IPv4: open",
+        "public address: 192.0.2.77 (echoed by 127.0.0.45",
+        "PTR probe.mailcheck.test (forward-confirmed)",
+        "EHLO name: probe.mailcheck.test (resolves to 192.0.2.77)",
+        "blocklist bl.test: answers us",
+    ] {
+        assert!(text.contains(needle), "{needle:?} missing in\n{text}");
+    }
+    assert!(!text.contains("probe.identity"), "{text}");
+    // JSON for scripts.
+    let out = t
+        .run(&["--vantage", "--format", "json", "--egress-canary", &canary])
+        .await;
+    let v: serde_json::Value = serde_json::from_str(&stdout(&out)).unwrap();
+    assert_eq!(v["from_here"]["port25_blocked"], false);
+    assert_eq!(v["vantage"]["public_ips"][0]["ip"], "192.0.2.77");
+
+    // Our own firewall rejects port 25: --vantage exits 1, and a domain is never blamed.
+    let out = t.run(&["--vantage", "--egress-canary", &closed]).await;
+    assert_eq!(code(&out), 1, "{}", stdout(&out));
+    assert!(
+        stdout(&out).contains("outbound port 25 over IPv4: BLOCKED"),
+        "{}",
+        stdout(&out)
+    );
+    assert!(stdout(&out).contains("probe.egress_blocked"));
+    for domain in ["closed.test", "filtered.test"] {
+        let out = t
+            .run(&["--format", "json", "--egress-canary", &closed, domain])
+            .await;
+        assert_eq!(
+            code(&out),
+            0,
+            "inconclusive is not broken: {}",
+            stderr(&out)
+        );
+        let v: serde_json::Value = serde_json::from_str(&stdout(&out)).unwrap();
+        assert_eq!(v["verdict"], "inconclusive", "{v}");
+        assert_eq!(
+            codes(&v),
+            BTreeSet::from(["probe.egress_blocked".to_owned()]),
+            "{domain}"
+        );
+    }
+    // Configured public address: shown, and a refusal naming it is about us.
+    let out = t
+        .run(&[
+            "--public-ip",
+            "192.0.2.77",
+            "--format",
+            "json",
+            "natblock.test",
+        ])
+        .await;
+    let v: serde_json::Value = serde_json::from_str(&stdout(&out)).unwrap();
+    assert_eq!(v["verdict"], "inconclusive");
+    assert_eq!(codes(&v), BTreeSet::from(["smtp.probe_blocked".to_owned()]));
+    let ips = &v["facts"]["vantage"]["public_ips"];
+    assert_eq!(ips[0]["ip"], "192.0.2.77");
+    assert_eq!(ips[0]["source"]["kind"], "configured");
 }

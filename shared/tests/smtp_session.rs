@@ -157,15 +157,119 @@ async fn ehlo_and_helo_both_rejected() {
 }
 
 #[tokio::test]
-async fn ehlo_rejected_otherwise_does_not_try_helo() {
+async fn any_5xx_to_ehlo_tries_helo_but_a_4xx_does_not() {
     let server = SmtpServer::builder()
         .reply(Command::Ehlo, "550 5.7.1 go away")
         .build()
         .await;
     let facts = probe(&server).await;
     assert_eq!(code(facts.ehlo.as_ref()), Some(550));
-    assert!(facts.helo.is_none());
+    assert_eq!(code(facts.helo.as_ref()), Some(250));
+    assert!(facts.accepted_postmaster());
+
+    let server = SmtpServer::builder()
+        .reply(Command::Ehlo, "451 4.3.0 try again later")
+        .build()
+        .await;
+    let facts = probe(&server).await;
+    assert_eq!(code(facts.ehlo.as_ref()), Some(451));
+    assert!(facts.helo.is_none() && facts.mail.is_none());
     assert!(!server.saw_command(Command::Helo));
+}
+
+#[tokio::test]
+async fn the_echoed_client_address_is_recorded() {
+    let server = SmtpServer::builder()
+        .echo_as("198.51.100.7".parse().unwrap())
+        .build()
+        .await;
+    let facts = probe(&server).await;
+    assert_eq!(facts.echoed_ip, Some("198.51.100.7".parse().unwrap()));
+    // HELO replies echo too (Sendmail, Exim).
+    let server = SmtpServer::builder()
+        .echo_client()
+        .helo_only()
+        .build()
+        .await;
+    let facts = probe(&server).await;
+    assert_eq!(facts.echoed_ip, Some("127.0.0.1".parse().unwrap()));
+}
+
+#[tokio::test]
+async fn a_refused_sender_is_retried_with_the_null_sender() {
+    // A stock Exim with `require verify = sender`: our sender's domain does not verify.
+    let server = SmtpServer::builder()
+        .rcpt_reply_for_sender(|sender, _| {
+            if sender.is_empty() {
+                "250 Accepted".to_owned()
+            } else {
+                format!("550-Verification failed for <{sender}>\n550-Unrouteable address\n550 Sender verify failed")
+            }
+        })
+        .build()
+        .await;
+    let facts = probe(&server).await;
+    assert_eq!(code(facts.rcpt.as_ref()), Some(550));
+    let retry = facts.null_sender.as_ref().expect("null-sender retry");
+    assert_eq!(retry.mail.command, "MAIL FROM:<>");
+    assert_eq!(code(retry.rcpt.as_ref()), Some(250));
+    assert!(facts.accepted_postmaster());
+    let t = server.transcript(0).unwrap();
+    assert!(t.lines.iter().any(|l| l == "MAIL FROM:<>"), "{:?}", t.lines);
+    assert!(!t.lines.iter().any(|l| l == "DATA"));
+
+    // A refusal that names our client is not retried: another sender would not help.
+    let server = SmtpServer::builder()
+        .reply(
+            Command::Mail,
+            "554 5.7.1 Client host [127.0.0.1] blocked using zen.spamhaus.org",
+        )
+        .build()
+        .await;
+    let facts = probe(&server).await;
+    assert!(facts.null_sender.is_none());
+    assert_eq!(server.command_count(Command::Mail), 1);
+    // The null sender is never retried with itself.
+    let server = SmtpServer::builder()
+        .reply(Command::Mail, "550 5.7.1 no")
+        .build()
+        .await;
+    let cfg = SmtpConfig {
+        mail_from: "<>".to_owned(),
+        ..smtp_config(server.addr().port())
+    };
+    let facts = probe_with(&server, cfg).await;
+    assert!(facts.null_sender.is_none());
+}
+
+#[tokio::test]
+async fn a_failed_ehlo_inside_tls_retries_in_clear() {
+    let ca = TestCa::new();
+    let server = tls_server(&ca, &ca.leaf(&[MX]))
+        .ehlo_in_tls_reply("554 5.5.1 Error: TLS session broken")
+        .build()
+        .await;
+    let facts = probe_with(&server, trusting(&ca, server.addr().port())).await;
+    let st = facts.starttls.as_ref().expect("starttls");
+    assert!(matches!(&st.handshake, Some(Ok(_))));
+    assert_eq!(code(st.ehlo.as_ref()), Some(554));
+    assert!(facts.retried_without_tls);
+    assert!(facts.accepted_postmaster());
+    assert_eq!(server.connections(), 2);
+}
+
+#[tokio::test]
+async fn a_tls_1_0_only_server_is_probed_for_its_version() {
+    let server = SmtpServer::builder().tls_legacy_only().build().await;
+    let facts = probe(&server).await;
+    let st = facts.starttls.as_ref().expect("starttls");
+    assert!(matches!(&st.handshake, Some(Err(_))));
+    let legacy = st.legacy.as_ref().expect("version probe");
+    assert_eq!(legacy.outcome.as_deref(), Ok("TLSv1.0"));
+    assert!(legacy.legacy_only());
+    // First connection, the version probe, the clear-text retry.
+    assert_eq!(server.connections(), 3);
+    assert!(facts.retried_without_tls && facts.accepted_postmaster());
 }
 
 #[tokio::test]
@@ -222,7 +326,11 @@ async fn handshake_failure_then_retry_without_tls() {
     assert!(facts.tls().is_none());
     assert!(facts.retried_without_tls);
     assert!(facts.accepted_postmaster());
-    assert_eq!(server.connections(), 2);
+    // A handshake_failure alert may mean versions or ciphers: the version probe asks, and this
+    // server refuses it too (not a legacy-only server).
+    let legacy = st.legacy.as_ref().expect("version probe");
+    assert!(!legacy.legacy_only(), "{legacy:?}");
+    assert_eq!(server.connections(), 3);
     assert!(
         facts
             .transcript_text()
@@ -467,7 +575,11 @@ async fn mail_rejected() {
         facts.rcpt.is_none(),
         "no RCPT after a rejected MAIL without pipelining"
     );
-    assert_eq!(closing(&facts), ["RSET", "QUIT"]);
+    // Our sender refused: once more with the null sender, refused too.
+    let retry = facts.null_sender.as_ref().expect("null-sender retry");
+    assert_eq!(code(Some(&retry.mail)), Some(550));
+    assert!(retry.rcpt.is_none());
+    assert_eq!(closing(&facts), ["RSET", "RSET", "QUIT"]);
 }
 
 #[tokio::test]

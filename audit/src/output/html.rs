@@ -225,6 +225,28 @@ impl Render for HtmlRender {
             esc(&self.title),
             esc(&self.title)
         );
+        if let Some(here) = summary.from_here() {
+            head.push_str("<section id=\"from-here\"><h2>From here</h2><p>This machine's vantage point (not the domains): outbound port 25, our public address and name, the blocklists' answers.</p><ul>");
+            for line in &here.lines {
+                let _ = write!(head, "<li>{}</li>", esc(line));
+            }
+            head.push_str("</ul>");
+            if !here.findings.is_empty() {
+                head.push_str("<ul class=\"problems\">");
+                for f in &here.findings {
+                    let _ = write!(
+                        head,
+                        "<li><code>{}</code> {}: {}<br><small>{}</small></li>",
+                        esc(f.code.as_str()),
+                        esc(f.severity.as_str()),
+                        esc(&f.summary),
+                        esc(&f.advice)
+                    );
+                }
+                head.push_str("</ul>");
+            }
+            head.push_str("</section>\n");
+        }
         head.push_str("<div id=\"summary\">\n<div class=\"cards\">");
         let _ = write!(
             head,

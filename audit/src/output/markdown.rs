@@ -80,6 +80,23 @@ impl Render for MarkdownRender {
 
     fn finish(&self, summary: &Summary) -> Finish {
         let mut head = format!("# {}\n\n", md(&self.title));
+        if let Some(here) = summary.from_here() {
+            head.push_str("## From here\n\nThis machine's vantage point (not the domains):\n\n");
+            for line in &here.lines {
+                let _ = writeln!(head, "- {}", md(line));
+            }
+            for f in &here.findings {
+                let _ = writeln!(
+                    head,
+                    "- **`{}`** {}: {} — {}",
+                    f.code.as_str(),
+                    f.severity,
+                    md(&f.summary),
+                    md(&f.advice)
+                );
+            }
+            head.push('\n');
+        }
         let _ = writeln!(head, "{} domain(s) checked.\n", summary.rows);
         head.push_str("| verdict | domains |\n|---|---|\n");
         for (v, n) in summary.verdict_counts() {

@@ -75,6 +75,17 @@ impl TextRender {
             out.push('\n');
             return out;
         }
+        if let Some(facts) = report
+            .facts
+            .as_ref()
+            .filter(|f| f.scope.smtp && !f.vantage.helo_name.is_empty())
+        {
+            let here = mailcheck::diagnose::vantage::view(&facts.vantage, &facts.dnsbl_zones);
+            out.push('\n');
+            for line in crate::summary::from_here_text(&here).lines() {
+                let _ = writeln!(out, "  {line}");
+            }
+        }
         let _ = writeln!(
             out,
             "  Checked in {} ms using {}.",

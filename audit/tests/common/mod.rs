@@ -48,6 +48,8 @@ impl LabArgs {
             "5",
             "--connect-interval",
             "0",
+            "--retry-backoff",
+            "0.3",
             "--no-progress",
         ]
         .iter()

@@ -27,6 +27,20 @@ pub(super) enum AddressResult {
     Inconclusive,
 }
 
+/// Outcomes of an address that our own identity or blocklist listing may explain.
+const EXPLAINABLE_BY_US: &[Code] = &[
+    Code::SmtpUnreachable,
+    Code::SmtpNoGreeting,
+    Code::SmtpGreetingRejected,
+    Code::SmtpHeloRejected,
+    Code::SmtpMailRejected,
+    Code::SmtpDisconnectAfterMail,
+    Code::SmtpRcptRejected,
+    Code::SmtpTempfail,
+    Code::SmtpProbeBlocked,
+    Code::SmtpIncomplete,
+];
+
 /// Special-use and private suffixes a public mail server's name never has.
 const NON_PUBLIC_SUFFIXES: &[&str] = &[
     "local",
@@ -80,7 +94,12 @@ pub(super) fn check(facts: &Facts, policy: &Policy, out: &mut Vec<Finding>) -> V
                 continue;
             }
         };
-        if result != AddressResult::Accepted {
+        // Our identity or listing may explain a refusal, a drop or a timeout — not a port
+        // that refuses everyone, a relay or mailbox answer, or greylisting.
+        if out[before..]
+            .iter()
+            .any(|f| f.subject == ctx.subject && EXPLAINABLE_BY_US.contains(&f.code))
+        {
             bad_outcome = true;
         }
         let said_why = out[before..]

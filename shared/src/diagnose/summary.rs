@@ -42,7 +42,7 @@ fn address(facts: &Facts, a: &AddressFacts) -> AddressSummary {
                 last_reply: None,
                 note: a.smtp_skipped.clone(),
             },
-            smtp,
+            |s| smtp(facts, a, s),
         ),
         dnsbl: a
             .dnsbl
@@ -55,7 +55,7 @@ fn address(facts: &Facts, a: &AddressFacts) -> AddressSummary {
     }
 }
 
-fn smtp(s: &SmtpFacts) -> SmtpSummary {
+fn smtp(facts: &Facts, a: &AddressFacts, s: &SmtpFacts) -> SmtpSummary {
     let banner = s.greeting.as_ref().and_then(|g| match &g.outcome {
         StepOutcome::Replied { reply } => reply.lines.first().cloned(),
         _ => None,
@@ -74,7 +74,11 @@ fn smtp(s: &SmtpFacts) -> SmtpSummary {
     .into_iter()
     .flatten()
     .next();
+    // A connect that failed while our own port 25 is blocked says nothing about the address.
+    let blocked_here = !matches!(s.connect, ConnectOutcome::Connected { .. })
+        && facts.vantage.egress_blocked(crate::facts::Family::of(a.ip));
     let status = match &s.connect {
+        _ if blocked_here => "egress_blocked",
         ConnectOutcome::Refused => "refused",
         ConnectOutcome::TimedOut { .. } | ConnectOutcome::Unreachable { .. } => "unreachable",
         ConnectOutcome::Error { .. } => "error",

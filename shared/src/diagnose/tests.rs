@@ -964,20 +964,34 @@ fn vantage_findings_appear_only_where_they_bear_on_the_result() {
     let mut f = healthy();
     f.vantage = poor.clone();
     assert_eq!(run(&f), (Verdict::Ok, vec![]));
-    // A refusal there: they are shown, about this machine, and do not hide the target's code.
+    // A relay denial, a refused port or greylisting cannot be about us: nothing added.
+    let mut f = healthy();
+    f.vantage = poor.clone();
+    smtp(&mut f).rcpt = Some(step(
+        "RCPT TO:<postmaster@example.test>",
+        554,
+        "5.7.1 Relay access denied",
+    ));
+    assert_eq!(only(&f, Code::SmtpRelayDenied), Verdict::Broken);
+    let mut f = healthy();
+    f.vantage = poor.clone();
+    *smtp(&mut f) = SmtpFacts::new(HOST, 25, ConnectOutcome::Refused);
+    assert_eq!(only(&f, Code::SmtpRefused), Verdict::Broken);
+    // A refusal there that they may explain: shown, about this machine, next to the target's
+    // code.
     let mut f = healthy();
     f.vantage = poor;
     smtp(&mut f).rcpt = Some(step(
         "RCPT TO:<postmaster@example.test>",
         554,
-        "5.7.1 Relay access denied",
+        "5.7.1 Command rejected",
     ));
     let (v, codes) = run(&f);
     assert_eq!(v, Verdict::Broken);
     assert_eq!(
         codes,
         vec![
-            Code::SmtpRelayDenied,
+            Code::SmtpRcptRejected,
             Code::ProbeIdentity,
             Code::ProbeListed
         ]
