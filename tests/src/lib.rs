@@ -534,11 +534,49 @@ impl Outcome {
         Err(self.explain(sc, &problems, report.ok().as_ref()))
     }
 
-    /// A `--vantage` row: exit 0 when port 25 is usable from there, 1 when it is blocked; the
-    /// output must show the row's text, if any.
+    /// A `--vantage` row: exit 0 when port 25 is usable from there, 1 when it is blocked; with
+    /// `--format json` the "From here" block's `port25_blocked` agrees and its findings are
+    /// exactly the row's codes; the output must show the row's text, if any.
     fn check_vantage(&self, sc: &Scenario) -> Result<(), String> {
         let mut problems: Vec<String> = Vec::new();
-        let want_exit = i32::from(sc.verdict == "blocked");
+        let want_blocked = sc.verdict == "blocked";
+        let text_output = sc
+            .args
+            .iter()
+            .any(|a| a.starts_with("--format=") && a != "--format=json");
+        if !text_output {
+            match self.report() {
+                Ok(r) => {
+                    let here = r.get("from_here");
+                    let blocked = here
+                        .and_then(|h| h.get("port25_blocked"))
+                        .and_then(Value::as_bool);
+                    if blocked != Some(want_blocked) {
+                        problems.push(format!(
+                            "from_here.port25_blocked is {blocked:?}, want {want_blocked}"
+                        ));
+                    }
+                    let got: BTreeSet<String> = here
+                        .and_then(|h| h.get("findings"))
+                        .and_then(Value::as_array)
+                        .map(|fs| {
+                            fs.iter()
+                                .filter_map(|f| str_field(f, "code"))
+                                .map(str::to_owned)
+                                .collect()
+                        })
+                        .unwrap_or_default();
+                    if got != sc.codes {
+                        problems.push(format!(
+                            "from_here findings: want {:?}, got {got:?}",
+                            sc.codes
+                        ));
+                    }
+                }
+                Err(e) => problems.push(e),
+            }
+        }
+        let want_exit = i32::from(want_blocked);
         match self.status.and_then(|s| s.code()) {
             Some(c) if c == want_exit => {}
             Some(c) => problems.push(format!(
@@ -557,7 +595,7 @@ impl Outcome {
         if problems.is_empty() {
             return Ok(());
         }
-        Err(self.explain(sc, &problems, None))
+        Err(self.explain(sc, &problems, self.report().ok().as_ref()))
     }
 
     fn explain(&self, sc: &Scenario, problems: &[String], report: Option<&Value>) -> String {
@@ -873,6 +911,36 @@ mod tests {
             msg.contains("not a JSON report") && msg.contains("exit code 101"),
             "{msg}"
         );
+    }
+
+    #[test]
+    fn vantage_rows_check_exit_code_block_and_findings() {
+        let sc = &parse_scenarios(
+            "-\tblocked\tprobe.egress_blocked\tBLOCKED\tmxrej\t--vantage\tcanary\tx\n",
+        )
+        .unwrap()[0];
+        let ok = Outcome {
+            command: "x".into(),
+            status: exit(1),
+            stdout: r#"{"from_here":{"port25_blocked":true,"lines":["outbound port 25 over IPv4: BLOCKED"],"findings":[{"code":"probe.egress_blocked"}]}}"#.into(),
+            stderr: String::new(),
+            elapsed: Duration::ZERO,
+        };
+        ok.check(sc).unwrap();
+        let open = Outcome {
+            status: exit(0),
+            stdout: r#"{"from_here":{"port25_blocked":false,"lines":["outbound port 25 over IPv4: open"],"findings":[]}}"#.into(),
+            ..ok
+        };
+        let msg = open.check(sc).unwrap_err();
+        for want in [
+            "exit code 0, want 1",
+            "port25_blocked is Some(false), want true",
+            "from_here findings",
+            "does not show \"BLOCKED\"",
+        ] {
+            assert!(msg.contains(want), "{want:?} not in:\n{msg}");
+        }
     }
 
     fn exit(code: i32) -> Option<ExitStatus> {
