@@ -267,6 +267,7 @@ dns("mx.v6only.test", "A", "NOERROR")
 dns("example.com", "A", "NXDOMAIN")  # closed world: the fake root knows only test.
 dns("greyfilter.test", "MX", "NOERROR", "10 mx.exim.test.", "20 mx.filtered.test.")
 dns("localhost.test", "MX", "NOERROR", "10 localhost.")
+dns("busyclosed.test", "MX", "NOERROR", "10 mx.busy.test.", "20 mx.closed.test.")
 dns("localhost", "A", "NOERROR", "127.0.0.1")
 dns("dnsblfail.test", "MX", "NOERROR", "10 mx1.good.test.")
 dns("natexim.test", "MX", "NOERROR", "10 mx.natexim.test.")

@@ -72,6 +72,11 @@ zone greyfilter.test <<'Z'
 @   MX 10 mx.exim.test.
 @   MX 20 mx.filtered.test.
 Z
+zone busyclosed.test <<'Z'
+; MX 10 answers 421 at the greeting (smtp-sink), MX 20 refuses connections
+@   MX 10 mx.busy.test.
+@   MX 20 mx.closed.test.
+Z
 zone localhost.test <<'Z'
 ; MX host is localhost. (loopback: unusable unless private targets are allowed)
 @   MX 10 localhost.
