@@ -6,6 +6,7 @@ use std::future::Future;
 use std::pin::Pin;
 
 use mailcheck::check::MailHost;
+use mailcheck::diagnose::vantage::VantageView;
 use mailcheck::{DomainName, Report};
 use tokio::sync::mpsc;
 
@@ -54,6 +55,13 @@ pub trait Diagnoser: Send + Sync + fmt::Debug {
     fn shutdown(&self) -> BoxFuture<'_, ()> {
         Box::pin(async {})
     }
+
+    /// Checks our own vantage point now (outbound port 25, public address, EHLO name, sender,
+    /// blocklists) and returns the "From here" view; `None` when this diagnoser has no vantage
+    /// point of its own (test doubles). See [`crate::vantage::self_test`].
+    fn vantage_view(&self) -> BoxFuture<'_, Option<VantageView>> {
+        Box::pin(async { None })
+    }
 }
 
 impl Diagnoser for mailcheck::Checker {
@@ -77,5 +85,12 @@ impl Diagnoser for mailcheck::Checker {
 
     fn shutdown(&self) -> BoxFuture<'_, ()> {
         Box::pin(Self::shutdown(self))
+    }
+
+    fn vantage_view(&self) -> BoxFuture<'_, Option<VantageView>> {
+        Box::pin(async move {
+            let (facts, zones) = Self::vantage(self).await;
+            Some(mailcheck::diagnose::vantage::view(&facts, &zones))
+        })
     }
 }

@@ -12,6 +12,17 @@
 //! check_deadline_secs = 60
 //! allow_private = false           # lab only: probe private/loopback MX addresses
 //! smtp_port = 25                  # lab only: probe this port instead of 25
+//!
+//! # Our identity: strict receivers judge the prober (see "From here" in the start-up log).
+//! helo_name = "probe.example.net" # EHLO name; omit or "": this machine's name. Best: resolves
+//!                                 # to public_ip, and public_ip's PTR is this name
+//! mail_from = "postmaster@example.net"  # sender; "<>": the null sender; omit: postmaster@<helo_name>
+//! public_ip = ["192.0.2.7"]       # our NAT address as servers see it; omit: learned from the
+//!                                 # canaries' EHLO replies
+//! egress_canaries = ["mx.example.org", "192.0.2.25:25"]  # host[:port] greeted to check our own
+//!                                 # outbound port 25; omit or []: big providers' MX hosts;
+//!                                 # ["none"]: never check
+//! ca_file = ["/etc/mailcheck/lab-ca.pem"]  # extra trusted CAs, PEM (labs, private PKI)
 //! ```
 //!
 //! | variable | key |
@@ -27,14 +38,26 @@
 //! | `MAILCHECK_CHECK_DEADLINE_SECS` | `check_deadline_secs` |
 //! | `MAILCHECK_ALLOW_PRIVATE` | `allow_private` (`true`/`false`) |
 //! | `MAILCHECK_SMTP_PORT` | `smtp_port` |
+//! | `MAILCHECK_HELO_NAME` | `helo_name` (empty: this machine's name) |
+//! | `MAILCHECK_MAIL_FROM` | `mail_from` (`<>`: the null sender; empty: the default) |
+//! | `MAILCHECK_PUBLIC_IP` | `public_ip`, comma-separated |
+//! | `MAILCHECK_EGRESS_CANARIES` | `egress_canaries`, comma-separated (`none`: no egress check; empty: the defaults) |
+//! | `MAILCHECK_CA_FILE` | `ca_file`, comma-separated paths |
+//!
+//! Relative `ca_file` paths are read from the working directory. Every identity setting is
+//! checked at load: IP syntax, one-token EHLO name and sender (the library's own check), canary
+//! syntax, and each CA file must be readable and hold a PEM certificate.
 //!
 //! The Discord token is read from `DISCORD_TOKEN` only, never from the file.
 
-use std::path::Path;
+use std::net::{IpAddr, SocketAddr};
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use mailcheck::CheckConfig;
 use mailcheck::config::ResolverChoice;
+use mailcheck::probe::smtp::SmtpClient;
+use mailcheck::probe::tls::TlsClient;
 use serde::{Deserialize, Serialize};
 
 /// A configuration problem, naming the setting.
@@ -98,7 +121,24 @@ pub struct BotConfig {
     pub allow_private: bool,
     /// Lab only: the SMTP port to probe (25 everywhere in real life).
     pub smtp_port: u16,
+    /// Our EHLO name; empty: this machine's name.
+    pub helo_name: String,
+    /// Our `MAIL FROM` address; `<>`: the null sender; `None` or empty: the library's default
+    /// (`postmaster@<EHLO name>`).
+    pub mail_from: Option<String>,
+    /// Our public (NAT) address(es) as servers see them; empty: learned from the canaries'
+    /// EHLO replies.
+    pub public_ip: Vec<IpAddr>,
+    /// Egress canaries, `host[:port]`; empty: the library's public defaults; exactly
+    /// [`NO_EGRESS_CHECK`]: no egress check at all.
+    pub egress_canaries: Vec<String>,
+    /// Extra trusted CA certificates (PEM files): labs, private PKI.
+    pub ca_file: Vec<PathBuf>,
 }
+
+/// The `egress_canaries` value (`["none"]`, `MAILCHECK_EGRESS_CANARIES=none`) that turns the
+/// egress check off.
+pub const NO_EGRESS_CHECK: &str = "none";
 
 impl Default for BotConfig {
     fn default() -> Self {
@@ -113,6 +153,11 @@ impl Default for BotConfig {
             check_deadline_secs: 60,
             allow_private: false,
             smtp_port: 25,
+            helo_name: String::new(),
+            mail_from: None,
+            public_ip: Vec::new(),
+            egress_canaries: Vec::new(),
+            ca_file: Vec::new(),
         }
     }
 }
@@ -187,6 +232,23 @@ impl BotConfig {
                 "MAILCHECK_MAX_CONCURRENT_CHECKS" => self.max_concurrent_checks = num(&key, v)?,
                 "MAILCHECK_CHECK_DEADLINE_SECS" => self.check_deadline_secs = num(&key, v)?,
                 "MAILCHECK_SMTP_PORT" => self.smtp_port = num(&key, v)?,
+                "MAILCHECK_HELO_NAME" => v.clone_into(&mut self.helo_name),
+                "MAILCHECK_MAIL_FROM" => {
+                    self.mail_from = (!v.is_empty()).then(|| v.to_owned());
+                }
+                "MAILCHECK_PUBLIC_IP" => {
+                    self.public_ip = list(v)
+                        .iter()
+                        .map(|ip| {
+                            ip.parse()
+                                .map_err(|_| invalid(&key, format!("{ip:?} is not an IP address")))
+                        })
+                        .collect::<Result<_, _>>()?;
+                }
+                "MAILCHECK_EGRESS_CANARIES" => self.egress_canaries = list(v),
+                "MAILCHECK_CA_FILE" => {
+                    self.ca_file = list(v).into_iter().map(PathBuf::from).collect();
+                }
                 "MAILCHECK_ALLOW_PRIVATE" => {
                     self.allow_private = match v.to_ascii_lowercase().as_str() {
                         "1" | "true" | "yes" | "on" => true,
@@ -214,6 +276,36 @@ impl BotConfig {
         for server in &self.resolver {
             ResolverChoice::parse_server(server).map_err(|e| invalid("resolver", e.to_string()))?;
         }
+        if self.egress_canaries.iter().any(|c| c == NO_EGRESS_CHECK) {
+            if self.egress_canaries.len() > 1 {
+                return Err(invalid(
+                    "egress_canaries",
+                    "\"none\" turns the egress check off; it cannot be mixed with canary hosts",
+                ));
+            }
+        } else {
+            for canary in &self.egress_canaries {
+                check_canary(canary).map_err(|m| invalid("egress_canaries", m))?;
+            }
+        }
+        for ip in &self.public_ip {
+            if ip.is_unspecified() || ip.is_multicast() {
+                return Err(invalid(
+                    "public_ip",
+                    format!("{ip} cannot be the address servers see us from"),
+                ));
+            }
+        }
+        // The mapping reads and checks every CA file; then the library checks the EHLO name
+        // and the sender exactly as it will when the checker is built, one setting at a time
+        // so the error names the right one.
+        let check = self.check_config()?;
+        let mut smtp = check.smtp.clone();
+        smtp.extra_ca_pem.clear();
+        smtp.mail_from = mailcheck::config::AUTO_SENDER.to_owned();
+        SmtpClient::new(&smtp).map_err(|e| invalid("helo_name", library_message(e)))?;
+        smtp.mail_from.clone_from(&check.smtp.mail_from);
+        SmtpClient::new(&smtp).map_err(|e| invalid("mail_from", library_message(e)))?;
         Ok(())
     }
 
@@ -256,6 +348,25 @@ impl BotConfig {
         }
         config.smtp.port = self.smtp_port;
         config.smtp.open_relay_test = false;
+        self.helo_name.trim().clone_into(&mut config.smtp.helo_name);
+        if let Some(from) = self.mail_from.as_deref().map(str::trim)
+            && !from.is_empty()
+        {
+            from.clone_into(&mut config.smtp.mail_from);
+        }
+        config.egress.public_ips.clone_from(&self.public_ip);
+        match self.egress_canaries.as_slice() {
+            [] => {}
+            [only] if only == NO_EGRESS_CHECK => config.egress.enabled = false,
+            canaries => {
+                config.egress.canaries = canaries.iter().map(|c| c.trim().to_owned()).collect();
+            }
+        }
+        config.smtp.extra_ca_pem = self
+            .ca_file
+            .iter()
+            .map(|path| read_ca_file(path))
+            .collect::<Result<_, _>>()?;
         // The bot's checker lives for days: its DNS/blocklist/SMTP caches (and remembered
         // failures) expire with the result cache, so a fixed server is seen as fixed.
         config.cache_ttl = Some(self.cache_ttl());
@@ -263,6 +374,60 @@ impl BotConfig {
         config.smtp.reuse_idle = Duration::ZERO;
         Ok(config)
     }
+}
+
+/// The library's message without its `configuration: ` prefix (the setting is named already).
+fn library_message(e: mailcheck::Error) -> String {
+    match e {
+        mailcheck::Error::Config(message) => message,
+        other => other.to_string(),
+    }
+}
+
+/// Reads one `ca_file`: it must hold at least one PEM certificate the TLS client accepts.
+fn read_ca_file(path: &Path) -> Result<String, ConfigError> {
+    let shown = path.display();
+    let pem = std::fs::read_to_string(path)
+        .map_err(|e| invalid("ca_file", format!("cannot read {shown}: {e}")))?;
+    if !pem.contains("-----BEGIN CERTIFICATE-----") {
+        return Err(invalid(
+            "ca_file",
+            format!("{shown} holds no PEM certificate (-----BEGIN CERTIFICATE-----)"),
+        ));
+    }
+    TlsClient::new(std::slice::from_ref(&pem))
+        .map_err(|e| invalid("ca_file", format!("{shown}: {}", library_message(e))))?;
+    Ok(pem)
+}
+
+/// `host`, `host:port`, `IP`, `IP:port` or `[v6]:port`, as the library's egress check reads it.
+fn check_canary(canary: &str) -> Result<(), String> {
+    let c = canary.trim();
+    if c.parse::<SocketAddr>().is_ok()
+        || c.trim_start_matches('[')
+            .trim_end_matches(']')
+            .parse::<IpAddr>()
+            .is_ok()
+    {
+        return Ok(());
+    }
+    let (host, port) = c.rsplit_once(':').map_or((c, None), |(h, p)| (h, Some(p)));
+    if let Some(port) = port
+        && !port.parse::<u16>().is_ok_and(|p| p != 0)
+    {
+        return Err(format!("{canary:?}: bad port {port:?} (host[:port])"));
+    }
+    let name_ok = !host.is_empty()
+        && host.len() <= 253
+        && host
+            .chars()
+            .all(|ch| ch.is_ascii_alphanumeric() || matches!(ch, '-' | '.' | '_'));
+    if !name_ok {
+        return Err(format!(
+            "{canary:?} is not host[:port] (e.g. mx.example.org or 192.0.2.25:25)"
+        ));
+    }
+    Ok(())
 }
 
 /// Reads `DISCORD_TOKEN` (trimmed; a leading `Bot ` is accepted).
@@ -344,6 +509,260 @@ mod tests {
             ..BotConfig::default()
         };
         assert!(c.validate().is_err());
+    }
+
+    fn pem_file(dir: &Path, name: &str, text: &str) -> PathBuf {
+        let path = dir.join(name);
+        std::fs::write(&path, text).unwrap();
+        path
+    }
+
+    fn invalid_setting(err: &ConfigError) -> &str {
+        match err {
+            ConfigError::Invalid { setting, .. } => setting,
+            other => panic!("not an Invalid error: {other}"),
+        }
+    }
+
+    #[test]
+    fn identity_settings_from_toml_map_to_the_check_config() {
+        let dir = tempfile::tempdir().unwrap();
+        let ca = pem_file(
+            dir.path(),
+            "lab-ca.pem",
+            &mailcheck_testkit::certs::TestCa::new().ca_pem(),
+        );
+        let c = BotConfig::from_toml(&format!(
+            "helo_name = \"probe.example.net\"\n\
+             mail_from = \"ops@example.net\"\n\
+             public_ip = [\"192.0.2.7\", \"2001:db8::7\"]\n\
+             egress_canaries = [\"mx.example.org\", \"192.0.2.25:2525\", \"[2001:db8::25]:25\"]\n\
+             ca_file = [{:?}]\n",
+            ca.display().to_string()
+        ))
+        .unwrap();
+        c.validate().unwrap();
+        let check = c.check_config().unwrap();
+        assert_eq!(check.smtp.helo_name, "probe.example.net");
+        assert_eq!(check.smtp.mail_from, "ops@example.net");
+        let ips: Vec<IpAddr> = vec!["192.0.2.7".parse().unwrap(), "2001:db8::7".parse().unwrap()];
+        assert_eq!(check.egress.public_ips, ips);
+        assert!(check.egress.enabled);
+        assert_eq!(
+            check.egress.canaries,
+            ["mx.example.org", "192.0.2.25:2525", "[2001:db8::25]:25"]
+        );
+        assert_eq!(check.smtp.extra_ca_pem.len(), 1);
+        assert!(check.smtp.extra_ca_pem[0].contains("-----BEGIN CERTIFICATE-----"));
+        // The checker accepts all of it.
+        mailcheck::Checker::new(check).unwrap();
+    }
+
+    #[test]
+    fn identity_defaults_are_the_librarys() {
+        let check = BotConfig::default().check_config().unwrap();
+        let library = CheckConfig::default();
+        assert_eq!(check.smtp.helo_name, "");
+        assert_eq!(check.smtp.mail_from, mailcheck::config::AUTO_SENDER);
+        assert_eq!(check.egress, library.egress);
+        assert_eq!(
+            check.egress.canaries,
+            mailcheck::config::DEFAULT_CANARIES.to_vec()
+        );
+        assert!(check.egress.enabled && check.egress.public_ips.is_empty());
+        assert!(check.smtp.extra_ca_pem.is_empty());
+        // An empty sender in the file means the default too, not the null sender.
+        let c = BotConfig::from_toml("mail_from = \"\"\negress_canaries = []\n").unwrap();
+        let check = c.check_config().unwrap();
+        assert_eq!(check.smtp.mail_from, mailcheck::config::AUTO_SENDER);
+        assert_eq!(check.egress, library.egress);
+    }
+
+    #[test]
+    fn identity_settings_from_env() {
+        let dir = tempfile::tempdir().unwrap();
+        let pem = mailcheck_testkit::certs::TestCa::new().ca_pem();
+        let a = pem_file(dir.path(), "a.pem", &pem);
+        let b = pem_file(dir.path(), "b.pem", &pem);
+        let mut c = BotConfig::from_toml("helo_name = \"file.example\"\n").unwrap();
+        c.apply_env(env(&[
+            ("MAILCHECK_HELO_NAME", " probe.example.net "),
+            ("MAILCHECK_MAIL_FROM", "<>"),
+            ("MAILCHECK_PUBLIC_IP", "192.0.2.7, 198.51.100.9"),
+            (
+                "MAILCHECK_EGRESS_CANARIES",
+                "127.0.0.10:2525 , canary.example:25",
+            ),
+            (
+                "MAILCHECK_CA_FILE",
+                &format!("{}, {}", a.display(), b.display()),
+            ),
+        ]))
+        .unwrap();
+        c.validate().unwrap();
+        assert_eq!(c.helo_name, "probe.example.net");
+        assert_eq!(c.mail_from.as_deref(), Some("<>"));
+        assert_eq!(c.ca_file, [a, b]);
+        let check = c.check_config().unwrap();
+        assert_eq!(check.smtp.helo_name, "probe.example.net");
+        assert_eq!(
+            check.egress.canaries,
+            ["127.0.0.10:2525", "canary.example:25"]
+        );
+        assert_eq!(check.egress.public_ips.len(), 2);
+        assert_eq!(check.smtp.extra_ca_pem.len(), 2);
+        // `<>` reaches the library as the null sender.
+        assert_eq!(SmtpClient::new(&check.smtp).unwrap().mail_from(), "");
+
+        // `none` turns the egress check off; empty values go back to the defaults.
+        c.apply_env(env(&[
+            ("MAILCHECK_EGRESS_CANARIES", "none"),
+            ("MAILCHECK_MAIL_FROM", ""),
+            ("MAILCHECK_HELO_NAME", ""),
+            ("MAILCHECK_PUBLIC_IP", ""),
+            ("MAILCHECK_CA_FILE", ""),
+        ]))
+        .unwrap();
+        c.validate().unwrap();
+        let check = c.check_config().unwrap();
+        assert!(!check.egress.enabled);
+        assert_eq!(check.smtp.mail_from, mailcheck::config::AUTO_SENDER);
+        assert_eq!(check.smtp.helo_name, "");
+        assert!(check.egress.public_ips.is_empty() && check.smtp.extra_ca_pem.is_empty());
+        // In the file, ["none"] does the same.
+        let c = BotConfig::from_toml("egress_canaries = [\"none\"]\n").unwrap();
+        c.validate().unwrap();
+        assert!(!c.check_config().unwrap().egress.enabled);
+    }
+
+    #[test]
+    fn bad_identity_values_name_the_setting() {
+        // Addresses: in the environment the variable is named, in the file the key.
+        let err = BotConfig::default()
+            .apply_env(env(&[("MAILCHECK_PUBLIC_IP", "192.0.2.7, nat-box")]))
+            .unwrap_err();
+        assert_eq!(invalid_setting(&err), "MAILCHECK_PUBLIC_IP");
+        assert!(err.to_string().contains("nat-box"), "{err}");
+        let err = BotConfig::from_toml("public_ip = [\"192.0.2.300\"]").unwrap_err();
+        assert!(err.contains("public_ip"), "{err}");
+        let c = BotConfig {
+            public_ip: vec!["0.0.0.0".parse().unwrap()],
+            ..BotConfig::default()
+        };
+        assert_eq!(invalid_setting(&c.validate().unwrap_err()), "public_ip");
+
+        // One token each: the library's own check, surfaced at load.
+        for (c, setting) in [
+            (
+                BotConfig {
+                    helo_name: "two words".into(),
+                    ..BotConfig::default()
+                },
+                "helo_name",
+            ),
+            (
+                BotConfig {
+                    helo_name: "probe.example.net".into(),
+                    mail_from: Some("a@b.example>\r\nDATA".into()),
+                    ..BotConfig::default()
+                },
+                "mail_from",
+            ),
+            (
+                BotConfig {
+                    mail_from: Some("ops @example.net".into()),
+                    ..BotConfig::default()
+                },
+                "mail_from",
+            ),
+        ] {
+            let err = c.validate().unwrap_err();
+            assert_eq!(invalid_setting(&err), setting, "{err}");
+            assert!(err.to_string().contains("one token"), "{err}");
+        }
+
+        // Canaries.
+        for canaries in [
+            vec!["mx.example.org:smtp"],
+            vec!["mx.example.org:0"],
+            vec!["two words"],
+            vec![":25"],
+            vec!["none", "mx.example.org"],
+        ] {
+            let c = BotConfig {
+                egress_canaries: canaries.iter().map(|s| (*s).to_owned()).collect(),
+                ..BotConfig::default()
+            };
+            let err = c.validate().unwrap_err();
+            assert_eq!(
+                invalid_setting(&err),
+                "egress_canaries",
+                "{canaries:?}: {err}"
+            );
+        }
+
+        // CA files: missing, not PEM, PEM that is not a certificate.
+        let dir = tempfile::tempdir().unwrap();
+        let missing = dir.path().join("missing.pem");
+        let not_pem = pem_file(dir.path(), "key.txt", "just some text\n");
+        let broken = pem_file(
+            dir.path(),
+            "broken.pem",
+            "-----BEGIN CERTIFICATE-----\nnot base64 !!\n-----END CERTIFICATE-----\n",
+        );
+        for (path, says) in [
+            (&missing, "cannot read"),
+            (&not_pem, "-----BEGIN CERTIFICATE-----"),
+            (&broken, "broken.pem"),
+        ] {
+            let c = BotConfig {
+                ca_file: vec![path.clone()],
+                ..BotConfig::default()
+            };
+            for err in [c.validate().unwrap_err(), c.check_config().unwrap_err()] {
+                assert_eq!(invalid_setting(&err), "ca_file", "{err}");
+                let text = err.to_string();
+                assert!(text.contains(&path.display().to_string()), "{text}");
+                assert!(text.contains(says), "{text}");
+            }
+        }
+        // From the environment the path is only taken; reading it is part of validation.
+        let mut c = BotConfig::default();
+        c.apply_env(env(&[(
+            "MAILCHECK_CA_FILE",
+            &not_pem.display().to_string(),
+        )]))
+        .unwrap();
+        assert_eq!(invalid_setting(&c.validate().unwrap_err()), "ca_file");
+    }
+
+    #[test]
+    fn load_validates_the_identity() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = pem_file(dir.path(), "bot.toml", "helo_name = \"no good\"\n");
+        // `load` also reads the process's MAILCHECK_* variables; none of them is about the
+        // EHLO name in a test run, so the file's bad value must be reported.
+        if std::env::var_os("MAILCHECK_HELO_NAME").is_none() {
+            let err = BotConfig::load(Some(&file)).unwrap_err();
+            assert_eq!(invalid_setting(&err), "helo_name", "{err}");
+        }
+    }
+
+    #[test]
+    fn the_documented_example_parses() {
+        let example: String = include_str!("config.rs")
+            .lines()
+            .skip_while(|l| *l != "//! ```toml")
+            .skip(1)
+            .take_while(|l| *l != "//! ```")
+            .map(|l| l.trim_start_matches("//!").trim_start_matches(' '))
+            .collect::<Vec<_>>()
+            .join("\n");
+        let c = BotConfig::from_toml(&example).unwrap();
+        assert_eq!(c.helo_name, "probe.example.net");
+        assert_eq!(c.public_ip, ["192.0.2.7".parse::<IpAddr>().unwrap()]);
+        assert_eq!(c.ca_file, [PathBuf::from("/etc/mailcheck/lab-ca.pem")]);
+        assert_eq!(c.egress_canaries.len(), 2);
     }
 
     #[test]

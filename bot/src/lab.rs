@@ -26,12 +26,16 @@ pub fn bot_config(base: BotConfig, hints: &CheckerHints) -> BotConfig {
 }
 
 /// The library configuration for the lab: [`BotConfig::check_config`] plus the lab CA, the
-/// lab's timeouts and EHLO name, no connect spacing, and the lab's loopback egress canary (the
-/// public default canaries would leave loopback). The open-relay test stays off.
+/// lab's timeouts, no connect spacing, and the lab's own identity: its EHLO name, the default
+/// sender, no configured public address (the lab's canary echoes one), and its loopback
+/// egress canary (the public default canaries would leave loopback; the check stays on even if
+/// the operator turned it off, so the lab shows what it is meant to). The operator's identity
+/// settings would change the lab's expected verdicts, so they do not apply here; extra CA files
+/// still do. The open-relay test stays off.
 pub fn check_config(config: &BotConfig, hints: &CheckerHints) -> Result<CheckConfig, ConfigError> {
     let mut c = config.check_config()?;
     c.dns.timeout = Duration::from_secs(2);
-    c.smtp.extra_ca_pem = vec![hints.ca_pem.clone()];
+    c.smtp.extra_ca_pem.push(hints.ca_pem.clone());
     c.smtp.greeting_timeout = hints.greeting_timeout;
     c.smtp.command_timeout = hints.command_timeout;
     c.smtp.connect_timeout = hints.connect_timeout;
@@ -39,6 +43,9 @@ pub fn check_config(config: &BotConfig, hints: &CheckerHints) -> Result<CheckCon
     c.smtp.min_connect_interval = Duration::ZERO;
     c.smtp.retry_backoff = hints.retry_backoff;
     c.smtp.open_relay_test = false;
+    mailcheck::config::AUTO_SENDER.clone_into(&mut c.smtp.mail_from);
+    c.egress.public_ips.clear();
+    c.egress.enabled = true;
     c.egress.canaries.clone_from(&hints.canaries);
     Ok(c)
 }
@@ -89,6 +96,21 @@ mod tests {
             retry_backoff: Duration::from_millis(300),
             canaries: vec!["127.0.0.10:2525".to_owned()],
         };
+        // The operator's identity settings do not change what the lab shows.
+        let operator = BotConfig {
+            helo_name: "bot.example.net".to_owned(),
+            mail_from: Some("<>".to_owned()),
+            public_ip: vec!["192.0.2.99".parse().unwrap()],
+            egress_canaries: vec!["none".to_owned()],
+            ..BotConfig::default()
+        };
+        let c = check_config(&bot_config(operator, &hints), &hints).unwrap();
+        assert_eq!(c.smtp.helo_name, "probe.mailcheck.test");
+        assert_eq!(c.smtp.mail_from, mailcheck::config::AUTO_SENDER);
+        assert!(c.egress.public_ips.is_empty());
+        assert!(c.egress.enabled);
+        assert_eq!(c.egress.canaries, ["127.0.0.10:2525"]);
+
         let config = bot_config(BotConfig::default(), &hints);
         assert!(config.allow_private);
         assert_eq!(

@@ -44,6 +44,13 @@
 //! allowed mentions; private/loopback MX addresses are reported, not probed (unless
 //! `allow_private` is set for a lab); there is no open-relay test from chat; cooldowns, a
 //! concurrency cap, a result cache and a hard deadline keep the bot polite ([`guard`]).
+//!
+//! ## Its own side
+//!
+//! Every result is also about the host the bot runs on. At start-up the binary checks that
+//! host's vantage point once ([`vantage::self_test`]: outbound port 25, public address, EHLO
+//! name, sender, blocklists) and logs it; findings about "this machine" are shown in the
+//! channel apart from the domain's, as being about the bot's host.
 
 pub mod backend;
 pub mod command;
@@ -52,6 +59,7 @@ pub mod guard;
 pub mod lab;
 pub mod render;
 pub mod sanitize;
+pub mod vantage;
 
 use std::sync::Arc;
 

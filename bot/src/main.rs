@@ -22,12 +22,25 @@ SETUP
      With `guild_id` set (or MAILCHECK_GUILD_ID), /mailcheck appears in that server at
      once; without, it is registered globally, which can take up to an hour.
 
-CONFIGURATION (file keys; each also as MAILCHECK_<KEY> in the environment, which wins)
+CONFIGURATION (file keys; each also as MAILCHECK_<KEY> in the environment, which wins;
+  lists comma-separated there)
   guild_id, resolver, dnsbl_zones, user_cooldown_secs (30), guild_cooldown_secs (5),
   cache_ttl_secs (300), max_concurrent_checks (4), check_deadline_secs (60),
   allow_private (false: private/loopback MX addresses are reported, not probed),
   smtp_port (25; lab only).
+  Identity (every check is also about this host): helo_name (EHLO name; default this
+  machine's name), mail_from (default postmaster@<helo_name>; \"<>\" the null sender),
+  public_ip (the NAT address servers see), egress_canaries (host[:port] list; \"none\" turns
+  the port 25 self-check off), ca_file (extra trusted CA PEM files).
   The token comes only from DISCORD_TOKEN. Logs: RUST_LOG (default `info`).
+
+FROM HERE (start-up self-test)
+  While it connects to Discord, `run` checks this host's vantage point once: outbound
+  port 25 per address family (it greets the egress canaries, which also echo our public
+  address), the EHLO name and its reverse DNS, the sender domain, our blocklist status.
+  Each fact is logged as a \"From here\" line. With port 25 blocked every SMTP result is
+  inconclusive (about this host, not the domain): that is logged as an ERROR with the fix.
+  A poor identity is a loud warning. The bot starts either way.
 
 PREVIEW (no Discord, no token needed)
   mailcheck-bot preview example.com
@@ -189,6 +202,9 @@ async fn run(config: BotConfig, discord_api: Option<String>) -> Result<()> {
     let data = Data::new(config)?;
     let diagnoser = Arc::clone(&data.diagnoser);
     let cap = data.cap.clone();
+    // Our own side, once, while the gateway connects; it never stops the bot.
+    let self_test = Arc::clone(&diagnoser);
+    tokio::spawn(async move { mailcheck_bot::vantage::self_test(self_test.as_ref()).await });
     let mut client = mailcheck_bot::client_builder(&token, discord_api.as_deref(), data)
         .await
         .context("cannot build the Discord client (is DISCORD_TOKEN valid?)")?;

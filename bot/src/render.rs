@@ -4,13 +4,21 @@
 //! [`EmbedDraft::fit`], then converted to serenity's `CreateEmbed`. `preview` prints the same
 //! JSON the bot sends. All server- and DNS-supplied text goes through
 //! [`crate::sanitize::untrusted`].
+//!
+//! Two sides: findings about the domain come first; findings about the bot's own host (subject
+//! "this machine": its blocked port 25, its identity, its blocklist status, blocklists that
+//! refuse its resolver) are labelled as such and come last, and an address line never blames
+//! the target for what a finding pins on us (a refusal of the prober, greylisting, our own
+//! blocked port 25).
 
 use std::fmt::Write as _;
 use std::time::Duration;
 
 use mailcheck::check::MailHost;
+use mailcheck::facts::Family;
+use mailcheck::finding::THIS_MACHINE;
 use mailcheck::report::{AddressSummary, MxSummary};
-use mailcheck::{DomainName, Finding, Report, Severity, Verdict};
+use mailcheck::{Code, DomainName, Finding, Report, Severity, Verdict};
 use serde_json::Value;
 use serenity::all::{Colour, CreateAttachment, CreateEmbed, CreateEmbedFooter};
 
@@ -268,6 +276,7 @@ pub fn smtp_status_text(status: &str) -> String {
         "tempfail" => "answers, but says \"try again later\" (temporary failure)".to_owned(),
         "refused" => "connection refused: no mail server listening".to_owned(),
         "unreachable" => "no answer: timed out or unreachable (firewall?)".to_owned(),
+        "egress_blocked" => "not tested: the bot's host cannot reach port 25".to_owned(),
         "no_greeting" => "connects, but the server never says hello".to_owned(),
         "greeting_rejected" => "the server turns connections away".to_owned(),
         "greeted" => "answers".to_owned(),
@@ -277,19 +286,68 @@ pub fn smtp_status_text(status: &str) -> String {
     }
 }
 
-fn address_lines(addr: &AddressSummary, port: u16, out: &mut String) {
+/// Whether a finding is about the bot's own host rather than the checked domain.
+pub fn about_this_machine(f: &Finding) -> bool {
+    f.subject == THIS_MACHINE
+}
+
+/// What an address's SMTP status means, read together with the findings about it: a refusal
+/// the diagnosis pins on us (or greylisting, or our own blocked port 25) is not worded as the
+/// target refusing mail.
+pub fn address_status_text(addr: &AddressSummary, report: &Report) -> String {
+    let status = addr.smtp.status.as_str();
+    if status == "accepted" {
+        return smtp_status_text(status);
+    }
+    let our_port_25_blocked = report
+        .facts
+        .as_ref()
+        .is_some_and(|f| f.vantage.egress_blocked(Family::of(addr.ip)));
+    if our_port_25_blocked && matches!(status, "refused" | "unreachable" | "error") {
+        return "not reachable from the bot's host: its own outbound port 25 is blocked (not \
+                the domain's fault)"
+            .to_owned();
+    }
+    let subject = addr.ip.to_string();
+    let has = |code: Code| {
+        report
+            .findings
+            .iter()
+            .any(|f| f.code == code && f.subject == subject)
+    };
+    let text = if has(Code::SmtpProbeBlocked) {
+        "answers, but refuses the bot itself (its address, name or sender), not the domain"
+    } else if has(Code::SmtpDisconnectAfterMail) {
+        "answers, but hung up after MAIL FROM (usually about the sending address: the bot's)"
+    } else if has(Code::SmtpGreylisted) {
+        "answers, but greylists (\"try again later\"): real senders retry and deliver"
+    } else if has(Code::SmtpNoPostmaster) {
+        "answers for the domain, but postmaster@ does not exist"
+    } else if has(Code::SmtpIncomplete) {
+        "the conversation stopped before the recipient could be tested"
+    } else {
+        return smtp_status_text(status);
+    };
+    text.to_owned()
+}
+
+fn address_lines(addr: &AddressSummary, report: &Report, out: &mut String) {
     let smtp = &addr.smtp;
+    let port = report.facts.as_ref().map_or(25, |f| f.scope.smtp_port);
+    let allow_private = report.facts.as_ref().is_some_and(|f| f.scope.allow_private);
     let tested = !matches!(smtp.status.as_str(), "skipped" | "not_probed");
+    // Private addresses are reported, not probed, unless the bot runs against a lab.
+    let private_skip = !tested && addr.scope.is_private() && !allow_private;
     let _ = write!(out, "`{}`", addr.ip);
     if addr.scope.is_private() {
-        if tested {
-            let _ = write!(out, " ({})", addr.scope.as_str());
-        } else {
+        if private_skip {
             let _ = write!(
                 out,
                 " ({} address: not tested from chat)",
                 addr.scope.as_str()
             );
+        } else {
+            let _ = write!(out, " ({})", addr.scope.as_str());
         }
     }
     match addr.ptr.first() {
@@ -305,12 +363,14 @@ fn address_lines(addr: &AddressSummary, port: u16, out: &mut String) {
         None => {}
     }
     out.push('\n');
-    let _ = write!(out, "port {port}: {}", smtp_status_text(&smtp.status));
+    let _ = write!(out, "port {port}: {}", address_status_text(addr, report));
     if let Some(banner) = &smtp.banner {
         let (b, _) = truncate_chars(&untrusted(banner), 120);
         let _ = write!(out, "\ngreeting: {b}");
     }
-    if tested && let Some(note) = &smtp.note {
+    // Why an address was not tested (a cap, the same address under another name), unless it
+    // is the private-address rule already said above.
+    if !private_skip && let Some(note) = &smtp.note {
         let (n, _) = truncate_chars(&untrusted(note), 120);
         let _ = write!(out, " · {n}");
     }
@@ -354,7 +414,7 @@ fn address_lines(addr: &AddressSummary, port: u16, out: &mut String) {
     }
 }
 
-fn mx_field(mx: &MxSummary, port: u16) -> FieldDraft {
+fn mx_field(mx: &MxSummary, report: &Report) -> FieldDraft {
     let name = if mx.implicit {
         format!("No MX: mail goes to {} itself", untrusted(&mx.host))
     } else {
@@ -365,7 +425,7 @@ fn mx_field(mx: &MxSummary, port: u16) -> FieldDraft {
         value.push_str("no address (A/AAAA) found\n");
     }
     for addr in &mx.addresses {
-        address_lines(addr, port, &mut value);
+        address_lines(addr, report, &mut value);
     }
     FieldDraft {
         name,
@@ -374,16 +434,35 @@ fn mx_field(mx: &MxSummary, port: u16) -> FieldDraft {
     }
 }
 
+/// The label of findings about the bot's own host.
+pub const THIS_MACHINE_LABEL: &str = "about the bot's host, not the domain";
+
 fn finding_field(f: &Finding) -> FieldDraft {
     // The summary is the headline (field names show bold); the value says where, shows the
     // evidence and ends with the advice.
-    let name = format!(
-        "{} {}: {}",
-        severity_icon(f.severity),
-        severity_word(f.severity),
-        untrusted(&f.summary)
-    );
-    let mut value = format!("`{}` · {}", f.code.as_str(), untrusted(&f.subject));
+    let ours = about_this_machine(f);
+    let name = if ours {
+        format!(
+            "🖥️ {} ({THIS_MACHINE_LABEL}): {}",
+            severity_word(f.severity),
+            untrusted(&f.summary)
+        )
+    } else {
+        format!(
+            "{} {}: {}",
+            severity_icon(f.severity),
+            severity_word(f.severity),
+            untrusted(&f.summary)
+        )
+    };
+    let mut value = if ours {
+        format!(
+            "`{}` · the bot's own host (this machine), not the checked domain",
+            f.code.as_str()
+        )
+    } else {
+        format!("`{}` · {}", f.code.as_str(), untrusted(&f.subject))
+    };
     for line in f.evidence.iter().take(2) {
         let (l, _) = truncate_chars(&untrusted(line), 200);
         let _ = write!(value, "\n• {l}");
@@ -396,7 +475,12 @@ fn finding_field(f: &Finding) -> FieldDraft {
         );
     }
     if !f.advice.is_empty() {
-        let _ = write!(value, "\n**Fix:** {}", untrusted(&f.advice));
+        let who = if ours {
+            "Fix (for the bot's operator)"
+        } else {
+            "Fix"
+        };
+        let _ = write!(value, "\n**{who}:** {}", untrusted(&f.advice));
     }
     FieldDraft {
         name,
@@ -433,14 +517,21 @@ pub fn render_report(report: &Report, ctx: &RenderContext) -> RenderedReport {
     if let Some(error) = &report.error {
         let _ = write!(description, "\n{}", untrusted(error));
     }
-    let faults = report.faults().count();
+    let ours = report
+        .findings
+        .iter()
+        .filter(|f| about_this_machine(f))
+        .count();
+    let faults = report.faults().filter(|f| !about_this_machine(f)).count();
     if report.verdict != Verdict::Invalid {
-        let hosts = match report.mx.len() {
-            0 => "no mail server found".to_owned(),
-            1 => "1 mail server checked".to_owned(),
-            n => format!("{n} mail servers checked"),
+        let not_checked = report.facts.as_ref().map_or(0, |f| f.not_checked.len());
+        let hosts = match (report.mx.len(), not_checked) {
+            (0, _) => "no mail server found".to_owned(),
+            (1, 0) => "1 mail server checked".to_owned(),
+            (n, 0) => format!("{n} mail servers checked"),
+            (n, k) => format!("{n} mail servers, {k} address(es) over the limit not tested"),
         };
-        let notes = report.findings.len() - faults;
+        let notes = report.findings.len() - faults - ours;
         let problems = match faults {
             0 => "No problems found".to_owned(),
             1 => "**1 problem to fix** (below, worst first)".to_owned(),
@@ -450,6 +541,41 @@ pub fn render_report(report: &Report, ctx: &RenderContext) -> RenderedReport {
         if notes > 0 {
             let _ = write!(description, " · {notes} note(s)");
         }
+        if ours > 0 {
+            let _ = write!(
+                description,
+                " · {ours} note(s) about the bot's own host (at the end)"
+            );
+        }
+    }
+    // Our own blocked port 25 explains the whole result: say so at the top, not only in a
+    // field that fitting might drop.
+    if report
+        .findings
+        .iter()
+        .any(|f| f.code == Code::ProbeEgressBlocked)
+    {
+        let blocked: Vec<&str> = [Family::Ipv4, Family::Ipv6]
+            .into_iter()
+            .filter(|family| {
+                report
+                    .facts
+                    .as_ref()
+                    .is_some_and(|f| f.vantage.egress_blocked(*family))
+            })
+            .map(Family::as_str)
+            .collect();
+        let over = if blocked.is_empty() {
+            String::new()
+        } else {
+            format!(" over {}", blocked.join(" and "))
+        };
+        let _ = write!(
+            description,
+            "\n🖥️ **The bot's own host cannot reach port 25{over}**, so its SMTP results say \
+             nothing about {domain_shown}: this is about the bot, not the domain. Its operator \
+             has to move it or get port 25 unblocked."
+        );
     }
     if let Some(age) = ctx.cached_age {
         let _ = write!(
@@ -460,13 +586,16 @@ pub fn render_report(report: &Report, ctx: &RenderContext) -> RenderedReport {
     }
     let mut fields: Vec<FieldDraft> = Vec::new();
     // Faults first (most useful), then the hosts, then the rest of the findings.
-    let findings = sorted_findings(report);
+    // Findings about the bot's own host come last, apart from the domain's.
+    let (ours, theirs): (Vec<&Finding>, Vec<&Finding>) = sorted_findings(report)
+        .into_iter()
+        .partition(|f| about_this_machine(f));
     let (major, minor): (Vec<&Finding>, Vec<&Finding>) =
-        findings.into_iter().partition(|f| f.severity.is_fault());
+        theirs.into_iter().partition(|f| f.severity.is_fault());
     fields.extend(major.iter().map(|f| finding_field(f)));
-    let port = report.facts.as_ref().map_or(25, |f| f.scope.smtp_port);
-    fields.extend(report.mx.iter().map(|mx| mx_field(mx, port)));
+    fields.extend(report.mx.iter().map(|mx| mx_field(mx, report)));
     fields.extend(minor.iter().map(|f| finding_field(f)));
+    fields.extend(ours.iter().map(|f| finding_field(f)));
     let resolver = if report.resolver.is_empty() {
         "—"
     } else {
@@ -526,7 +655,22 @@ pub fn report_text(report: &Report) -> Vec<u8> {
         "resolver: {} · {} ms\n",
         report.resolver, report.elapsed_ms
     );
-    for f in sorted_findings(report) {
+    if let Some(facts) = &report.facts {
+        let view = mailcheck::diagnose::vantage::view(&facts.vantage, &facts.dnsbl_zones);
+        if !view.lines.is_empty() {
+            out.push_str(
+                "From here (the bot's own host; findings about it say \"this machine\")\n",
+            );
+            for line in &view.lines {
+                let _ = writeln!(out, "    {line}");
+            }
+            out.push('\n');
+        }
+    }
+    let (ours, theirs): (Vec<&Finding>, Vec<&Finding>) = sorted_findings(report)
+        .into_iter()
+        .partition(|f| about_this_machine(f));
+    for f in theirs.into_iter().chain(ours) {
         let _ = writeln!(
             out,
             "[{}] {} {}: {}",
@@ -724,6 +868,172 @@ mod tests {
         );
         let file = String::from_utf8(r.file).unwrap();
         assert_eq!(file.matches("smtp.banner_mismatch").count(), 60);
+    }
+
+    fn summary(ip: &str, status: &str, note: Option<&str>) -> AddressSummary {
+        let ip: std::net::IpAddr = ip.parse().unwrap();
+        AddressSummary {
+            ip,
+            scope: mailcheck::facts::AddressScope::of(ip),
+            ptr: Vec::new(),
+            fcrdns: None,
+            smtp: mailcheck::report::SmtpSummary {
+                status: status.to_owned(),
+                banner: None,
+                starttls: None,
+                tls_version: None,
+                cert_ok: None,
+                last_reply: None,
+                note: note.map(str::to_owned),
+            },
+            dnsbl: Vec::new(),
+        }
+    }
+
+    fn report_with(findings: Vec<Finding>, addresses: Vec<AddressSummary>) -> Report {
+        let mut report = Report::invalid("example.test", "");
+        "example.test".clone_into(&mut report.domain);
+        report.error = None;
+        report.verdict = Verdict::Degraded;
+        report.findings = findings;
+        report.mx = vec![MxSummary {
+            host: "mx.example.test".to_owned(),
+            preference: 10,
+            implicit: false,
+            addresses,
+        }];
+        report
+    }
+
+    #[test]
+    fn findings_about_this_machine_come_last_and_are_labelled() {
+        let report = report_with(
+            vec![
+                Finding::new(
+                    Code::DnsblUnavailable,
+                    THIS_MACHINE,
+                    "zen refused our resolver",
+                )
+                .advice("Use your own resolver."),
+                Finding::new(Code::ProbeListed, THIS_MACHINE, "our address is listed"),
+                Finding::new(Code::RdnsMissing, "192.0.2.10", "no PTR"),
+                Finding::new(
+                    Code::MxNotAllChecked,
+                    "example.test",
+                    "more MX than the cap",
+                ),
+            ],
+            vec![summary("192.0.2.10", "accepted", None)],
+        );
+        let r = render_report(&report, &RenderContext::default());
+        let names: Vec<&str> = r.embed.fields.iter().map(|f| f.name.as_str()).collect();
+        assert!(names[0].starts_with("🟠 Warning: no PTR"), "{names:#?}");
+        assert!(names[1].starts_with("MX 10 mx.example.test"), "{names:#?}");
+        assert!(names[2].starts_with("ℹ️ Note: more MX"), "{names:#?}");
+        for (i, summary) in [
+            (3, "zen refused our resolver"),
+            (4, "our address is listed"),
+        ] {
+            assert_eq!(
+                names[i],
+                format!("🖥️ Could not check ({THIS_MACHINE_LABEL}): {summary}"),
+                "{names:#?}"
+            );
+            let value = &r.embed.fields[i].value;
+            assert!(
+                value.contains("the bot's own host (this machine), not the checked domain"),
+                "{value}"
+            );
+        }
+        assert!(
+            r.embed.fields[3]
+                .value
+                .contains("**Fix (for the bot's operator):** Use your own resolver.")
+        );
+        // Counted apart: one problem of the domain, one note, two notes about us.
+        let d = &r.embed.description;
+        assert!(
+            d.contains("**1 problem to fix**")
+                && d.contains("· 1 note(s) ·")
+                && d.contains("2 note(s) about the bot's own host"),
+            "{d}"
+        );
+        assert!(!d.contains("cannot reach port 25"), "{d}");
+        // The attachment lists them after the domain's findings too.
+        let file = String::from_utf8(r.file).unwrap();
+        let pos = |needle: &str| file.find(needle).unwrap();
+        assert!(
+            pos("rdns.missing") < pos("probe.listed this machine"),
+            "{file}"
+        );
+        assert!(pos("mx.not_all_checked") < pos("dnsbl.unavailable this machine"));
+    }
+
+    #[test]
+    fn address_lines_do_not_blame_the_target_for_what_is_about_us() {
+        let report = report_with(
+            vec![
+                Finding::new(Code::SmtpProbeBlocked, "192.0.2.10", "refused us"),
+                Finding::new(Code::SmtpGreylisted, "192.0.2.11", "greylisted"),
+                Finding::new(Code::SmtpNoPostmaster, "192.0.2.12", "no postmaster"),
+                Finding::new(Code::SmtpIncomplete, "192.0.2.14", "stopped early"),
+            ],
+            vec![
+                summary("192.0.2.10", "rejected", None),
+                summary("192.0.2.11", "tempfail", None),
+                summary("192.0.2.12", "rejected", None),
+                summary("192.0.2.13", "rejected", None),
+                summary("192.0.2.14", "greeted", None),
+            ],
+        );
+        let text = |i: usize| address_status_text(&report.mx[0].addresses[i], &report);
+        assert!(text(0).contains("refuses the bot itself"), "{}", text(0));
+        assert!(!text(0).contains("refuses mail for the domain"));
+        assert!(text(1).contains("greylists"), "{}", text(1));
+        assert!(
+            text(2).contains("postmaster@ does not exist"),
+            "{}",
+            text(2)
+        );
+        // No finding pins it on anyone else: the plain status stands.
+        assert_eq!(text(3), smtp_status_text("rejected"));
+        assert!(
+            text(4).contains("stopped before the recipient"),
+            "{}",
+            text(4)
+        );
+    }
+
+    #[test]
+    fn untested_addresses_say_why() {
+        let report = report_with(
+            Vec::new(),
+            vec![
+                summary(
+                    "93.184.216.20",
+                    "skipped",
+                    Some("not checked: MX host mx11.example.test over the cap of 10 hosts"),
+                ),
+                summary(
+                    "10.0.0.1",
+                    "skipped",
+                    Some("private address: not probed (only allowed for labs and internal audits)"),
+                ),
+            ],
+        );
+        let r = render_report(&report, &RenderContext::default());
+        let value = &r.embed.fields[0].value;
+        assert!(
+            value.contains(
+                "port 25: not tested · not checked: MX host mx11.example.test over the cap"
+            ),
+            "{value}"
+        );
+        assert!(
+            value.contains("`10.0.0.1` (private address: not tested from chat)"),
+            "{value}"
+        );
+        assert!(!value.contains("only allowed for labs"), "{value}");
     }
 
     #[test]

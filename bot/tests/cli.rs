@@ -28,6 +28,13 @@ fn help_explains_setup_and_names_preview() {
         "guild_id",
         "MAILCHECK_",
         "--lab",
+        "helo_name",
+        "mail_from",
+        "public_ip",
+        "egress_canaries",
+        "ca_file",
+        "From here",
+        "inconclusive",
     ] {
         assert!(help.contains(needle), "{needle:?} missing in\n{help}");
     }
@@ -98,9 +105,11 @@ fn preview_rejects_input_that_is_not_a_domain() {
     assert!(out.stdout.is_empty());
 }
 
-/// `mailcheck-bot run` against the Discord stand-in: it registers /mailcheck in the guild,
-/// answers, and on SIGTERM lets the running check finish and post its answer (here: the polite
-/// deadline message, since the mail server never greets) before it exits cleanly.
+/// `mailcheck-bot run` against the Discord stand-in: it checks its own vantage point at
+/// start-up (against a loopback canary that echoes a NAT address, never the public default
+/// canaries) and logs it, registers /mailcheck in the guild, answers, and on SIGTERM lets the
+/// running check finish and post its answer (here: the polite deadline message, since the mail
+/// server never greets) before it exits cleanly.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn run_answers_and_shuts_down_gracefully_on_sigterm() {
     use std::net::{IpAddr, Ipv4Addr, SocketAddr};
@@ -108,7 +117,7 @@ async fn run_answers_and_shuts_down_gracefully_on_sigterm() {
 
     use mailcheck_testkit::discord::{DiscordEvent, DiscordStandIn};
     use mailcheck_testkit::dns::DnsServer;
-    use mailcheck_testkit::smtp::{Hostile, SmtpServer};
+    use mailcheck_testkit::smtp::{Command as SmtpCommand, Hostile, SmtpServer};
 
     const WAIT: Duration = Duration::from_secs(40);
     const GUILD: u64 = 555_000_000_000_000_003;
@@ -124,6 +133,12 @@ async fn run_answers_and_shuts_down_gracefully_on_sigterm() {
         .a("mx.silent-bot.test", ip)
         .build()
         .await;
+    let canary = SmtpServer::builder()
+        .hostname("canary.silent-bot.test")
+        .echo_as(IpAddr::V4(Ipv4Addr::new(192, 0, 2, 77)))
+        .bind(SocketAddr::new(IpAddr::V4(Ipv4Addr::new(127, 0, 0, 64)), 0))
+        .build()
+        .await;
     let discord = DiscordStandIn::start().await.unwrap();
 
     let mut child = tokio::process::Command::from(bot())
@@ -136,6 +151,8 @@ async fn run_answers_and_shuts_down_gracefully_on_sigterm() {
         .env("MAILCHECK_ALLOW_PRIVATE", "true")
         .env("MAILCHECK_DNSBL_ZONES", "none")
         .env("MAILCHECK_CHECK_DEADLINE_SECS", "4")
+        .env("MAILCHECK_EGRESS_CANARIES", canary.addr().to_string())
+        .env("MAILCHECK_HELO_NAME", "probe.silent-bot.test")
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::piped())
         .kill_on_drop(true)
@@ -189,7 +206,16 @@ async fn run_answers_and_shuts_down_gracefully_on_sigterm() {
                 .is_some_and(|m| m.to_string().contains("did not finish within 4.0 s"))
     });
     assert!(answered, "{:#?}\n{stderr}", discord.events_for(&sent.token));
+    // The start-up self-test greeted the canary (EHLO, QUIT; no transaction) and logged what
+    // it learned; the EHLO name does not resolve, so the identity warning is loud.
+    assert_eq!(canary.connections(), 1, "{stderr}");
+    assert!(!canary.saw_command(SmtpCommand::Mail));
     for needle in [
+        "From here: outbound port 25 over IPv4: open",
+        "From here: public address: 192.0.2.77 (echoed by",
+        "From here: EHLO name: probe.silent-bot.test",
+        "probe.identity",
+        "identity is poor",
         "allow_private is on",
         "shutting down",
         "waiting for running checks",

@@ -148,6 +148,32 @@ async fn lab_domains_get_their_verdicts_and_findings_in_discord() {
     let text = listed.to_string();
     assert!(text.contains("blocklists: **listed** on bl.test"), "{text}");
 
+    // A finding about the bot's own host (its resolver is refused by the blocklist) is shown
+    // last and labelled as such, not under the MX address; the domain stays ok.
+    let (bldown, _) = check_scenario(&bot, &lab, 107, "bldown.test").await;
+    assert_eq!(bldown["color"], 0x1F_8B_4C, "{bldown}");
+    let fields = bldown["fields"].as_array().unwrap();
+    let ours = fields.last().unwrap().to_string();
+    assert!(
+        ours.contains("about the bot's host, not the domain")
+            && ours.contains("`dnsbl.unavailable`")
+            && ours.contains("Fix (for the bot's operator)"),
+        "{ours}"
+    );
+    assert!(fields[0].to_string().contains("MX 10 mx.bldown.test"));
+    let d = bldown["description"].as_str().unwrap();
+    assert!(
+        d.contains("No problems found") && d.contains("1 note(s) about the bot's own host"),
+        "{d}"
+    );
+
+    // Greylisting is inconclusive, and the address line does not call it a refusal.
+    let (grey, _) = check_scenario(&bot, &lab, 108, "greylist.test").await;
+    let text = grey.to_string();
+    assert!(text.contains("Inconclusive"), "{text}");
+    assert!(text.contains("greylists"), "{text}");
+    assert!(!text.contains("refuses mail"), "{text}");
+
     // No open-relay test from chat, even against a server that would relay: the server only
     // ever saw the postmaster recipient.
     let relay = bot.send(106, Some(GUILD), "openrelay.test");
@@ -220,12 +246,14 @@ async fn mini_world(domain: &str, ip: Ipv4Addr, greeting: Option<&str>) -> (DnsS
 }
 
 /// A bot configured like production (through [`Data::new`]), only with a loopback resolver and
-/// SMTP port, no blocklists, and private addresses allowed or not.
+/// SMTP port, no blocklists, no egress check (its default canaries are public hosts), and
+/// private addresses allowed or not.
 fn world_config(dns: &DnsServer, smtp: &SmtpServer, allow_private: bool) -> BotConfig {
     BotConfig {
         resolver: vec![dns.addr().to_string()],
         smtp_port: smtp.addr().port(),
         dnsbl_zones: Some(Vec::new()),
+        egress_canaries: vec![mailcheck_bot::config::NO_EGRESS_CHECK.to_owned()],
         allow_private,
         ..base_config()
     }
@@ -277,5 +305,127 @@ async fn a_private_address_mx_is_reported_not_probed() {
         0,
         "{:?}",
         dns.query_log()
+    );
+}
+
+/// The start-up self-test with the real checker: against the lab, its loopback canary answers
+/// and echoes the lab's NAT address; against a canary where nothing listens, port 25 counts as
+/// blocked and the log says so at ERROR level. Never the public default canaries.
+#[tokio::test]
+async fn the_vantage_self_test_reports_open_and_blocked_port_25() {
+    use mailcheck_bot::vantage::{Level, messages};
+
+    let lab = Lab::start().await.unwrap();
+    let data = mailcheck_bot::lab::data(base_config(), &lab.checker_hints()).unwrap();
+    let view = data.diagnoser.vantage_view().await.unwrap();
+    assert!(!view.port25_blocked, "{view:#?}");
+    let log = messages(&view);
+    let text: Vec<&str> = log.iter().map(|(_, t)| t.as_str()).collect();
+    assert!(
+        text.iter()
+            .any(|t| t.starts_with("From here: outbound port 25 over IPv4: open")),
+        "{text:#?}"
+    );
+    assert!(
+        text.iter()
+            .any(|t| t.starts_with("From here: public address: 192.0.2.77")),
+        "{text:#?}"
+    );
+    assert!(log.iter().all(|(l, _)| *l != Level::Error), "{log:#?}");
+
+    // Nothing listens on the canary's port: refused, like a provider's port 25 block.
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let canary = closed.local_addr().unwrap().to_string();
+    drop(closed);
+    let (dns, smtp) = mini_world("egress.test", Ipv4Addr::new(127, 0, 0, 65), None).await;
+    let config = BotConfig {
+        egress_canaries: vec![canary],
+        helo_name: "probe.egress.test".to_owned(),
+        ..world_config(&dns, &smtp, true)
+    };
+    config.validate().unwrap();
+    let data = Data::new(config).unwrap();
+    let view = data.diagnoser.vantage_view().await.unwrap();
+    assert!(view.port25_blocked, "{view:#?}");
+    assert!(
+        view.findings
+            .iter()
+            .any(|f| f.code == mailcheck::Code::ProbeEgressBlocked),
+        "{view:#?}"
+    );
+    let log = messages(&view);
+    let (level, loud) = log.last().unwrap();
+    assert_eq!(*level, Level::Error);
+    assert!(loud.contains("inconclusive"), "{loud}");
+    assert_eq!(smtp.connections(), 0, "the self-test checks no domain");
+}
+
+/// Our own port 25 blocked (here: the canary refuses like the MX does): the real checker
+/// blames us, not the domain, and the embed says so at the top, on the address line and in a
+/// field labelled as being about the bot's host.
+#[tokio::test]
+async fn our_blocked_port_25_is_shown_as_the_bots_problem_not_the_domains() {
+    let ip = Ipv4Addr::new(127, 0, 0, 66);
+    let closed = std::net::TcpListener::bind((ip, 0)).unwrap();
+    let port = closed.local_addr().unwrap().port();
+    drop(closed);
+    let dns = DnsServer::builder()
+        .mx("egress-blocked.test", 10, "mx.egress-blocked.test")
+        .a("mx.egress-blocked.test", ip)
+        .ptr(IpAddr::V4(ip), "mx.egress-blocked.test")
+        .build()
+        .await;
+    let config = BotConfig {
+        resolver: vec![dns.addr().to_string()],
+        smtp_port: port,
+        dnsbl_zones: Some(Vec::new()),
+        allow_private: true,
+        helo_name: "probe.egress-blocked.test".to_owned(),
+        egress_canaries: vec![format!("{ip}:{port}")],
+        ..base_config()
+    };
+    config.validate().unwrap();
+    let data = Data::new(config).unwrap();
+    let domain = mailcheck::DomainName::parse("egress-blocked.test").unwrap();
+    let (progress, _rx) = mailcheck_bot::ProgressSender::channel();
+    let report = data.diagnoser.diagnose(&domain, progress).await;
+    assert_eq!(
+        report.verdict,
+        mailcheck::Verdict::Inconclusive,
+        "{report:#?}"
+    );
+    assert!(
+        report
+            .findings
+            .iter()
+            .any(|f| f.code == mailcheck::Code::ProbeEgressBlocked),
+        "{:#?}",
+        report.findings
+    );
+    let rendered = mailcheck_bot::render_report(&report, &mailcheck_bot::RenderContext::default());
+    let description = &rendered.embed.description;
+    assert!(
+        description.contains("Inconclusive")
+            && description.contains("The bot's own host cannot reach port 25 over IPv4")
+            && !description.contains("problem to fix"),
+        "{description}"
+    );
+    let fields = &rendered.embed.fields;
+    assert!(
+        fields[0]
+            .value
+            .contains("not reachable from the bot's host: its own outbound port 25 is blocked"),
+        "{fields:#?}"
+    );
+    let ours = fields.last().unwrap();
+    assert!(
+        ours.name.contains("about the bot's host, not the domain")
+            && ours.value.contains("`probe.egress_blocked`"),
+        "{ours:#?}"
+    );
+    let file = String::from_utf8(rendered.file).unwrap();
+    assert!(
+        file.contains("From here") && file.contains("outbound port 25 over IPv4: BLOCKED"),
+        "{file}"
     );
 }
