@@ -1,7 +1,10 @@
 #!/usr/bin/python3
 """Smoke checks of the interop lab, independent of mailcheck. Run inside the lab namespace
 (tests/lab/check.sh does that). Prints one line per check, then "N passed, N failed";
-exits 1 if anything failed. Slow checks (greet-pause, filtered port) run in parallel."""
+exits 1 if anything failed. Slow checks (greet-pause, postscreen, filtered port) run in parallel.
+
+The prober namespaces beside the lab (mxnat, mxrej, mxdrop) are checked by this same script run
+inside each of them (`check.py --from NS`, started from here): their lines carry an [NS] prefix."""
 import concurrent.futures as cf
 import ipaddress
 import os
@@ -13,10 +16,20 @@ import subprocess
 import sys
 import time
 
-RESOLVER = os.environ.get("MXLAB_RESOLVER", "127.0.0.53")
-CA = os.environ.get("MXLAB_CA", "/run/mxlab/tls/ca.pem")
-PAUSE = float(os.environ.get("MXLAB_GREET_PAUSE", "11"))
-HELO = "probe.lab.test"
+E = os.environ.get
+RESOLVER = E("MXLAB_RESOLVER", "127.0.0.53")
+WAN_RESOLVER = E("MXLAB_WAN_RESOLVER", "198.18.25.53")
+CA = E("MXLAB_CA", "/run/mxlab/tls/ca.pem")
+PAUSE = float(E("MXLAB_GREET_PAUSE", "11"))
+PROBER = E("MXLAB_PROBER", "127.0.0.9")
+NAT_NS, REJ_NS, DROP_NS = E("MXLAB_NAT_NS", "mxnat"), E("MXLAB_REJ_NS", "mxrej"), E("MXLAB_DROP_NS", "mxdrop")
+NAT_PUBLIC, NAT_INSIDE = E("MXLAB_NAT_PUBLIC", "198.18.9.2"), E("MXLAB_NAT_INSIDE", "192.168.25.2")
+WAN_GOOD, WAN_EXIM, WAN_PF, WAN_CLOSED = "198.18.25.10", "198.18.25.12", "198.18.25.13", "198.18.25.31"
+FROM = sys.argv[2] if len(sys.argv) > 2 and sys.argv[1] == "--from" else None
+if FROM:
+    RESOLVER = WAN_RESOLVER  # the prober namespaces reach the lab's Unbound on its wan address
+HELO = {None: "probe.test", NAT_NS: "nat.probe.test"}.get(FROM, "probe.test")
+SENDER = f"postmaster@{HELO}"
 results = []
 
 
@@ -87,8 +100,9 @@ def tls(ip, name, want):
     report(f"starttls {ip} as {name}: {got}", want in got, f"want {want!r}")
 
 
-def rcpt(ip, domain, want_code, want_text="", stage="RCPT"):
+def rcpt(ip, domain, want_code, want_text="", stage="RCPT", sender=None):
     """EHLO, STARTTLS if offered (unverified), MAIL FROM, RCPT TO:<postmaster@domain>."""
+    sender = SENDER if sender is None else sender
     try:
         s, _, _ = connect(ip)
         s.ehlo(HELO)
@@ -96,29 +110,77 @@ def rcpt(ip, domain, want_code, want_text="", stage="RCPT"):
             ctx = ssl._create_unverified_context()
             s.starttls(context=ctx)
             s.ehlo(HELO)
-        code, msg = s.mail("probe@lab.test")
+        code, msg = s.mail(sender)
         if stage == "RCPT" and code < 400:
             code, msg = s.rcpt(f"postmaster@{domain}")
         s.quit()
-        msg = msg.decode(errors="replace")
+        msg = msg.decode(errors="replace").replace("\n", " / ")
     except smtplib.SMTPServerDisconnected as e:
         code, msg = 0, f"disconnected: {e}"
     except Exception as e:  # noqa: BLE001
         code, msg = -1, repr(e)
-    report(f"smtp {ip} {stage} postmaster@{domain} -> {code} {msg!r}",
+    report(f"smtp {ip} {stage} <{sender}> -> postmaster@{domain}: {code} {msg!r}",
            code == want_code and want_text in msg, f"want {want_code} {want_text!r}")
 
 
-def tcp(ip, want, timeout=2.0):
+def ehlo_echo(ip, want):
+    """The client address a server sees, as Exim echoes it in its EHLO reply ("Hello NAME [IP]")."""
+    try:
+        s, _, _ = connect(ip)
+        code, msg = s.ehlo(HELO)
+        local = s.sock.getsockname()[0]
+        s.quit()
+        first = msg.decode(errors="replace").splitlines()[0]
+        report(f"ehlo {ip} from {local}: {code} {first!r}", f"[{want}]" in first, f"want [{want}]")
+    except Exception as e:  # noqa: BLE001
+        report(f"ehlo {ip}", False, repr(e))
+
+
+def postscreen(ip):
+    """postscreen: a 220- teaser at once, the final 220 line only after the greet wait (6 s)."""
     t = time.monotonic()
     try:
-        socket.create_connection((ip, 25), timeout).close()
+        with socket.create_connection((ip, 25), 15) as c:
+            f = c.makefile("rb")
+            first = f.readline().decode().rstrip()
+            t1 = time.monotonic() - t
+            last = f.readline().decode().rstrip()
+            t2 = time.monotonic() - t
+            c.sendall(b"QUIT\r\n")
+        ok = first.startswith("220-") and t1 < 1 and last.startswith("220 ") and 5.5 < t2 < 8
+        report(f"postscreen {ip}: {first!r} after {t1:.1f} s, {last!r} after {t2:.1f} s", ok,
+               "want 220- at once, 220 after ~6 s")
+    except Exception as e:  # noqa: BLE001
+        report(f"postscreen {ip}", False, repr(e))
+
+
+def no_default_route():
+    out = subprocess.run(["ip", "-4", "route", "show"], capture_output=True, text=True).stdout
+    report(f"routes here: {out.strip().splitlines()}", "default" not in out, "want no default route")
+
+
+def from_namespace(ns):
+    """Run this script inside prober namespace NS; return its PASS/FAIL lines (prefixed)."""
+    out = subprocess.run(["ip", "netns", "exec", ns, sys.executable, os.path.abspath(__file__),
+                          "--from", ns], capture_output=True, text=True, timeout=60)
+    lines = [l for l in out.stdout.splitlines() if l.startswith(("PASS ", "FAIL "))]
+    if not lines:
+        lines = [f"FAIL check.py --from {ns} printed nothing   <-- rc={out.returncode} {out.stderr[-500:]!r}"]
+    return [l[:5] + f"[{ns}] " + l[5:] for l in lines]
+
+
+def tcp(ip, want, timeout=2.0, port=25):
+    t = time.monotonic()
+    try:
+        socket.create_connection((ip, port), timeout).close()
         got = "open"
     except socket.timeout:
         got = "timeout"
     except ConnectionRefusedError:
         got = "refused"
-    report(f"tcp {ip}:25 {got} after {(time.monotonic() - t) * 1000:.0f} ms", got == want, f"want {want}")
+    except OSError as e:
+        got = f"error {e}"
+    report(f"tcp {ip}:{port} {got} after {(time.monotonic() - t) * 1000:.0f} ms", got == want, f"want {want}")
 
 
 def greet_pause(ip):
@@ -144,8 +206,48 @@ def busy(ip):
     report(f"greeting {ip}: {code} {msg!r}", code == 421, "want 421")
 
 
-slow = cf.ThreadPoolExecutor(2)
-pending = [slow.submit(greet_pause, "127.0.0.17"), slow.submit(tcp, "127.0.0.30", "timeout")]
+def prober_checks(ns):
+    """Checks inside a prober namespace: DNS reaches the lab, port 25 as the namespace intends."""
+    dns("wan.test", "MX", "NOERROR", "10 mx.wan.test.")
+    dns("mx.wan.test", "A", "NOERROR", WAN_GOOD)
+    no_default_route()
+    if ns == NAT_NS:
+        dns("nat.probe.test", "A", "NOERROR", NAT_PUBLIC)
+        fcrdns(NAT_PUBLIC, "nat.probe.test")
+        banner(WAN_GOOD, r"^mx\.wan\.test ESMTP Postfix", True)
+        banner(WAN_EXIM, r"^mx\.natexim\.test ESMTP Exim 4\.9", True)
+        banner(WAN_PF, r"^mx\.natpostfix\.test ESMTP Postfix", True)
+        tls(WAN_GOOD, "mx.wan.test", "ok")
+        tls(WAN_EXIM, "mx.natexim.test", "ok")
+        tls(WAN_PF, "mx.natpostfix.test", "ok")
+        # we are 192.168.25.2 here; the servers see only the NAT's address
+        ehlo_echo(WAN_EXIM, NAT_PUBLIC)
+        rcpt(WAN_GOOD, "wan.test", 250)
+        rcpt(WAN_EXIM, "natexim.test", 550, f"{NAT_PUBLIC} is not welcome here")
+        rcpt(WAN_PF, "natpostfix.test", 550, f"5.7.1 {NAT_PUBLIC} is not welcome here")
+        tcp(WAN_CLOSED, "refused")
+    elif ns == REJ_NS:
+        dns("rej.probe.test", "A", "NOERROR", "198.18.10.2")
+        tcp(WAN_GOOD, "refused")       # our own output chain: reject with tcp reset
+        tcp(WAN_CLOSED, "refused")
+        tcp(WAN_RESOLVER, "open", port=53)
+    elif ns == DROP_NS:
+        dns("drop.probe.test", "A", "NOERROR", "198.18.11.2")
+        tcp(WAN_GOOD, "timeout")       # our own output chain: drop
+        tcp(WAN_RESOLVER, "open", port=53)
+
+
+if FROM:
+    prober_checks(FROM)
+    failed = results.count(False)
+    print(f"{len(results) - failed} passed, {failed} failed")
+    sys.exit(1 if failed else 0)
+
+outside = cf.ThreadPoolExecutor(3)
+others = [outside.submit(from_namespace, ns) for ns in (NAT_NS, REJ_NS, DROP_NS)]
+slow = cf.ThreadPoolExecutor(3)
+pending = [slow.submit(greet_pause, "127.0.0.17"), slow.submit(tcp, "127.0.0.30", "timeout"),
+           slow.submit(postscreen, "127.0.0.23")]
 
 # DNS shapes of the scenarios
 dns("good.test", "MX", "NOERROR", "10 mx1.good.test.")
@@ -163,13 +265,31 @@ dns("servfail.test", "MX", "SERVFAIL")
 dns("mx.v6only.test", "AAAA", "NOERROR", "::1")
 dns("mx.v6only.test", "A", "NOERROR")
 dns("example.com", "A", "NXDOMAIN")  # closed world: the fake root knows only test.
+dns("greyfilter.test", "MX", "NOERROR", "10 mx.exim.test.", "20 mx.filtered.test.")
+dns("localhost.test", "MX", "NOERROR", "10 localhost.")
+dns("busyclosed.test", "MX", "NOERROR", "10 mx.busy.test.", "20 mx.closed.test.")
+dns("localhost", "A", "NOERROR", "127.0.0.1")
+dns("dnsblfail.test", "MX", "NOERROR", "10 mx1.good.test.")
+dns("natexim.test", "MX", "NOERROR", "10 mx.natexim.test.")
+# the prober's own identity: what servers see it connect from, with A and PTR agreeing
+dns("probe.test", "A", "NOERROR", PROBER)
+fcrdns(PROBER, "probe.test")
+fcrdns(NAT_PUBLIC, "nat.probe.test")
+fcrdns("198.18.10.2", "rej.probe.test")
+fcrdns("198.18.11.2", "drop.probe.test")
 for ip, name in [("127.0.0.10", "mx1.good.test"), ("127.0.0.11", "mx.bannerlie.test"),
                  ("127.0.0.12", "mx.exim.test"), ("127.0.0.13", "mx.notls.test"),
                  ("127.0.0.14", "mx.tlsfail.test"), ("127.0.0.15", "mx.wrongcert.test"),
                  ("127.0.0.16", "mx.mailrej.test"), ("127.0.0.17", "mx.greetpause.test"),
                  ("127.0.0.18", "mx.listed.test"), ("127.0.0.19", "mx.busy.test"),
                  ("127.0.0.20", "mx.dropmail.test"), ("127.0.0.30", "mx.filtered.test"),
-                 ("127.0.0.31", "mx.closed.test"), ("::1", "mx.v6only.test")]:
+                 ("127.0.0.31", "mx.closed.test"), ("::1", "mx.v6only.test"),
+                 ("127.0.0.21", "mx.senderverify.test"), ("127.0.0.22", "mx.relaydefer.test"),
+                 ("127.0.0.23", "mx.postscreen.test"), ("127.0.0.24", "mx.exo.test"),
+                 ("127.0.0.25", "mx.policylisted.test"), ("127.0.0.26", "mx.senderrej.test"),
+                 ("127.0.0.27", "mx.relayrcpt.test"),
+                 (WAN_GOOD, "mx.wan.test"), (WAN_EXIM, "mx.natexim.test"),
+                 (WAN_PF, "mx.natpostfix.test"), (WAN_CLOSED, "mx.wanclosed.test")]:
     fcrdns(ip, name)
 # DNSBL: RFC 5782 test points and the one real listing
 dns("2.0.0.127.bl.test", "A", "NOERROR", "127.0.0.2")
@@ -180,6 +300,13 @@ dns("10.0.0.127.bl.test", "A", "NXDOMAIN")
 dns(rev("::ffff:7f00:2").replace("ip6.arpa", "bl.test"), "A", "NOERROR", "127.0.0.2")
 dns(rev("::ffff:7f00:1").replace("ip6.arpa", "bl.test"), "A", "NXDOMAIN")
 dns(rev("::1").replace("ip6.arpa", "bl.test"), "A", "NXDOMAIN")
+dns("25.0.0.127.zen.spamhaus.org", "A", "NOERROR", "127.0.0.10")  # lab copy: PBL (policy)
+dns("25.0.0.127.zen.spamhaus.org", "TXT", "NOERROR", "PBL")
+dns("2.0.0.127.zen.spamhaus.org", "A", "NOERROR", "127.0.0.2")
+dns("1.0.0.127.zen.spamhaus.org", "A", "NXDOMAIN")
+dns("25.0.0.127.bl.test", "A", "NXDOMAIN")
+dns("9.0.0.127.bl.test", "A", "NXDOMAIN")                    # the prober is not listed
+dns("2.0.0.127.blrefused.test", "A", "SERVFAIL")             # rbldnsd REFUSEs the zone
 
 # each real server's own greeting
 banner("127.0.0.10", r"^mx1\.good\.test ESMTP Postfix", True)
@@ -193,6 +320,15 @@ banner("127.0.0.13", r"^mx\.notls\.test ESMTP OpenSMTPD", False)
 banner("127.0.0.14", r"^mx\.tlsfail\.test ESMTP OpenSMTPD", True)
 banner("127.0.0.20", r"^mx\.dropmail\.test ESMTP", False)
 busy("127.0.0.19")
+banner("127.0.0.21", r"^mx\.senderverify\.test ESMTP Exim 4\.9", True)
+banner("127.0.0.22", r"^mx\.relaydefer\.test ESMTP Postfix", True)
+banner("127.0.0.24", r"^mx\.exo\.test ESMTP Postfix", True)
+banner("127.0.0.25", r"^mx\.policylisted\.test ESMTP Postfix", True)
+banner("127.0.0.26", r"^mx\.senderrej\.test ESMTP Postfix", True)
+banner("127.0.0.27", r"^mx\.relayrcpt\.test ESMTP Postfix", True)
+# clients in mxlab connect from the prober's address (local routes' preferred source)
+ehlo_echo("127.0.0.12", PROBER)
+ehlo_echo("127.0.0.21", PROBER)
 
 # certificates, verified with the lab CA against the MX host name
 tls("127.0.0.10", "mx1.good.test", "ok")
@@ -205,6 +341,12 @@ tls("127.0.0.16", "mx.mailrej.test", "ok")
 tls("127.0.0.12", "mx.exim.test", "ok")
 tls("127.0.0.15", "mx.wrongcert.test", "Hostname mismatch")
 tls("127.0.0.14", "mx.tlsfail.test", "SSLError")  # OpenSMTPD 6.8 + OpenSSL 3: handshake fails
+tls("127.0.0.21", "mx.senderverify.test", "ok")
+tls("127.0.0.22", "mx.relaydefer.test", "ok")
+tls("127.0.0.24", "mx.exo.test", "ok")
+tls("127.0.0.25", "mx.policylisted.test", "ok")
+tls("127.0.0.26", "mx.senderrej.test", "ok")
+tls("127.0.0.27", "mx.relayrcpt.test", "ok")
 
 # the SMTP transaction of each scenario
 rcpt("127.0.0.10", "good.test", 250)
@@ -217,9 +359,26 @@ rcpt("127.0.0.10", "relay.test", 554, "Relay access denied")
 rcpt("127.0.0.11", "bannerlie.test", 250)
 rcpt("127.0.0.15", "wrongcert.test", 250)
 rcpt("127.0.0.16", "mailrej.test", 554, "Sender address rejected", stage="MAIL")
+rcpt("127.0.0.16", "mailrej.test", 554, "<>: Sender address rejected", stage="MAIL", sender="")
 rcpt("127.0.0.12", "exim.test", 250)
 rcpt("127.0.0.12", "nopostmaster.test", 550, "unknown user")
-rcpt("127.0.0.12", "tempfail.test", 451, "greylisted")
+rcpt("127.0.0.12", "tempfail.test", 452, "4.3.1 Insufficient system storage")
+rcpt("127.0.0.12", "greylist.test", 451, "4.7.1 greylisted, please try again later")
+rcpt("127.0.0.12", "greyfilter.test", 451, "greylisted")
+rcpt("127.0.0.21", "senderverify.test", 250)
+rcpt("127.0.0.21", "senderverify.test", 550,
+     "Verification failed for <postmaster@nowhere.invalid> / Unrouteable address / Sender verify failed",
+     sender="postmaster@nowhere.invalid")
+rcpt("127.0.0.21", "senderverify.test", 250, sender="")
+rcpt("127.0.0.22", "relaydefer.test", 454, "4.7.1 <postmaster@relaydefer.test>: Relay access denied")
+rcpt("127.0.0.24", "exo.test", 550, "5.4.1 Recipient address rejected: Access denied. For more information")
+rcpt("127.0.0.25", "policylisted.test", 250)
+rcpt("127.0.0.26", "senderrej.test", 250)
+rcpt("127.0.0.26", "senderrej.test", 550, "5.1.8 <postmaster@nowhere.invalid>: Sender address rejected: Domain not found",
+     sender="postmaster@nowhere.invalid")
+rcpt("127.0.0.26", "senderrej.test", 250, sender="")
+rcpt("127.0.0.10", "dnsblfail.test", 250)
+rcpt("127.0.0.27", "relayrcpt.test", 550, "5.1.1 <postmaster@relayrcpt.test>: Recipient address rejected: User unknown in relay recipient table")
 rcpt("127.0.0.12", "example.org", 550, "relay not permitted")
 rcpt("127.0.0.13", "notls.test", 250)
 rcpt("127.0.0.14", "tlsfail.test", 250)
@@ -228,6 +387,10 @@ tcp("127.0.0.31", "refused")
 
 for f in pending:
     f.result()
+for f in others:
+    for line in f.result():
+        print(line, flush=True)
+        results.append(line.startswith("PASS "))
 failed = results.count(False)
 print(f"{len(results) - failed} passed, {failed} failed")
 sys.exit(1 if failed else 0)

@@ -6,6 +6,10 @@ export MXLAB_NS=${MXLAB_NS:-mxlab}            # network namespace holding the wh
 export MXLAB_RUN=${MXLAB_RUN:-/run/mxlab}     # configs, pids, logs, spools, certificates
 export MXLAB_EXTRACT=${MXLAB_EXTRACT:-/opt/mxlab-mta}  # unpacked exim4 + opensmtpd (install.sh)
 export MXLAB_GREET_PAUSE=${MXLAB_GREET_PAUSE:-11}      # seconds Exim holds mx.greetpause.test's banner
+# Prober namespaces beside the lab, each linked to it by a veth pair (see "Prober namespaces" below).
+export MXLAB_NAT_NS=${MXLAB_NAT_NS:-mxnat}      # behind NAT: servers see $MXLAB_NAT_PUBLIC only
+export MXLAB_REJ_NS=${MXLAB_REJ_NS:-mxrej}      # own nftables output chain REJECTs tcp dport 25
+export MXLAB_DROP_NS=${MXLAB_DROP_NS:-mxdrop}   # own nftables output chain DROPs tcp dport 25
 
 # DNS
 export MXLAB_RESOLVER=127.0.0.53   # Unbound, recursive from the lab's fake root (resolv.conf in the netns)
@@ -13,6 +17,14 @@ export MXLAB_AUTH=127.0.0.54       # Knot: ".", "test.", one zone per scenario d
 export MXLAB_RBL=127.0.0.55        # rbldnsd: bl.test (UDP only); delegated from test.
 export MXLAB_DNSBL_ZONE=bl.test
 export MXLAB_CA=$MXLAB_RUN/tls/ca.pem   # lab CA for --ca-file
+export MXLAB_DNSBL_DEAD_ZONE=blrefused.test  # a blocklist zone whose server REFUSEs it (resolver: SERVFAIL)
+export MXLAB_ZEN_ZONE=zen.spamhaus.org       # the lab's own copy (rbldnsd, delegated from the fake root)
+
+# The prober inside mxlab: every lab address's local route has this as its preferred source, so
+# servers see the prober as 127.0.0.9 = probe.test (A and PTR: a good identity, not listed).
+export MXLAB_PROBER=127.0.0.9
+export MXLAB_HELO=probe.test
+export MXLAB_EGRESS_CANARY=127.0.0.10:25
 
 # SMTP servers (port 25). name = PTR = A record = banner, unless the scenario says otherwise.
 export MXLAB_PF_GOOD=127.0.0.10        # Postfix A   mx1.good.test        healthy, STARTTLS
@@ -29,9 +41,32 @@ export MXLAB_SINK_DROPMAIL=127.0.0.20  # smtp-sink   mx.dropmail.test     hangs 
 export MXLAB_FILTERED=127.0.0.30       #             mx.filtered.test     SYN dropped (nft)
 export MXLAB_CLOSED=127.0.0.31         #             mx.closed.test       nothing listens (RST)
 export MXLAB_PF_V6=::1                 # Postfix A   mx.v6only.test       IPv6-only MX
+export MXLAB_EXIM_SENDERVERIFY=127.0.0.21 # Exim     mx.senderverify.test stock `require verify = sender`
+export MXLAB_PF_RELAYDEFER=127.0.0.22  # Postfix B   mx.relaydefer.test   stock relay restrictions: 454 Relay access denied
+export MXLAB_PF_POSTSCREEN=127.0.0.23  # Postfix A   mx.postscreen.test   postscreen, default 6 s greet wait, enforce
+export MXLAB_PF_EXO=127.0.0.24         # Postfix B   mx.exo.test          milter: 550 5.4.1 ... Access denied for postmaster
+export MXLAB_PF_POLICYLISTED=127.0.0.25 # Postfix A  mx.policylisted.test on the lab's zen.spamhaus.org as PBL (127.0.0.10)
+export MXLAB_PF_SENDERREJ=127.0.0.26   # Postfix B   mx.senderrej.test    reject_unknown_sender_domain (550)
+export MXLAB_PF_RELAYRCPT=127.0.0.27   # Postfix B   mx.relayrcpt.test    relay domain without postmaster in relay_recipient_maps
+export MXLAB_MILTER=127.0.0.1:8891     # lab-milter.py: scripted RCPT replies for Postfix B
+
+# The "wan": addresses on mxlab's lo that the prober namespaces reach through their veth.
+export MXLAB_WAN_RESOLVER=198.18.25.53   # Unbound, also listening here
+export MXLAB_WAN_GOOD=198.18.25.10       # Postfix A   mx.wan.test          healthy; egress canary from the namespaces
+export MXLAB_WAN_EXIM=198.18.25.12       # Exim        mx.natexim.test      echoes [client IP] in EHLO; 550 <client IP> is not welcome here
+export MXLAB_WAN_PF=198.18.25.13         # Postfix B   mx.natpostfix.test   milter: 550 5.7.1 <client IP> is not welcome here
+export MXLAB_WAN_CLOSED=198.18.25.31     #             mx.wanclosed.test    nothing listens (RST)
+export MXLAB_WAN_CANARY=$MXLAB_WAN_GOOD:25
+# Prober namespaces: address there, address of mxlab's end of the veth, EHLO name (A = PTR = what
+# servers see).
+export MXLAB_NAT_INSIDE=192.168.25.2 MXLAB_NAT_GW=192.168.25.1   # private; mxlab SNATs it to:
+export MXLAB_NAT_PUBLIC=198.18.9.2 MXLAB_NAT_HELO=nat.probe.test
+export MXLAB_REJ_ADDR=198.18.10.2 MXLAB_REJ_GW=198.18.10.1 MXLAB_REJ_HELO=rej.probe.test
+export MXLAB_DROP_ADDR=198.18.11.2 MXLAB_DROP_GW=198.18.11.1 MXLAB_DROP_HELO=drop.probe.test
 
 # Every IPv4 address the lab puts on lo (last octet).
-MXLAB_V4_OCTETS="10 11 12 13 14 15 16 17 18 19 20 30 31 53 54 55"
+MXLAB_V4_OCTETS="9 10 11 12 13 14 15 16 17 18 19 20 21 22 23 24 25 26 27 30 31 53 54 55"
+MXLAB_WAN_ADDRS="$MXLAB_WAN_GOOD $MXLAB_WAN_EXIM $MXLAB_WAN_PF $MXLAB_WAN_CLOSED $MXLAB_WAN_RESOLVER"
 
 NX="ip netns exec $MXLAB_NS"   # prefix: run a command inside the lab
 

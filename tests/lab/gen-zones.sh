@@ -44,6 +44,13 @@ mxzone busy.test 19          # smtp-sink: 421 greeting
 mxzone dropmail.test 20      # smtp-sink: disconnects after MAIL FROM
 mxzone filtered.test 30      # SYNs dropped
 mxzone closed.test 31        # connection refused
+mxzone senderverify.test 21  # Exim, stock `require verify = sender`: an unroutable sender gets 550 at RCPT
+mxzone relaydefer.test 22    # Postfix B with stock relay restrictions, not serving the domain: 454 4.7.1
+mxzone postscreen.test 23    # Postfix A behind postscreen (6 s greet wait, enforce)
+mxzone exo.test 24           # Postfix B + milter: Exchange Online's 550 5.4.1 Access denied for postmaster@
+mxzone policylisted.test 25  # Postfix A; 127.0.0.25 on the lab's zen.spamhaus.org with the PBL code 127.0.0.10
+mxzone senderrej.test 26     # Postfix B, reject_unknown_sender_domain (550 at RCPT)
+mxzone relayrcpt.test 27     # Postfix B relays the domain; postmaster@ is not in relay_recipient_maps
 zone relay.test <<'Z'
 ; MX is Postfix A, which is not configured for this domain: 554 Relay access denied
 @   MX 10 mx1.good.test.
@@ -53,8 +60,58 @@ zone nopostmaster.test <<'Z'
 @   MX 10 mx.exim.test.
 Z
 zone tempfail.test <<'Z'
-; MX is Exim, which defers every RCPT for this domain (greylisting style): 451
+; MX is Exim, which defers every RCPT for this domain: 452 4.3.1 Insufficient system storage
 @   MX 10 mx.exim.test.
+Z
+zone greylist.test <<'Z'
+; MX is Exim, which greylists every RCPT for this domain: 451 4.7.1 greylisted, please try again later
+@   MX 10 mx.exim.test.
+Z
+zone greyfilter.test <<'Z'
+; MX 10 greylists (Exim), MX 20 drops SYNs
+@   MX 10 mx.exim.test.
+@   MX 20 mx.filtered.test.
+Z
+zone busyclosed.test <<'Z'
+; MX 10 answers 421 at the greeting (smtp-sink), MX 20 refuses connections
+@   MX 10 mx.busy.test.
+@   MX 20 mx.closed.test.
+Z
+zone localhost.test <<'Z'
+; MX host is localhost. (loopback: unusable unless private targets are allowed)
+@   MX 10 localhost.
+Z
+zone dnsblfail.test <<'Z'
+; MX is Postfix A; probed with an extra blocklist zone (blrefused.test) whose server refuses it
+@   MX 10 mx1.good.test.
+Z
+zone probe.test <<'Z'
+; the prober's own names (--helo): A = PTR = the address the servers see it connect from
+@     A  127.0.0.9
+nat   A  198.18.9.2
+rej   A  198.18.10.2
+drop  A  198.18.11.2
+Z
+# ---- the "wan": servers on 198.18.25.x, reachable from the prober namespaces (mxnat, mxrej, mxdrop)
+zone wan.test <<'Z'
+; healthy Postfix A on its wan address
+@   MX 10 mx
+mx  A  198.18.25.10
+Z
+zone natexim.test <<'Z'
+; Exim on its wan address: echoes the client IP in EHLO, then 550 <client IP> is not welcome here
+@   MX 10 mx
+mx  A  198.18.25.12
+Z
+zone natpostfix.test <<'Z'
+; Postfix B + milter on its wan address: 550 5.7.1 <client IP> is not welcome here at RCPT (no echo in EHLO)
+@   MX 10 mx
+mx  A  198.18.25.13
+Z
+zone wanclosed.test <<'Z'
+; nothing listens on 198.18.25.31:25
+@   MX 10 mx
+mx  A  198.18.25.31
 Z
 zone implicit.test <<'Z'
 ; no MX at all, only an address: implicit MX (RFC 5321 5.1) -> Postfix A
@@ -99,9 +156,14 @@ zone test test.zone <<Z
 ns1      A  127.0.0.54
 bl       NS ns.bl.test.
 ns.bl    A  127.0.0.55
+; a blocklist zone delegated to rbldnsd, which does not serve it: REFUSED (the resolver: SERVFAIL)
+blrefused NS ns.bl.test.
 \$INCLUDE $OUT/delegations.inc
 Z
-{ printf '$ORIGIN .\n$TTL 300\n. %s\n. NS ns1.test.\ntest. NS ns1.test.\nns1.test. A 127.0.0.54\n' "$SOA"; } > "$OUT/root.zone"
+# zen.spamhaus.org: a lab copy on rbldnsd (never the real one: nothing leaves the namespace), so a
+# list whose return codes the prober knows by name (127.0.0.10 = PBL, a policy listing) is tested.
+{ printf '$ORIGIN .\n$TTL 300\n. %s\n. NS ns1.test.\ntest. NS ns1.test.\nns1.test. A 127.0.0.54\n' "$SOA"
+  printf 'zen.spamhaus.org. NS ns.bl.test.\n'; } > "$OUT/root.zone"
 printf '  - domain: .\n    file: root.zone\n' >> "$OUT/knot-zones.conf"
 
 # ---- reverse zones: every MX address has a PTR whose name resolves back to it (FCrDNS)
@@ -120,6 +182,23 @@ zone 127.in-addr.arpa 127.rev.zone <<'Z'
 20.0.0  PTR mx.dropmail.test.
 30.0.0  PTR mx.filtered.test.
 31.0.0  PTR mx.closed.test.
+9.0.0   PTR probe.test.
+21.0.0  PTR mx.senderverify.test.
+22.0.0  PTR mx.relaydefer.test.
+23.0.0  PTR mx.postscreen.test.
+24.0.0  PTR mx.exo.test.
+25.0.0  PTR mx.policylisted.test.
+26.0.0  PTR mx.senderrej.test.
+27.0.0  PTR mx.relayrcpt.test.
+Z
+zone 18.198.in-addr.arpa 198-18.rev.zone <<'Z'
+2.9     PTR nat.probe.test.
+2.10    PTR rej.probe.test.
+2.11    PTR drop.probe.test.
+10.25   PTR mx.wan.test.
+12.25   PTR mx.natexim.test.
+13.25   PTR mx.natpostfix.test.
+31.25   PTR mx.wanclosed.test.
 Z
 # ::1 (Unbound needs local-zone nodefault for this name; it is a built-in local zone)
 zone 1.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.ip6.arpa v6loop.rev.zone <<'Z'
@@ -137,6 +216,19 @@ $NS 300 ns.bl.test.
 Z
 cat > "$OUT/bl6.txt" <<'Z'
 :127.0.0.2:Listed in the lab blocklist (IPv6): $
+::ffff:7f00:2
+Z
+# ---- the lab's zen.spamhaus.org (rbldnsd): the test points, and 127.0.0.25 (mx.policylisted.test)
+# with 127.0.0.10, Spamhaus's PBL code for an end-user range (a policy listing, not abuse).
+cat > "$OUT/zen4.txt" <<'Z'
+$SOA 300 ns.bl.test. hostmaster.test. 1 3600 600 86400 60
+$NS 300 ns.bl.test.
+:127.0.0.2:Lab copy of zen.spamhaus.org: https://check.spamhaus.org/query/ip/$
+127.0.0.2
+127.0.0.25 :127.0.0.10:Lab copy of zen.spamhaus.org (PBL, ISP maintained): https://check.spamhaus.org/query/ip/$
+Z
+cat > "$OUT/zen6.txt" <<'Z'
+:127.0.0.2:Lab copy of zen.spamhaus.org (IPv6): $
 ::ffff:7f00:2
 Z
 chmod -R a+rX "$OUT"

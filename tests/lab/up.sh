@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Bring the interop lab up inside network namespace $MXLAB_NS (default mxlab). Idempotent: any
 # previous lab is torn down first. No systemd; each daemon gets its own config under $MXLAB_RUN.
-# Needs root and `bash tests/lab/install.sh` once. Nothing in the namespace can reach outside it:
-# its only interface is lo, and DNS recursion starts at the lab's own fake root.
+# Needs root and `bash tests/lab/install.sh` once. Nothing in the namespaces can reach outside them:
+# the lab's interfaces are lo and veth pairs to the prober namespaces ($MXLAB_NAT_NS, $MXLAB_REJ_NS,
+# $MXLAB_DROP_NS), whose only link is that veth; DNS recursion starts at the lab's own fake root.
 #
 #   bash tests/lab/up.sh && ip netns exec mxlab <client> ... && bash tests/lab/down.sh
 set -euo pipefail
@@ -24,10 +25,68 @@ trap 'rc=$?; [ $rc = 0 ] || { lablog "up failed (rc=$rc), logs in $R/logs"; LAB_
 ip netns add "$MXLAB_NS"
 ip -n "$MXLAB_NS" link set lo up
 for o in $MXLAB_V4_OCTETS; do ip -n "$MXLAB_NS" addr add "127.0.0.$o/32" dev lo; done
+for a in $MXLAB_WAN_ADDRS; do ip -n "$MXLAB_NS" addr add "$a/32" dev lo; done
+# A connection to a local address normally comes from that same address, so every server would
+# see itself as the client. Give each lab address's local route the prober's address as preferred
+# source: clients inside mxlab (mailcheck, check.py) then connect from 127.0.0.9 = probe.test,
+# whose A and PTR agree and which no blocklist lists -- a good identity.
+for o in $MXLAB_V4_OCTETS; do
+  [ "127.0.0.$o" = "$MXLAB_PROBER" ] && continue
+  ip -n "$MXLAB_NS" route replace table local local "127.0.0.$o" dev lo proto kernel scope host src "$MXLAB_PROBER"
+done
 $NX sysctl -qw net.ipv6.conf.lo.disable_ipv6=0 2>/dev/null || true
 mkdir -p "/etc/netns/$MXLAB_NS"
 echo "nameserver $MXLAB_RESOLVER" > "/etc/netns/$MXLAB_NS/resolv.conf"
 printf '127.0.0.1 localhost\n::1 localhost\n' > "/etc/netns/$MXLAB_NS/hosts"
+
+# Prober namespaces, each linked to mxlab by a veth pair (mxlab end: v-NAME; their end: wan0)
+# and routed to the wan addresses (198.18.25.0/24) only. IPv6 is off on the veths.
+prober_ns() {  # NS MXLAB-END-ADDR THEIR-ADDR (both /24)
+  local ns=$1 v=v-${1#mx}
+  ip netns add "$ns"
+  ip -n "$ns" link set lo up
+  ip link add "$v" netns "$MXLAB_NS" type veth peer name wan0 netns "$ns"
+  ip netns exec "$MXLAB_NS" sysctl -qw "net.ipv6.conf.$v.disable_ipv6=1"
+  ip netns exec "$ns" sysctl -qw net.ipv6.conf.wan0.disable_ipv6=1
+  ip -n "$MXLAB_NS" addr add "$2/24" dev "$v"; ip -n "$MXLAB_NS" link set "$v" up
+  ip -n "$ns" addr add "$3/24" dev wan0; ip -n "$ns" link set wan0 up
+  ip -n "$ns" route add 198.18.25.0/24 via "$2"
+  mkdir -p "/etc/netns/$ns"
+  echo "nameserver $MXLAB_WAN_RESOLVER" > "/etc/netns/$ns/resolv.conf"
+  printf '127.0.0.1 localhost\n::1 localhost\n' > "/etc/netns/$ns/hosts"
+}
+# mxnat: the prober has a private address; mxlab (its "ISP") source-NATs everything arriving on
+# the veth to $MXLAB_NAT_PUBLIC, so servers see only that address (the route lets replies out).
+prober_ns "$MXLAB_NAT_NS" "$MXLAB_NAT_GW" "$MXLAB_NAT_INSIDE"
+ip -n "$MXLAB_NS" route add "$MXLAB_NAT_PUBLIC/32" dev "v-${MXLAB_NAT_NS#mx}"
+$NX nft -f - <<EOF
+table ip mxlab-nat {
+  chain input {
+    type nat hook input priority 100; policy accept;
+    iifname "v-${MXLAB_NAT_NS#mx}" snat to $MXLAB_NAT_PUBLIC comment "mxnat is behind NAT"
+  }
+}
+EOF
+# mxrej / mxdrop: outbound port 25 blocked by the prober host's own firewall, as ufw or a cloud
+# provider does: REJECT (TCP reset) or DROP. DNS and everything else works.
+prober_ns "$MXLAB_REJ_NS" "$MXLAB_REJ_GW" "$MXLAB_REJ_ADDR"
+ip netns exec "$MXLAB_REJ_NS" nft -f - <<EOF
+table inet egress {
+  chain output {
+    type filter hook output priority 0; policy accept;
+    tcp dport 25 reject with tcp reset comment "outbound SMTP blocked (reject)"
+  }
+}
+EOF
+prober_ns "$MXLAB_DROP_NS" "$MXLAB_DROP_GW" "$MXLAB_DROP_ADDR"
+ip netns exec "$MXLAB_DROP_NS" nft -f - <<EOF
+table inet egress {
+  chain output {
+    type filter hook output priority 0; policy accept;
+    tcp dport 25 drop comment "outbound SMTP blocked (drop)"
+  }
+}
+EOF
 
 # Filtered port: SYNs to 127.0.0.30:25 vanish (connect times out). Only in this namespace.
 $NX nft -f - <<EOF
@@ -55,7 +114,7 @@ leaf() {  # NAME CN SAN-LIST -> $T/NAME.pem (leaf + CA chain), $T/NAME-key.pem
   cat "$T/ca.pem" >> "$T/$n.pem"
 }
 # every MX host name whose scenario expects a valid certificate
-leaf good mx1.good.test "DNS:mx1.good.test,DNS:implicit.test,DNS:mail.cname-mx.test,DNS:mx.listed.test,DNS:mx.v6only.test,DNS:mx.bannerlie.test,DNS:mx.mailrej.test,DNS:mx.exim.test,DNS:mx.greetpause.test,DNS:mx.tlsfail.test"
+leaf good mx1.good.test "DNS:mx1.good.test,DNS:implicit.test,DNS:mail.cname-mx.test,DNS:mx.listed.test,DNS:mx.v6only.test,DNS:mx.bannerlie.test,DNS:mx.mailrej.test,DNS:mx.exim.test,DNS:mx.greetpause.test,DNS:mx.tlsfail.test,DNS:mx.senderverify.test,DNS:mx.relaydefer.test,DNS:mx.postscreen.test,DNS:mx.exo.test,DNS:mx.policylisted.test,DNS:mx.senderrej.test,DNS:mx.relayrcpt.test,DNS:mx.wan.test,DNS:mx.natexim.test,DNS:mx.natpostfix.test"
 leaf wrong wrong-name.invalid "DNS:wrong-name.invalid"
 chmod 644 "$T"/*.pem
 chmod 600 "$T"/ca-key.pem
@@ -91,13 +150,15 @@ $NX knotd -c "$R/knot/knot.conf" -d
 
 # rbldnsd: UDP only, refuses to run as root, so -u rbldns and a readable data dir.
 $NX rbldnsd -u rbldns -w "$R/zones" -b "$MXLAB_RBL/53" -p "$R/pids/rbldnsd.pid" -t 300 -c 60 \
-  "$MXLAB_DNSBL_ZONE:ip4set:bl4.txt" "$MXLAB_DNSBL_ZONE:ip6trie:bl6.txt" >"$R/logs/rbldnsd.log" 2>&1
+  "$MXLAB_DNSBL_ZONE:ip4set:bl4.txt" "$MXLAB_DNSBL_ZONE:ip6trie:bl6.txt" \
+  "$MXLAB_ZEN_ZONE:ip4set:zen4.txt" "$MXLAB_ZEN_ZONE:ip6trie:zen6.txt" >"$R/logs/rbldnsd.log" 2>&1
 
 mkdir -p "$R/unbound"
 printf '.  3600000  NS  ns1.test.\nns1.test.  3600000  A  %s\n' "$MXLAB_AUTH" > "$R/unbound/root.hints"
 cat > "$R/unbound/unbound.conf" <<EOF
 server:
     interface: $MXLAB_RESOLVER
+    interface: $MXLAB_WAN_RESOLVER
     port: 53
     do-ip6: no
     username: ""
@@ -111,6 +172,7 @@ server:
     so-reuseport: no
     access-control: 127.0.0.0/8 allow
     access-control: ::1 allow
+    access-control: 198.18.0.0/15 allow
     do-not-query-localhost: no
     root-hints: "$R/unbound/root.hints"
     module-config: "iterator"
@@ -193,45 +255,81 @@ EOF
     { script -qc "$NX postfix -c $d/etc start" /dev/null >&2; return 1; }
 }
 # A: the well-behaved one. banner = PTR = A name on each address.
-pf_instance a "good.test implicit.test cname-mx.test multi.test listed.test v6only.test" "\
+# postscreen (127.0.0.23) runs its pregreet test with the default 6 s greet wait, then hands the
+# client to smtpd; no cache, so every connection waits (a cached PASS would skip the test).
+pf_instance a "good.test implicit.test cname-mx.test multi.test listed.test v6only.test policylisted.test postscreen.test dnsblfail.test wan.test" "\
 $MXLAB_PF_GOOD:smtp   inet n - n - - smtpd
 $MXLAB_PF_LISTED:smtp inet n - n - - smtpd -o myhostname=mx.listed.test
-[$MXLAB_PF_V6]:smtp    inet n - n - - smtpd -o myhostname=mx.v6only.test" <<EOF &
+[$MXLAB_PF_V6]:smtp    inet n - n - - smtpd -o myhostname=mx.v6only.test
+$MXLAB_PF_POLICYLISTED:smtp inet n - n - - smtpd -o myhostname=mx.policylisted.test
+$MXLAB_PF_POSTSCREEN:smtp inet n - n - 1 postscreen -o myhostname=mx.postscreen.test
+smtpd     pass  -       -       n       -       -       smtpd -o myhostname=mx.postscreen.test
+dnsblog   unix  -       -       n       -       0       dnsblog
+tlsproxy  unix  -       -       n       -       0       tlsproxy
+$MXLAB_WAN_GOOD:smtp  inet n - n - - smtpd -o myhostname=mx.wan.test" <<EOF &
 myhostname = mx1.good.test
-inet_interfaces = $MXLAB_PF_GOOD, $MXLAB_PF_LISTED, [$MXLAB_PF_V6]
+inet_interfaces = $MXLAB_PF_GOOD, $MXLAB_PF_LISTED, [$MXLAB_PF_V6], $MXLAB_PF_POLICYLISTED, $MXLAB_PF_POSTSCREEN, $MXLAB_WAN_GOOD
 inet_protocols = all
+postscreen_greet_action = enforce
+postscreen_cache_map =
 EOF
 PF_A=$!
 # B: one fault per address, set with master.cf -o overrides.
-pf_instance b "bannerlie.test wrongcert.test mailrej.test" "\
+# relaydefer: Postfix's stock relay restrictions (454 4.7.1 Relay access denied; the prober is not
+# in mynetworks). exo, natpostfix: exact reply texts from lab-milter.py. senderrej: stock
+# reject_unknown_sender_domain (checked at RCPT, smtpd_delay_reject), with the 550 many sites set.
+# relayrcpt: a relay domain (a backup MX or gateway) whose relay_recipient_maps lacks postmaster@:
+# "User unknown in relay recipient table".
+mkdir -p "$R/postfix-b/etc"; echo "alice@relayrcpt.test x" > "$R/postfix-b/etc/relay-recipients"
+pf_instance b "bannerlie.test wrongcert.test mailrej.test exo.test senderrej.test natpostfix.test" "\
 $MXLAB_PF_BANNERLIE:smtp inet n - n - - smtpd -o myhostname=mx.bannerlie.test -o smtpd_banner=\$lying_banner
 $MXLAB_PF_WRONGCERT:smtp inet n - n - - smtpd -o myhostname=mx.wrongcert.test -o smtpd_tls_cert_file=\$wrong_cert -o smtpd_tls_key_file=\$wrong_key
-$MXLAB_PF_MAILREJ:smtp   inet n - n - - smtpd -o myhostname=mx.mailrej.test -o smtpd_delay_reject=no -o smtpd_sender_restrictions=reject" <<EOF &
+$MXLAB_PF_MAILREJ:smtp   inet n - n - - smtpd -o myhostname=mx.mailrej.test -o smtpd_delay_reject=no -o smtpd_sender_restrictions=reject
+$MXLAB_PF_RELAYDEFER:smtp inet n - n - - smtpd -o myhostname=mx.relaydefer.test -o smtpd_relay_restrictions=\$stock_relay_restrictions
+$MXLAB_PF_EXO:smtp       inet n - n - - smtpd -o myhostname=mx.exo.test -o smtpd_milters=\$lab_milter
+$MXLAB_PF_SENDERREJ:smtp inet n - n - - smtpd -o myhostname=mx.senderrej.test -o smtpd_sender_restrictions=reject_unknown_sender_domain -o unknown_address_reject_code=550
+$MXLAB_PF_RELAYRCPT:smtp inet n - n - - smtpd -o myhostname=mx.relayrcpt.test
+$MXLAB_WAN_PF:smtp       inet n - n - - smtpd -o myhostname=mx.natpostfix.test -o smtpd_milters=\$lab_milter" <<EOF &
 myhostname = mx.bannerlie.test
-inet_interfaces = $MXLAB_PF_BANNERLIE, $MXLAB_PF_WRONGCERT, $MXLAB_PF_MAILREJ
+inet_interfaces = $MXLAB_PF_BANNERLIE, $MXLAB_PF_WRONGCERT, $MXLAB_PF_MAILREJ, $MXLAB_PF_RELAYDEFER, $MXLAB_PF_EXO, $MXLAB_PF_SENDERREJ, $MXLAB_PF_RELAYRCPT, $MXLAB_WAN_PF
+relay_domains = relayrcpt.test
+relay_recipient_maps = texthash:$R/postfix-b/etc/relay-recipients
 inet_protocols = ipv4
 lying_banner = mx1.good.test ESMTP Postfix
 wrong_cert = $T/wrong.pem
 wrong_key = $T/wrong-key.pem
 smtpd_helo_required = yes
+stock_relay_restrictions = permit_mynetworks permit_sasl_authenticated defer_unauth_destination
+lab_milter = inet:$MXLAB_MILTER
+milter_connect_macros = j {daemon_name} {daemon_addr} v _
 EOF
 PF_B=$!
 
 # ------------------------------------------------------------------ Exim (unpacked .deb)
-# One daemon, two personalities chosen by the local address. No queue runner (-q) and every
-# accepted message is discarded in the DATA ACL: Exim would re-exec /usr/sbin/exim4 to deliver,
-# and that path does not exist here.
+# One daemon, several personalities chosen by the local address (host name and RCPT ACL from the
+# lsearch files below). No queue runner (-q) and every accepted message is discarded in the DATA
+# ACL: Exim would re-exec /usr/sbin/exim4 to deliver, and that path does not exist here. The
+# dnslookup router is only there so that `verify = sender` can route remote sender domains.
 E=$R/exim; mkdir -p "$E/spool" "$E/log"; chown -R Debian-exim:Debian-exim "$E"
+cat > "$E/hostnames" <<EOF
+$MXLAB_EXIM_GREETPAUSE: mx.greetpause.test
+$MXLAB_EXIM_SENDERVERIFY: mx.senderverify.test
+$MXLAB_WAN_EXIM: mx.natexim.test
+EOF
+cat > "$E/rcpt-acls" <<EOF
+$MXLAB_EXIM_SENDERVERIFY: acl_rcpt_verify
+$MXLAB_WAN_EXIM: acl_rcpt_nat
+EOF
 cat > "$E/exim.conf" <<EOF
 primary_hostname = mx.exim.test
-smtp_active_hostname = \${if eq{\$received_ip_address}{$MXLAB_EXIM_GREETPAUSE}{mx.greetpause.test}{mx.exim.test}}
+smtp_active_hostname = \${lookup{\$received_ip_address}lsearch{$E/hostnames}{\$value}{mx.exim.test}}
 spool_directory = $E/spool
 log_file_path = $E/log/%slog
 pid_file_path = $R/pids/exim.pid
-local_interfaces = $MXLAB_EXIM : $MXLAB_EXIM_GREETPAUSE
+local_interfaces = $MXLAB_EXIM : $MXLAB_EXIM_GREETPAUSE : $MXLAB_EXIM_SENDERVERIFY : $MXLAB_WAN_EXIM
 daemon_smtp_ports = 25
 smtp_banner = \$smtp_active_hostname ESMTP Exim \$version_number \$tod_full
-domainlist local_domains = exim.test : nopostmaster.test : tempfail.test : greetpause.test
+domainlist local_domains = exim.test : nopostmaster.test : tempfail.test : greylist.test : greyfilter.test : greetpause.test : senderverify.test : natexim.test
 host_lookup =
 rfc1413_hosts =
 keep_environment =
@@ -239,7 +337,7 @@ tls_advertise_hosts = *
 tls_certificate = $T/good.pem
 tls_privatekey = $T/good-key-exim.pem
 acl_smtp_connect = acl_connect
-acl_smtp_rcpt = acl_rcpt
+acl_smtp_rcpt = \${lookup{\$received_ip_address}lsearch{$E/rcpt-acls}{\$value}{acl_rcpt}}
 acl_smtp_data = acl_data
 begin acl
 acl_connect:
@@ -250,17 +348,29 @@ acl_connect:
 acl_rcpt:
   deny    !domains = +local_domains
           message = 550 5.7.1 relay not permitted
-  defer   domains = tempfail.test
+  defer   domains = greylist.test : greyfilter.test
           message = 451 4.7.1 greylisted, please try again later
+  defer   domains = tempfail.test
+          message = 452 4.3.1 Insufficient system storage
   deny    !verify = recipient
           message = 550 5.1.1 unknown user
   accept
+# mx.senderverify.test: the RCPT checks of Exim's stock configuration (src/configure.default)
+acl_rcpt_verify:
+  require message = relay not permitted
+          domains = +local_domains
+  require verify = sender
+  require verify = recipient
+  accept
+# mx.natexim.test: refuses every recipient with a text that names only the client's IP
+acl_rcpt_nat:
+  deny    message = \$sender_host_address is not welcome here
 acl_data:
   discard
 begin routers
 mailboxes:
   driver = redirect
-  domains = exim.test : tempfail.test : greetpause.test
+  domains = exim.test : tempfail.test : greylist.test : greyfilter.test : greetpause.test : senderverify.test : natexim.test
   local_parts = alice : postmaster
   data = :blackhole:
 no_postmaster:
@@ -268,8 +378,21 @@ no_postmaster:
   domains = nopostmaster.test
   local_parts = alice
   data = :blackhole:
+remote:
+  driver = dnslookup
+  domains = ! +local_domains
+  transport = remote_smtp
+  no_more
+begin transports
+remote_smtp:
+  driver = smtp
 EOF
 $NX "$X/exim4" -C "$E/exim.conf" -bd
+
+# ------------------------------------------------------------------ milter for Postfix B
+setsid $NX /usr/bin/python3 "$HERE/lab-milter.py" "inet:${MXLAB_MILTER#*:}@${MXLAB_MILTER%:*}" \
+  >"$R/logs/milter.log" 2>&1 </dev/null &
+echo $! > "$R/pids/milter.pid"
 
 # ------------------------------------------------------------------ OpenSMTPD (unpacked .deb)
 # Spool (/var/spool/smtpd) and control socket paths are compiled in: one instance per mount
@@ -305,14 +428,25 @@ sink "$MXLAB_SINK_DROPMAIL" mx.dropmail.test -q MAIL     # hang up, without a re
 wait_dns "$MXLAB_AUTH" good.test MX 'status: NOERROR'
 wait_dns "$MXLAB_RBL" 2.0.0.127.bl.test A 'status: NOERROR'
 wait_dns "$MXLAB_RESOLVER" 10.0.0.127.in-addr.arpa PTR 'mx1\.good\.test'
+wait_dns "$MXLAB_WAN_RESOLVER" 2.9.18.198.in-addr.arpa PTR 'nat\.probe\.test'
 wait "$PF_A" || { lablog "postfix a failed to start"; exit 1; }
 wait "$PF_B" || { lablog "postfix b failed to start"; exit 1; }
+# Postfix B asks the milter at every connection: it must be up before the banners are checked.
+$NX /usr/bin/python3 -c 'import socket,sys,time
+h,p=sys.argv[1].rsplit(":",1)
+for _ in range(100):
+    try: socket.create_connection((h,int(p)),1).close(); sys.exit(0)
+    except OSError: time.sleep(0.05)
+sys.exit(1)' "$MXLAB_MILTER" || { lablog "lab-milter.py did not start"; exit 1; }
 for a in "$MXLAB_PF_GOOD" "$MXLAB_PF_LISTED" "$MXLAB_PF_BANNERLIE" "$MXLAB_PF_WRONGCERT" \
          "$MXLAB_PF_MAILREJ" "$MXLAB_EXIM" "$MXLAB_SMTPD_NOTLS" "$MXLAB_SMTPD_TLSFAIL" \
-         "$MXLAB_SINK_BUSY" "$MXLAB_SINK_DROPMAIL"; do
+         "$MXLAB_SINK_BUSY" "$MXLAB_SINK_DROPMAIL" "$MXLAB_EXIM_SENDERVERIFY" "$MXLAB_PF_RELAYDEFER" \
+         "$MXLAB_PF_EXO" "$MXLAB_PF_POLICYLISTED" "$MXLAB_PF_SENDERREJ" "$MXLAB_PF_RELAYRCPT" "$MXLAB_WAN_GOOD" \
+         "$MXLAB_WAN_EXIM" "$MXLAB_WAN_PF"; do
   wait_banner "$a"
 done
 wait_listen "$MXLAB_EXIM_GREETPAUSE"
+wait_listen "$MXLAB_PF_POSTSCREEN"   # its 220 comes after the 6 s greet wait
 $NX ss -Hltn 'sport = :25' | grep -q '\[::1\]:25' || { lablog "nothing on [::1]:25"; exit 1; }
 trap - EXIT
 lablog "lab up in $(( ($(date +%s%N) - T0) / 1000000 )) ms (netns $MXLAB_NS, run dir $R, CA $MXLAB_CA)"

@@ -2,9 +2,11 @@
 //! Unbound and rbldnsd in the lab network namespace (`tests/lab/`, see `tests/lab/up.sh`).
 //!
 //! * [`load_scenarios`] reads `tests/lab/scenarios.tsv`: per lab domain, the expected verdict,
-//!   the exact set of finding codes, and a greeting the transcript must show.
-//! * [`Lab`] describes the running lab (namespace, resolver, CA) and tells whether it is usable.
-//! * [`run_scenario`] runs the binary for one domain inside the namespace; [`Outcome::check`]
+//!   the exact set of finding codes, a greeting the transcript must show, the namespace the
+//!   prober runs in and extra command-line flags. A row without a domain runs `--vantage` alone.
+//! * [`Lab`] describes the running lab (namespaces, resolvers, CA, the prober's identity in each
+//!   namespace) and tells whether it is usable.
+//! * [`run_scenario`] runs the binary for one row inside its namespace; [`Outcome::check`]
 //!   compares the report with the scenario and, on a mismatch, explains it with the findings,
 //!   the transcript and the whole report JSON, so a CI log alone is enough to diagnose it.
 //!
@@ -22,20 +24,37 @@ use serde_json::Value;
 /// One row of `tests/lab/scenarios.tsv`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Scenario {
-    /// The lab domain, e.g. `relay.test`.
-    pub domain: String,
-    /// Expected verdict: `invalid`, `broken`, `no_mail`, `degraded`, `inconclusive` or `ok`.
+    /// Unique name of the row: the domain, `DOMAIN@NAMESPACE` when the prober runs outside the
+    /// lab namespace, `vantage@NAMESPACE` for a `--vantage` row. Command-line filters match it.
+    pub name: String,
+    /// The lab domain, e.g. `relay.test`; `None` for a `--vantage` row (no domain is checked).
+    pub domain: Option<String>,
+    /// Expected verdict: `invalid`, `broken`, `no_mail`, `degraded`, `inconclusive` or `ok`; for a
+    /// `--vantage` row `usable` (exit 0) or `blocked` (exit 1).
     pub verdict: String,
     /// Expected finding codes, exactly.
     pub codes: BTreeSet<String>,
-    /// Text the report's SMTP transcript must contain (the real server's own greeting).
+    /// Text the report's SMTP transcript must contain (the real server's own greeting); for a
+    /// `--vantage` row, text its output must contain.
     pub greeting: Option<String>,
+    /// Network namespace the prober runs in; `None` = the lab's own (`mxlab`).
+    pub from: Option<String>,
+    /// Extra flags, each one token (`--flag` or `--flag=value`). A flag given here replaces the
+    /// same flag of the standard command line; `!--flag` removes it from there.
+    pub args: Vec<String>,
     /// Which lab server answers for it.
     pub server: String,
     /// What the scenario is about.
     pub about: String,
     /// Line number in the TSV file.
     pub line: usize,
+}
+
+impl Scenario {
+    /// Whether this row runs `mailcheck-audit --vantage` instead of checking a domain.
+    pub fn is_vantage(&self) -> bool {
+        self.domain.is_none()
+    }
 }
 
 /// The verdicts of `spec/findings.md`.
@@ -47,6 +66,9 @@ pub const VERDICTS: &[&str] = &[
     "inconclusive",
     "ok",
 ];
+
+/// Expected outcomes of a `--vantage` row: port 25 usable from there (exit 0) or blocked (exit 1).
+pub const VANTAGE_VERDICTS: &[&str] = &["usable", "blocked"];
 
 /// Path of the scenario table.
 pub fn scenarios_path() -> PathBuf {
@@ -60,8 +82,9 @@ pub fn load_scenarios() -> Result<Vec<Scenario>, String> {
     parse_scenarios(&text).map_err(|e| format!("{}: {e}", path.display()))
 }
 
-/// Parse the scenario table: tab-separated `domain verdict codes greeting server about`, a
-/// header row starting with `domain`, `#` comments, `-` for "none".
+/// Parse the scenario table: tab-separated `domain verdict codes greeting from args server about`
+/// (the older six-column form without `from` and `args` is still read), a header row starting with
+/// `domain`, `#` comments, `-` for "none"/"default".
 pub fn parse_scenarios(text: &str) -> Result<Vec<Scenario>, String> {
     let mut out: Vec<Scenario> = Vec::new();
     for (i, raw) in text.lines().enumerate() {
@@ -70,27 +93,66 @@ pub fn parse_scenarios(text: &str) -> Result<Vec<Scenario>, String> {
             continue;
         }
         let cols: Vec<&str> = raw.split('\t').collect();
-        let [domain, verdict, codes, greeting, server, about] = cols[..] else {
-            return Err(format!(
-                "line {line}: want 6 tab-separated columns, got {}",
-                cols.len()
-            ));
+        let (domain, verdict, codes, greeting, from, args, server, about) = match cols[..] {
+            [d, v, c, g, f, a, s, ab] => (d, v, c, g, f, a, s, ab),
+            [d, v, c, g, s, ab] => (d, v, c, g, "-", "-", s, ab),
+            _ => {
+                return Err(format!(
+                    "line {line}: want 8 tab-separated columns (or the older 6), got {}",
+                    cols.len()
+                ));
+            }
         };
-        if !VERDICTS.contains(&verdict) {
-            return Err(format!("line {line}: unknown verdict {verdict:?}"));
+        let none = |c: &str| c.trim() == "-" || c.trim().is_empty();
+        let args: Vec<String> = if none(args) {
+            Vec::new()
+        } else {
+            args.split_whitespace().map(str::to_owned).collect()
+        };
+        if let Some(bad) = args
+            .iter()
+            .find(|a| !a.starts_with("--") && !a.starts_with("!--"))
+        {
+            return Err(format!(
+                "line {line}: argument {bad:?} is not --flag, --flag=value or !--flag"
+            ));
         }
-        if out.iter().any(|s| s.domain == domain) {
-            return Err(format!("line {line}: duplicate domain {domain}"));
+        let vantage = args.iter().any(|a| a == "--vantage");
+        let domain = (!none(domain)).then(|| domain.to_owned());
+        let from = (!none(from)).then(|| from.to_owned());
+        match (&domain, vantage) {
+            (None, false) => return Err(format!("line {line}: no domain and no --vantage")),
+            (Some(d), true) => {
+                return Err(format!("line {line}: --vantage row names a domain ({d})"));
+            }
+            _ => {}
+        }
+        let verdicts = if vantage { VANTAGE_VERDICTS } else { VERDICTS };
+        if !verdicts.contains(&verdict) {
+            return Err(format!(
+                "line {line}: unknown verdict {verdict:?} (want one of {verdicts:?})"
+            ));
+        }
+        let name = match (&domain, &from) {
+            (Some(d), None) => d.clone(),
+            (Some(d), Some(f)) => format!("{d}@{f}"),
+            (None, f) => format!("vantage@{}", f.as_deref().unwrap_or("lab")),
+        };
+        if out.iter().any(|s| s.name == name) {
+            return Err(format!("line {line}: duplicate row {name}"));
         }
         let codes = match codes {
             "-" => BTreeSet::new(),
             c => c.split(',').map(|c| c.trim().to_owned()).collect(),
         };
         out.push(Scenario {
-            domain: domain.to_owned(),
+            name,
+            domain,
             verdict: verdict.to_owned(),
             codes,
             greeting: (greeting != "-").then(|| greeting.to_owned()),
+            from,
+            args,
             server: server.to_owned(),
             about: about.to_owned(),
             line,
@@ -102,19 +164,34 @@ pub fn parse_scenarios(text: &str) -> Result<Vec<Scenario>, String> {
     Ok(out)
 }
 
+/// Where the prober runs: a network namespace, with the resolver, egress canary and EHLO name
+/// that work from there (a good identity: the name's A and PTR are the address servers see).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Prober {
+    /// Network namespace.
+    pub ns: String,
+    /// Recursive resolver reachable from it.
+    pub resolver: String,
+    /// A port-25 host that answers unless our own egress is blocked.
+    pub egress_canary: String,
+    /// Our EHLO name from there.
+    pub helo: String,
+}
+
 /// The running lab, from the same `MXLAB_*` variables as `tests/lab/env.sh` (same defaults).
 #[derive(Debug, Clone)]
 pub struct Lab {
-    /// Network namespace holding the lab.
+    /// Network namespace holding the lab (and the default prober).
     pub ns: String,
-    /// Recursive resolver inside it.
-    pub resolver: String,
     /// Lab CA, for `--ca-file`.
     pub ca: PathBuf,
     /// DNSBL zone served by rbldnsd.
     pub dnsbl_zone: String,
-    /// A reachable port-25 host, so a timed-out MX is blamed on the MX, not on our egress.
-    pub egress_canary: String,
+    /// TCP connect timeout passed to the prober (seconds): the lab's intentional timeouts need
+    /// not take the default 10 s, twice (a timed-out connect is retried once).
+    pub connect_timeout: String,
+    /// The prober namespaces: the lab's own first, then `mxnat`, `mxrej`, `mxdrop`.
+    pub probers: Vec<Prober>,
 }
 
 fn env_or(name: &str, default: &str) -> String {
@@ -128,72 +205,132 @@ impl Lab {
     /// The lab as `tests/lab/env.sh` describes it.
     pub fn from_env() -> Self {
         let run = env_or("MXLAB_RUN", "/run/mxlab");
-        Self {
+        let wan_resolver = env_or("MXLAB_WAN_RESOLVER", "198.18.25.53");
+        let wan_canary = env_or("MXLAB_WAN_CANARY", "198.18.25.10:25");
+        let outside = |ns_var: &str, ns: &str, helo_var: &str, helo: &str| Prober {
+            ns: env_or(ns_var, ns),
+            resolver: wan_resolver.clone(),
+            egress_canary: wan_canary.clone(),
+            helo: env_or(helo_var, helo),
+        };
+        let lab = Prober {
             ns: env_or("MXLAB_NS", "mxlab"),
             resolver: env_or("MXLAB_RESOLVER", "127.0.0.53"),
+            egress_canary: env_or("MXLAB_EGRESS_CANARY", "127.0.0.10:25"),
+            helo: env_or("MXLAB_HELO", "probe.test"),
+        };
+        Self {
+            ns: lab.ns.clone(),
             ca: PathBuf::from(env_or("MXLAB_CA", &format!("{run}/tls/ca.pem"))),
             dnsbl_zone: env_or("MXLAB_DNSBL_ZONE", "bl.test"),
-            egress_canary: env_or("MXLAB_EGRESS_CANARY", "127.0.0.10:25"),
+            connect_timeout: env_or("MXLAB_CONNECT_TIMEOUT", "3"),
+            probers: vec![
+                lab,
+                outside("MXLAB_NAT_NS", "mxnat", "MXLAB_NAT_HELO", "nat.probe.test"),
+                outside("MXLAB_REJ_NS", "mxrej", "MXLAB_REJ_HELO", "rej.probe.test"),
+                outside(
+                    "MXLAB_DROP_NS",
+                    "mxdrop",
+                    "MXLAB_DROP_HELO",
+                    "drop.probe.test",
+                ),
+            ],
         }
+    }
+
+    /// The prober of a scenario (`from` = `None`: the lab's own namespace).
+    pub fn prober(&self, from: Option<&str>) -> Result<&Prober, String> {
+        let ns = from.unwrap_or(&self.ns);
+        self.probers.iter().find(|p| p.ns == ns).ok_or_else(|| {
+            let known: Vec<&str> = self.probers.iter().map(|p| p.ns.as_str()).collect();
+            format!("unknown prober namespace {ns:?} (known: {known:?})")
+        })
     }
 
     /// `Ok` when the lab looks up and usable from here; otherwise why not.
     pub fn availability(&self) -> Result<(), String> {
-        let netns = Path::new("/run/netns").join(&self.ns);
-        if !netns.exists() {
-            return Err(format!(
-                "lab namespace {} does not exist (bring it up with: sudo bash tests/lab/up.sh)",
-                self.ns
-            ));
-        }
         if !self.ca.exists() {
             return Err(format!(
-                "lab CA {} is missing (is the lab up?)",
+                "lab CA {} is missing (is the lab up? sudo bash tests/lab/up.sh)",
                 self.ca.display()
             ));
         }
+        self.namespace_usable(&self.ns)
+    }
+
+    /// `Ok` when namespace `ns` exists and we can enter it.
+    pub fn namespace_usable(&self, ns: &str) -> Result<(), String> {
+        let netns = Path::new("/run/netns").join(ns);
+        if !netns.exists() {
+            return Err(format!(
+                "namespace {ns} does not exist (bring the lab up with: sudo bash tests/lab/up.sh)"
+            ));
+        }
         let probe = Command::new("ip")
-            .args(["netns", "exec", &self.ns, "true"])
+            .args(["netns", "exec", ns, "true"])
             .stdout(Stdio::null())
             .stderr(Stdio::piped())
             .output();
         match probe {
             Ok(o) if o.status.success() => Ok(()),
             Ok(o) => Err(format!(
-                "cannot enter namespace {} (root needed): {}",
-                self.ns,
+                "cannot enter namespace {ns} (root needed): {}",
                 String::from_utf8_lossy(&o.stderr).trim()
             )),
             Err(e) => Err(format!("cannot run `ip netns exec`: {e}")),
         }
     }
 
-    /// The command line for one domain (without the `ip netns exec` prefix).
-    pub fn audit_args(&self, domain: &str) -> Vec<String> {
-        let mut args: Vec<String> = [
-            "--resolver",
-            &self.resolver,
-            "--allow-private",
-            "--ca-file",
-            &self.ca.to_string_lossy(),
-            "--dnsbl",
-            &self.dnsbl_zone,
-            "--egress-canary",
-            &self.egress_canary,
-            "--format",
-            "json",
-            "--no-progress",
-        ]
-        .iter()
-        .map(|s| (*s).to_owned())
-        .collect();
-        // extra flags for experiments, e.g. MXLAB_AUDIT_ARGS="--connect-timeout 5"
+    /// The standard command line from a prober's namespace, one token per flag (`--flag=value`).
+    pub fn base_args(&self, prober: &Prober) -> Vec<String> {
+        let mut args = vec![
+            format!("--resolver={}", prober.resolver),
+            "--allow-private".to_owned(),
+            format!("--ca-file={}", self.ca.display()),
+            format!("--dnsbl={}", self.dnsbl_zone),
+            format!("--egress-canary={}", prober.egress_canary),
+            format!("--helo={}", prober.helo),
+            format!("--connect-timeout={}", self.connect_timeout),
+            "--format=json".to_owned(),
+            "--no-progress".to_owned(),
+        ];
+        // extra flags for experiments, e.g. MXLAB_AUDIT_ARGS="--command-timeout=5"
         if let Ok(extra) = std::env::var("MXLAB_AUDIT_ARGS") {
-            args.extend(extra.split_whitespace().map(str::to_owned));
+            let extra: Vec<String> = extra.split_whitespace().map(str::to_owned).collect();
+            args = merge_args(args, &extra);
         }
-        args.push(domain.to_owned());
         args
     }
+
+    /// The command line for one row (without the `ip netns exec` prefix): the standard flags of
+    /// its namespace, merged with the row's own, then the domain.
+    pub fn audit_args(&self, sc: &Scenario) -> Result<Vec<String>, String> {
+        let prober = self.prober(sc.from.as_deref())?;
+        let mut args = merge_args(self.base_args(prober), &sc.args);
+        args.extend(sc.domain.iter().cloned());
+        Ok(args)
+    }
+}
+
+/// The flag name of a `--flag` / `--flag=value` token.
+fn flag_name(token: &str) -> &str {
+    token.split_once('=').map_or(token, |(f, _)| f)
+}
+
+/// `base` with `extra` applied: `!--flag` drops every `--flag` of `base`; any other flag of
+/// `extra` replaces every occurrence of the same flag in `base` (so `--dnsbl=a --dnsbl=b` in
+/// `extra` gives exactly those two) and is appended.
+pub fn merge_args(base: Vec<String>, extra: &[String]) -> Vec<String> {
+    let mut drop: BTreeSet<&str> = BTreeSet::new();
+    for e in extra {
+        drop.insert(flag_name(e.strip_prefix('!').unwrap_or(e)));
+    }
+    let mut out: Vec<String> = base
+        .into_iter()
+        .filter(|b| !drop.contains(flag_name(b)))
+        .collect();
+    out.extend(extra.iter().filter(|e| !e.starts_with('!')).cloned());
+    out
 }
 
 /// Workspace root (this package lives in `<root>/tests`).
@@ -231,18 +368,27 @@ pub struct Outcome {
     pub elapsed: Duration,
 }
 
-/// Run `ip netns exec <ns> <bin> <args…> <domain>`, killing it after `timeout`.
-pub fn run_scenario(lab: &Lab, bin: &Path, domain: &str, timeout: Duration) -> Outcome {
-    let args = lab.audit_args(domain);
-    let command = format!(
-        "ip netns exec {} {} {}",
-        lab.ns,
-        bin.display(),
-        args.join(" ")
-    );
+/// Run `ip netns exec <ns> <bin> <args…> [<domain>]` for one row, killing it after `timeout`.
+pub fn run_scenario(lab: &Lab, bin: &Path, sc: &Scenario, timeout: Duration) -> Outcome {
     let start = Instant::now();
+    let (ns, args) = match lab
+        .prober(sc.from.as_deref())
+        .and_then(|p| Ok((p.ns.clone(), lab.audit_args(sc)?)))
+    {
+        Ok(x) => x,
+        Err(e) => {
+            return Outcome {
+                command: format!("(row {})", sc.name),
+                status: None,
+                stdout: String::new(),
+                stderr: e,
+                elapsed: start.elapsed(),
+            };
+        }
+    };
+    let command = format!("ip netns exec {ns} {} {}", bin.display(), args.join(" "));
     let spawned = Command::new("ip")
-        .args(["netns", "exec", &lab.ns])
+        .args(["netns", "exec", &ns])
         .arg(bin)
         .args(&args)
         .env("NO_COLOR", "1")
@@ -322,13 +468,17 @@ impl Outcome {
 
     /// Compare with the scenario. `Err` holds a self-contained explanation for the CI log.
     pub fn check(&self, sc: &Scenario) -> Result<(), String> {
+        if sc.is_vantage() {
+            return self.check_vantage(sc);
+        }
         let mut problems: Vec<String> = Vec::new();
         let report = self.report();
         let mut got_codes = BTreeSet::new();
         if let Ok(r) = &report {
+            let want_domain = sc.domain.as_deref().unwrap_or_default();
             match str_field(r, "domain") {
-                Some(d) if d.trim_end_matches('.').eq_ignore_ascii_case(&sc.domain) => {}
-                other => problems.push(format!("report domain is {other:?}, want {:?}", sc.domain)),
+                Some(d) if d.trim_end_matches('.').eq_ignore_ascii_case(want_domain) => {}
+                other => problems.push(format!("report domain is {other:?}, want {want_domain:?}")),
             }
             let verdict = str_field(r, "verdict");
             if verdict != Some(sc.verdict.as_str()) {
@@ -384,12 +534,76 @@ impl Outcome {
         Err(self.explain(sc, &problems, report.ok().as_ref()))
     }
 
+    /// A `--vantage` row: exit 0 when port 25 is usable from there, 1 when it is blocked; with
+    /// `--format json` the "From here" block's `port25_blocked` agrees and its findings are
+    /// exactly the row's codes; the output must show the row's text, if any.
+    fn check_vantage(&self, sc: &Scenario) -> Result<(), String> {
+        let mut problems: Vec<String> = Vec::new();
+        let want_blocked = sc.verdict == "blocked";
+        let text_output = sc
+            .args
+            .iter()
+            .any(|a| a.starts_with("--format=") && a != "--format=json");
+        if !text_output {
+            match self.report() {
+                Ok(r) => {
+                    let here = r.get("from_here");
+                    let blocked = here
+                        .and_then(|h| h.get("port25_blocked"))
+                        .and_then(Value::as_bool);
+                    if blocked != Some(want_blocked) {
+                        problems.push(format!(
+                            "from_here.port25_blocked is {blocked:?}, want {want_blocked}"
+                        ));
+                    }
+                    let got: BTreeSet<String> = here
+                        .and_then(|h| h.get("findings"))
+                        .and_then(Value::as_array)
+                        .map(|fs| {
+                            fs.iter()
+                                .filter_map(|f| str_field(f, "code"))
+                                .map(str::to_owned)
+                                .collect()
+                        })
+                        .unwrap_or_default();
+                    if got != sc.codes {
+                        problems.push(format!(
+                            "from_here findings: want {:?}, got {got:?}",
+                            sc.codes
+                        ));
+                    }
+                }
+                Err(e) => problems.push(e),
+            }
+        }
+        let want_exit = i32::from(want_blocked);
+        match self.status.and_then(|s| s.code()) {
+            Some(c) if c == want_exit => {}
+            Some(c) => problems.push(format!(
+                "exit code {c}, want {want_exit} ({} from here)",
+                sc.verdict
+            )),
+            None => problems.push(format!("no exit code ({:?})", self.status)),
+        }
+        if let Some(t) = sc
+            .greeting
+            .as_ref()
+            .filter(|t| !self.stdout.contains(t.as_str()) && !self.stderr.contains(t.as_str()))
+        {
+            problems.push(format!("the output does not show {t:?}"));
+        }
+        if problems.is_empty() {
+            return Ok(());
+        }
+        Err(self.explain(sc, &problems, self.report().ok().as_ref()))
+    }
+
     fn explain(&self, sc: &Scenario, problems: &[String], report: Option<&Value>) -> String {
         let mut m = String::new();
         let _ = writeln!(
             m,
             "=== {} ({}; {}) — scenarios.tsv line {}",
-            sc.domain, sc.server, sc.about, sc.line
+            sc.name, sc.server, sc.about, sc.line
         );
         for p in problems {
             let _ = writeln!(m, "  * {p}");
@@ -459,7 +673,7 @@ mod tests {
     #[test]
     fn the_scenario_table_parses_and_covers_issue_6() {
         let sc = load_scenarios().unwrap();
-        let domains: BTreeSet<&str> = sc.iter().map(|s| s.domain.as_str()).collect();
+        let domains: BTreeSet<&str> = sc.iter().filter_map(|s| s.domain.as_deref()).collect();
         // issue 6 §2, one domain each
         for d in [
             "good.test",
@@ -491,18 +705,93 @@ mod tests {
     }
 
     #[test]
+    fn the_scenario_table_covers_the_real_server_cases_of_contract_v2() {
+        let sc = load_scenarios().unwrap();
+        let row = |name: &str| {
+            sc.iter()
+                .find(|s| s.name == name)
+                .unwrap_or_else(|| panic!("row {name} missing from scenarios.tsv"))
+        };
+        let want = |name: &str, verdict: &str, codes: &[&str]| {
+            let s = row(name);
+            let codes: BTreeSet<String> = codes.iter().map(|c| (*c).to_owned()).collect();
+            assert_eq!(
+                (s.verdict.as_str(), &s.codes),
+                (verdict, &codes),
+                "row {name}"
+            );
+        };
+        want("senderverify.test", "ok", &["probe.identity"]);
+        want("relaydefer.test", "broken", &["smtp.relay_denied"]);
+        want("postscreen.test", "ok", &[]);
+        want(
+            "greyfilter.test",
+            "degraded",
+            &["smtp.greylisted", "smtp.unreachable"],
+        );
+        want("exo.test", "degraded", &["smtp.no_postmaster"]);
+        want(
+            "localhost.test",
+            "broken",
+            &["mx.all_unusable", "mx.private_address"],
+        );
+        want("dnsblfail.test", "ok", &["dnsbl.unavailable"]);
+        want(
+            "natexim.test@mxnat",
+            "inconclusive",
+            &["smtp.probe_blocked"],
+        );
+        want(
+            "natpostfix.test@mxnat",
+            "inconclusive",
+            &["smtp.probe_blocked"],
+        );
+        for ns in ["mxrej", "mxdrop"] {
+            for d in ["wan.test", "wanclosed.test"] {
+                want(
+                    &format!("{d}@{ns}"),
+                    "inconclusive",
+                    &["probe.egress_blocked"],
+                );
+            }
+            assert_eq!(row(&format!("vantage@{ns}")).verdict, "blocked");
+        }
+        assert_eq!(row("vantage@lab").verdict, "usable");
+        // rows that must run without the flag they are about
+        assert!(
+            row("localhost.test")
+                .args
+                .contains(&"!--allow-private".to_owned())
+        );
+        assert!(
+            row("natpostfix.test@mxnat")
+                .args
+                .iter()
+                .any(|a| a.starts_with("--public-ip="))
+        );
+        // every namespace a row names is one the harness knows
+        let lab = Lab::from_env();
+        for s in &sc {
+            lab.prober(s.from.as_deref()).unwrap();
+        }
+    }
+
+    #[test]
     fn every_expected_code_and_verdict_is_in_the_contract() {
         for s in load_scenarios().unwrap() {
             for c in &s.codes {
                 assert!(
                     c.parse::<mailcheck::Code>().is_ok(),
                     "{}: unknown finding code {c:?}",
-                    s.domain
+                    s.name
                 );
+            }
+            if s.is_vantage() {
+                continue; // usable / blocked: checked by the parser
             }
             let v: Result<mailcheck::Verdict, _> =
                 serde_json::from_value(Value::String(s.verdict.clone()));
-            assert!(v.is_ok(), "{}: unknown verdict {:?}", s.domain, s.verdict);
+            assert!(v.is_ok(), "{}: unknown verdict {:?}", s.name, s.verdict);
         }
     }
 
@@ -511,6 +800,14 @@ mod tests {
         assert!(parse_scenarios("a.test\tfine\t-\t-\tx\ty\n").is_err());
         assert!(parse_scenarios("a.test\tok\t-\t-\tx\n").is_err());
         assert!(parse_scenarios("a.test\tok\t-\t-\tx\ty\na.test\tok\t-\t-\tx\ty\n").is_err());
+        // same domain from the same namespace twice; a bare value; --vantage with a domain;
+        // no domain without --vantage; a domain verdict on a --vantage row
+        let two = "a.test\tok\t-\t-\tmxnat\t-\tx\ty\na.test\tok\t-\t-\tmxnat\t--helo=b\tx\ty\n";
+        assert!(parse_scenarios(two).is_err());
+        assert!(parse_scenarios("a.test\tok\t-\t-\t-\t--helo b\tx\ty\n").is_err());
+        assert!(parse_scenarios("a.test\tusable\t-\t-\t-\t--vantage\tx\ty\n").is_err());
+        assert!(parse_scenarios("-\tok\t-\t-\t-\t-\tx\ty\n").is_err());
+        assert!(parse_scenarios("-\tok\t-\t-\tmxrej\t--vantage\tx\ty\n").is_err());
         let s =
             parse_scenarios("# c\ndomain\tverdict\ta\tb\tc\td\na.test\tbroken\tb.c,a.b\t-\tx\ty\n")
                 .unwrap();
@@ -520,6 +817,59 @@ mod tests {
         );
         assert_eq!(s[0].greeting, None);
         assert_eq!(s[0].line, 3);
+        assert_eq!((s[0].name.as_str(), s[0].from.as_deref()), ("a.test", None));
+        assert!(s[0].args.is_empty());
+    }
+
+    #[test]
+    fn parse_reads_namespace_and_args_columns() {
+        let text = "a.test\tok\t-\t-\tmxnat\t--public-ip=198.18.9.2 !--allow-private\tx\ty\n\
+                    a.test\tinconclusive\tprobe.egress_blocked\t-\tmxrej\t-\tx\ty\n\
+                    a.test\tbroken\t-\t-\t-\t-\tx\ty\n\
+                    -\tblocked\t-\t-\tmxrej\t--vantage\tx\ty\n\
+                    -\tusable\t-\t-\t-\t--vantage\tx\ty\n";
+        let s = parse_scenarios(text).unwrap();
+        let names: Vec<&str> = s.iter().map(|s| s.name.as_str()).collect();
+        assert_eq!(
+            names,
+            [
+                "a.test@mxnat",
+                "a.test@mxrej",
+                "a.test",
+                "vantage@mxrej",
+                "vantage@lab"
+            ]
+        );
+        assert_eq!(s[0].args, ["--public-ip=198.18.9.2", "!--allow-private"]);
+        assert!(s[3].is_vantage() && s[3].domain.is_none());
+    }
+
+    #[test]
+    fn row_args_replace_or_drop_the_standard_flags() {
+        let lab = Lab::from_env();
+        let rows = parse_scenarios(
+            "l.test\tbroken\t-\t-\t-\t!--allow-private --dnsbl=bl.test --dnsbl=x.test\tx\ty\n\
+             n.test\tok\t-\t-\tmxnat\t--public-ip=198.18.9.2\tx\ty\n\
+             -\tblocked\t-\t-\tmxdrop\t--vantage\tx\ty\n",
+        )
+        .unwrap();
+        let l = lab.audit_args(&rows[0]).unwrap();
+        assert!(!l.contains(&"--allow-private".to_owned()), "{l:?}");
+        let dnsbl: Vec<&String> = l.iter().filter(|a| a.starts_with("--dnsbl")).collect();
+        assert_eq!(dnsbl, ["--dnsbl=bl.test", "--dnsbl=x.test"]);
+        assert_eq!(l.last().map(String::as_str), Some("l.test"));
+        assert!(l.iter().any(|a| a.starts_with("--helo=")));
+        let n = lab.audit_args(&rows[1]).unwrap();
+        let prober = lab.prober(Some("mxnat")).unwrap();
+        assert!(
+            n.contains(&format!("--resolver={}", prober.resolver)),
+            "{n:?}"
+        );
+        assert!(n.contains(&format!("--helo={}", prober.helo)), "{n:?}");
+        assert!(n.contains(&"--public-ip=198.18.9.2".to_owned()));
+        let v = lab.audit_args(&rows[2]).unwrap();
+        assert_eq!(v.last().map(String::as_str), Some("--vantage"));
+        assert!(lab.prober(Some("nowhere")).is_err());
     }
 
     #[test]
@@ -561,6 +911,36 @@ mod tests {
             msg.contains("not a JSON report") && msg.contains("exit code 101"),
             "{msg}"
         );
+    }
+
+    #[test]
+    fn vantage_rows_check_exit_code_block_and_findings() {
+        let sc = &parse_scenarios(
+            "-\tblocked\tprobe.egress_blocked\tBLOCKED\tmxrej\t--vantage\tcanary\tx\n",
+        )
+        .unwrap()[0];
+        let ok = Outcome {
+            command: "x".into(),
+            status: exit(1),
+            stdout: r#"{"from_here":{"port25_blocked":true,"lines":["outbound port 25 over IPv4: BLOCKED"],"findings":[{"code":"probe.egress_blocked"}]}}"#.into(),
+            stderr: String::new(),
+            elapsed: Duration::ZERO,
+        };
+        ok.check(sc).unwrap();
+        let open = Outcome {
+            status: exit(0),
+            stdout: r#"{"from_here":{"port25_blocked":false,"lines":["outbound port 25 over IPv4: open"],"findings":[]}}"#.into(),
+            ..ok
+        };
+        let msg = open.check(sc).unwrap_err();
+        for want in [
+            "exit code 0, want 1",
+            "port25_blocked is Some(false), want true",
+            "from_here findings",
+            "does not show \"BLOCKED\"",
+        ] {
+            assert!(msg.contains(want), "{want:?} not in:\n{msg}");
+        }
     }
 
     fn exit(code: i32) -> Option<ExitStatus> {

@@ -1,10 +1,14 @@
 //! Interop harness (`harness = false`): every row of `tests/lab/scenarios.tsv` through the built
-//! `mailcheck-audit`, inside the lab namespace, asserting the exact verdict, the exact set of
-//! finding codes, the exit code and the real server's greeting in the transcript.
+//! `mailcheck-audit`, inside the row's namespace (the lab's own, or a prober namespace beside it:
+//! behind NAT, outbound port 25 rejected or dropped), asserting the exact verdict, the exact set
+//! of finding codes, the exit code and the real server's greeting in the transcript; a
+//! `--vantage` row asserts the exit code of `mailcheck-audit --vantage` from there.
 //!
-//! `cargo test -p mailcheck-interop [-- FILTER…]`. Environment:
+//! `cargo test -p mailcheck-interop [-- FILTER…]` (FILTER: substring of a row name such as
+//! `relay.test`, `wan.test@mxrej`, `vantage@mxdrop`). Environment:
 //! * `MXLAB_REQUIRED=1` — a missing lab or binary is a failure, not a skip (CI, tests/run-all.sh).
-//! * `MXLAB_JOBS` — scenarios run at once (default 8); `MXLAB_SCENARIO_TIMEOUT` — seconds (120).
+//! * `MXLAB_JOBS` — scenarios run at once (default 16: most of them wait on deliberate
+//!   timeouts); `MXLAB_SCENARIO_TIMEOUT` — seconds (120).
 //! * `MAILCHECK_AUDIT_BIN`, `MXLAB_*` (see tests/lab/env.sh), `MXLAB_AUDIT_ARGS` (extra flags).
 
 use std::process::{Command, ExitCode};
@@ -41,14 +45,14 @@ fn main() -> ExitCode {
         .collect();
     if std::env::args().any(|a| a == "--list") {
         for s in load_scenarios().unwrap_or_default() {
-            println!("{}: test", s.domain);
+            println!("{}: test", s.name);
         }
         return ExitCode::SUCCESS;
     }
     let scenarios: Vec<Scenario> = match load_scenarios() {
         Ok(s) => s
             .into_iter()
-            .filter(|s| filters.is_empty() || filters.iter().any(|f| s.domain.contains(f.as_str())))
+            .filter(|s| filters.is_empty() || filters.iter().any(|f| s.name.contains(f.as_str())))
             .collect(),
         Err(e) => {
             println!("interop: FAILED — {e}");
@@ -59,6 +63,22 @@ fn main() -> ExitCode {
     let lab = Lab::from_env();
     if let Err(why) = lab.availability() {
         return skip_or_fail(&why);
+    }
+    let mut namespaces: Vec<&str> = Vec::new();
+    for sc in &scenarios {
+        match lab.prober(sc.from.as_deref()) {
+            Ok(p) if !namespaces.contains(&p.ns.as_str()) => namespaces.push(&p.ns),
+            Ok(_) => {}
+            Err(e) => {
+                println!("interop: FAILED — scenarios.tsv line {}: {e}", sc.line);
+                return ExitCode::FAILURE;
+            }
+        }
+    }
+    for ns in &namespaces {
+        if let Err(why) = lab.namespace_usable(ns) {
+            return skip_or_fail(&why);
+        }
     }
     let bin = audit_binary();
     if !bin.is_file() {
@@ -82,15 +102,15 @@ fn main() -> ExitCode {
         return ExitCode::SUCCESS;
     }
 
-    let jobs = usize::try_from(env_num("MXLAB_JOBS", 8))
-        .unwrap_or(8)
+    let jobs = usize::try_from(env_num("MXLAB_JOBS", 16))
+        .unwrap_or(16)
         .max(1);
     let timeout = Duration::from_secs(env_num("MXLAB_SCENARIO_TIMEOUT", 120));
     println!(
-        "interop: {} scenarios against lab netns {} (resolver {}, CA {}), {jobs} at a time, binary {}",
+        "interop: {} scenarios against lab netns {} (probers in {}; CA {}), {jobs} at a time, binary {}",
         scenarios.len(),
         lab.ns,
-        lab.resolver,
+        namespaces.join(", "),
         lab.ca.display(),
         bin.display()
     );
@@ -101,12 +121,12 @@ fn main() -> ExitCode {
         for _ in 0..jobs {
             scope.spawn(|| {
                 while let Some(sc) = queue.lock().map(|mut q| q.next()).ok().flatten() {
-                    let out = run_scenario(&lab, &bin, &sc.domain, timeout);
+                    let out = run_scenario(&lab, &bin, sc, timeout);
                     let secs = out.elapsed.as_secs_f64();
                     match out.check(sc) {
-                        Ok(()) => println!("scenario {} ... ok ({secs:.1} s)", sc.domain),
+                        Ok(()) => println!("scenario {} ... ok ({secs:.1} s)", sc.name),
                         Err(msg) => {
-                            println!("scenario {} ... FAILED ({secs:.1} s)", sc.domain);
+                            println!("scenario {} ... FAILED ({secs:.1} s)", sc.name);
                             if let Ok(mut f) = failures.lock() {
                                 f.push(msg);
                             }
