@@ -59,6 +59,11 @@ pub struct Us {
     pub ips: Vec<IpAddr>,
     /// Our names: the EHLO name, the PTR names of our public addresses.
     pub names: Vec<String>,
+    /// The target's own address: never "us".
+    pub target: Option<IpAddr>,
+    /// Our public address is not known (not configured, not echoed): behind NAT, an address
+    /// a refusal names is then most likely ours (servers name the client they refuse).
+    pub public_unknown: bool,
 }
 
 const RELAY: &[&str] = &[
@@ -281,8 +286,16 @@ pub fn classify(reply: &Reply, stage: Stage, us: &Us) -> About {
     About::Other
 }
 
-/// Whether the text names one of our addresses or names.
+/// Whether the text names one of our addresses or names — or, while our public address is
+/// unknown, any address other than the target's and loopback.
 pub fn names_us(text_lower: &str, us: &Us) -> bool {
+    let other_address = |ip: IpAddr| {
+        Some(ip) != us.target
+            && crate::facts::AddressScope::of(ip) != crate::facts::AddressScope::Loopback
+    };
+    if us.public_unknown && ip_literals(text_lower).any(other_address) {
+        return true;
+    }
     us.ips
         .iter()
         .any(|ip| contains_ip(text_lower, &ip.to_string().to_ascii_lowercase()))
@@ -290,6 +303,14 @@ pub fn names_us(text_lower: &str, us: &Us) -> bool {
             let n = n.trim_end_matches('.').to_ascii_lowercase();
             n.contains('.') && contains_token(text_lower, &n)
         })
+}
+
+/// The IP addresses written in a text (IPv4 dotted quads, IPv6 with at least two colons).
+fn ip_literals(text: &str) -> impl Iterator<Item = IpAddr> + '_ {
+    text.split(|c: char| !(c.is_ascii_hexdigit() || c == '.' || c == ':'))
+        .map(|t| t.trim_matches(|c| c == '.' || c == ':'))
+        .filter(|t| t.contains('.') || t.matches(':').count() >= 2)
+        .filter_map(|t| t.parse::<IpAddr>().ok())
 }
 
 /// Whether `ip` occurs in `text` on its own (not as part of a longer address).
@@ -376,7 +397,36 @@ mod tests {
                 "127.0.0.1".parse().unwrap(),
             ],
             names: vec!["probe.example.net".to_owned()],
+            target: Some("203.0.113.25".parse().unwrap()),
+            public_unknown: false,
         }
+    }
+
+    #[test]
+    fn an_unknown_address_in_a_refusal_is_ours_while_our_public_one_is_unknown() {
+        let refusal = reply(
+            550,
+            Some("5.7.1"),
+            &["550 5.7.1 198.18.9.2 is not welcome here"],
+        );
+        let mut behind_nat = us();
+        behind_nat.ips = vec!["192.168.25.2".parse().unwrap()];
+        assert_eq!(classify(&refusal, Stage::Rcpt, &behind_nat), About::Other);
+        behind_nat.public_unknown = true;
+        assert_eq!(
+            classify(&refusal, Stage::Rcpt, &behind_nat),
+            About::OurClient
+        );
+        // The target's own address, or a version number, is not us.
+        let own = reply(550, None, &["550 203.0.113.25 says: not here, v4.96"]);
+        assert_eq!(classify(&own, Stage::Rcpt, &behind_nat), About::Other);
+        // Domain and mailbox answers still come first.
+        let relay = reply(
+            554,
+            Some("5.7.1"),
+            &["554 5.7.1 Relay access denied for 198.18.9.2"],
+        );
+        assert_eq!(classify(&relay, Stage::Rcpt, &behind_nat), About::Relay);
     }
 
     fn at_rcpt(code: u16, enh: Option<&str>, text: &str) -> About {

@@ -73,7 +73,7 @@ pub(super) fn check(facts: &Facts, policy: &Policy, out: &mut Vec<Finding>) -> V
             host,
             addr,
             smtp,
-            us: us_for(&us, smtp),
+            us: us_for(&us, addr.ip, smtp),
         };
         let before = out.len();
         let result = address(facts, policy, &ctx, out, &mut identity);
@@ -193,14 +193,18 @@ fn us(facts: &Facts) -> Us {
     Us {
         ips: v.public_addrs().collect(),
         names,
+        target: None,
+        public_unknown: v.public_ips.is_empty(),
     }
 }
 
 /// [`us`] plus what one conversation knows: its local address and the address echoed to it.
-fn us_for(us: &Us, smtp: &SmtpFacts) -> Us {
+fn us_for(us: &Us, ip: std::net::IpAddr, smtp: &SmtpFacts) -> Us {
     let mut us = us.clone();
     us.ips.extend(smtp.local_addr().map(|a| a.ip()));
     us.ips.extend(smtp.echoed_ip);
+    us.target = Some(ip);
+    us.public_unknown = us.public_unknown && smtp.echoed_ip.is_none();
     us
 }
 

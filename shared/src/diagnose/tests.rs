@@ -933,7 +933,16 @@ fn rejections_naming_our_nated_address_are_probe_blocked() {
     let refusal = "550 198.51.100.7 is not welcome here";
     let mut f = healthy();
     smtp(&mut f).rcpt = Some(step("RCPT TO:<postmaster@example.test>", 550, refusal));
-    assert_eq!(only(&f, Code::SmtpRcptRejected), Verdict::Broken);
+    // Our public address unknown: an address the refusal names is most likely ours.
+    assert_eq!(only(&f, Code::SmtpProbeBlocked), Verdict::Inconclusive);
+    // Our public address known, and another one named: the target's refusal.
+    let mut other = f.clone();
+    other.vantage = good_vantage();
+    let elsewhere: IpAddr = "203.0.113.99".parse().unwrap();
+    other.vantage.public_ips[0].ip = elsewhere;
+    other.vantage.public_ips[0].ptr.as_mut().unwrap().forward[0].lookup = answer(vec![elsewhere]);
+    other.vantage.helo_lookups.as_mut().unwrap().a = answer(vec![elsewhere]);
+    assert_eq!(only(&other, Code::SmtpRcptRejected), Verdict::Broken);
     // Known as configured/learned vantage fact…
     let mut f2 = f.clone();
     f2.vantage = good_vantage();

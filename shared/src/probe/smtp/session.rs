@@ -336,6 +336,8 @@ impl Session {
         Us {
             ips,
             names: vec![self.client.helo_name().to_owned()],
+            target: Some(self.ip),
+            public_unknown: self.client.public_ips().is_empty() && facts.echoed_ip.is_none(),
         }
     }
 
