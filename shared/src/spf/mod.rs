@@ -1,0 +1,113 @@
+//! SPF (RFC 7208): which hosts a domain allows to send its mail, and whether a given address is
+//! one of them.
+//!
+//! A self-contained building block, not wired into [`crate::Facts`] or the diagnosis yet.
+//!
+//! - [`record`]: the pure parser of one `v=spf1` record (§4.5, §4.6, §5, §6, §12), bounded, with
+//!   the term and position where it breaks.
+//! - [`macros`]: macro strings (§7): parsing, the `%{s l o d i p h c r t v}` expansion with
+//!   transformers and delimiters, URL escaping.
+//! - [`name`]: domain-name checks (§4.3 initial processing, §7.3 truncation) and reverse names.
+
+pub mod macros;
+pub mod name;
+pub mod record;
+
+use std::fmt;
+use std::str::FromStr;
+
+use serde::{Deserialize, Serialize};
+
+pub use record::{ParseError, ParseErrorKind, Record, parse_record};
+
+/// The result of `check_host()` (RFC 7208 §2.6), in the RFC's spelling.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SpfResult {
+    /// The address is authorized.
+    Pass,
+    /// The address is explicitly not authorized.
+    Fail,
+    /// Probably not authorized (`~`): a weak statement.
+    SoftFail,
+    /// The domain makes no assertion about the address (`?`, or nothing matched).
+    Neutral,
+    /// No SPF record, or the domain is not a usable name.
+    None,
+    /// The published records cannot be interpreted: syntax errors, limits exceeded, loops.
+    PermError,
+    /// A transient (DNS) error: try again later.
+    TempError,
+}
+
+impl SpfResult {
+    /// The RFC's word: `pass`, `fail`, `softfail`, `neutral`, `none`, `permerror`, `temperror`.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::Pass => "pass",
+            Self::Fail => "fail",
+            Self::SoftFail => "softfail",
+            Self::Neutral => "neutral",
+            Self::None => "none",
+            Self::PermError => "permerror",
+            Self::TempError => "temperror",
+        }
+    }
+}
+
+impl fmt::Display for SpfResult {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A word that is not one of the seven results.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("not an SPF result: {0:?}")]
+pub struct UnknownResult(pub String);
+
+impl FromStr for SpfResult {
+    type Err = UnknownResult;
+
+    /// Case-insensitive RFC spelling.
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        [
+            Self::Pass,
+            Self::Fail,
+            Self::SoftFail,
+            Self::Neutral,
+            Self::None,
+            Self::PermError,
+            Self::TempError,
+        ]
+        .into_iter()
+        .find(|r| r.as_str().eq_ignore_ascii_case(s.trim()))
+        .ok_or_else(|| UnknownResult(s.to_owned()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn results_spell_as_the_rfc() {
+        for r in [
+            SpfResult::Pass,
+            SpfResult::Fail,
+            SpfResult::SoftFail,
+            SpfResult::Neutral,
+            SpfResult::None,
+            SpfResult::PermError,
+            SpfResult::TempError,
+        ] {
+            assert_eq!(r.as_str().parse::<SpfResult>(), Ok(r));
+            assert_eq!(
+                serde_json::to_string(&r).unwrap(),
+                format!("\"{}\"", r.as_str())
+            );
+        }
+        assert_eq!("PermError".parse::<SpfResult>(), Ok(SpfResult::PermError));
+        assert!("unknown".parse::<SpfResult>().is_err());
+    }
+}
