@@ -23,7 +23,8 @@
 //! - [`diagnose`](mod@diagnose): the pure diagnosis, one module per area (DNS/MX, rDNS, SMTP, TLS,
 //!   blocklists, verdict).
 //! - [`dnsbl`]: the blocklist catalogue and the pure classification of answers.
-//! - [`spf`]: SPF (RFC 7208) as a building block: the record parser with macros.
+//! - [`spf`]: SPF (RFC 7208) as a building block: the record parser with macros, `check_host()`
+//!   with its include/redirect trace and limits.
 //! - [`classify`]: what an SMTP refusal is about (the domain, the mailbox, or us), shared by
 //!   the probe (null-sender retry) and the diagnosis.
 //! - [`config`]: [`CheckConfig`] and the diagnosis [`Policy`].

@@ -8,17 +8,41 @@
 //! - [`macros`]: macro strings (§7): parsing, the `%{s l o d i p h c r t v}` expansion with
 //!   transformers and delimiters, URL escaping.
 //! - [`name`]: domain-name checks (§4.3 initial processing, §7.3 truncation) and reverse names.
+//! - [`dns`]: [`SpfDns`], the five lookups SPF needs, and [`DnsSourceAdapter`] over the library's
+//!   [`crate::probe::dns::DnsSource`].
+//! - [`zone`]: [`MemoryZone`], an in-memory [`SpfDns`] for tests and "what if" evaluations.
+//! - [`eval`]: [`check_host`] (§4–§6) with its [`SpfTrace`]: the include/redirect tree, the
+//!   DNS-querying terms (10 at most, §4.6.4), void lookups (2 at most), loops, `exp=`.
 
+pub mod dns;
+pub mod eval;
 pub mod macros;
 pub mod name;
 pub mod record;
+pub mod zone;
 
 use std::fmt;
 use std::str::FromStr;
 
 use serde::{Deserialize, Serialize};
 
+pub use dns::{DnsSourceAdapter, SpfDns};
+pub use eval::{
+    SpfEvaluation, SpfOptions, SpfTrace, TraceNode, Via, check_host, check_host_with, check_sender,
+    sender_identity,
+};
 pub use record::{ParseError, ParseErrorKind, Record, parse_record};
+pub use zone::MemoryZone;
+
+/// The most DNS-querying terms (`include a mx ptr exists redirect`) one check may reach (§4.6.4).
+pub const MAX_DNS_TERMS: u32 = 10;
+
+/// The most void lookups (NXDOMAIN or an empty answer) one check may see (§4.6.4).
+pub const MAX_VOID_LOOKUPS: u32 = 2;
+
+/// The most MX names an `mx` term may look up, and PTR names a `ptr` term or `%{p}` may use
+/// (§4.6.4).
+pub const MAX_NAME_LOOKUPS: usize = 10;
 
 /// The result of `check_host()` (RFC 7208 §2.6), in the RFC's spelling.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
