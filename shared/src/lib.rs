@@ -24,7 +24,8 @@
 //!   blocklists, verdict).
 //! - [`dnsbl`]: the blocklist catalogue and the pure classification of answers.
 //! - [`spf`]: SPF (RFC 7208) as a building block: the record parser with macros, `check_host()`
-//!   with its include/redirect trace and limits.
+//!   with its include/redirect trace and limits, the lookup count over a domain's whole tree,
+//!   and [`spf::SpfFacts`] ready to be stored.
 //! - [`classify`]: what an SMTP refusal is about (the domain, the mailbox, or us), shared by
 //!   the probe (null-sender retry) and the diagnosis.
 //! - [`config`]: [`CheckConfig`] and the diagnosis [`Policy`].
