@@ -23,6 +23,9 @@
 //! - [`diagnose`](mod@diagnose): the pure diagnosis, one module per area (DNS/MX, rDNS, SMTP, TLS,
 //!   blocklists, verdict).
 //! - [`dnsbl`]: the blocklist catalogue and the pure classification of answers.
+//! - [`spf`]: SPF (RFC 7208) as a building block: the record parser with macros, `check_host()`
+//!   with its include/redirect trace and limits, the lookup count over a domain's whole tree,
+//!   and [`spf::SpfFacts`] ready to be stored.
 //! - [`classify`]: what an SMTP refusal is about (the domain, the mailbox, or us), shared by
 //!   the probe (null-sender retry) and the diagnosis.
 //! - [`config`]: [`CheckConfig`] and the diagnosis [`Policy`].
@@ -54,6 +57,7 @@ pub mod facts;
 pub mod finding;
 pub mod probe;
 pub mod report;
+pub mod spf;
 
 pub use check::Checker;
 pub use config::{CheckConfig, Policy};
