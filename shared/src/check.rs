@@ -246,7 +246,9 @@ impl Checker {
                 .filter(|a| a.smtp_skipped.is_none())
                 .map(move |a| (host.clone(), a.ip))
         });
-        let results = join_all(jobs.map(|(host, ip)| self.address(&st, domain, host, ip))).await;
+        let probes = join_all(jobs.map(|(host, ip)| self.address(&st, domain, host, ip)));
+        let (results, auth) = tokio::join!(probes, self.auth(domain, &facts));
+        facts.auth = auth;
         let mut results = results.into_iter();
         for host in &mut facts.hosts {
             for addr in host
@@ -261,6 +263,23 @@ impl Checker {
         }
         facts.vantage = self.vantage_after(&st, &facts).await;
         facts
+    }
+
+    /// The authentication checks, unless turned off or the domain itself does not resolve (then
+    /// the DNS finding says it all).
+    async fn auth(&self, domain: &DomainName, facts: &Facts) -> Option<crate::auth::AuthFacts> {
+        if !self.config.auth.enabled || matches!(facts.mx, Lookup::NxDomain | Lookup::Failed { .. })
+        {
+            return None;
+        }
+        let mx_hosts: Vec<String> = facts.hosts.iter().map(|h| h.host.clone()).collect();
+        let ctx = crate::auth::AuthContext {
+            dns: self.dns.as_ref(),
+            config: &self.config.auth,
+            domain: domain.as_str(),
+            mx_hosts: &mx_hosts,
+        };
+        Some(crate::auth::collect(&ctx).await)
     }
 
     /// Checks our own vantage point now, for both address families: the egress canaries

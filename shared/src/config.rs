@@ -262,6 +262,21 @@ impl Default for DnsblConfig {
     }
 }
 
+/// The authentication, transport policy and DNS consistency checks (SPF, DMARC, TLS-RPT,
+/// MTA-STS, DNSSEC/DANE, authoritative name servers).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct AuthConfig {
+    /// Run them at all (`--no-auth` turns them off).
+    pub enabled: bool,
+}
+
+impl Default for AuthConfig {
+    fn default() -> Self {
+        Self { enabled: true }
+    }
+}
+
 /// Everything a [`crate::Checker`] needs.
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(default)]
@@ -276,6 +291,8 @@ pub struct CheckConfig {
     pub egress: EgressConfig,
     /// How many MX hosts and addresses are probed.
     pub fan_out: FanOut,
+    /// Mail authentication and transport policy checks.
+    pub auth: AuthConfig,
     /// Diagnosis knobs.
     pub policy: Policy,
     /// How long per-run caches (DNS answers, blocklist answers, pooled SMTP sessions and

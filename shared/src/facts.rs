@@ -161,6 +161,10 @@ pub struct Facts {
     /// Our own vantage point (recorded once per run, copied into every domain's facts).
     #[serde(default)]
     pub vantage: VantageFacts,
+    /// Mail authentication, transport policy and DNS consistency; `None` when not checked
+    /// (turned off, or the domain itself does not resolve).
+    #[serde(default)]
+    pub auth: Option<crate::auth::AuthFacts>,
 }
 
 impl Facts {
@@ -177,6 +181,7 @@ impl Facts {
             dnsbl_zones: Vec::new(),
             not_checked: Vec::new(),
             vantage: VantageFacts::default(),
+            auth: None,
         }
     }
 

@@ -140,6 +140,28 @@ codes! {
     ProbeEgressBlocked = "probe.egress_blocked", Inconclusive, "prober", "Our own outbound port 25 is blocked for an address family.";
     ProbeIdentity = "probe.identity", Inconclusive, "prober", "A receiver refused our sender or HELO name, or our identity is poor (EHLO name, FCrDNS, sender domain).";
     ProbeListed = "probe.listed", Inconclusive, "prober", "Our public egress IP is on a configured abuse blocklist.";
+    SpfMissing = "spf.missing", Warning, "domain", "No `v=spf1` TXT record at the domain.";
+    SpfMultiple = "spf.multiple", Error, "domain", "More than one `v=spf1` record: permerror (RFC 7208 §4.5).";
+    SpfInvalid = "spf.invalid", Error, "domain", "The SPF record does not parse: permerror.";
+    SpfTooManyLookups = "spf.too_many_lookups", Error, "domain", "The SPF record tree needs more than 10 DNS-querying terms or more than 2 void lookups: permerror.";
+    SpfPermissive = "spf.permissive", Warning, "domain", "`+all` or `?all`, or no `all` and no `redirect`: everyone is allowed or neutral.";
+    SpfLookupFailed = "spf.lookup_failed", Inconclusive, "domain", "A lookup the SPF record needs failed (SERVFAIL, timeout): temperror.";
+    SpfPtrUsed = "spf.ptr_used", Info, "domain", "The deprecated `ptr` mechanism (RFC 7208 §5.5).";
+    DmarcMissing = "dmarc.missing", Warning, "domain", "No DMARC record at `_dmarc.<domain>` nor at its organizational domain.";
+    DmarcInvalid = "dmarc.invalid", Error, "domain", "The DMARC record does not parse, lacks `p=`, or there is more than one.";
+    DmarcPolicyNone = "dmarc.policy_none", Info, "domain", "DMARC `p=none`: monitoring only.";
+    DmarcReportUnauthorized = "dmarc.report_unauthorized", Warning, "domain", "A `rua`/`ruf` address in another organizational domain that does not authorize the reports (RFC 7489 §7.1).";
+    MtastsInvalid = "mtasts.invalid", Error, "domain", "The `_mta-sts` TXT record is malformed, or the policy cannot be fetched or parsed.";
+    MtastsMxMismatch = "mtasts.mx_mismatch", Error, "host", "A live MX host matches none of the MTA-STS policy's `mx:` patterns (error in enforce mode, warning in testing).";
+    MtastsAbsent = "mtasts.absent", Info, "domain", "No MTA-STS policy.";
+    TlsrptInvalid = "tlsrpt.invalid", Warning, "domain", "The `_smtp._tls` TLS-RPT record is malformed (RFC 8460).";
+    TlsrptAbsent = "tlsrpt.absent", Info, "domain", "MTA-STS or DANE is in use but there is no TLS-RPT record.";
+    DaneMismatch = "dane.mismatch", Error, "host", "DNSSEC-validated TLSA records match no certificate the MX serves.";
+    DaneUnusable = "dane.unusable", Warning, "host", "TLSA records exist but cannot be used (zone not signed, or only PKIX usages 0/1).";
+    DaneValid = "dane.valid", Info, "host", "Validated TLSA records match the served chain.";
+    DnsDnssecBogus = "dns.dnssec_bogus", Error, "domain", "DNSSEC validation fails for the MX records, an MX host's addresses or its TLSA records.";
+    DnsInconsistent = "dns.inconsistent", Warning, "domain", "The authoritative name servers (or the resolver in use) disagree on the MX set.";
+    DnsLameDelegation = "dns.lame_delegation", Warning, "domain", "A delegated name server does not answer authoritatively for the domain.";
 }
 
 impl fmt::Display for Code {

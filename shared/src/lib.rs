@@ -26,6 +26,8 @@
 //! - [`spf`]: SPF (RFC 7208) as a building block: the record parser with macros, `check_host()`
 //!   with its include/redirect trace and limits, the lookup count over a domain's whole tree,
 //!   and [`spf::SpfFacts`] ready to be stored.
+//! - [`auth`]: DMARC, TLS-RPT, MTA-STS, DNSSEC/DANE and name-server consistency facts (with
+//!   [`spf`] the authentication checks).
 //! - [`classify`]: what an SMTP refusal is about (the domain, the mailbox, or us), shared by
 //!   the probe (null-sender retry) and the diagnosis.
 //! - [`config`]: [`CheckConfig`] and the diagnosis [`Policy`].
@@ -46,6 +48,7 @@
 //! # Ok(()) }
 //! ```
 
+pub mod auth;
 pub mod check;
 pub mod classify;
 pub mod config;

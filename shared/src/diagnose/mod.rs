@@ -6,15 +6,24 @@
 //! - [`smtp`]: the SMTP conversation (`smtp.*`) and the vantage findings that bear on it
 //!   (`probe.*`), with each address's result for the verdict.
 //! - [`tls`]: the certificate and TLS version after STARTTLS (`tls.*`).
+//! - [`spf`], [`dmarc`], [`mtasts`], [`dane`], [`consistency`]: the authentication, transport
+//!   policy and DNS consistency findings (`spf.*`, `dmarc.*`, `mtasts.*`, `tlsrpt.*`, `dane.*`,
+//!   `dns.dnssec_bogus`, `dns.inconsistent`, `dns.lame_delegation`); MTA-STS and DANE also
+//!   adjust the severity of certificate findings on the hosts they cover.
 //! - [`dnsbl`]: blocklist answers (`dnsbl.listed`; `dnsbl.unavailable` once per zone).
 //! - [`vantage`]: the "From here" view of our own vantage point, for `--vantage` and reports.
 //! - [`verdict`]: the domain verdict from the findings (first match wins).
 //! - [`summary`]: the per-MX summary table of the report.
 
+mod consistency;
+mod dane;
+mod dmarc;
 mod dns;
 mod dnsbl;
+mod mtasts;
 mod rdns;
 mod smtp;
+mod spf;
 mod summary;
 mod tls;
 pub mod vantage;
@@ -64,6 +73,17 @@ fn findings_and_results(
     let results = smtp::check(facts, policy, &mut out);
     tls::check(facts, policy, &mut out);
     dnsbl::check(facts, &mut out);
+    if let Some(auth) = &facts.auth {
+        spf::check(facts, auth, &mut out);
+        dmarc::check(facts, auth, &mut out);
+        mtasts::check(facts, auth, &mut out);
+        dane::check(facts, auth, &mut out);
+        consistency::check(facts, auth, &mut out);
+        // Transport policies change what a certificate problem means: under an enforced
+        // MTA-STS policy they stop delivery; under a validated DANE-EE/TA match they do not.
+        mtasts::adjust(facts, auth, &mut out);
+        dane::adjust(facts, auth, &mut out);
+    }
     out.sort_by_key(|f| std::cmp::Reverse(f.severity.rank()));
     (out, results)
 }

@@ -6,7 +6,12 @@ use crate::finding::{Code, Finding, Severity, THIS_MACHINE};
 use crate::report::Verdict;
 
 /// Codes whose error makes the whole domain undeliverable.
-const DOMAIN_BREAKERS: &[Code] = &[Code::DnsNxdomain, Code::MxNoMailHost, Code::MxAllUnusable];
+const DOMAIN_BREAKERS: &[Code] = &[
+    Code::DnsNxdomain,
+    Code::MxNoMailHost,
+    Code::MxAllUnusable,
+    Code::DnsDnssecBogus,
+];
 
 /// The verdict for a valid domain's facts, findings and per-address SMTP results.
 pub(super) fn verdict(facts: &Facts, findings: &[Finding], results: &[AddressResult]) -> Verdict {

@@ -1,0 +1,7 @@
+//! (Being written: see the authentication issue.)
+
+use serde::{Deserialize, Serialize};
+
+/// What was observed.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ConsistencyFacts {}
