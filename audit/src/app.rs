@@ -263,6 +263,9 @@ fn apply_demo_overrides(cli: &Cli, config: &mut CheckConfig) {
     if cli.no_dnsbl {
         config.dnsbl.enabled = false;
     }
+    if cli.no_auth {
+        config.auth.enabled = false;
+    }
     if let Some(t) = cli.greeting_timeout {
         config.smtp.greeting_timeout = t;
     }

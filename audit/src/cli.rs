@@ -131,6 +131,11 @@ pub struct Cli {
     #[arg(long)]
     pub no_smtp: bool,
 
+    /// Skip the mail authentication and transport policy checks (SPF, DMARC, TLS-RPT,
+    /// MTA-STS, DNSSEC/DANE, name-server consistency)
+    #[arg(long)]
+    pub no_auth: bool,
+
     /// Our EHLO name [default: this machine's name]
     #[arg(long, value_name = "NAME")]
     pub helo: Option<String>,
@@ -241,6 +246,7 @@ impl Cli {
                 .collect();
         }
         c.smtp.enabled = !self.no_smtp;
+        c.auth.enabled = !self.no_auth;
         c.smtp.port = self.smtp_port;
         if let Some(h) = &self.helo {
             c.smtp.helo_name = h.clone();

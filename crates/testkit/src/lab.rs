@@ -703,6 +703,24 @@ fn zones(ipv6: bool) -> DnsServerBuilder {
         .ptr(IpAddr::V4(LAB_PUBLIC_IP), LAB_HELO_NAME)
         .mx("greydead.test", 10, "mx.greylist.test")
         .mx("greydead.test", 20, "mx.filtered.test");
+    // Mail authentication, as a well-run domain publishes it: SPF (the domains send through
+    // an outbound range of their own, not from their MX hosts) and DMARC at `p=reject`.
+    b = b.txt("_spf.mailcheck.test", "v=spf1 ip4:192.0.2.0/24 -all");
+    for s in SCENARIOS {
+        let d = s.input;
+        if !d.ends_with(".test") || matches!(d, "missing.test" | "servfail.test" | "nomail.test") {
+            continue;
+        }
+        let spf = if d == "nullmx.test" {
+            "v=spf1 -all"
+        } else {
+            "v=spf1 include:_spf.mailcheck.test -all"
+        };
+        b = b.txt(d, spf).txt(
+            &format!("_dmarc.{d}"),
+            &format!("v=DMARC1; p=reject; rua=mailto:dmarc@{d}"),
+        );
+    }
     b = b.mx("wide.test", 10, "mx.healthy.test");
     for i in 2..=12 {
         let host = format!("mx{i}.wide.test");
