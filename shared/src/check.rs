@@ -273,11 +273,18 @@ impl Checker {
             return None;
         }
         let mx_hosts: Vec<String> = facts.hosts.iter().map(|h| h.host.clone()).collect();
+        let mut mx_ips: Vec<std::net::IpAddr> = Vec::new();
+        for (_, a) in facts.addresses() {
+            if !mx_ips.contains(&a.ip) {
+                mx_ips.push(a.ip);
+            }
+        }
         let ctx = crate::auth::AuthContext {
             dns: self.dns.as_ref(),
             config: &self.config.auth,
             domain: domain.as_str(),
             mx_hosts: &mx_hosts,
+            mx_ips: &mx_ips,
         };
         Some(crate::auth::collect(&ctx).await)
     }

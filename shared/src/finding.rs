@@ -116,7 +116,7 @@ codes! {
     SmtpSlowGreeting = "smtp.slow_greeting", Warning, "ip", "The greeting arrived only 10 s or more after the TCP connect (tarpit).";
     SmtpGreetingRejected = "smtp.greeting_rejected", Error, "ip", "The greeting is a 5xx refusal of every client.";
     SmtpBannerUnresolvable = "smtp.banner_unresolvable", Warning, "ip", "The 220 hostname is not a public name, or does not resolve while the IP has no forward-confirmed PTR (info when it does, or when there is no hostname).";
-    SmtpBannerMismatch = "smtp.banner_mismatch", Info, "ip", "The greeting hostname resolves, but is neither the IP's PTR name nor resolves to the IP.";
+    SmtpBannerMismatch = "smtp.banner_mismatch", Info, "ip", "The greeting hostname resolves, but is neither the IP's PTR name nor resolves to the IP (a warning when the domain's own SPF record authorizes that IP directly).";
     SmtpHeloRejected = "smtp.helo_rejected", Error, "ip", "Both EHLO and HELO got a permanent refusal that is not about our name.";
     SmtpStarttlsMissing = "smtp.starttls_missing", Warning, "ip", "STARTTLS is not advertised.";
     SmtpStarttlsFailed = "smtp.starttls_failed", Error, "ip", "STARTTLS is advertised but the command, the TLS handshake or the EHLO inside TLS failed.";
@@ -135,7 +135,7 @@ codes! {
     SmtpIncomplete = "smtp.incomplete", Inconclusive, "ip", "The conversation stopped before `RCPT TO` and no other finding says why.";
     SmtpOpenRelay = "smtp.open_relay", Critical, "ip", "The server accepted a recipient in an outside domain (open relay).";
     SmtpProbeBlocked = "smtp.probe_blocked", Inconclusive, "ip", "A rejection is about us (our IP, rDNS, EHLO name, sender or client), not the target.";
-    DnsblListed = "dnsbl.listed", Warning, "ip", "The MX IP is listed on a blocklist (warning for abuse lists, info for policy lists).";
+    DnsblListed = "dnsbl.listed", Warning, "ip", "The MX IP is listed on a blocklist (warning for abuse lists, info for policy lists; error and warning when the domain's own SPF record authorizes that IP directly).";
     DnsblUnavailable = "dnsbl.unavailable", Inconclusive, "prober", "A blocklist could not answer for us (error code, REFUSED, SERVFAIL, timeout or failed self-test); once per zone.";
     ProbeEgressBlocked = "probe.egress_blocked", Inconclusive, "prober", "Our own outbound port 25 is blocked for an address family.";
     ProbeIdentity = "probe.identity", Inconclusive, "prober", "A receiver refused our sender or HELO name, or our identity is poor (EHLO name, FCrDNS, sender domain).";

@@ -5,6 +5,8 @@
 //!
 //! - [`dmarc`]: the DMARC record (RFC 7489), its organizational domain, report authorization.
 //! - [`tlsrpt`]: the TLS-RPT record (RFC 8460).
+//! - [`spf_ips`]: SPF `check_host()` for each MX address (does the domain's own record
+//!   authorize it directly?) and for an address no record lists (void lookups).
 //! - [`mtasts`]: the MTA-STS record and policy (RFC 8461), fetched over HTTPS.
 //! - [`dane`]: DNSSEC validation of the mail records and the TLSA records (RFC 7672).
 //! - [`consistency`]: the authoritative name servers asked directly, and other resolvers.
@@ -13,6 +15,7 @@ pub mod consistency;
 pub mod dane;
 pub mod dmarc;
 pub mod mtasts;
+pub mod spf_ips;
 pub mod tlsrpt;
 
 use serde::{Deserialize, Serialize};
@@ -23,6 +26,8 @@ use serde::{Deserialize, Serialize};
 pub struct AuthFacts {
     /// The SPF record tree (and its lookup count).
     pub spf: Option<crate::spf::SpfFacts>,
+    /// SPF for each MX address and for an unlisted sender.
+    pub spf_ips: Option<spf_ips::SpfIpFacts>,
     /// The DMARC record.
     pub dmarc: Option<dmarc::DmarcFacts>,
     /// The TLS-RPT record.
@@ -47,14 +52,26 @@ pub struct AuthContext<'a> {
     /// The domain's mail hosts, by preference (the MX targets, or the domain for an implicit
     /// MX).
     pub mx_hosts: &'a [String],
+    /// The addresses of the mail hosts (each once), for the SPF "MX IP that sends" rule.
+    pub mx_ips: &'a [std::net::IpAddr],
 }
 
 /// Runs every authentication lookup for one domain, concurrently.
 pub async fn collect(ctx: &AuthContext<'_>) -> AuthFacts {
-    let spf_dns = crate::spf::DnsSourceAdapter(ctx.dns);
-    let spf = crate::spf::SpfFacts::collect(ctx.domain, &spf_dns).await;
+    let adapter = crate::spf::DnsSourceAdapter(ctx.dns);
+    let spf_dns = spf_ips::CachedSpfDns::new(&adapter);
+    let spf = async {
+        let tree = crate::spf::SpfFacts::collect(ctx.domain, &spf_dns).await;
+        let ips = spf_ips::collect(ctx.domain, ctx.mx_ips, &spf_dns).await;
+        (tree, ips)
+    };
+    let ((spf, spf_ips), dmarc, tls_rpt) =
+        tokio::join!(spf, dmarc::collect(ctx), tlsrpt::collect(ctx));
     AuthFacts {
         spf: Some(spf),
+        spf_ips: Some(spf_ips),
+        dmarc: Some(dmarc),
+        tls_rpt: Some(tls_rpt),
         ..AuthFacts::default()
     }
 }

@@ -17,9 +17,15 @@ pub(super) fn check(facts: &Facts, out: &mut Vec<Finding>) {
                     codes,
                     meanings,
                 } => {
-                    let severity = match kind {
-                        ListingKind::Abuse => Severity::Warning,
-                        ListingKind::Policy => Severity::Info,
+                    // An address the domain's own SPF record authorizes sends its mail: there
+                    // a listing hurts the domain's mail directly.
+                    let sends = super::spf::sends_for_domain(facts, addr.ip);
+                    let severity = match (kind, sends) {
+                        (ListingKind::Abuse, true) => Severity::Error,
+                        (ListingKind::Abuse, false) | (ListingKind::Policy, true) => {
+                            Severity::Warning
+                        }
+                        (ListingKind::Policy, false) => Severity::Info,
                     };
                     let codes: Vec<String> = codes.iter().map(ToString::to_string).collect();
                     let delist = zone_info(&check.zone).map_or_else(
@@ -36,9 +42,12 @@ pub(super) fn check(facts: &Facts, out: &mut Vec<Finding>) {
                         .evidence(format!("{} -> {}", check.query, codes.join(", ")))
                         .evidence_lines(meanings)
                         .evidence_lines(check.txt.iter().map(|t| format!("TXT: {t}")))
-                        .advice(match kind {
-                            ListingKind::Abuse => format!("A listing hurts the mail this address SENDS, not what it receives. If {} also sends mail (often the same server), find out why it was listed (compromised account or host, open relay, bad mailing list), fix it, then request removal at {delist}.", addr.ip),
-                            ListingKind::Policy => format!("A policy listing says this address should not send mail directly to receivers (e.g. a dynamic range). Harmless for receiving; if it also sends mail, send through your provider's smarthost or have the range owner update the listing ({delist})."),
+                        .evidence_lines(super::spf::sends_evidence(facts, addr.ip))
+                        .advice(match (kind, sends) {
+                            (ListingKind::Abuse, true) => format!("{} sends the domain's mail (its SPF record names it), so receivers that use this list junk or refuse that mail now. Find out why it was listed (compromised account or host, open relay, bad mailing list), fix it, then request removal at {delist}.", addr.ip),
+                            (ListingKind::Policy, true) => format!("A policy listing says this address should not send mail directly to receivers (e.g. a dynamic range), yet the domain's SPF record names it as a sender. Send through your provider's smarthost, or have the range owner update the listing ({delist})."),
+                            (ListingKind::Abuse, false) => format!("A listing hurts the mail this address SENDS, not what it receives. If {} also sends mail (often the same server), find out why it was listed (compromised account or host, open relay, bad mailing list), fix it, then request removal at {delist}.", addr.ip),
+                            (ListingKind::Policy, false) => format!("A policy listing says this address should not send mail directly to receivers (e.g. a dynamic range). Harmless for receiving; if it also sends mail, send through your provider's smarthost or have the range owner update the listing ({delist})."),
                         }),
                     );
                 }

@@ -6,7 +6,7 @@
 //! - [`smtp`]: the SMTP conversation (`smtp.*`) and the vantage findings that bear on it
 //!   (`probe.*`), with each address's result for the verdict.
 //! - [`tls`]: the certificate and TLS version after STARTTLS (`tls.*`).
-//! - [`spf`], [`dmarc`], [`mtasts`], [`dane`], [`consistency`]: the authentication, transport
+//! - [`spf`], [`dmarc`], [`tlsrpt`], [`mtasts`], [`dane`], [`consistency`]: the authentication, transport
 //!   policy and DNS consistency findings (`spf.*`, `dmarc.*`, `mtasts.*`, `tlsrpt.*`, `dane.*`,
 //!   `dns.dnssec_bogus`, `dns.inconsistent`, `dns.lame_delegation`); MTA-STS and DANE also
 //!   adjust the severity of certificate findings on the hosts they cover.
@@ -26,6 +26,7 @@ mod smtp;
 mod spf;
 mod summary;
 mod tls;
+mod tlsrpt;
 pub mod vantage;
 mod verdict;
 
@@ -76,6 +77,7 @@ fn findings_and_results(
     if let Some(auth) = &facts.auth {
         spf::check(facts, auth, &mut out);
         dmarc::check(facts, auth, &mut out);
+        tlsrpt::check(facts, auth, &mut out);
         mtasts::check(facts, auth, &mut out);
         dane::check(facts, auth, &mut out);
         consistency::check(facts, auth, &mut out);

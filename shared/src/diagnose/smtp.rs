@@ -367,11 +367,23 @@ fn banner(
             ctx.ptr_names().join(", ")
         };
         let ips: Vec<String> = lookups.ips().iter().map(ToString::to_string).collect();
-        out.push(ctx.finding(Code::SmtpBannerMismatch, format!("the greeting name {name} is neither the PTR name of {ip} nor resolves to it"))
+        let f = ctx
+            .finding(
+                Code::SmtpBannerMismatch,
+                format!(
+                    "the greeting name {name} is neither the PTR name of {ip} nor resolves to it"
+                ),
+            )
             .evidence(format!("greeting: {first}"))
             .evidence(format!("{name} resolves to {}", ips.join(", ")))
-            .evidence(format!("PTR {ip}: {ptr}"))
-            .advice(format!("Harmless for receiving (pooled servers and large providers do this by design). It matters only if this host also sends mail under that name: then make the greeting name, the PTR of {ip} and that name's A record agree.")));
+            .evidence(format!("PTR {ip}: {ptr}"));
+        // An address the domain's own SPF record authorizes sends its mail, and its greeting
+        // name is then its HELO name: receivers check that.
+        out.push(match super::spf::sends_evidence(ctx.facts, ip) {
+            Some(sends) => f.severity(Severity::Warning).evidence(sends)
+                .advice(format!("This host sends the domain's mail, usually under its greeting name as HELO name, and receivers check that the HELO name, the PTR of {ip} and that name's A record agree. Make them agree: set the server's host name to the PTR name of {ip}, or change the PTR and A records to the name it uses.")),
+            None => f.advice(format!("Harmless for receiving (pooled servers and large providers do this by design). It matters only if this host also sends mail under that name: then make the greeting name, the PTR of {ip} and that name's A record agree.")),
+        });
     }
 }
 

@@ -225,3 +225,99 @@ pub(crate) fn addr(f: &mut Facts) -> &mut AddressFacts {
 pub(crate) fn smtp(f: &mut Facts) -> &mut SmtpFacts {
     addr(f).smtp.as_mut().unwrap()
 }
+
+/// The SPF zone of a domain in order: `v=spf1 mx -all`, the MX host and its address.
+pub(crate) fn spf_zone(record: &str) -> crate::spf::MemoryZone {
+    let mut z = crate::spf::MemoryZone::new();
+    z.add_txt(DOMAIN, record)
+        .add_mx(DOMAIN, 10, HOST)
+        .add_address(HOST, ip());
+    z
+}
+
+/// What the authentication probes record for `zone`: the SPF tree of [`DOMAIN`] and the
+/// checks of the MX address and of an unlisted sender.
+pub(crate) fn spf_facts(
+    zone: &crate::spf::MemoryZone,
+) -> (crate::spf::SpfFacts, crate::auth::spf_ips::SpfIpFacts) {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        (
+            crate::spf::SpfFacts::collect(DOMAIN, zone).await,
+            crate::auth::spf_ips::collect(DOMAIN, &[ip()], zone).await,
+        )
+    })
+}
+
+/// A DMARC lookup at `_dmarc.<domain>` that answered these TXT records (none: NXDOMAIN).
+pub(crate) fn dmarc_lookup(domain: &str, txt: &[&str]) -> crate::auth::dmarc::DmarcLookup {
+    let lookup = if txt.is_empty() {
+        Lookup::NxDomain
+    } else {
+        answer(txt.iter().map(|t| (*t).to_owned()).collect())
+    };
+    crate::auth::dmarc::DmarcLookup::from_answer(domain, lookup)
+}
+
+/// DMARC facts of [`DOMAIN`] with this record at `_dmarc.` (none: NXDOMAIN).
+pub(crate) fn dmarc_facts(txt: &[&str]) -> crate::auth::dmarc::DmarcFacts {
+    crate::auth::dmarc::DmarcFacts {
+        domain: DOMAIN.to_owned(),
+        organizational_domain: DOMAIN.to_owned(),
+        lookups: vec![dmarc_lookup(DOMAIN, txt)],
+        report_authorizations: vec![],
+    }
+}
+
+/// Authentication in order: `v=spf1 mx -all` (which authorizes the MX address directly),
+/// `v=DMARC1; p=reject; rua=mailto:dmarc@example.test`, a TLS-RPT record; no MTA-STS, no DANE.
+pub(crate) fn good_auth() -> crate::auth::AuthFacts {
+    let (spf, spf_ips) = spf_facts(&spf_zone("v=spf1 mx -all"));
+    crate::auth::AuthFacts {
+        spf: Some(spf),
+        spf_ips: Some(spf_ips),
+        dmarc: Some(dmarc_facts(&[&format!(
+            "v=DMARC1; p=reject; rua=mailto:dmarc@{DOMAIN}"
+        )])),
+        tls_rpt: Some(crate::auth::tlsrpt::TlsRptFacts::from_answer(
+            DOMAIN,
+            answer(vec![format!("v=TLSRPTv1; rua=mailto:tls@{DOMAIN}")]),
+        )),
+        ..crate::auth::AuthFacts::default()
+    }
+}
+
+/// [`healthy`] with the authentication checks run and in order ([`good_auth`]).
+pub(crate) fn healthy_with_auth() -> Facts {
+    let mut f = healthy();
+    f.auth = Some(good_auth());
+    f
+}
+
+/// The recorded authentication facts, to change.
+pub(crate) fn auth(f: &mut Facts) -> &mut crate::auth::AuthFacts {
+    f.auth.as_mut().unwrap()
+}
+
+/// [`healthy_with_auth`] whose SPF facts come from `zone`.
+pub(crate) fn with_spf_zone(zone: &crate::spf::MemoryZone) -> Facts {
+    let mut f = healthy_with_auth();
+    let (spf, spf_ips) = spf_facts(zone);
+    auth(&mut f).spf = Some(spf);
+    auth(&mut f).spf_ips = Some(spf_ips);
+    f
+}
+
+/// [`healthy_with_auth`] with this SPF record.
+pub(crate) fn with_spf(record: &str) -> Facts {
+    with_spf_zone(&spf_zone(record))
+}
+
+/// [`healthy_with_auth`] with these TXT records at `_dmarc.` (none: NXDOMAIN).
+pub(crate) fn with_dmarc(txt: &[&str]) -> Facts {
+    let mut f = healthy_with_auth();
+    auth(&mut f).dmarc = Some(dmarc_facts(txt));
+    f
+}
