@@ -47,14 +47,22 @@ pub struct AuthContext<'a> {
     /// The domain's mail hosts, by preference (the MX targets, or the domain for an implicit
     /// MX).
     pub mx_hosts: &'a [String],
+    /// The run's HTTPS client for MTA-STS policies (pooled, built once per run with
+    /// [`mtasts::MtaStsClient::from_config`]); `None`: the record is looked up but no policy
+    /// is fetched.
+    pub mta_sts: Option<&'a mtasts::MtaStsClient>,
 }
 
 /// Runs every authentication lookup for one domain, concurrently.
 pub async fn collect(ctx: &AuthContext<'_>) -> AuthFacts {
     let spf_dns = crate::spf::DnsSourceAdapter(ctx.dns);
-    let spf = crate::spf::SpfFacts::collect(ctx.domain, &spf_dns).await;
+    let (spf, mta_sts) = tokio::join!(
+        crate::spf::SpfFacts::collect(ctx.domain, &spf_dns),
+        mtasts::collect(ctx)
+    );
     AuthFacts {
         spf: Some(spf),
+        mta_sts: Some(mta_sts),
         ..AuthFacts::default()
     }
 }
