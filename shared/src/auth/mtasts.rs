@@ -672,11 +672,14 @@ impl MtaStsClient {
             );
         }
         if !is_text_plain(fetch.content_type.as_deref()) {
-            let got = fetch.content_type.as_deref().unwrap_or("no Content-Type");
+            let got = fetch.content_type.as_deref().map_or_else(
+                || "no Content-Type header".to_owned(),
+                |ct| format!("Content-Type {ct}"),
+            );
             return fail(
                 fetch,
                 FetchErrorKind::ContentType,
-                format!("Content-Type {got}: the policy must be served as text/plain"),
+                format!("{got}: the policy must be served as text/plain"),
             );
         }
         if let Some(len) = response.content_length()
@@ -747,22 +750,22 @@ fn classify(e: &reqwest::Error) -> (FetchErrorKind, String) {
     (kind, detail)
 }
 
-/// The rustls error somewhere in the chain (hyper-rustls wraps it in an `io::Error`, whose
-/// `source()` skips it, so each `io::Error` is looked into as well).
+/// The rustls error somewhere in the chain. hyper-rustls wraps it in an `io::Error` (itself
+/// wrapped in another), and `io::Error::source()` skips the wrapped error, so an `io::Error`
+/// is looked into with `get_ref()` instead.
 fn find_rustls_error<'e>(e: &'e (dyn StdError + 'static)) -> Option<&'e rustls::Error> {
     let mut cur: Option<&(dyn StdError + 'static)> = Some(e);
     while let Some(err) = cur {
         if let Some(tls) = err.downcast_ref::<rustls::Error>() {
             return Some(tls);
         }
-        if let Some(tls) = err
+        cur = match err
             .downcast_ref::<std::io::Error>()
             .and_then(|io| io.get_ref())
-            .and_then(|inner| inner.downcast_ref::<rustls::Error>())
         {
-            return Some(tls);
-        }
-        cur = err.source();
+            Some(inner) => Some(inner),
+            None => err.source(),
+        };
     }
     None
 }

@@ -249,7 +249,9 @@ fn fetch_summary(kind: FetchErrorKind) -> &'static str {
         FetchErrorKind::PrivateAddress => "the policy host has only non-public addresses",
         FetchErrorKind::Connect => "no connection to the policy host",
         FetchErrorKind::Timeout => "the policy host did not answer in time",
-        FetchErrorKind::Certificate => "its HTTPS certificate is not valid for the policy host",
+        FetchErrorKind::Certificate => {
+            "its HTTPS certificate is refused (not for this name, not from a trusted CA, or expired)"
+        }
         FetchErrorKind::Tls => "the TLS handshake failed",
         FetchErrorKind::Redirect => "the URL redirects, and senders do not follow redirects",
         FetchErrorKind::Status => "the server did not answer 200 OK",
@@ -268,7 +270,7 @@ fn fetch_advice(kind: FetchErrorKind, host: &str) -> String {
             "Give {host} a public A/AAAA record pointing at a web server that serves the policy. {serve}; until then senders treat the domain as having no policy."
         ),
         FetchErrorKind::Certificate => format!(
-            "Install a certificate from a public CA that includes {host} in its names (a certificate for the bare domain or www does not count), with the full chain."
+            "Install a current certificate from a public CA whose names include {host} (one for the bare domain or www does not count), and serve the full chain."
         ),
         FetchErrorKind::Redirect => format!(
             "{serve}: senders never follow redirects (RFC 8461 §3.3), so a redirect to another host or path makes the policy unreachable."
