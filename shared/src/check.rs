@@ -44,6 +44,8 @@ struct RunState {
     rdns: ReverseDns,
     dnsbl: Option<DnsblEngine>,
     smtp: Option<SmtpProber>,
+    /// The HTTPS client for MTA-STS policies (pooled), when the authentication checks are on.
+    mta_sts: Option<crate::auth::mtasts::MtaStsClient>,
     vantage: VantageState,
 }
 
@@ -97,6 +99,11 @@ impl RunState {
         } else {
             None
         };
+        let mta_sts = if config.auth.enabled {
+            Some(crate::auth::mtasts::MtaStsClient::from_config(config)?)
+        } else {
+            None
+        };
         let vantage = VantageState::default();
         for ip in &config.egress.public_ips {
             vantage.learn(*ip, PublicIpSource::Configured);
@@ -107,6 +114,7 @@ impl RunState {
             rdns: ReverseDns::new(dns.clone()),
             dnsbl,
             smtp,
+            mta_sts,
             vantage,
         })
     }
@@ -247,7 +255,7 @@ impl Checker {
                 .map(move |a| (host.clone(), a.ip))
         });
         let probes = join_all(jobs.map(|(host, ip)| self.address(&st, domain, host, ip)));
-        let (results, auth) = tokio::join!(probes, self.auth(domain, &facts));
+        let (results, auth) = tokio::join!(probes, self.auth(&st, domain, &facts));
         facts.auth = auth;
         let mut results = results.into_iter();
         for host in &mut facts.hosts {
@@ -267,7 +275,12 @@ impl Checker {
 
     /// The authentication checks, unless turned off or the domain itself does not resolve (then
     /// the DNS finding says it all).
-    async fn auth(&self, domain: &DomainName, facts: &Facts) -> Option<crate::auth::AuthFacts> {
+    async fn auth(
+        &self,
+        st: &RunState,
+        domain: &DomainName,
+        facts: &Facts,
+    ) -> Option<crate::auth::AuthFacts> {
         if !self.config.auth.enabled || matches!(facts.mx, Lookup::NxDomain | Lookup::Failed { .. })
         {
             return None;
@@ -285,6 +298,7 @@ impl Checker {
             domain: domain.as_str(),
             mx_hosts: &mx_hosts,
             mx_ips: &mx_ips,
+            mta_sts: st.mta_sts.as_ref(),
         };
         Some(crate::auth::collect(&ctx).await)
     }

@@ -269,11 +269,19 @@ impl Default for DnsblConfig {
 pub struct AuthConfig {
     /// Run them at all (`--no-auth` turns them off).
     pub enabled: bool,
+    /// The HTTPS port of `mta-sts.<domain>` (443; labs serve policies elsewhere).
+    pub mta_sts_port: u16,
+    /// Time allowed for one MTA-STS policy fetch (connection, TLS and body together).
+    pub https_timeout: Duration,
 }
 
 impl Default for AuthConfig {
     fn default() -> Self {
-        Self { enabled: true }
+        Self {
+            enabled: true,
+            mta_sts_port: 443,
+            https_timeout: Duration::from_secs(10),
+        }
     }
 }
 

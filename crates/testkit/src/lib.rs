@@ -8,6 +8,8 @@
 //!   per-name faults (SERVFAIL, REFUSED, never answer), and DNSBL zones.
 //! - [`smtp`]: scriptable SMTP servers: greeting text and delay, replies per command, drops,
 //!   STARTTLS, hostile behaviours, and a connection counter.
+//! - [`https`]: an HTTPS server (tokio-rustls, a minimal HTTP/1.1 responder) for MTA-STS
+//!   policies: responses per host and path, redirects, certificates per SNI name.
 //! - [`certs`]: a lab CA and certificates (valid, self-signed, expired, wrong name) made with rcgen.
 //! - [`discord`]: a Discord API stand-in (REST + gateway WebSocket) for driving serenity end to end.
 //! - [`lab`]: a ready-made lab of sample domains, each with a typical fault, used by the demo.
@@ -15,5 +17,6 @@
 pub mod certs;
 pub mod discord;
 pub mod dns;
+pub mod https;
 pub mod lab;
 pub mod smtp;

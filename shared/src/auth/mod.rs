@@ -54,6 +54,10 @@ pub struct AuthContext<'a> {
     pub mx_hosts: &'a [String],
     /// The addresses of the mail hosts (each once), for the SPF "MX IP that sends" rule.
     pub mx_ips: &'a [std::net::IpAddr],
+    /// The run's HTTPS client for MTA-STS policies (pooled, built once per run with
+    /// [`mtasts::MtaStsClient::from_config`]); `None`: the record is looked up but no policy
+    /// is fetched.
+    pub mta_sts: Option<&'a mtasts::MtaStsClient>,
 }
 
 /// Runs every authentication lookup for one domain, concurrently.
@@ -65,13 +69,18 @@ pub async fn collect(ctx: &AuthContext<'_>) -> AuthFacts {
         let ips = spf_ips::collect(ctx.domain, ctx.mx_ips, &spf_dns).await;
         (tree, ips)
     };
-    let ((spf, spf_ips), dmarc, tls_rpt) =
-        tokio::join!(spf, dmarc::collect(ctx), tlsrpt::collect(ctx));
+    let ((spf, spf_ips), dmarc, tls_rpt, mta_sts) = tokio::join!(
+        spf,
+        dmarc::collect(ctx),
+        tlsrpt::collect(ctx),
+        mtasts::collect(ctx)
+    );
     AuthFacts {
         spf: Some(spf),
         spf_ips: Some(spf_ips),
         dmarc: Some(dmarc),
         tls_rpt: Some(tls_rpt),
+        mta_sts: Some(mta_sts),
         ..AuthFacts::default()
     }
 }

@@ -65,6 +65,70 @@ fn facts_round_trip_through_json() {
     assert_eq!(json["mx"][0]["addresses"][0]["smtp"]["status"], "accepted");
 }
 
+/// MTA-STS facts for one `v=STSv1` record and `policy` fetched; the details are tested in
+/// `diagnose::mtasts`.
+fn with_mta_sts(mut f: Facts, policy: Option<&str>) -> Facts {
+    use crate::auth::mtasts::{MtaStsFacts, PolicyFetch, parse_policy, parse_record};
+    let record = "v=STSv1; id=1".to_owned();
+    let fetch = policy.map(|body| PolicyFetch {
+        url: format!("https://mta-sts.{DOMAIN}/.well-known/mta-sts.txt"),
+        lookups: AddressLookups {
+            a: answer(vec![ip()]),
+            aaaa: Lookup::NoData,
+        },
+        peer: None,
+        status: Some(200),
+        content_type: Some("text/plain".into()),
+        location: None,
+        size: Some(body.len() as u64),
+        body: Some(body.to_owned()),
+        error: None,
+        ms: 1,
+    });
+    let m = MtaStsFacts {
+        txt: if policy.is_some() {
+            answer(vec![record.clone()])
+        } else {
+            Lookup::NxDomain
+        },
+        sts_records: policy.map(|_| record.clone()).into_iter().collect(),
+        record: policy.map(|_| parse_record(&record)),
+        fetch,
+        policy: policy.map(parse_policy),
+        mx: vec![],
+    };
+    f.auth = Some(crate::auth::AuthFacts {
+        mta_sts: Some(m),
+        ..Default::default()
+    });
+    f
+}
+
+#[test]
+fn mta_sts_codes() {
+    let good = format!("version: STSv1\nmode: enforce\nmx: {HOST}\nmax_age: 86400\n");
+    let (v, codes) = run(&with_mta_sts(healthy(), Some(&good)));
+    assert!(codes.is_empty(), "{codes:?}");
+    assert_eq!(v, Verdict::Ok);
+    assert_eq!(
+        only(&with_mta_sts(healthy(), None), Code::MtastsAbsent),
+        Verdict::Ok
+    );
+    let wrong = good.replace(HOST, "mx.other.test");
+    assert_eq!(
+        only(
+            &with_mta_sts(healthy(), Some(&wrong)),
+            Code::MtastsMxMismatch
+        ),
+        Verdict::Degraded
+    );
+    let bad = good.replace("86400", "31557601");
+    assert_eq!(
+        only(&with_mta_sts(healthy(), Some(&bad)), Code::MtastsInvalid),
+        Verdict::Degraded
+    );
+}
+
 #[test]
 fn nxdomain_is_broken() {
     let mut f = healthy();
