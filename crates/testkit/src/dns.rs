@@ -480,7 +480,7 @@ impl Shared {
         if let Some(zone) = lock(&self.zones).get(&key) {
             return Arc::clone(zone);
         }
-        let mut zone = Zone::empty(apex.clone(), ZoneType::Primary, AxfrPolicy::Deny);
+        let mut zone = Zone::empty(apex.clone(), ZoneType::Primary, AxfrPolicy::Deny, None);
         let ns = Name::from_ascii("ns")
             .expect("label")
             .append_domain(apex)
