@@ -45,6 +45,8 @@ struct RunState {
     dnsbl: Option<DnsblEngine>,
     smtp: Option<SmtpProber>,
     vantage: VantageState,
+    /// The DNSSEC validator of the authentication checks (when they are on).
+    dnssec: Option<crate::auth::dane::Validator>,
 }
 
 /// What the run learns about itself, once: the egress check per family, our public addresses
@@ -101,8 +103,17 @@ impl RunState {
         for ip in &config.egress.public_ips {
             vantage.learn(*ip, PublicIpSource::Configured);
         }
+        let dnssec = if config.auth.enabled {
+            Some(crate::auth::dane::Validator::new(
+                &config.dns,
+                &config.auth,
+            )?)
+        } else {
+            None
+        };
         Ok(Self {
             started: Instant::now(),
+            dnssec,
             mx: MxCollector::new(dns.clone()),
             rdns: ReverseDns::new(dns.clone()),
             dnsbl,
@@ -247,7 +258,7 @@ impl Checker {
                 .map(move |a| (host.clone(), a.ip))
         });
         let probes = join_all(jobs.map(|(host, ip)| self.address(&st, domain, host, ip)));
-        let (results, auth) = tokio::join!(probes, self.auth(domain, &facts));
+        let (results, auth) = tokio::join!(probes, self.auth(&st, domain, &facts));
         facts.auth = auth;
         let mut results = results.into_iter();
         for host in &mut facts.hosts {
@@ -267,7 +278,12 @@ impl Checker {
 
     /// The authentication checks, unless turned off or the domain itself does not resolve (then
     /// the DNS finding says it all).
-    async fn auth(&self, domain: &DomainName, facts: &Facts) -> Option<crate::auth::AuthFacts> {
+    async fn auth(
+        &self,
+        st: &RunState,
+        domain: &DomainName,
+        facts: &Facts,
+    ) -> Option<crate::auth::AuthFacts> {
         if !self.config.auth.enabled || matches!(facts.mx, Lookup::NxDomain | Lookup::Failed { .. })
         {
             return None;
@@ -278,6 +294,7 @@ impl Checker {
             config: &self.config.auth,
             domain: domain.as_str(),
             mx_hosts: &mx_hosts,
+            dnssec: st.dnssec.as_ref(),
         };
         Some(crate::auth::collect(&ctx).await)
     }

@@ -269,11 +269,20 @@ impl Default for DnsblConfig {
 pub struct AuthConfig {
     /// Run them at all (`--no-auth` turns them off).
     pub enabled: bool,
+    /// Extra DNSSEC trust anchors, trusted besides the IANA root keys (labs, internal zones):
+    /// DNSKEY records in zone-file syntax (`lab. 3600 IN DNSKEY 257 3 15 <base64>`; an owner
+    /// of `.` replaces nothing, it adds a root key), or the path of a file holding such
+    /// records. A value containing `DNSKEY` is taken as the records themselves. DS records
+    /// are not accepted (hickory's trust-anchor reader takes DNSKEY only).
+    pub trust_anchor: Option<String>,
 }
 
 impl Default for AuthConfig {
     fn default() -> Self {
-        Self { enabled: true }
+        Self {
+            enabled: true,
+            trust_anchor: None,
+        }
     }
 }
 

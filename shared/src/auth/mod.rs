@@ -47,14 +47,21 @@ pub struct AuthContext<'a> {
     /// The domain's mail hosts, by preference (the MX targets, or the domain for an implicit
     /// MX).
     pub mx_hosts: &'a [String],
+    /// The run's validating resolver (one per run: it checks once that the servers give out
+    /// DNSSEC records). `None`: DNSSEC and DANE are recorded as not checked.
+    pub dnssec: Option<&'a dane::Validator>,
 }
 
 /// Runs every authentication lookup for one domain, concurrently.
 pub async fn collect(ctx: &AuthContext<'_>) -> AuthFacts {
     let spf_dns = crate::spf::DnsSourceAdapter(ctx.dns);
-    let spf = crate::spf::SpfFacts::collect(ctx.domain, &spf_dns).await;
+    let (spf, dane) = tokio::join!(
+        crate::spf::SpfFacts::collect(ctx.domain, &spf_dns),
+        dane::collect(ctx)
+    );
     AuthFacts {
         spf: Some(spf),
+        dane: Some(dane),
         ..AuthFacts::default()
     }
 }

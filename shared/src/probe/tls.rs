@@ -252,10 +252,12 @@ pub fn hex_digest(algorithm: &'static ring::digest::Algorithm, data: &[u8]) -> S
 /// Bytes in lower-case hex.
 pub fn hex(bytes: &[u8]) -> String {
     use std::fmt::Write as _;
-    bytes.iter().fold(String::with_capacity(bytes.len() * 2), |mut s, b| {
-        let _ = write!(s, "{b:02x}");
-        s
-    })
+    bytes
+        .iter()
+        .fold(String::with_capacity(bytes.len() * 2), |mut s, b| {
+            let _ = write!(s, "{b:02x}");
+            s
+        })
 }
 
 /// Lists every problem of a presented chain for `name` at `now`. webpki stops at the first
