@@ -58,6 +58,8 @@ use hickory_server::zone_handler::{
 
 pub use hickory_server::proto::rr::{RData, RecordType};
 
+pub mod signed;
+
 /// TTL given to records added without an explicit TTL.
 pub const DEFAULT_TTL: u32 = 300;
 
