@@ -284,8 +284,15 @@ impl Validator {
             return unknown(DnsFailure::Other, "no validating resolver");
         };
         let mut outcome = resolver.lookup(name.clone(), rtype).await;
-        if matches!(&outcome, Err(e) if is_bogus(e)) {
-            // Once more: a validation chain broken by a lost packet is not the zone's fault.
+        let servfail = |e: &NetError| {
+            matches!(
+                e,
+                NetError::Dns(DnsError::ResponseCode(ResponseCode::ServFail))
+            )
+        };
+        if matches!(&outcome, Err(e) if is_bogus(e) || servfail(e)) {
+            // Once more: a validation chain broken by a lost packet, or an upstream's passing
+            // SERVFAIL, is not the zone's fault.
             outcome = resolver.lookup(name.clone(), rtype).await;
         }
         match outcome {

@@ -613,6 +613,39 @@ mod tests {
     }
 
     #[test]
+    fn certificate_digests_for_dane() {
+        let ca = mailcheck_testkit::certs::TestCa::new();
+        let der = ca.leaf(&["mx.example.test"]).cert_der();
+        let facts = cert_facts(&der);
+        let (_, parsed) = x509_parser::parse_x509_certificate(der.as_ref()).unwrap();
+        let spki = parsed.public_key().raw;
+        assert_eq!(
+            facts.sha256,
+            hex_digest(&ring::digest::SHA256, der.as_ref())
+        );
+        assert_eq!(
+            facts.sha512,
+            hex_digest(&ring::digest::SHA512, der.as_ref())
+        );
+        assert_eq!(facts.spki_sha256, hex_digest(&ring::digest::SHA256, spki));
+        assert_eq!(facts.spki_sha512, hex_digest(&ring::digest::SHA512, spki));
+        assert_eq!((facts.sha256.len(), facts.sha512.len()), (64, 128));
+        assert_ne!(facts.sha256, facts.spki_sha256);
+        assert!(
+            facts
+                .spki_sha512
+                .chars()
+                .all(|c| matches!(c, '0'..='9' | 'a'..='f'))
+        );
+        // An unparsable certificate still has the digests of its bytes, and no SPKI digests.
+        let junk = CertificateDer::from(vec![1, 2, 3]);
+        let facts = cert_facts(&junk);
+        assert_eq!(facts.sha256, hex_digest(&ring::digest::SHA256, &[1, 2, 3]));
+        assert!(facts.spki_sha256.is_empty());
+        assert_eq!(hex(&[0, 15, 255]), "000fff");
+    }
+
+    #[test]
     fn version_names() {
         assert_eq!(version_name(rustls::ProtocolVersion::TLSv1_3), "TLSv1.3");
         assert_eq!(version_name(rustls::ProtocolVersion::TLSv1_2), "TLSv1.2");
