@@ -47,6 +47,8 @@ struct RunState {
     /// The HTTPS client for MTA-STS policies (pooled), when the authentication checks are on.
     mta_sts: Option<crate::auth::mtasts::MtaStsClient>,
     vantage: VantageState,
+    /// The DNSSEC validator of the authentication checks (when they are on).
+    dnssec: Option<crate::auth::dane::Validator>,
 }
 
 /// What the run learns about itself, once: the egress check per family, our public addresses
@@ -108,8 +110,17 @@ impl RunState {
         for ip in &config.egress.public_ips {
             vantage.learn(*ip, PublicIpSource::Configured);
         }
+        let dnssec = if config.auth.enabled {
+            Some(crate::auth::dane::Validator::new(
+                &config.dns,
+                &config.auth,
+            )?)
+        } else {
+            None
+        };
         Ok(Self {
             started: Instant::now(),
+            dnssec,
             mx: MxCollector::new(dns.clone()),
             rdns: ReverseDns::new(dns.clone()),
             dnsbl,
@@ -299,6 +310,7 @@ impl Checker {
             mx_hosts: &mx_hosts,
             mx_ips: &mx_ips,
             mta_sts: st.mta_sts.as_ref(),
+            dnssec: st.dnssec.as_ref(),
         };
         Some(crate::auth::collect(&ctx).await)
     }

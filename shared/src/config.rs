@@ -273,6 +273,12 @@ pub struct AuthConfig {
     pub mta_sts_port: u16,
     /// Time allowed for one MTA-STS policy fetch (connection, TLS and body together).
     pub https_timeout: Duration,
+    /// Extra DNSSEC trust anchors, trusted besides the IANA root keys (labs, internal zones):
+    /// DNSKEY records in zone-file syntax (`lab. 3600 IN DNSKEY 257 3 15 <base64>`; an owner
+    /// of `.` replaces nothing, it adds a root key), or the path of a file holding such
+    /// records. A value containing `DNSKEY` is taken as the records themselves. DS records
+    /// are not accepted (hickory's trust-anchor reader takes DNSKEY only).
+    pub trust_anchor: Option<String>,
 }
 
 impl Default for AuthConfig {
@@ -281,6 +287,7 @@ impl Default for AuthConfig {
             enabled: true,
             mta_sts_port: 443,
             https_timeout: Duration::from_secs(10),
+            trust_anchor: None,
         }
     }
 }

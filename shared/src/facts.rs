@@ -591,7 +591,7 @@ pub struct TranscriptLine {
 }
 
 /// A certificate as presented.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CertFacts {
     /// Subject DN.
     pub subject: String,
@@ -603,6 +603,22 @@ pub struct CertFacts {
     pub not_before: i64,
     /// Not valid after (Unix seconds).
     pub not_after: i64,
+    /// SHA-256 of the whole certificate (DER), lower-case hex: what a TLSA record with
+    /// selector 0 and matching type 1 publishes. Empty in facts recorded before digests were.
+    /// A TLSA record with matching type 0 (the full DER) is compared by hashing its data with
+    /// SHA-256 and comparing with this digest, so the certificate itself need not be kept.
+    #[serde(default)]
+    pub sha256: String,
+    /// SHA-512 of the whole certificate (DER), lower-case hex (selector 0, matching type 2).
+    #[serde(default)]
+    pub sha512: String,
+    /// SHA-256 of the certificate's SubjectPublicKeyInfo (DER), lower-case hex (selector 1,
+    /// matching type 1; type 0 compares the SHA-256 of the data, as for [`Self::sha256`]).
+    #[serde(default)]
+    pub spki_sha256: String,
+    /// SHA-512 of the SubjectPublicKeyInfo (DER), lower-case hex (selector 1, matching type 2).
+    #[serde(default)]
+    pub spki_sha512: String,
 }
 
 /// One thing wrong with the certificate, as the verifier saw it.

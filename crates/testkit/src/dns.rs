@@ -58,6 +58,8 @@ use hickory_server::zone_handler::{
 
 pub use hickory_server::proto::rr::{RData, RecordType};
 
+pub mod signed;
+
 /// TTL given to records added without an explicit TTL.
 pub const DEFAULT_TTL: u32 = 300;
 
@@ -480,7 +482,7 @@ impl Shared {
         if let Some(zone) = lock(&self.zones).get(&key) {
             return Arc::clone(zone);
         }
-        let mut zone = Zone::empty(apex.clone(), ZoneType::Primary, AxfrPolicy::Deny);
+        let mut zone = Zone::empty(apex.clone(), ZoneType::Primary, AxfrPolicy::Deny, None);
         let ns = Name::from_ascii("ns")
             .expect("label")
             .append_domain(apex)

@@ -58,6 +58,9 @@ pub struct AuthContext<'a> {
     /// [`mtasts::MtaStsClient::from_config`]); `None`: the record is looked up but no policy
     /// is fetched.
     pub mta_sts: Option<&'a mtasts::MtaStsClient>,
+    /// The run's validating resolver (one per run: it checks once that the servers give out
+    /// DNSSEC records). `None`: DNSSEC and DANE are recorded as not checked.
+    pub dnssec: Option<&'a dane::Validator>,
 }
 
 /// Runs every authentication lookup for one domain, concurrently.
@@ -69,11 +72,12 @@ pub async fn collect(ctx: &AuthContext<'_>) -> AuthFacts {
         let ips = spf_ips::collect(ctx.domain, ctx.mx_ips, &spf_dns).await;
         (tree, ips)
     };
-    let ((spf, spf_ips), dmarc, tls_rpt, mta_sts) = tokio::join!(
+    let ((spf, spf_ips), dmarc, tls_rpt, mta_sts, dane) = tokio::join!(
         spf,
         dmarc::collect(ctx),
         tlsrpt::collect(ctx),
-        mtasts::collect(ctx)
+        mtasts::collect(ctx),
+        dane::collect(ctx)
     );
     AuthFacts {
         spf: Some(spf),
@@ -81,6 +85,7 @@ pub async fn collect(ctx: &AuthContext<'_>) -> AuthFacts {
         dmarc: Some(dmarc),
         tls_rpt: Some(tls_rpt),
         mta_sts: Some(mta_sts),
+        dane: Some(dane),
         ..AuthFacts::default()
     }
 }

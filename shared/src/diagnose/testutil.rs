@@ -57,6 +57,7 @@ pub(crate) fn tls_ok() -> TlsFacts {
             dns_names: vec![HOST.to_owned()],
             not_before: NOW - 86_400 * 30,
             not_after: NOW + 86_400 * 60,
+            ..CertFacts::default()
         }],
         problems: vec![],
         verified_name: HOST.to_owned(),

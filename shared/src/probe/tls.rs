@@ -198,9 +198,12 @@ fn version_name(v: rustls::ProtocolVersion) -> String {
     }
 }
 
-/// Subject, issuer, SAN DNS names and validity of a DER certificate (x509-parser). A certificate
-/// that does not parse gets its error as subject and zero dates.
+/// Subject, issuer, SAN DNS names, validity and the DANE digests (SHA-256/512 of the DER and of
+/// the SubjectPublicKeyInfo) of a DER certificate (x509-parser, ring). A certificate that does
+/// not parse gets its error as subject, zero dates and only the digests of the whole DER.
 pub fn cert_facts(der: &CertificateDer<'_>) -> CertFacts {
+    let sha256 = hex_digest(&ring::digest::SHA256, der.as_ref());
+    let sha512 = hex_digest(&ring::digest::SHA512, der.as_ref());
     match x509_parser::parse_x509_certificate(der.as_ref()) {
         Ok((_, cert)) => {
             let dns_names = match cert.subject_alternative_name() {
@@ -221,6 +224,10 @@ pub fn cert_facts(der: &CertificateDer<'_>) -> CertFacts {
                 dns_names,
                 not_before: cert.validity().not_before.timestamp(),
                 not_after: cert.validity().not_after.timestamp(),
+                sha256,
+                sha512,
+                spki_sha256: hex_digest(&ring::digest::SHA256, cert.public_key().raw),
+                spki_sha512: hex_digest(&ring::digest::SHA512, cert.public_key().raw),
             }
         }
         Err(e) => CertFacts {
@@ -229,8 +236,28 @@ pub fn cert_facts(der: &CertificateDer<'_>) -> CertFacts {
             dns_names: Vec::new(),
             not_before: 0,
             not_after: 0,
+            sha256,
+            sha512,
+            spki_sha256: String::new(),
+            spki_sha512: String::new(),
         },
     }
+}
+
+/// A digest of `data` in lower-case hex.
+pub fn hex_digest(algorithm: &'static ring::digest::Algorithm, data: &[u8]) -> String {
+    hex(ring::digest::digest(algorithm, data).as_ref())
+}
+
+/// Bytes in lower-case hex.
+pub fn hex(bytes: &[u8]) -> String {
+    use std::fmt::Write as _;
+    bytes
+        .iter()
+        .fold(String::with_capacity(bytes.len() * 2), |mut s, b| {
+            let _ = write!(s, "{b:02x}");
+            s
+        })
 }
 
 /// Lists every problem of a presented chain for `name` at `now`. webpki stops at the first
@@ -583,6 +610,39 @@ mod tests {
         ] {
             assert!(!is_version_or_cipher_failure(other), "{other}");
         }
+    }
+
+    #[test]
+    fn certificate_digests_for_dane() {
+        let ca = mailcheck_testkit::certs::TestCa::new();
+        let der = ca.leaf(&["mx.example.test"]).cert_der();
+        let facts = cert_facts(&der);
+        let (_, parsed) = x509_parser::parse_x509_certificate(der.as_ref()).unwrap();
+        let spki = parsed.public_key().raw;
+        assert_eq!(
+            facts.sha256,
+            hex_digest(&ring::digest::SHA256, der.as_ref())
+        );
+        assert_eq!(
+            facts.sha512,
+            hex_digest(&ring::digest::SHA512, der.as_ref())
+        );
+        assert_eq!(facts.spki_sha256, hex_digest(&ring::digest::SHA256, spki));
+        assert_eq!(facts.spki_sha512, hex_digest(&ring::digest::SHA512, spki));
+        assert_eq!((facts.sha256.len(), facts.sha512.len()), (64, 128));
+        assert_ne!(facts.sha256, facts.spki_sha256);
+        assert!(
+            facts
+                .spki_sha512
+                .chars()
+                .all(|c| matches!(c, '0'..='9' | 'a'..='f'))
+        );
+        // An unparsable certificate still has the digests of its bytes, and no SPKI digests.
+        let junk = CertificateDer::from(vec![1, 2, 3]);
+        let facts = cert_facts(&junk);
+        assert_eq!(facts.sha256, hex_digest(&ring::digest::SHA256, &[1, 2, 3]));
+        assert!(facts.spki_sha256.is_empty());
+        assert_eq!(hex(&[0, 15, 255]), "000fff");
     }
 
     #[test]
