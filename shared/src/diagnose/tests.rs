@@ -1184,6 +1184,39 @@ fn inconclusive_never_hides_a_fault() {
 }
 
 #[test]
+fn name_server_consistency() {
+    let with = |c: crate::auth::consistency::ConsistencyFacts| {
+        let mut f = healthy();
+        f.auth = Some(crate::auth::AuthFacts {
+            consistency: Some(c),
+            ..Default::default()
+        });
+        f
+    };
+    assert_eq!(run(&with(agreeing_name_servers())), (Verdict::Ok, vec![]));
+
+    // One name server refuses the zone: a warning, the domain is degraded.
+    let mut c = agreeing_name_servers();
+    c.servers[1].answers[0].reply = ns_reply(failed(DnsFailure::Refused), false);
+    assert_eq!(only(&with(c), Code::DnsLameDelegation), Verdict::Degraded);
+
+    // The name servers disagree.
+    let mut c = agreeing_name_servers();
+    c.servers[1].answers[0].reply = ns_reply(mx(&[(10, "old.example.test")]), true);
+    let f = with(c);
+    assert_eq!(only(&f, Code::DnsInconsistent), Verdict::Degraded);
+    let json = serde_json::to_string(&f).unwrap();
+    assert_eq!(serde_json::from_str::<Facts>(&json).unwrap(), f);
+
+    // No name server answers us at all: maybe our own network; the domain is not blamed.
+    let mut c = agreeing_name_servers();
+    for ns in &mut c.servers {
+        ns.answers[0].reply = ns_reply(failed(DnsFailure::Timeout), false);
+    }
+    assert_eq!(run(&with(c)), (Verdict::Ok, vec![]));
+}
+
+#[test]
 fn every_code_has_a_scenario_here() {
     // Keeps this file honest: a new code must get a test above.
     let src = include_str!("tests.rs");
