@@ -52,9 +52,13 @@ pub struct AuthContext<'a> {
 /// Runs every authentication lookup for one domain, concurrently.
 pub async fn collect(ctx: &AuthContext<'_>) -> AuthFacts {
     let spf_dns = crate::spf::DnsSourceAdapter(ctx.dns);
-    let spf = crate::spf::SpfFacts::collect(ctx.domain, &spf_dns).await;
+    let (spf, consistency) = tokio::join!(
+        crate::spf::SpfFacts::collect(ctx.domain, &spf_dns),
+        consistency::collect(ctx)
+    );
     AuthFacts {
         spf: Some(spf),
+        consistency: Some(consistency),
         ..AuthFacts::default()
     }
 }
