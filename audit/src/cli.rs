@@ -115,6 +115,10 @@ pub struct Cli {
     #[arg(long, value_name = "IP[:PORT]")]
     pub resolver: Vec<String>,
 
+    /// Resolver also asked for each domain's MX, to compare with its name servers (repeatable)
+    #[arg(long = "compare-resolver", value_name = "IP[:PORT]")]
+    pub compare_resolver: Vec<String>,
+
     /// Blocklist zone to query (repeatable; replaces the defaults)
     #[arg(long, value_name = "ZONE")]
     pub dnsbl: Vec<String>,
@@ -236,6 +240,12 @@ impl Cli {
         let mut c = CheckConfig::default().allow_private(self.allow_private);
         c.dns.resolver = ResolverChoice::from_args(&self.resolver)
             .map_err(|e| AuditError::Usage(format!("--resolver: {e}")))?;
+        c.auth.compare_resolvers = self
+            .compare_resolver
+            .iter()
+            .map(|s| ResolverChoice::parse_server(s))
+            .collect::<Result<_, _>>()
+            .map_err(|e| AuditError::Usage(format!("--compare-resolver: {e}")))?;
         if self.no_dnsbl {
             c.dnsbl.enabled = false;
         } else if !self.dnsbl.is_empty() {
@@ -331,6 +341,45 @@ mod tests {
         assert_eq!(c.smtp.connect_timeout, Duration::from_millis(1500));
         assert_eq!(c.smtp.greeting_timeout, Duration::from_secs(7));
         assert!(!c.egress.enabled && c.smtp.allow_private && c.policy.allow_private);
+    }
+
+    #[test]
+    fn compare_resolvers() {
+        let cli = Cli::try_parse_from([
+            "mailcheck-audit",
+            "--compare-resolver",
+            "9.9.9.9",
+            "--compare-resolver",
+            "[2001:db8::53]:5353",
+            "example.com",
+        ])
+        .unwrap();
+        assert_eq!(
+            cli.check_config().unwrap().auth.compare_resolvers,
+            [
+                "9.9.9.9:53".parse::<std::net::SocketAddr>().unwrap(),
+                "[2001:db8::53]:5353".parse().unwrap()
+            ]
+        );
+        let none = Cli::try_parse_from(["mailcheck-audit", "example.com"]).unwrap();
+        assert!(
+            none.check_config()
+                .unwrap()
+                .auth
+                .compare_resolvers
+                .is_empty()
+        );
+        let bad = Cli::try_parse_from([
+            "mailcheck-audit",
+            "--compare-resolver",
+            "dns.example",
+            "example.com",
+        ])
+        .unwrap();
+        assert!(matches!(
+            bad.check_config(),
+            Err(AuditError::Usage(m)) if m.starts_with("--compare-resolver")
+        ));
     }
 
     #[test]

@@ -4,6 +4,8 @@
 //! # mailcheck-bot.toml — every key is optional
 //! guild_id = 123456789012345678   # register /mailcheck in this guild only (instant); omit: global
 //! resolver = ["9.9.9.9", "1.1.1.1:53"]  # omit: the system resolver
+//! compare_resolvers = ["8.8.8.8"] # also asked for each domain's MX, to compare with its name
+//!                                 # servers (dns.inconsistent); omit: only the resolver in use
 //! dnsbl_zones = ["zen.spamhaus.org", "bl.spamcop.net"]  # omit: the library's defaults
 //! user_cooldown_secs = 30
 //! guild_cooldown_secs = 5
@@ -30,6 +32,7 @@
 //! | `MAILCHECK_CONFIG` | path of the file (the `--config` flag wins) |
 //! | `MAILCHECK_GUILD_ID` | `guild_id` (`global` or empty: global registration) |
 //! | `MAILCHECK_RESOLVER` | `resolver`, comma-separated (`system`: the system resolver) |
+//! | `MAILCHECK_COMPARE_RESOLVERS` | `compare_resolvers`, comma-separated |
 //! | `MAILCHECK_DNSBL_ZONES` | `dnsbl_zones`, comma-separated (`none`: no blocklists) |
 //! | `MAILCHECK_USER_COOLDOWN_SECS` | `user_cooldown_secs` |
 //! | `MAILCHECK_GUILD_COOLDOWN_SECS` | `guild_cooldown_secs` |
@@ -105,6 +108,9 @@ pub struct BotConfig {
     pub guild_id: Option<u64>,
     /// DNS servers (`IP` or `IP:PORT`); empty: the system resolver.
     pub resolver: Vec<String>,
+    /// Resolvers (`IP` or `IP:PORT`) also asked for each domain's MX records, to compare with
+    /// its name servers; empty: only the resolver in use is compared.
+    pub compare_resolvers: Vec<String>,
     /// Blocklist zones; `None`: the library's defaults; empty: no blocklist queries.
     pub dnsbl_zones: Option<Vec<String>>,
     /// Seconds a user waits between two checks (0: no limit).
@@ -145,6 +151,7 @@ impl Default for BotConfig {
         Self {
             guild_id: None,
             resolver: Vec::new(),
+            compare_resolvers: Vec::new(),
             dnsbl_zones: None,
             user_cooldown_secs: 30,
             guild_cooldown_secs: 5,
@@ -223,6 +230,7 @@ impl BotConfig {
                 "MAILCHECK_RESOLVER" => {
                     self.resolver = if v == "system" { Vec::new() } else { list(v) };
                 }
+                "MAILCHECK_COMPARE_RESOLVERS" => self.compare_resolvers = list(v),
                 "MAILCHECK_DNSBL_ZONES" => {
                     self.dnsbl_zones = Some(if v == "none" { Vec::new() } else { list(v) });
                 }
@@ -342,6 +350,12 @@ impl BotConfig {
                 .map_err(|e| invalid("resolver", e.to_string()))?;
             config.dns.resolver = ResolverChoice::Servers(servers);
         }
+        config.auth.compare_resolvers = self
+            .compare_resolvers
+            .iter()
+            .map(|s| ResolverChoice::parse_server(s))
+            .collect::<Result<_, _>>()
+            .map_err(|e| invalid("compare_resolvers", e.to_string()))?;
         if let Some(zones) = &self.dnsbl_zones {
             config.dnsbl.enabled = !zones.is_empty();
             config.dnsbl.zones.clone_from(zones);
@@ -509,6 +523,41 @@ mod tests {
             ..BotConfig::default()
         };
         assert!(c.validate().is_err());
+    }
+
+    #[test]
+    fn compare_resolvers_from_toml_and_env() {
+        let c =
+            BotConfig::from_toml("compare_resolvers = [\"9.9.9.9\", \"[::1]:5353\"]\n").unwrap();
+        assert_eq!(
+            c.check_config().unwrap().auth.compare_resolvers,
+            [
+                "9.9.9.9:53".parse::<std::net::SocketAddr>().unwrap(),
+                "[::1]:5353".parse().unwrap()
+            ]
+        );
+        let mut c = BotConfig::default();
+        c.apply_env(env(&[(
+            "MAILCHECK_COMPARE_RESOLVERS",
+            "1.1.1.1, 127.0.0.1:5353",
+        )]))
+        .unwrap();
+        assert_eq!(c.compare_resolvers, ["1.1.1.1", "127.0.0.1:5353"]);
+        assert_eq!(c.check_config().unwrap().auth.compare_resolvers.len(), 2);
+        assert!(
+            BotConfig::default()
+                .check_config()
+                .unwrap()
+                .auth
+                .compare_resolvers
+                .is_empty()
+        );
+        c.apply_env(env(&[("MAILCHECK_COMPARE_RESOLVERS", "dns.example")]))
+            .unwrap();
+        assert_eq!(
+            invalid_setting(&c.validate().unwrap_err()),
+            "compare_resolvers"
+        );
     }
 
     fn pem_file(dir: &Path, name: &str, text: &str) -> PathBuf {

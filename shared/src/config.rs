@@ -279,6 +279,20 @@ pub struct AuthConfig {
     /// records. A value containing `DNSKEY` is taken as the records themselves. DS records
     /// are not accepted (hickory's trust-anchor reader takes DNSKEY only).
     pub trust_anchor: Option<String>,
+    /// Resolvers (`IP:PORT`) also asked for the domain's MX records, with recursion, to compare
+    /// with its authoritative name servers (`dns.inconsistent`): e.g. the public resolver the
+    /// senders that matter use. Empty: only the resolver in use is compared.
+    pub compare_resolvers: Vec<SocketAddr>,
+    /// The port the domain's name servers are asked on directly (53). Labs and tests only:
+    /// their name servers listen on loopback addresses at another port, the same for all.
+    pub ns_port: u16,
+    /// How long one direct query to a name server or compared resolver waits for its reply
+    /// (it is sent twice before it counts as a timeout).
+    pub ns_timeout: Duration,
+    /// Name server addresses that are loopback/private/reserved are asked too (labs, internal
+    /// audits; set by [`CheckConfig::allow_private`]). Otherwise they are not asked, and such a
+    /// name server counts as lame: nobody on the Internet can reach it.
+    pub allow_private: bool,
 }
 
 impl Default for AuthConfig {
@@ -288,6 +302,10 @@ impl Default for AuthConfig {
             mta_sts_port: 443,
             https_timeout: Duration::from_secs(10),
             trust_anchor: None,
+            compare_resolvers: Vec::new(),
+            ns_port: 53,
+            ns_timeout: Duration::from_secs(2),
+            allow_private: false,
         }
     }
 }
@@ -322,6 +340,7 @@ impl CheckConfig {
     pub fn allow_private(mut self, yes: bool) -> Self {
         self.smtp.allow_private = yes;
         self.policy.allow_private = yes;
+        self.auth.allow_private = yes;
         self
     }
 }

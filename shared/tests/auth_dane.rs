@@ -119,6 +119,8 @@ async fn collect(w: &World, validator: &Validator, domain: &str) -> DaneFacts {
         config: &config,
         domain,
         mx_hosts: &hosts,
+        mx_ips: &[],
+        mta_sts: None,
         dnssec: Some(validator),
     };
     dane::collect(&ctx).await

@@ -24,6 +24,8 @@ async fn run(server: &DnsServer, domain: &str, mx_ips: &[IpAddr]) -> AuthFacts {
         domain,
         mx_hosts: &mx_hosts,
         mx_ips,
+        mta_sts: None,
+        dnssec: None,
     };
     collect(&ctx).await
 }

@@ -2,7 +2,7 @@
 //!
 //! The server is [hickory-server](hickory_server) with an in-memory zone per apex, wrapped in a
 //! handler that logs every query and can inject faults (SERVFAIL, REFUSED, never answer, delay,
-//! truncation) per name.
+//! truncation, no AA bit) per name.
 //!
 //! # Zones
 //! Every server is authoritative for `test.`, `in-addr.arpa.` and `ip6.arpa.`, so a query for an
@@ -45,15 +45,16 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use hickory_server::Server;
+use hickory_server::net::NetError;
 use hickory_server::net::runtime::Time;
 use hickory_server::net::xfer::Protocol;
 use hickory_server::proto::op::{Header, HeaderCounts, Metadata, ResponseCode};
-use hickory_server::proto::rr::rdata::{A, AAAA, CNAME, MX, PTR, SOA, TXT};
+use hickory_server::proto::rr::rdata::{A, AAAA, CNAME, MX, NS, PTR, SOA, TXT};
 use hickory_server::proto::rr::{LowerName, Name, Record, RrKey};
 use hickory_server::server::{Request, RequestHandler, ResponseHandler, ResponseInfo};
 use hickory_server::store::in_memory::InMemoryZoneHandler;
 use hickory_server::zone_handler::{
-    AxfrPolicy, Catalog, MessageResponseBuilder, ZoneHandler, ZoneType,
+    AxfrPolicy, Catalog, MessageResponse, MessageResponseBuilder, ZoneHandler, ZoneType,
 };
 
 pub use hickory_server::proto::rr::{RData, RecordType};
@@ -90,6 +91,9 @@ pub enum Fault {
     /// Over UDP, answer with an empty response that has the TC (truncated) bit set, so the
     /// resolver retries over TCP; over TCP, answer normally.
     TruncateUdp,
+    /// Answer normally but without the AA (authoritative answer) bit, as a server that does
+    /// not really serve the zone does (a lame delegation).
+    NotAuthoritative,
 }
 
 /// One query the server received.
@@ -101,6 +105,9 @@ pub struct QueryLogEntry {
     pub record_type: RecordType,
     /// Whether the query came over TCP (otherwise UDP).
     pub tcp: bool,
+    /// The RD (recursion desired) bit: clear when a client asks an authoritative server about
+    /// its own zone directly.
+    pub recursion_desired: bool,
     /// The client's address.
     pub src: SocketAddr,
 }
@@ -260,6 +267,14 @@ impl DnsServerBuilder {
     #[must_use]
     pub fn mx(self, owner: &str, preference: u16, exchange: &str) -> Self {
         self.record(owner, RData::MX(MX::new(preference, name(exchange))))
+    }
+
+    /// Adds an NS record. To delegate a zone to name servers (asked directly by tests), declare
+    /// the zone with [`zone`](Self::zone) first so the NS records sit at its apex; NS records
+    /// below an apex make a referral instead.
+    #[must_use]
+    pub fn ns(self, owner: &str, target: &str) -> Self {
+        self.record(owner, RData::NS(NS(name(target))))
     }
 
     /// Adds a CNAME record.
@@ -569,6 +584,7 @@ impl RequestHandler for Handler {
                 name: key_of(&Name::from(&qname)),
                 record_type: qtype,
                 tcp,
+                recursion_desired: request.metadata.recursion_desired,
                 src: request.src(),
             });
             fault = lock(&self.0.faults)
@@ -596,12 +612,40 @@ impl RequestHandler for Handler {
                     Err(_) => failed(request),
                 };
             }
+            Some(Fault::NotAuthoritative) => {
+                let catalog = self.0.catalog.read().await;
+                return catalog
+                    .handle_request::<_, T>(request, NotAuthoritative(response_handle))
+                    .await;
+            }
             Some(Fault::TruncateUdp) | None => {}
         }
         let catalog = self.0.catalog.read().await;
         catalog
             .handle_request::<R, T>(request, response_handle)
             .await
+    }
+}
+
+/// Sends the catalog's response with the AA bit cleared ([`Fault::NotAuthoritative`]).
+#[derive(Clone)]
+struct NotAuthoritative<R>(R);
+
+#[async_trait::async_trait]
+impl<R: ResponseHandler> ResponseHandler for NotAuthoritative<R> {
+    async fn send_response<'a>(
+        &mut self,
+        mut response: MessageResponse<
+            '_,
+            'a,
+            impl Iterator<Item = &'a Record> + Send + 'a,
+            impl Iterator<Item = &'a Record> + Send + 'a,
+            impl Iterator<Item = &'a Record> + Send + 'a,
+            impl Iterator<Item = &'a Record> + Send + 'a,
+        >,
+    ) -> Result<ResponseInfo, NetError> {
+        response.metadata_mut().authoritative = false;
+        self.0.send_response(response).await
     }
 }
 

@@ -72,12 +72,13 @@ pub async fn collect(ctx: &AuthContext<'_>) -> AuthFacts {
         let ips = spf_ips::collect(ctx.domain, ctx.mx_ips, &spf_dns).await;
         (tree, ips)
     };
-    let ((spf, spf_ips), dmarc, tls_rpt, mta_sts, dane) = tokio::join!(
+    let ((spf, spf_ips), dmarc, tls_rpt, mta_sts, dane, consistency) = tokio::join!(
         spf,
         dmarc::collect(ctx),
         tlsrpt::collect(ctx),
         mtasts::collect(ctx),
-        dane::collect(ctx)
+        dane::collect(ctx),
+        consistency::collect(ctx)
     );
     AuthFacts {
         spf: Some(spf),
@@ -86,6 +87,7 @@ pub async fn collect(ctx: &AuthContext<'_>) -> AuthFacts {
         tls_rpt: Some(tls_rpt),
         mta_sts: Some(mta_sts),
         dane: Some(dane),
+        consistency: Some(consistency),
         ..AuthFacts::default()
     }
 }

@@ -1619,7 +1619,14 @@ fn tlsrpt_invalid_and_absent() {
     // No record: nothing to say unless MTA-STS or DANE is in use.
     auth(&mut f).tls_rpt = Some(TlsRptFacts::from_answer(DOMAIN, Lookup::NxDomain));
     assert!(run(&f).1.is_empty());
-    auth(&mut f).mta_sts = Some(crate::auth::mtasts::MtaStsFacts::default());
+    auth(&mut f).mta_sts = Some(crate::auth::mtasts::MtaStsFacts {
+        txt: answer(vec!["v=STSv1; id=1".into()]),
+        sts_records: vec!["v=STSv1; id=1".into()],
+        record: Some(crate::auth::mtasts::parse_record("v=STSv1; id=1")),
+        fetch: None,
+        policy: None,
+        mx: vec![],
+    });
     assert_eq!(
         judged(&f),
         (Verdict::Ok, vec![(Code::TlsrptAbsent, Severity::Info)])
@@ -1711,6 +1718,39 @@ fn inconclusive_never_hides_a_fault() {
     f.hosts[0].addresses[0].ptr.as_mut().unwrap().lookup = failed(DnsFailure::Timeout);
     let (v, _) = run(&f);
     assert_eq!(v, Verdict::Degraded);
+}
+
+#[test]
+fn name_server_consistency() {
+    let with = |c: crate::auth::consistency::ConsistencyFacts| {
+        let mut f = healthy();
+        f.auth = Some(crate::auth::AuthFacts {
+            consistency: Some(c),
+            ..Default::default()
+        });
+        f
+    };
+    assert_eq!(run(&with(agreeing_name_servers())), (Verdict::Ok, vec![]));
+
+    // One name server refuses the zone: a warning, the domain is degraded.
+    let mut c = agreeing_name_servers();
+    c.servers[1].answers[0].reply = ns_reply(failed(DnsFailure::Refused), false);
+    assert_eq!(only(&with(c), Code::DnsLameDelegation), Verdict::Degraded);
+
+    // The name servers disagree.
+    let mut c = agreeing_name_servers();
+    c.servers[1].answers[0].reply = ns_reply(mx(&[(10, "old.example.test")]), true);
+    let f = with(c);
+    assert_eq!(only(&f, Code::DnsInconsistent), Verdict::Degraded);
+    let json = serde_json::to_string(&f).unwrap();
+    assert_eq!(serde_json::from_str::<Facts>(&json).unwrap(), f);
+
+    // No name server answers us at all: maybe our own network; the domain is not blamed.
+    let mut c = agreeing_name_servers();
+    for ns in &mut c.servers {
+        ns.answers[0].reply = ns_reply(failed(DnsFailure::Timeout), false);
+    }
+    assert_eq!(run(&with(c)), (Verdict::Ok, vec![]));
 }
 
 #[test]

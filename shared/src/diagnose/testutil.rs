@@ -322,3 +322,74 @@ pub(crate) fn with_dmarc(txt: &[&str]) -> Facts {
     auth(&mut f).dmarc = Some(dmarc_facts(txt));
     f
 }
+
+/// MX records as a lookup answer.
+pub(crate) fn mx(records: &[(u16, &str)]) -> Lookup<MxRecord> {
+    answer(
+        records
+            .iter()
+            .map(|(p, x)| MxRecord {
+                preference: *p,
+                exchange: (*x).to_owned(),
+            })
+            .collect(),
+    )
+}
+
+/// A name server's (or resolver's) direct reply with this outcome, with or without the AA bit.
+pub(crate) fn ns_reply(mx: Lookup<MxRecord>, aa: bool) -> crate::probe::dns::DirectMx {
+    let response_code = match &mx {
+        Lookup::Answer { .. } | Lookup::NoData => Some(0),
+        Lookup::NxDomain => Some(3),
+        Lookup::Failed {
+            failure: DnsFailure::ServFail,
+            ..
+        } => Some(2),
+        Lookup::Failed {
+            failure: DnsFailure::Refused,
+            ..
+        } => Some(5),
+        Lookup::Failed { .. } => None,
+    };
+    crate::probe::dns::DirectMx {
+        ttl: mx.records().first().map(|_| 300),
+        mx,
+        response_code,
+        authoritative: aa,
+        cname: None,
+        truncated: false,
+    }
+}
+
+/// A delegated name server with one IPv4 address (asked on port 53) that gave `reply`.
+pub(crate) fn name_server(
+    name: &str,
+    ip: &str,
+    reply: crate::probe::dns::DirectMx,
+) -> crate::auth::consistency::NameServerFacts {
+    let ip: IpAddr = ip.parse().unwrap();
+    crate::auth::consistency::NameServerFacts {
+        name: name.to_owned(),
+        lookups: AddressLookups {
+            a: answer(vec![ip]),
+            aaaa: Lookup::NoData,
+        },
+        answers: vec![crate::auth::consistency::AskedServer {
+            server: SocketAddr::new(ip, 53),
+            reply,
+        }],
+    }
+}
+
+/// Two name servers of [`DOMAIN`] that agree with each other and with [`healthy`]'s resolver.
+pub(crate) fn agreeing_name_servers() -> crate::auth::consistency::ConsistencyFacts {
+    let same = || mx(&[(10, HOST)]);
+    crate::auth::consistency::ConsistencyFacts {
+        zone: DOMAIN.to_owned(),
+        servers: vec![
+            name_server("ns1.example.test", "192.0.2.53", ns_reply(same(), true)),
+            name_server("ns2.example.test", "198.51.100.53", ns_reply(same(), true)),
+        ],
+        ..Default::default()
+    }
+}

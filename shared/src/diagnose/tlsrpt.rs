@@ -88,16 +88,16 @@ pub(super) fn check(facts: &Facts, auth: &AuthFacts, out: &mut Vec<Finding>) {
     );
 }
 
-/// In use when… the domain publishes an MTA-STS policy. For now: the MTA-STS facts are there
-/// (`auth.mta_sts` is `Some`). To adjust once `MtaStsFacts` has its fields: true only when a
-/// valid `_mta-sts` record was found (any mode, `testing` included).
+/// MTA-STS is in use: the domain publishes a usable `_mta-sts` record.
 fn mta_sts_in_use(auth: &AuthFacts) -> bool {
-    auth.mta_sts.is_some()
+    auth.mta_sts
+        .as_ref()
+        .is_some_and(|m| matches!(m.record, Some(Ok(_))))
 }
 
-/// In use when… the domain's MX hosts publish TLSA records. For now: the DANE facts are there
-/// (`auth.dane` is `Some`). To adjust once `DaneFacts` has its fields: true only when some MX
-/// host has TLSA records at `_25._tcp.<mx>` (usable or not).
+/// DANE is in use: some MX host publishes TLSA records at `_25._tcp.<mx>`.
 fn dane_in_use(auth: &AuthFacts) -> bool {
-    auth.dane.is_some()
+    auth.dane
+        .as_ref()
+        .is_some_and(|d| d.hosts.iter().any(|h| !h.tlsa_records().is_empty()))
 }

@@ -24,6 +24,8 @@ use hickory_resolver::net::{DnsError, NetError};
 use hickory_resolver::proto::op::ResponseCode;
 use hickory_resolver::proto::rr::{Name, RData, RecordType};
 
+use serde::{Deserialize, Serialize};
+
 use crate::config::{DnsConfig, ResolverChoice};
 use crate::facts::{DnsFailure, Lookup, MxRecord};
 
@@ -67,6 +69,129 @@ pub trait DnsSource: Send + Sync + fmt::Debug {
 
     /// Which resolver answers, for the record: `system (IP:PORT, …)` or `IP:PORT, …`.
     fn describe(&self) -> String;
+
+    /// NS names at `name` itself (lower case, no trailing dot): where the zone that holds a
+    /// domain is delegated. The default answers "not supported" (a failed lookup), so DNS
+    /// sources that never need it (fakes in tests) do not have to implement it.
+    fn ns<'a>(&'a self, name: &'a str) -> DnsFuture<'a, Lookup<String>> {
+        let _ = name;
+        Box::pin(async { failed(DnsFailure::Other, "NS lookups are not supported here") })
+    }
+}
+
+/// What one server said when asked directly for a name's MX records (one UDP exchange, no
+/// resolver in between), with the header bits that tell an authoritative answer from a cached
+/// one or a referral.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DirectMx {
+    /// The outcome: the MX records (sorted by preference, ties in answer order), NODATA,
+    /// NXDOMAIN, or the failure (REFUSED, SERVFAIL, timeout, another response code or an I/O
+    /// error).
+    pub mx: Lookup<MxRecord>,
+    /// The reply's response code (0 NOERROR, 2 SERVFAIL, 3 NXDOMAIN, 5 REFUSED, …); `None` when
+    /// no reply came (timeout, I/O error).
+    pub response_code: Option<u16>,
+    /// The AA (authoritative answer) bit of the reply; `false` when there was no reply.
+    pub authoritative: bool,
+    /// The alias target when the answer holds a CNAME for the name (lower case, no trailing
+    /// dot): a server asked without recursion does not follow it.
+    pub cname: Option<String>,
+    /// The smallest TTL of the MX records in the answer (from a resolver: what is left of its
+    /// cached copy).
+    pub ttl: Option<u32>,
+    /// The reply had the TC bit set: its answer is incomplete (TCP is not tried).
+    pub truncated: bool,
+}
+
+/// Asks `server` directly for the MX records of `name`: one UDP query, with the RD (recursion
+/// desired) bit as given — unset to ask an authoritative name server about its own zone, set to
+/// ask a resolver. A query that gets no reply in `timeout` is sent again, `tries` times in all
+/// (at least once).
+pub async fn direct_mx(
+    server: SocketAddr,
+    name: &str,
+    recursion_desired: bool,
+    timeout: std::time::Duration,
+    tries: usize,
+) -> DirectMx {
+    use hickory_resolver::proto::op::{Edns, Message, Query};
+    let no_reply = |mx| DirectMx {
+        mx,
+        response_code: None,
+        authoritative: false,
+        cname: None,
+        ttl: None,
+        truncated: false,
+    };
+    let qname = match parse_name(name) {
+        Ok(n) => n,
+        Err(detail) => return no_reply(failed(DnsFailure::Other, &detail)),
+    };
+    let mut query = Message::query();
+    query.metadata.recursion_desired = recursion_desired;
+    query.add_query(Query::query(qname, RecordType::MX));
+    let mut edns = Edns::new();
+    edns.set_max_payload(1232);
+    query.set_edns(edns);
+    let id = query.metadata.id;
+    let Ok(bytes) = query.to_vec() else {
+        return no_reply(failed(DnsFailure::Other, "cannot encode the MX query"));
+    };
+    let mut last = failed(DnsFailure::Timeout, "no answer");
+    for _ in 0..tries.max(1) {
+        match direct_exchange(server, &bytes, id, timeout).await {
+            Ok(response) => return direct_mx_answer(&response),
+            Err(
+                e @ Lookup::Failed {
+                    failure: DnsFailure::Timeout,
+                    ..
+                },
+            ) => last = e,
+            Err(e) => return no_reply(e),
+        }
+    }
+    no_reply(last)
+}
+
+fn direct_mx_answer(response: &hickory_resolver::proto::op::Message) -> DirectMx {
+    let meta = &response.metadata;
+    let mut ttl = None;
+    let mut cname = None;
+    let mx = match meta.response_code {
+        ResponseCode::NoError => {
+            let mut records: Vec<MxRecord> = Vec::new();
+            for rec in &response.answers {
+                match &rec.data {
+                    RData::MX(mx) => {
+                        ttl = Some(ttl.map_or(rec.ttl, |t: u32| t.min(rec.ttl)));
+                        records.push(MxRecord {
+                            preference: mx.preference,
+                            exchange: name_to_string(&mx.exchange),
+                        });
+                    }
+                    RData::CNAME(c) if cname.is_none() => cname = Some(name_to_string(&c.0)),
+                    _ => {}
+                }
+            }
+            records.sort_by_key(|r| r.preference);
+            answer(records)
+        }
+        ResponseCode::NXDomain => Lookup::NxDomain,
+        ResponseCode::ServFail => failed(DnsFailure::ServFail, ""),
+        ResponseCode::Refused => failed(DnsFailure::Refused, ""),
+        other => failed(
+            DnsFailure::Other,
+            &format!("response code {} ({other})", u16::from(other)),
+        ),
+    };
+    DirectMx {
+        mx,
+        response_code: Some(u16::from(meta.response_code)),
+        authoritative: meta.authoritative,
+        cname,
+        ttl,
+        truncated: meta.truncation,
+    }
 }
 
 /// [`DnsSource`] over hickory-resolver: the system configuration or explicit servers.
@@ -254,6 +379,7 @@ impl HickoryDns {
                     .iter()
                     .filter_map(|rec| match &rec.data {
                         RData::PTR(p) if rtype == RecordType::PTR => Some(name_to_string(&p.0)),
+                        RData::NS(ns) if rtype == RecordType::NS => Some(name_to_string(&ns.0)),
                         RData::CNAME(c) if rtype == RecordType::CNAME => Some(name_to_string(&c.0)),
                         RData::TXT(t) if rtype == RecordType::TXT => Some(
                             t.txt_data
@@ -344,6 +470,10 @@ impl DnsSource for HickoryDns {
     fn describe(&self) -> String {
         self.label.clone()
     }
+
+    fn ns<'a>(&'a self, name: &'a str) -> DnsFuture<'a, Lookup<String>> {
+        Box::pin(self.names(name, RecordType::NS))
+    }
 }
 
 /// Parses a name as absolute (a trailing dot is added when missing).
@@ -410,12 +540,12 @@ fn failed<T>(failure: DnsFailure, detail: &str) -> Lookup<T> {
 }
 
 /// One UDP exchange with a DNS server: the decoded response with our query id.
-async fn direct_exchange(
+async fn direct_exchange<T>(
     server: SocketAddr,
     query: &[u8],
     id: u16,
     timeout: std::time::Duration,
-) -> Result<hickory_resolver::proto::op::Message, Lookup<String>> {
+) -> Result<hickory_resolver::proto::op::Message, Lookup<T>> {
     use hickory_resolver::proto::op::Message;
     let bind: SocketAddr = if server.is_ipv4() {
         (Ipv4Addr::UNSPECIFIED, 0).into()

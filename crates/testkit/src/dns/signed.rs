@@ -422,6 +422,7 @@ impl RequestHandler for SignedHandler {
                 name: key_of(&Name::from(&qname)),
                 record_type: qtype,
                 tcp: request.protocol() == hickory_server::net::xfer::Protocol::Tcp,
+                recursion_desired: request.metadata.recursion_desired,
                 src: request.src(),
             });
             if qtype == RecordType::DS
