@@ -88,6 +88,5 @@ pub async fn collect(ctx: &AuthContext<'_>) -> AuthFacts {
         mta_sts: Some(mta_sts),
         dane: Some(dane),
         consistency: Some(consistency),
-        ..AuthFacts::default()
     }
 }
