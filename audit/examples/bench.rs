@@ -38,6 +38,7 @@ struct Args {
     latency: Duration,
     concurrency: usize,
     tls: bool,
+    auth: bool,
 }
 
 fn args() -> Args {
@@ -47,6 +48,7 @@ fn args() -> Args {
         latency: Duration::from_millis(20),
         concurrency: 32,
         tls: true,
+        auth: true,
     };
     let mut it = std::env::args().skip(1);
     while let Some(flag) = it.next() {
@@ -59,8 +61,9 @@ fn args() -> Args {
             }
             "-j" | "--concurrency" => a.concurrency = value().parse().expect("-j C"),
             "--no-tls" => a.tls = false,
+            "--no-auth" => a.auth = false,
             other => panic!(
-                "unknown flag {other}; use --domains N --hosts M --latency-ms L -j C [--no-tls]"
+                "unknown flag {other}; use --domains N --hosts M --latency-ms L -j C [--no-tls] [--no-auth]"
             ),
         }
     }
@@ -152,14 +155,18 @@ async fn build_lab(a: &Args) -> Lab {
         port = s.addr().port();
         servers.push(s);
     }
-    let mut dns = DnsServer::builder();
+    let mut dns = DnsServer::builder().txt("_spf.bench.test", "v=spf1 ip4:192.0.2.0/24 -all");
     for k in 0..a.hosts {
         dns = dns.a(&host(k), ip(k)).ptr(IpAddr::V4(ip(k)), &host(k));
     }
     let mut csv = String::from("domain,client\n");
     for i in 0..a.domains {
         let k = (i % usize::from(a.hosts)) as u8;
-        dns = dns.mx(&format!("d{i}.bench.test"), 10, &host(k));
+        let d = format!("d{i}.bench.test");
+        dns = dns
+            .mx(&d, 10, &host(k))
+            .txt(&d, "v=spf1 include:_spf.bench.test -all")
+            .txt(&format!("_dmarc.{d}"), "v=DMARC1; p=reject");
         csv.push_str(&format!("d{i}.bench.test,client {i}\n"));
     }
     Lab {
@@ -189,6 +196,7 @@ fn main() {
     config.smtp.extra_ca_pem = vec![lab.ca_pem.clone()];
     config.smtp.min_connect_interval = Duration::ZERO;
     config.egress.enabled = false;
+    config.auth.enabled = a.auth;
 
     let dir = tempfile::tempdir().expect("temp dir");
     let rt = tokio::runtime::Builder::new_multi_thread()

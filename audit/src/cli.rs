@@ -140,6 +140,11 @@ pub struct Cli {
     #[arg(long)]
     pub no_auth: bool,
 
+    /// Extra DNSSEC trust anchor for the DANE/DNSSEC checks: DNSKEY records in zone-file
+    /// syntax, or a file holding them (labs, internal zones; the IANA root keys are built in)
+    #[arg(long, value_name = "FILE|RECORDS")]
+    pub trust_anchor: Option<String>,
+
     /// Our EHLO name [default: this machine's name]
     #[arg(long, value_name = "NAME")]
     pub helo: Option<String>,
@@ -257,6 +262,7 @@ impl Cli {
         }
         c.smtp.enabled = !self.no_smtp;
         c.auth.enabled = !self.no_auth;
+        c.auth.trust_anchor.clone_from(&self.trust_anchor);
         c.smtp.port = self.smtp_port;
         if let Some(h) = &self.helo {
             c.smtp.helo_name = h.clone();

@@ -23,6 +23,10 @@ const FIXED: &[&str] = &[
     "dnsbl_listed",
     "starttls",
     "tls_problem",
+    "spf",
+    "dmarc",
+    "mta_sts",
+    "dane",
     "findings",
     "top_issue",
 ];

@@ -587,6 +587,19 @@ pub fn render_report(report: &Report, ctx: &RenderContext) -> RenderedReport {
         theirs.into_iter().partition(|f| f.severity.is_fault());
     fields.extend(major.iter().map(|f| finding_field(f)));
     fields.extend(report.mx.iter().map(|mx| mx_field(mx, report)));
+    if let Some(a) = &report.auth {
+        fields.push(FieldDraft {
+            name: "Authentication and TLS policy".to_owned(),
+            value: format!(
+                "SPF **{}** · DMARC **{}** · MTA-STS **{}** · DANE **{}**",
+                untrusted(&a.spf),
+                untrusted(&a.dmarc),
+                untrusted(&a.mta_sts),
+                untrusted(&a.dane)
+            ),
+            inline: false,
+        });
+    }
     fields.extend(minor.iter().map(|f| finding_field(f)));
     fields.extend(ours.iter().map(|f| finding_field(f)));
     let resolver = if report.resolver.is_empty() {

@@ -114,6 +114,25 @@ pub struct Report {
     pub elapsed_ms: u64,
     /// Everything observed (absent for invalid input).
     pub facts: Option<Facts>,
+    /// Mail authentication and TLS policy in short states (`None`: not checked).
+    #[serde(default)]
+    pub auth: Option<AuthSummary>,
+}
+
+/// Mail authentication and TLS policy of a domain in short states, for tables and CSV columns
+/// (`spf`, `dmarc`, `mta_sts`, `dane`). Derived from the findings and facts; the findings
+/// carry the evidence.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AuthSummary {
+    /// `ok`, `missing`, `invalid`, `permissive`, `unknown` (a lookup failed).
+    pub spf: String,
+    /// `reject`, `quarantine`, `none` (the policy), `missing`, `invalid`, `unknown`.
+    pub dmarc: String,
+    /// `enforce`, `testing`, `none` (the policy mode), `missing`, `invalid`, `unknown`.
+    pub mta_sts: String,
+    /// `valid`, `mismatch`, `unusable`, `bogus` (DNSSEC fails), `none` (no TLSA), `unknown`
+    /// (not checked: no DNSSEC from our resolver).
+    pub dane: String,
 }
 
 impl Report {
@@ -130,6 +149,7 @@ impl Report {
             resolver: String::new(),
             elapsed_ms: 0,
             facts: None,
+            auth: None,
         }
     }
 

@@ -14,10 +14,15 @@
 //! | `dnsbl_listed` | `yes` when an MX address is blocklisted (`dnsbl.listed`) |
 //! | `starttls` | `yes` (offered), `no` (`smtp.starttls_missing`), `failed` (`smtp.starttls_failed`), empty if not seen |
 //! | `tls_problem` | the `tls.*` codes found, space-separated |
+//! | `spf` | `ok`, `missing`, `invalid`, `permissive`, `unknown` (a lookup failed) |
+//! | `dmarc` | the policy `reject`, `quarantine`, `none`; or `missing`, `invalid`, `unknown` |
+//! | `mta_sts` | the policy mode `enforce`, `testing`, `none`; or `missing`, `invalid`, `unknown` |
+//! | `dane` | `valid`, `mismatch`, `unusable`, `bogus` (DNSSEC fails), `none` (no TLSA), `unknown` |
 //! | `findings` | every finding code, worst first, space-separated |
 //! | `top_issue` | the worst finding as `code: summary`, or why the input is invalid |
 //!
-//! The yes/no columns are empty for invalid rows (nothing was checked). Every value is derived
+//! The yes/no columns are empty for invalid rows (nothing was checked), the authentication
+//! columns when those checks did not run (`--no-auth`, or the domain does not resolve). Every value is derived
 //! from the report's findings and MX summary; nothing is judged here.
 
 use mailcheck::{Code, Report};
@@ -39,6 +44,10 @@ pub const COLUMNS: &[&str] = &[
     "dnsbl_listed",
     "starttls",
     "tls_problem",
+    "spf",
+    "dmarc",
+    "mta_sts",
+    "dane",
     "findings",
     "top_issue",
 ];
@@ -57,6 +66,15 @@ fn yes_no(checked: bool, yes: bool) -> String {
         (true, true) => "yes".to_owned(),
         (true, false) => "no".to_owned(),
     }
+}
+
+/// One short authentication state, empty when the checks did not run.
+fn auth(report: &Report, state: impl Fn(&mailcheck::report::AuthSummary) -> &String) -> String {
+    report
+        .auth
+        .as_ref()
+        .map(|a| state(a).clone())
+        .unwrap_or_default()
 }
 
 /// The fixed columns' values for one report.
@@ -133,6 +151,10 @@ pub fn values(input: &str, report: &Report) -> Vec<String> {
         yes_no(checked, has(report, &[Code::DnsblListed])),
         starttls,
         tls.join(" "),
+        auth(report, |a| &a.spf),
+        auth(report, |a| &a.dmarc),
+        auth(report, |a| &a.mta_sts),
+        auth(report, |a| &a.dane),
         codes.join(" "),
         top,
     ]

@@ -143,6 +143,16 @@ impl HtmlRender {
             }
             out.push_str("</tbody></table>\n");
         }
+        if let Some(a) = &r.auth {
+            let _ = writeln!(
+                out,
+                "<h4>Authentication and TLS policy</h4><table class=\"auth\"><thead><tr><th>SPF</th><th>DMARC</th><th>MTA-STS</th><th>DANE</th></tr></thead><tbody><tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr></tbody></table>",
+                esc(&a.spf),
+                esc(&a.dmarc),
+                esc(&a.mta_sts),
+                esc(&a.dane)
+            );
+        }
         if r.findings.is_empty() {
             out.push_str("<p>No findings.</p>\n");
         } else {

@@ -57,6 +57,16 @@ impl Render for MarkdownRender {
             if let Some(e) = &r.error {
                 let _ = writeln!(details, "Why: {}\n", md(e));
             }
+            if let Some(a) = &r.auth {
+                let _ = writeln!(
+                    details,
+                    "Authentication and TLS policy: SPF {} · DMARC {} · MTA-STS {} · DANE {}\n",
+                    md(&a.spf),
+                    md(&a.dmarc),
+                    md(&a.mta_sts),
+                    md(&a.dane)
+                );
+            }
             for f in &r.findings {
                 let _ = writeln!(
                     details,

@@ -139,6 +139,14 @@ impl TextRender {
             out.push_str(&table(&rows));
             out.push('\n');
         }
+        if let Some(a) = &report.auth {
+            let _ = writeln!(out, "{}", self.bold("Authentication and TLS policy"));
+            let _ = writeln!(
+                out,
+                "  SPF {}   DMARC {}   MTA-STS {}   DANE {}\n",
+                a.spf, a.dmarc, a.mta_sts, a.dane
+            );
+        }
 
         if report.findings.is_empty() {
             let _ = writeln!(out, "{}", self.bold("Findings: none."));

@@ -40,6 +40,7 @@ use crate::report::Report;
 pub fn diagnose(facts: &Facts, policy: &Policy, input: &str, elapsed_ms: u64) -> Report {
     let (findings, results) = findings_and_results(facts, policy);
     let verdict = verdict::verdict(facts, &findings, &results);
+    let auth = summary::auth_summary(facts, &findings);
     let worst = findings
         .iter()
         .map(|f| f.severity)
@@ -56,6 +57,7 @@ pub fn diagnose(facts: &Facts, policy: &Policy, input: &str, elapsed_ms: u64) ->
         resolver: facts.resolver.clone(),
         elapsed_ms,
         facts: Some(facts.clone()),
+        auth,
     }
 }
 

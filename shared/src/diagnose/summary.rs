@@ -125,3 +125,84 @@ fn transaction_status(s: &SmtpFacts) -> &'static str {
         None => "greeted",
     }
 }
+
+/// The short authentication states of a report, when the checks ran.
+pub(super) fn auth_summary(
+    facts: &Facts,
+    findings: &[crate::finding::Finding],
+) -> Option<crate::report::AuthSummary> {
+    use crate::finding::{Code, Severity};
+    let auth = facts.auth.as_ref()?;
+    let has = |codes: &[Code]| findings.iter().any(|f| codes.contains(&f.code));
+    let inconclusive = |code: Code| {
+        findings
+            .iter()
+            .any(|f| f.code == code && f.severity == Severity::Inconclusive)
+    };
+    let spf = if has(&[Code::SpfLookupFailed]) {
+        "unknown"
+    } else if has(&[Code::SpfMissing]) {
+        "missing"
+    } else if has(&[Code::SpfMultiple, Code::SpfInvalid, Code::SpfTooManyLookups]) {
+        "invalid"
+    } else if has(&[Code::SpfPermissive]) {
+        "permissive"
+    } else {
+        "ok"
+    };
+    let dmarc = if inconclusive(Code::DmarcMissing) {
+        "unknown"
+    } else if has(&[Code::DmarcMissing]) {
+        "missing"
+    } else if has(&[Code::DmarcInvalid]) {
+        "invalid"
+    } else {
+        match auth
+            .dmarc
+            .as_ref()
+            .and_then(|d| d.record())
+            .map(|r| &r.policy)
+        {
+            Some(crate::auth::dmarc::DmarcPolicy::Reject) => "reject",
+            Some(crate::auth::dmarc::DmarcPolicy::Quarantine) => "quarantine",
+            Some(crate::auth::dmarc::DmarcPolicy::None) => "none",
+            None => "unknown",
+        }
+    };
+    let mta_sts = if has(&[Code::MtastsInvalid]) {
+        "invalid"
+    } else if has(&[Code::MtastsAbsent]) {
+        "missing"
+    } else {
+        match auth
+            .mta_sts
+            .as_ref()
+            .and_then(|m| m.policy_in_force())
+            .map(|p| &p.mode)
+        {
+            Some(crate::auth::mtasts::StsMode::Enforce) => "enforce",
+            Some(crate::auth::mtasts::StsMode::Testing) => "testing",
+            Some(_) => "none",
+            None => "unknown",
+        }
+    };
+    let dane = if has(&[Code::DnsDnssecBogus]) {
+        "bogus"
+    } else if has(&[Code::DaneMismatch]) {
+        "mismatch"
+    } else if has(&[Code::DaneUnusable]) {
+        "unusable"
+    } else if has(&[Code::DaneValid]) {
+        "valid"
+    } else if auth.dane.as_ref().is_some_and(|d| d.unavailable.is_none()) {
+        "none"
+    } else {
+        "unknown"
+    };
+    Some(crate::report::AuthSummary {
+        spf: spf.to_owned(),
+        dmarc: dmarc.to_owned(),
+        mta_sts: mta_sts.to_owned(),
+        dane: dane.to_owned(),
+    })
+}
