@@ -83,10 +83,12 @@ fn findings_and_results(
         mtasts::check(facts, auth, &mut out);
         dane::check(facts, auth, &mut out);
         consistency::check(facts, auth, &mut out);
-        // Transport policies change what a certificate problem means: under an enforced
-        // MTA-STS policy they stop delivery; under a validated DANE-EE/TA match they do not.
-        mtasts::adjust(facts, auth, &mut out);
+        // Transport policies change what a certificate problem means: under a validated
+        // DANE-EE/TA match DANE senders deliver anyway; under an enforced MTA-STS policy
+        // MTA-STS senders (which do not use DANE) do not. MTA-STS goes last, so a problem that
+        // stops MTA-STS senders stays an error even where DANE would let others through.
         dane::adjust(facts, auth, &mut out);
+        mtasts::adjust(facts, auth, &mut out);
     }
     out.sort_by_key(|f| std::cmp::Reverse(f.severity.rank()));
     (out, results)
