@@ -148,6 +148,39 @@ $(cat "$R/zones/knot-zones.conf")
 EOF
 $NX knotd -c "$R/knot/knot.conf" -d
 
+# ------------------------------------------------------------------ nginx: MTA-STS policies (HTTPS)
+# gen-zones.sh wrote one policy per domain under zones/mta-sts/mta-sts.<domain>/; one certificate
+# covers every mta-sts.<domain> name; 127.0.0.41 serves the wrong-name certificate.
+leaf mtasts "$(head -n1 "$R/zones/mta-sts-hosts.txt")" "$(sed 's/^/DNS:/' "$R/zones/mta-sts-hosts.txt" | paste -sd,)"
+chmod 644 "$T"/mtasts*.pem
+N=$R/nginx; mkdir -p "$N/tmp"
+cat > "$N/nginx.conf" <<EOF
+worker_processes 1;
+pid $R/pids/nginx.pid;
+error_log $R/logs/nginx-error.log warn;
+events { worker_connections 64; }
+http {
+    access_log $R/logs/nginx-access.log;
+    client_body_temp_path $N/tmp/body;
+    proxy_temp_path $N/tmp/proxy;
+    default_type text/plain;
+    server {
+        listen $MXLAB_MTASTS:443 ssl;
+        listen $MXLAB_WAN_MTASTS:443 ssl;
+        ssl_certificate $T/mtasts.pem;
+        ssl_certificate_key $T/mtasts-key.pem;
+        root $R/zones/mta-sts/\$host;
+    }
+    server {
+        listen $MXLAB_MTASTS_WRONG:443 ssl;
+        ssl_certificate $T/wrong.pem;
+        ssl_certificate_key $T/wrong-key.pem;
+        root $R/zones/mta-sts/\$host;
+    }
+}
+EOF
+$NX nginx -p "$N" -e "$R/logs/nginx-error.log" -c "$N/nginx.conf"
+
 # rbldnsd: UDP only, refuses to run as root, so -u rbldns and a readable data dir.
 $NX rbldnsd -u rbldns -w "$R/zones" -b "$MXLAB_RBL/53" -p "$R/pids/rbldnsd.pid" -t 300 -c 60 \
   "$MXLAB_DNSBL_ZONE:ip4set:bl4.txt" "$MXLAB_DNSBL_ZONE:ip6trie:bl6.txt" \
@@ -257,7 +290,7 @@ EOF
 # A: the well-behaved one. banner = PTR = A name on each address.
 # postscreen (127.0.0.23) runs its pregreet test with the default 6 s greet wait, then hands the
 # client to smtpd; no cache, so every connection waits (a cached PASS would skip the test).
-pf_instance a "good.test implicit.test cname-mx.test multi.test listed.test v6only.test policylisted.test postscreen.test dnsblfail.test wan.test" "\
+pf_instance a "good.test implicit.test cname-mx.test multi.test listed.test v6only.test policylisted.test postscreen.test dnsblfail.test wan.test stsgood.test stsmismatch.test stswrongcert.test" "\
 $MXLAB_PF_GOOD:smtp   inet n - n - - smtpd
 $MXLAB_PF_LISTED:smtp inet n - n - - smtpd -o myhostname=mx.listed.test
 [$MXLAB_PF_V6]:smtp    inet n - n - - smtpd -o myhostname=mx.v6only.test
@@ -445,6 +478,8 @@ for a in "$MXLAB_PF_GOOD" "$MXLAB_PF_LISTED" "$MXLAB_PF_BANNERLIE" "$MXLAB_PF_WR
          "$MXLAB_WAN_EXIM" "$MXLAB_WAN_PF"; do
   wait_banner "$a"
 done
+for _ in $(seq 100); do $NX ss -Hltn 'sport = :443' | grep -q "$MXLAB_MTASTS:443" && break; sleep 0.05; done
+$NX ss -Hltn 'sport = :443' | grep -q "$MXLAB_MTASTS:443" || { lablog "nginx is not listening on $MXLAB_MTASTS:443"; exit 1; }
 wait_listen "$MXLAB_EXIM_GREETPAUSE"
 wait_listen "$MXLAB_PF_POSTSCREEN"   # its 220 comes after the 6 s greet wait
 $NX ss -Hltn 'sport = :25' | grep -q '\[::1\]:25' || { lablog "nothing on [::1]:25"; exit 1; }

@@ -730,10 +730,17 @@ mod tests {
             &["smtp.greylisted", "smtp.unreachable"],
         );
         want("exo.test", "degraded", &["smtp.no_postmaster"]);
+        // without --allow-private its loopback name server is not asked either: lame (warning);
+        // it publishes no MTA-STS (info)
         want(
             "localhost.test",
             "broken",
-            &["mx.all_unusable", "mx.private_address"],
+            &[
+                "dns.lame_delegation",
+                "mtasts.absent",
+                "mx.all_unusable",
+                "mx.private_address",
+            ],
         );
         want("dnsblfail.test", "ok", &["dnsbl.unavailable"]);
         want(
