@@ -802,6 +802,35 @@ mod tests {
     }
 
     #[test]
+    fn dnssec_rows_need_the_trust_anchor_and_get_it() {
+        let sc = load_scenarios().unwrap();
+        let needing: Vec<&str> = sc
+            .iter()
+            .filter(|s| s.needs_trust_anchor())
+            .map(|s| s.name.as_str())
+            .collect();
+        for d in [
+            "danegood.test",
+            "daneself.test",
+            "danewrong.test",
+            "danenosig.test",
+            "bogus.test",
+        ] {
+            assert!(needing.contains(&d), "{d} should need --trust-anchor");
+        }
+        assert_eq!(needing.len(), 5, "{needing:?}");
+        let lab = Lab::from_env();
+        let args = lab.base_args(lab.prober(None).unwrap());
+        assert!(args.iter().any(|a| a.starts_with("--trust-anchor=")));
+        let without = Lab {
+            trust_anchor: None,
+            ..lab.clone()
+        };
+        let args = without.base_args(without.prober(None).unwrap());
+        assert!(!args.iter().any(|a| a.starts_with("--trust-anchor")));
+    }
+
+    #[test]
     fn every_expected_code_and_verdict_is_in_the_contract() {
         for s in load_scenarios().unwrap() {
             for c in &s.codes {
