@@ -49,7 +49,7 @@ if [ "$(id -u)" != 0 ]; then
 elif ! ip netns list >/dev/null 2>&1; then
   why="network namespaces are not available (ip netns)"
 elif ! command -v knotd >/dev/null || ! command -v unbound >/dev/null || ! command -v rbldnsd >/dev/null ||
-     ! command -v postfix >/dev/null || [ ! -x "$MXLAB_EXTRACT/usr/sbin/exim4" ] || [ ! -x "$MXLAB_EXTRACT/usr/sbin/smtpd" ]; then
+     ! command -v postfix >/dev/null || ! command -v nginx >/dev/null || [ ! -x "$MXLAB_EXTRACT/usr/sbin/exim4" ] || [ ! -x "$MXLAB_EXTRACT/usr/sbin/smtpd" ]; then
   why="the lab's servers are not installed (run: sudo bash tests/lab/install.sh)"
 fi
 

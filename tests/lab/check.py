@@ -64,6 +64,62 @@ def fcrdns(ip, name):
     report(f"fcrdns {ip} -> {name} -> {ip}", ok, f"{ans} {ans2}")
 
 
+def dnssec(name, qtype, status, ad, resolver=None):
+    """A DO=1 query; ad: whether the resolver must set the AD bit (validated)."""
+    out = subprocess.run(["dig", f"@{resolver or RESOLVER}", name, qtype, "+dnssec", "+tries=1", "+time=3"],
+                         capture_output=True, text=True).stdout
+    m = re.search(r"status: (\w+)", out)
+    st = m.group(1) if m else "TIMEOUT"
+    flags = re.search(r";; flags: ([a-z ]*);", out)
+    got_ad = bool(flags) and "ad" in flags.group(1).split()
+    report(f"dnssec @{resolver or RESOLVER} {name} {qtype} -> {status} AD={got_ad}", st == status and got_ad == ad,
+           f"{st} AD={got_ad}, want {status} AD={ad}")
+
+
+def spki_sha256(der):
+    pem = ssl.DER_cert_to_PEM_cert(der)
+    pub = subprocess.run(["openssl", "x509", "-noout", "-pubkey"], input=pem, capture_output=True, text=True).stdout
+    spki = subprocess.run(["openssl", "pkey", "-pubin", "-outform", "DER"], input=pub.encode(), capture_output=True).stdout
+    return subprocess.run(["openssl", "dgst", "-sha256", "-r"], input=spki, capture_output=True).stdout.decode().split()[0]
+
+
+def tlsa(ip, mx, match):
+    """The TLSA 3 1 1 at _25._tcp.MX does (match=True) / does not match the certificate IP serves."""
+    try:
+        s, _, _ = connect(ip)
+        s.ehlo(HELO)
+        s.starttls(context=ssl._create_unverified_context())
+        served = spki_sha256(s.sock.getpeercert(binary_form=True))
+        s.quit()
+    except Exception as e:  # noqa: BLE001
+        served = repr(e)
+    _, ans = dig(f"_25._tcp.{mx}", "TLSA")
+    published = ["".join(a.split()[4:]).lower() for a in ans if a.startswith("TLSA 3 1 1")]
+    report(f"tlsa _25._tcp.{mx} 3 1 1 {'matches' if match else 'does not match'} {ip}'s certificate",
+           bool(published) and (served in published) == match, f"served {served}, published {published}")
+
+
+def mtasts(ip, domain, want):
+    """GET https://mta-sts.DOMAIN/.well-known/mta-sts.txt from IP, verified with the lab CA; want is a
+    substring of the body or of the error."""
+    host = f"mta-sts.{domain}"
+    try:
+        ctx = ssl.create_default_context(cafile=CA)
+        with socket.create_connection((ip, 443), timeout=5) as raw, ctx.wrap_socket(raw, server_hostname=host) as c:
+            c.sendall(f"GET /.well-known/mta-sts.txt HTTP/1.0\r\nHost: {host}\r\n\r\n".encode())
+            data = b""
+            while chunk := c.recv(4096):
+                data += chunk
+        got = data.decode(errors="replace")
+        head, _, body = got.partition("\r\n\r\n")
+        got = f"{head.splitlines()[0]} {'text/plain' if 'Content-Type: text/plain' in head else 'not text/plain'} | " + " ".join(body.split())
+    except ssl.SSLCertVerificationError as e:
+        got = e.verify_message
+    except OSError as e:
+        got = f"{type(e).__name__}: {e}"
+    report(f"mta-sts {host} via {ip}: {got}", want in got, f"want {want!r}")
+
+
 # ------------------------------------------------------------------ SMTP
 def connect(ip, timeout=5):
     s = smtplib.SMTP(timeout=timeout)
@@ -226,6 +282,7 @@ def prober_checks(ns):
         rcpt(WAN_EXIM, "natexim.test", 550, f"{NAT_PUBLIC} is not welcome here")
         rcpt(WAN_PF, "natpostfix.test", 550, f"5.7.1 {NAT_PUBLIC} is not welcome here")
         tcp(WAN_CLOSED, "refused")
+        mtasts("198.18.25.40", "wan.test", "HTTP/1.1 200 OK text/plain | version: STSv1 mode: testing mx: mx.wan.test")
     elif ns == REJ_NS:
         dns("rej.probe.test", "A", "NOERROR", "198.18.10.2")
         tcp(WAN_GOOD, "refused")       # our own output chain: reject with tcp reset
@@ -308,6 +365,41 @@ dns("25.0.0.127.bl.test", "A", "NXDOMAIN")
 dns("9.0.0.127.bl.test", "A", "NXDOMAIN")                    # the prober is not listed
 dns("2.0.0.127.blrefused.test", "A", "SERVFAIL")             # rbldnsd REFUSEs the zone
 
+# mail authentication records (every ordinary domain) and MTA-STS policies served by nginx
+dns("exim.test", "TXT", "NOERROR", "v=spf1 ip4:198.51.100.0/24 -all")
+dns("_dmarc.exim.test", "TXT", "NOERROR", "v=DMARC1; p=reject; rua=mailto:dmarc@exim.test")
+dns("_smtp._tls.exim.test", "TXT", "NOERROR", "v=TLSRPTv1; rua=mailto:tlsrpt@exim.test")
+dns("_mta-sts.exim.test", "TXT", "NOERROR", "v=STSv1; id=")
+dns("mta-sts.exim.test", "A", "NOERROR", "127.0.0.40")
+mtasts("127.0.0.40", "exim.test", "HTTP/1.1 200 OK text/plain | version: STSv1 mode: testing mx: mx.exim.test max_age: 86400")
+mtasts("127.0.0.40", "greyfilter.test", "mode: testing mx: mx.exim.test mx: mx.filtered.test max_age")
+mtasts("127.0.0.40", "implicit.test", "mode: testing mx: implicit.test max_age")
+mtasts("127.0.0.40", "stsgood.test", "mode: enforce mx: mx1.good.test max_age")
+mtasts("127.0.0.40", "stsmismatch.test", "mode: enforce mx: mx.stsmismatch.test mx: *.mx.stsmismatch.test max_age")
+dns("mta-sts.stswrongcert.test", "A", "NOERROR", "127.0.0.41")
+mtasts("127.0.0.41", "stswrongcert.test", "Hostname mismatch")
+dns("_mta-sts.localhost.test", "TXT", "NXDOMAIN")                 # publishes no MTA-STS
+
+# DNSSEC (Knot signs ., test., dane*.test except danenosig, bogus.test; Unbound .53 validates from
+# the lab root key, .56 does not) and DANE
+NOVAL = E("MXLAB_RESOLVER_NOVAL", "127.0.0.56")
+dnssec(".", "DNSKEY", "NOERROR", True)
+dnssec("test.", "DNSKEY", "NOERROR", True)
+dnssec("danegood.test", "MX", "NOERROR", True)
+dnssec("_25._tcp.mx.danegood.test", "TLSA", "NOERROR", True)
+dnssec("_25._tcp.mx.daneself.test", "TLSA", "NOERROR", True)
+dnssec("_25._tcp.mx.danewrong.test", "TLSA", "NOERROR", True)
+dnssec("_25._tcp.mx.danenosig.test", "TLSA", "NOERROR", False)    # unsigned: insecure, not bogus
+dnssec("good.test", "MX", "NOERROR", False)
+dnssec("10.0.0.127.in-addr.arpa", "PTR", "NOERROR", False)
+dnssec("2.0.0.127.bl.test", "A", "NOERROR", False)
+dnssec("bogus.test", "MX", "SERVFAIL", False)                     # DS matches no key
+dnssec("bogus.test", "MX", "NOERROR", False, resolver=NOVAL)      # the non-validating resolver
+tlsa("127.0.0.10", "mx.danegood.test", True)
+tlsa("127.0.0.28", "mx.daneself.test", True)
+tlsa("127.0.0.10", "mx.danewrong.test", False)
+tlsa("127.0.0.10", "mx.danenosig.test", True)
+
 # each real server's own greeting
 banner("127.0.0.10", r"^mx1\.good\.test ESMTP Postfix", True)
 banner("127.0.0.18", r"^mx\.listed\.test ESMTP Postfix", True)
@@ -326,6 +418,7 @@ banner("127.0.0.24", r"^mx\.exo\.test ESMTP Postfix", True)
 banner("127.0.0.25", r"^mx\.policylisted\.test ESMTP Postfix", True)
 banner("127.0.0.26", r"^mx\.senderrej\.test ESMTP Postfix", True)
 banner("127.0.0.27", r"^mx\.relayrcpt\.test ESMTP Postfix", True)
+banner("127.0.0.28", r"^mx\.daneself\.test ESMTP Postfix", True)
 # clients in mxlab connect from the prober's address (local routes' preferred source)
 ehlo_echo("127.0.0.12", PROBER)
 ehlo_echo("127.0.0.21", PROBER)
@@ -347,6 +440,8 @@ tls("127.0.0.24", "mx.exo.test", "ok")
 tls("127.0.0.25", "mx.policylisted.test", "ok")
 tls("127.0.0.26", "mx.senderrej.test", "ok")
 tls("127.0.0.27", "mx.relayrcpt.test", "ok")
+tls("127.0.0.10", "mx.danegood.test", "ok")
+tls("127.0.0.28", "mx.daneself.test", "self-signed certificate")
 
 # the SMTP transaction of each scenario
 rcpt("127.0.0.10", "good.test", 250)
@@ -384,6 +479,10 @@ rcpt("127.0.0.13", "notls.test", 250)
 rcpt("127.0.0.14", "tlsfail.test", 250)
 rcpt("127.0.0.20", "dropmail.test", 0, "disconnected", stage="MAIL")
 tcp("127.0.0.31", "refused")
+rcpt("127.0.0.10", "stsgood.test", 250)
+rcpt("127.0.0.10", "danegood.test", 250)
+rcpt("127.0.0.28", "daneself.test", 250)
+fcrdns("127.0.0.28", "mx.daneself.test")
 
 for f in pending:
     f.result()

@@ -13,10 +13,12 @@ export MXLAB_DROP_NS=${MXLAB_DROP_NS:-mxdrop}   # own nftables output chain DROP
 
 # DNS
 export MXLAB_RESOLVER=127.0.0.53   # Unbound, recursive from the lab's fake root (resolv.conf in the netns)
+export MXLAB_RESOLVER_NOVAL=127.0.0.56  # Unbound, recursive like .53 but not validating DNSSEC (bogus.test gets its records)
 export MXLAB_AUTH=127.0.0.54       # Knot: ".", "test.", one zone per scenario domain, reverse zones
 export MXLAB_RBL=127.0.0.55        # rbldnsd: bl.test (UDP only); delegated from test.
 export MXLAB_DNSBL_ZONE=bl.test
 export MXLAB_CA=$MXLAB_RUN/tls/ca.pem   # lab CA for --ca-file
+export MXLAB_TRUST_ANCHOR=$MXLAB_RUN/dnssec/root.key  # the lab root's DNSKEY (Knot signs ., test., dane*.test, bogus.test), for --trust-anchor
 export MXLAB_DNSBL_DEAD_ZONE=blrefused.test  # a blocklist zone whose server REFUSEs it (resolver: SERVFAIL)
 export MXLAB_ZEN_ZONE=zen.spamhaus.org       # the lab's own copy (rbldnsd, delegated from the fake root)
 
@@ -48,6 +50,10 @@ export MXLAB_PF_EXO=127.0.0.24         # Postfix B   mx.exo.test          milter
 export MXLAB_PF_POLICYLISTED=127.0.0.25 # Postfix A  mx.policylisted.test on the lab's zen.spamhaus.org as PBL (127.0.0.10)
 export MXLAB_PF_SENDERREJ=127.0.0.26   # Postfix B   mx.senderrej.test    reject_unknown_sender_domain (550)
 export MXLAB_PF_RELAYRCPT=127.0.0.27   # Postfix B   mx.relayrcpt.test    relay domain without postmaster in relay_recipient_maps
+# HTTPS (port 443): MTA-STS policies, https://mta-sts.<domain>/.well-known/mta-sts.txt
+export MXLAB_MTASTS=127.0.0.40         # nginx       mta-sts.<domain>     every scenario domain's policy (lab-CA certificate)
+export MXLAB_MTASTS_WRONG=127.0.0.41   # nginx       mta-sts.stswrongcert.test  certificate for wrong-name.invalid
+export MXLAB_PF_DANESELF=127.0.0.28   # Postfix A   mx.daneself.test     self-signed certificate, matching TLSA 3 1 1 (DANE-EE)
 export MXLAB_MILTER=127.0.0.1:8891     # lab-milter.py: scripted RCPT replies for Postfix B
 
 # The "wan": addresses on mxlab's lo that the prober namespaces reach through their veth.
@@ -55,6 +61,7 @@ export MXLAB_WAN_RESOLVER=198.18.25.53   # Unbound, also listening here
 export MXLAB_WAN_GOOD=198.18.25.10       # Postfix A   mx.wan.test          healthy; egress canary from the namespaces
 export MXLAB_WAN_EXIM=198.18.25.12       # Exim        mx.natexim.test      echoes [client IP] in EHLO; 550 <client IP> is not welcome here
 export MXLAB_WAN_PF=198.18.25.13         # Postfix B   mx.natpostfix.test   milter: 550 5.7.1 <client IP> is not welcome here
+export MXLAB_WAN_MTASTS=198.18.25.40     # nginx       mta-sts.<wan domain> the wan domains' MTA-STS policies
 export MXLAB_WAN_CLOSED=198.18.25.31     #             mx.wanclosed.test    nothing listens (RST)
 export MXLAB_WAN_CANARY=$MXLAB_WAN_GOOD:25
 # Prober namespaces: address there, address of mxlab's end of the veth, EHLO name (A = PTR = what
@@ -65,8 +72,8 @@ export MXLAB_REJ_ADDR=198.18.10.2 MXLAB_REJ_GW=198.18.10.1 MXLAB_REJ_HELO=rej.pr
 export MXLAB_DROP_ADDR=198.18.11.2 MXLAB_DROP_GW=198.18.11.1 MXLAB_DROP_HELO=drop.probe.test
 
 # Every IPv4 address the lab puts on lo (last octet).
-MXLAB_V4_OCTETS="9 10 11 12 13 14 15 16 17 18 19 20 21 22 23 24 25 26 27 30 31 53 54 55"
-MXLAB_WAN_ADDRS="$MXLAB_WAN_GOOD $MXLAB_WAN_EXIM $MXLAB_WAN_PF $MXLAB_WAN_CLOSED $MXLAB_WAN_RESOLVER"
+MXLAB_V4_OCTETS="9 10 11 12 13 14 15 16 17 18 19 20 21 22 23 24 25 26 27 28 30 31 40 41 53 54 55 56"
+MXLAB_WAN_ADDRS="$MXLAB_WAN_GOOD $MXLAB_WAN_EXIM $MXLAB_WAN_PF $MXLAB_WAN_CLOSED $MXLAB_WAN_RESOLVER $MXLAB_WAN_MTASTS"
 
 NX="ip netns exec $MXLAB_NS"   # prefix: run a command inside the lab
 

@@ -7,16 +7,59 @@
 set -euo pipefail
 OUT=$(realpath -m "${1:?usage: gen-zones.sh DIR}")
 mkdir -p "$OUT"
-rm -f "$OUT"/*.zone "$OUT"/knot-zones.conf "$OUT"/delegations.inc "$OUT"/bl*.txt
+rm -f "$OUT"/*.zone "$OUT"/knot-zones.conf "$OUT"/delegations.inc "$OUT"/bl*.txt "$OUT"/signed-zones.txt "$OUT"/bogus-zones.txt
 SOA='SOA ns1.test. hostmaster.test. 2026010101 3600 600 86400 60'
 : > "$OUT/delegations.inc"
+
+# Mail authentication records. Every ordinary scenario domain publishes SPF (a range that is none
+# of the MX addresses: an MX IP authorized directly would change the severity of listings and
+# banner mismatches), DMARC p=reject, TLS-RPT and an MTA-STS policy in testing mode whose mx:
+# lines name the domain's MX hosts, served by nginx ($MTASTS_IP, or $MTASTS_WAN_IP for the
+# domains reached from the prober namespaces) at https://mta-sts.<domain>/.well-known/mta-sts.txt.
+# AUTH=none/dmarc/nosts (env of zone()) publishes nothing / DMARC only / SPF+DMARC only; the
+# MTA-STS scenarios write their own records.
+MTASTS_IP=127.0.0.40 MTASTS_WAN_IP=198.18.25.40 MTASTS_WRONG_IP=127.0.0.41
+mkdir -p "$OUT/mta-sts"; rm -rf "${OUT:?}/mta-sts/"*; : > "$OUT/mta-sts-hosts.txt"
+# sts_policy DOMAIN MODE MX-PATTERN...: the policy file nginx serves for mta-sts.DOMAIN
+sts_policy() {
+  local d=$1 mode=$2 m; shift 2
+  mkdir -p "$OUT/mta-sts/mta-sts.$d/.well-known"
+  { printf 'version: STSv1\nmode: %s\n' "$mode"; for m in "$@"; do printf 'mx: %s\n' "$m"; done
+    printf 'max_age: 86400\n'; } > "$OUT/mta-sts/mta-sts.$d/.well-known/mta-sts.txt"
+  echo "mta-sts.$d" >> "$OUT/mta-sts-hosts.txt"
+}
+# the MX host names of a generated zone file (the domain itself for an implicit MX)
+zone_mx_hosts() {
+  local z=$1 f=$2 hosts
+  hosts=$(awk -v z="$z" '$1 == "@" && $2 == "MX" { h = $4; if (h ~ /\.$/) sub(/\.$/, "", h); else h = h "." z; print h }' "$f")
+  echo "${hosts:-$z}"
+}
+auth_records() {  # DOMAIN FILE: append the records described above
+  local z=$1 f=$2 ip=$MTASTS_IP
+  [ "${AUTH:-all}" = none ] && return
+  [ "${AUTH:-all}" = dmarc ] || grep -q 'v=spf1' "$f" || printf '@ TXT "v=spf1 ip4:198.51.100.0/24 -all"\n' >> "$f"
+  printf '_dmarc TXT "v=DMARC1; p=reject; rua=mailto:dmarc@%s"\n' "$z" >> "$f"
+  [ "${AUTH:-all}" = all ] || return 0
+  case $z in wan.test|natexim.test|natpostfix.test|wanclosed.test) ip=$MTASTS_WAN_IP ;; esac
+  printf '_mta-sts TXT "v=STSv1; id=2026010101"\nmta-sts A %s\n_smtp._tls TXT "v=TLSRPTv1; rua=mailto:tlsrpt@%s"\n' "$ip" "$z" >> "$f"
+  # shellcheck disable=SC2046
+  sts_policy "$z" testing $(zone_mx_hosts "$z" "$f")
+}
 
 # zone APEX [FILE] < records (relative to the apex)
 zone() {
   local z=$1 f=${2:-$1.zone}
   { printf '$ORIGIN %s.\n$TTL 300\n@ %s\n@ NS ns1.test.\n' "$z" "$SOA"; cat; } > "$OUT/$f"
   printf '  - domain: %s.\n    file: %s\n' "$z" "$f" >> "$OUT/knot-zones.conf"
+  # SIGN=1: Knot signs the zone (dnssec-policy lab, keys made by up.sh, which also puts the DS
+  # in the parent); SIGN=bogus: signed, but the parent gets a DS that matches no key
+  if [ -n "${SIGN:-}" ]; then
+    printf '    dnssec-signing: on\n    dnssec-policy: lab\n' >> "$OUT/knot-zones.conf"
+    echo "$z." >> "$OUT/signed-zones.txt"
+    [ "$SIGN" = bogus ] && echo "$z." >> "$OUT/bogus-zones.txt"
+  fi
   case $z in *.test) printf '%s NS ns1.test.\n' "${z%.test}" >> "$OUT/delegations.inc" ;; esac
+  case $z in probe.test|test) ;; *.test) auth_records "$z" "$OUT/$f" ;; esac
 }
 # mxzone DOMAIN LAST-OCTET: "DOMAIN MX 10 mx.DOMAIN", mx.DOMAIN A 127.0.0.N (one server each)
 mxzone() {
@@ -77,13 +120,70 @@ zone busyclosed.test <<'Z'
 @   MX 10 mx.busy.test.
 @   MX 20 mx.closed.test.
 Z
-zone localhost.test <<'Z'
+AUTH=nosts zone localhost.test <<'Z'
 ; MX host is localhost. (loopback: unusable unless private targets are allowed)
 @   MX 10 localhost.
 Z
 zone dnsblfail.test <<'Z'
 ; MX is Postfix A; probed with an extra blocklist zone (blrefused.test) whose server refuses it
 @   MX 10 mx1.good.test.
+Z
+# ---- MTA-STS (policies served by nginx; every other domain has a good testing-mode one)
+AUTH=nosts zone stsgood.test <<Z
+; enforce-mode policy naming the live MX (Postfix A): clean
+@          MX  10 mx1.good.test.
+_mta-sts   TXT "v=STSv1; id=2026010101"
+mta-sts    A   $MTASTS_IP
+_smtp._tls TXT "v=TLSRPTv1; rua=mailto:tlsrpt@stsgood.test"
+Z
+sts_policy stsgood.test enforce mx1.good.test
+AUTH=nosts zone stsmismatch.test <<Z
+; enforce-mode policy whose mx: misses the live MX mx1.good.test: mtasts.mx_mismatch (error)
+@          MX  10 mx1.good.test.
+_mta-sts   TXT "v=STSv1; id=2026010101"
+mta-sts    A   $MTASTS_IP
+_smtp._tls TXT "v=TLSRPTv1; rua=mailto:tlsrpt@stsmismatch.test"
+Z
+sts_policy stsmismatch.test enforce mx.stsmismatch.test '*.mx.stsmismatch.test'
+AUTH=nosts zone stswrongcert.test <<Z
+; policy host serves a certificate for wrong-name.invalid: mtasts.invalid (error)
+@          MX  10 mx1.good.test.
+_mta-sts   TXT "v=STSv1; id=2026010101"
+mta-sts    A   $MTASTS_WRONG_IP
+_smtp._tls TXT "v=TLSRPTv1; rua=mailto:tlsrpt@stswrongcert.test"
+Z
+sts_policy stswrongcert.test enforce mx1.good.test
+# ---- DNSSEC and DANE (Knot signs; test. and the fake root are signed too, so the chain validates
+# from the lab root key, $MXLAB_RUN/dnssec/root.key). TLSA_GOOD is replaced by up.sh with the SHA-256
+# of the SPKI of the certificate the MX really serves (good.pem of Postfix A, self.pem of .28).
+SIGN=1 zone danegood.test <<'Z'
+; signed; MX Postfix A (lab-CA certificate) with a matching TLSA 3 1 1: dane.valid
+@            MX    10 mx
+mx           A     127.0.0.10
+_25._tcp.mx  TLSA  3 1 1 TLSA_GOOD
+Z
+SIGN=1 zone daneself.test <<'Z'
+; signed; MX Postfix A on .28 with a self-signed certificate and a matching TLSA 3 1 1 (DANE-EE)
+@            MX    10 mx
+mx           A     127.0.0.28
+_25._tcp.mx  TLSA  3 1 1 TLSA_SELF
+Z
+SIGN=1 zone danewrong.test <<'Z'
+; signed; TLSA 3 1 1 that matches no certificate the MX serves: dane.mismatch
+@            MX    10 mx
+mx           A     127.0.0.10
+_25._tcp.mx  TLSA  3 1 1 0000000000000000000000000000000000000000000000000000000000000000
+Z
+zone danenosig.test <<'Z'
+; NOT signed, but publishes a (matching) TLSA 3 1 1: dane.unusable
+@            MX    10 mx
+mx           A     127.0.0.10
+_25._tcp.mx  TLSA  3 1 1 TLSA_GOOD
+Z
+SIGN=bogus zone bogus.test <<'Z'
+; signed, but the DS in test. matches none of its keys: validation fails (bogus)
+@            MX    10 mx
+mx           A     127.0.0.10
 Z
 zone probe.test <<'Z'
 ; the prober's own names (--helo): A = PTR = the address the servers see it connect from
@@ -117,7 +217,7 @@ zone implicit.test <<'Z'
 ; no MX at all, only an address: implicit MX (RFC 5321 5.1) -> Postfix A
 @   A  127.0.0.10
 Z
-zone nullmx.test <<'Z'
+AUTH=dmarc zone nullmx.test <<'Z'
 ; RFC 7505 null MX
 @   MX 0 .
 @   TXT "v=spf1 -all"
@@ -152,7 +252,7 @@ printf 'servfail NS ns1.test.\n' >> "$OUT/delegations.inc"
 # nxdomain.test: simply not delegated from test. -> NXDOMAIN.
 
 # ---- parents: test. and the fake root (everything outside the lab is NXDOMAIN)
-zone test test.zone <<Z
+SIGN=1 zone test test.zone <<Z
 ns1      A  127.0.0.54
 bl       NS ns.bl.test.
 ns.bl    A  127.0.0.55
@@ -163,8 +263,12 @@ Z
 # zen.spamhaus.org: a lab copy on rbldnsd (never the real one: nothing leaves the namespace), so a
 # list whose return codes the prober knows by name (127.0.0.10 = PBL, a policy listing) is tested.
 { printf '$ORIGIN .\n$TTL 300\n. %s\n. NS ns1.test.\ntest. NS ns1.test.\nns1.test. A 127.0.0.54\n' "$SOA"
-  printf 'zen.spamhaus.org. NS ns.bl.test.\n'; } > "$OUT/root.zone"
-printf '  - domain: .\n    file: root.zone\n' >> "$OUT/knot-zones.conf"
+  printf 'zen.spamhaus.org. NS ns.bl.test.\n'
+  # the reverse trees, delegated (insecurely) to the same server, so that the signed root proves
+  # they are unsigned instead of denying that they exist
+  printf 'in-addr.arpa. NS ns1.test.\nip6.arpa. NS ns1.test.\n'; } > "$OUT/root.zone"
+printf '  - domain: .\n    file: root.zone\n    dnssec-signing: on\n    dnssec-policy: lab\n' >> "$OUT/knot-zones.conf"
+echo . >> "$OUT/signed-zones.txt"
 
 # ---- reverse zones: every MX address has a PTR whose name resolves back to it (FCrDNS)
 zone 127.in-addr.arpa 127.rev.zone <<'Z'
@@ -190,6 +294,7 @@ zone 127.in-addr.arpa 127.rev.zone <<'Z'
 25.0.0  PTR mx.policylisted.test.
 26.0.0  PTR mx.senderrej.test.
 27.0.0  PTR mx.relayrcpt.test.
+28.0.0  PTR mx.daneself.test.
 Z
 zone 18.198.in-addr.arpa 198-18.rev.zone <<'Z'
 2.9     PTR nat.probe.test.

@@ -2,7 +2,8 @@
 # Install everything the mailcheck interop lab needs, on Debian 12, as root.
 # Idempotent and quick when already done (no apt-get update unless a package is missing).
 #
-# Postfix, Knot, Unbound, rbldnsd, python3-milter (for lab-milter.py) come from apt as usual.
+# Postfix, Knot (knotd, keymgr), Unbound, rbldnsd, nginx-light (MTA-STS policies over HTTPS),
+# python3-milter (for lab-milter.py) come from apt as usual.
 # Exim and OpenSMTPD conflict with Postfix (all three provide mail-transport-agent), so they are
 # only downloaded and unpacked into $MXLAB_EXTRACT; their shared libraries are ordinary packages
 # and get installed here.
@@ -21,7 +22,7 @@ if [ ! -e /usr/sbin/policy-rc.d ]; then
 fi
 
 PKGS=(
-  knot knot-dnsutils unbound rbldnsd postfix nftables iproute2 bind9-dnsutils openssl
+  knot knot-dnsutils unbound rbldnsd nginx-light postfix nftables iproute2 bind9-dnsutils openssl
   python3 python3-milter util-linux procps ca-certificates
   # libraries of the unpacked exim4-daemon-light and opensmtpd
   libdb5.3 libgnutls-dane0 libgnutls30 libidn12 libidn2-0 libnsl2 libpcre2-8-0 libcrypt1

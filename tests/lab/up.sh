@@ -114,8 +114,11 @@ leaf() {  # NAME CN SAN-LIST -> $T/NAME.pem (leaf + CA chain), $T/NAME-key.pem
   cat "$T/ca.pem" >> "$T/$n.pem"
 }
 # every MX host name whose scenario expects a valid certificate
-leaf good mx1.good.test "DNS:mx1.good.test,DNS:implicit.test,DNS:mail.cname-mx.test,DNS:mx.listed.test,DNS:mx.v6only.test,DNS:mx.bannerlie.test,DNS:mx.mailrej.test,DNS:mx.exim.test,DNS:mx.greetpause.test,DNS:mx.tlsfail.test,DNS:mx.senderverify.test,DNS:mx.relaydefer.test,DNS:mx.postscreen.test,DNS:mx.exo.test,DNS:mx.policylisted.test,DNS:mx.senderrej.test,DNS:mx.relayrcpt.test,DNS:mx.wan.test,DNS:mx.natexim.test,DNS:mx.natpostfix.test"
+leaf good mx1.good.test "DNS:mx1.good.test,DNS:implicit.test,DNS:mail.cname-mx.test,DNS:mx.listed.test,DNS:mx.v6only.test,DNS:mx.bannerlie.test,DNS:mx.mailrej.test,DNS:mx.exim.test,DNS:mx.greetpause.test,DNS:mx.tlsfail.test,DNS:mx.senderverify.test,DNS:mx.relaydefer.test,DNS:mx.postscreen.test,DNS:mx.exo.test,DNS:mx.policylisted.test,DNS:mx.senderrej.test,DNS:mx.relayrcpt.test,DNS:mx.wan.test,DNS:mx.natexim.test,DNS:mx.natpostfix.test,DNS:mx.danegood.test,DNS:mx.danewrong.test,DNS:mx.danenosig.test,DNS:mx.bogus.test"
 leaf wrong wrong-name.invalid "DNS:wrong-name.invalid"
+# self-signed (no CA): mx.daneself.test, trusted only through its DANE-EE TLSA record
+openssl req -x509 "${EC[@]}" -days 825 -subj "/CN=mx.daneself.test" \
+  -addext "subjectAltName=DNS:mx.daneself.test" -keyout "$T/self-key.pem" -out "$T/self.pem" 2>/dev/null
 chmod 644 "$T"/*.pem
 chmod 600 "$T"/ca-key.pem
 install -m 600 "$T/good-key.pem" "$T/good-key-smtpd.pem"                       # OpenSMTPD: <= 0640
@@ -123,7 +126,10 @@ install -m 600 -o Debian-exim "$T/good-key.pem" "$T/good-key-exim.pem"         #
 
 # ------------------------------------------------------------------ DNS: Knot, rbldnsd, Unbound
 "$HERE/gen-zones.sh" "$R/zones"
-mkdir -p "$R/knot"
+# DANE: TLSA 3 1 1 = SHA-256 of the SubjectPublicKeyInfo of the certificate the MX serves
+spki_sha256() { openssl x509 -in "$1" -noout -pubkey | openssl pkey -pubin -outform DER | openssl dgst -sha256 -r | cut -d' ' -f1; }
+sed -i -e "s/TLSA_GOOD/$(spki_sha256 "$T/good.pem")/" -e "s/TLSA_SELF/$(spki_sha256 "$T/self.pem")/" "$R"/zones/*.zone
+mkdir -p "$R/knot/db" "$R/dnssec"
 cat > "$R/knot/knot.conf" <<EOF
 server:
     listen: [ $MXLAB_AUTH@53, 127.0.0.1@5353 ]
@@ -137,6 +143,17 @@ log:
     any: info
 database:
     storage: "$R/knot/db"
+    kasp-db: "$R/knot/keys"
+policy:
+  - id: lab
+    algorithm: ecdsap256sha256
+    manual: on
+    single-type-signing: on
+    nsec3: off
+    dnskey-ttl: 300
+    zone-max-ttl: 300
+    rrsig-lifetime: 30d
+    rrsig-refresh: 7d
 template:
   - id: default
     storage: "$R/zones"
@@ -146,7 +163,56 @@ template:
 zone:
 $(cat "$R/zones/knot-zones.conf")
 EOF
+# DNSSEC: one key (CSK, P-256) per signed zone, made here so that the parents' DS records and the
+# lab root's DNSKEY (the trust anchor of Unbound and of mailcheck --trust-anchor) are known before
+# Knot loads the zones. A zone in bogus-zones.txt gets a DS whose digest matches no key.
+while read -r z; do
+  keymgr -c "$R/knot/knot.conf" "$z" generate algorithm=ecdsap256sha256 ksk=yes zsk=yes >/dev/null
+  ds=$(keymgr -c "$R/knot/knot.conf" "$z" ds | awk '$2 == "DS" && $5 == 2')
+  [ -n "$ds" ] || { lablog "keymgr gave no DS for $z"; exit 1; }
+  grep -qx "$z" "$R/zones/bogus-zones.txt" && ds=$(awk '{ $6 = "0000000000000000000000000000000000000000000000000000000000000000"; print }' <<<"$ds")
+  case $z in
+    .) keymgr -c "$R/knot/knot.conf" . dnskey | awk '$2 == "DNSKEY" { $1 = $1 " 3600 IN"; print }' > "$MXLAB_TRUST_ANCHOR" ;;
+    test.) echo "$ds" >> "$R/zones/root.zone" ;;
+    *) echo "$ds" >> "$R/zones/delegations.inc" ;;
+  esac
+done < "$R/zones/signed-zones.txt"
+grep -q DNSKEY "$MXLAB_TRUST_ANCHOR" || { lablog "no root DNSKEY for $MXLAB_TRUST_ANCHOR"; exit 1; }
+chmod -R a+rX "$R/zones" "$R/dnssec"
 $NX knotd -c "$R/knot/knot.conf" -d
+
+# ------------------------------------------------------------------ nginx: MTA-STS policies (HTTPS)
+# gen-zones.sh wrote one policy per domain under zones/mta-sts/mta-sts.<domain>/; one certificate
+# covers every mta-sts.<domain> name; 127.0.0.41 serves the wrong-name certificate.
+leaf mtasts "$(head -n1 "$R/zones/mta-sts-hosts.txt")" "$(sed 's/^/DNS:/' "$R/zones/mta-sts-hosts.txt" | paste -sd,)"
+chmod 644 "$T"/mtasts*.pem
+N=$R/nginx; mkdir -p "$N/tmp"
+cat > "$N/nginx.conf" <<EOF
+worker_processes 1;
+pid $R/pids/nginx.pid;
+error_log $R/logs/nginx-error.log warn;
+events { worker_connections 64; }
+http {
+    access_log $R/logs/nginx-access.log;
+    client_body_temp_path $N/tmp/body;
+    proxy_temp_path $N/tmp/proxy;
+    default_type text/plain;
+    server {
+        listen $MXLAB_MTASTS:443 ssl;
+        listen $MXLAB_WAN_MTASTS:443 ssl;
+        ssl_certificate $T/mtasts.pem;
+        ssl_certificate_key $T/mtasts-key.pem;
+        root $R/zones/mta-sts/\$host;
+    }
+    server {
+        listen $MXLAB_MTASTS_WRONG:443 ssl;
+        ssl_certificate $T/wrong.pem;
+        ssl_certificate_key $T/wrong-key.pem;
+        root $R/zones/mta-sts/\$host;
+    }
+}
+EOF
+$NX nginx -p "$N" -e "$R/logs/nginx-error.log" -c "$N/nginx.conf"
 
 # rbldnsd: UDP only, refuses to run as root, so -u rbldns and a readable data dir.
 $NX rbldnsd -u rbldns -w "$R/zones" -b "$MXLAB_RBL/53" -p "$R/pids/rbldnsd.pid" -t 300 -c 60 \
@@ -175,7 +241,10 @@ server:
     access-control: 198.18.0.0/15 allow
     do-not-query-localhost: no
     root-hints: "$R/unbound/root.hints"
-    module-config: "iterator"
+    module-config: "validator iterator"
+    # validate from the lab root's key (Knot signs ., test. and the dane*/bogus zones)
+    trust-anchor-file: "$MXLAB_TRUST_ANCHOR"
+    val-log-level: 2
     qname-minimisation: no
     harden-referral-path: no
     # built-in local zones that would hide the lab's data
@@ -194,6 +263,13 @@ remote-control:
     control-use-cert: no
 EOF
 $NX unbound -c "$R/unbound/unbound.conf"
+# A second Unbound that does not validate (as many resolvers still do not): with it, a bogus zone's
+# records come back, so mailcheck's own validator is what must notice (bogus.test row).
+sed -e "/^    interface: /d" -e "s|^server:|server:\n    interface: $MXLAB_RESOLVER_NOVAL|" \
+    -e 's|module-config: "validator iterator"|module-config: "iterator"|' -e '/trust-anchor-file:/d' \
+    -e "s|$R/pids/unbound.pid|$R/pids/unbound-noval.pid|" -e "s|$R/logs/unbound.log|$R/logs/unbound-noval.log|" \
+    -e "s|$R/unbound/control.sock|$R/unbound/control-noval.sock|" "$R/unbound/unbound.conf" > "$R/unbound/unbound-noval.conf"
+$NX unbound -c "$R/unbound/unbound-noval.conf"
 
 # ------------------------------------------------------------------ Postfix A and B
 pf_master() {  # the services a Postfix instance needs; smtpd lines come from the caller
@@ -257,18 +333,21 @@ EOF
 # A: the well-behaved one. banner = PTR = A name on each address.
 # postscreen (127.0.0.23) runs its pregreet test with the default 6 s greet wait, then hands the
 # client to smtpd; no cache, so every connection waits (a cached PASS would skip the test).
-pf_instance a "good.test implicit.test cname-mx.test multi.test listed.test v6only.test policylisted.test postscreen.test dnsblfail.test wan.test" "\
+pf_instance a "good.test implicit.test cname-mx.test multi.test listed.test v6only.test policylisted.test postscreen.test dnsblfail.test wan.test stsgood.test stsmismatch.test stswrongcert.test danegood.test danewrong.test danenosig.test daneself.test bogus.test" "\
 $MXLAB_PF_GOOD:smtp   inet n - n - - smtpd
 $MXLAB_PF_LISTED:smtp inet n - n - - smtpd -o myhostname=mx.listed.test
 [$MXLAB_PF_V6]:smtp    inet n - n - - smtpd -o myhostname=mx.v6only.test
 $MXLAB_PF_POLICYLISTED:smtp inet n - n - - smtpd -o myhostname=mx.policylisted.test
+$MXLAB_PF_DANESELF:smtp inet n - n - - smtpd -o myhostname=mx.daneself.test -o smtpd_tls_cert_file=\$self_cert -o smtpd_tls_key_file=\$self_key
 $MXLAB_PF_POSTSCREEN:smtp inet n - n - 1 postscreen -o myhostname=mx.postscreen.test
 smtpd     pass  -       -       n       -       -       smtpd -o myhostname=mx.postscreen.test
 dnsblog   unix  -       -       n       -       0       dnsblog
 tlsproxy  unix  -       -       n       -       0       tlsproxy
 $MXLAB_WAN_GOOD:smtp  inet n - n - - smtpd -o myhostname=mx.wan.test" <<EOF &
 myhostname = mx1.good.test
-inet_interfaces = $MXLAB_PF_GOOD, $MXLAB_PF_LISTED, [$MXLAB_PF_V6], $MXLAB_PF_POLICYLISTED, $MXLAB_PF_POSTSCREEN, $MXLAB_WAN_GOOD
+inet_interfaces = $MXLAB_PF_GOOD, $MXLAB_PF_LISTED, [$MXLAB_PF_V6], $MXLAB_PF_POLICYLISTED, $MXLAB_PF_POSTSCREEN, $MXLAB_WAN_GOOD, $MXLAB_PF_DANESELF
+self_cert = $T/self.pem
+self_key = $T/self-key.pem
 inet_protocols = all
 postscreen_greet_action = enforce
 postscreen_cache_map =
@@ -429,6 +508,7 @@ wait_dns "$MXLAB_AUTH" good.test MX 'status: NOERROR'
 wait_dns "$MXLAB_RBL" 2.0.0.127.bl.test A 'status: NOERROR'
 wait_dns "$MXLAB_RESOLVER" 10.0.0.127.in-addr.arpa PTR 'mx1\.good\.test'
 wait_dns "$MXLAB_WAN_RESOLVER" 2.9.18.198.in-addr.arpa PTR 'nat\.probe\.test'
+wait_dns "$MXLAB_RESOLVER_NOVAL" bogus.test MX 'status: NOERROR'
 wait "$PF_A" || { lablog "postfix a failed to start"; exit 1; }
 wait "$PF_B" || { lablog "postfix b failed to start"; exit 1; }
 # Postfix B asks the milter at every connection: it must be up before the banners are checked.
@@ -442,9 +522,11 @@ for a in "$MXLAB_PF_GOOD" "$MXLAB_PF_LISTED" "$MXLAB_PF_BANNERLIE" "$MXLAB_PF_WR
          "$MXLAB_PF_MAILREJ" "$MXLAB_EXIM" "$MXLAB_SMTPD_NOTLS" "$MXLAB_SMTPD_TLSFAIL" \
          "$MXLAB_SINK_BUSY" "$MXLAB_SINK_DROPMAIL" "$MXLAB_EXIM_SENDERVERIFY" "$MXLAB_PF_RELAYDEFER" \
          "$MXLAB_PF_EXO" "$MXLAB_PF_POLICYLISTED" "$MXLAB_PF_SENDERREJ" "$MXLAB_PF_RELAYRCPT" "$MXLAB_WAN_GOOD" \
-         "$MXLAB_WAN_EXIM" "$MXLAB_WAN_PF"; do
+         "$MXLAB_WAN_EXIM" "$MXLAB_WAN_PF" "$MXLAB_PF_DANESELF"; do
   wait_banner "$a"
 done
+for _ in $(seq 100); do $NX ss -Hltn 'sport = :443' | grep -q "$MXLAB_MTASTS:443" && break; sleep 0.05; done
+$NX ss -Hltn 'sport = :443' | grep -q "$MXLAB_MTASTS:443" || { lablog "nginx is not listening on $MXLAB_MTASTS:443"; exit 1; }
 wait_listen "$MXLAB_EXIM_GREETPAUSE"
 wait_listen "$MXLAB_PF_POSTSCREEN"   # its 220 comes after the 6 s greet wait
 $NX ss -Hltn 'sport = :25' | grep -q '\[::1\]:25' || { lablog "nothing on [::1]:25"; exit 1; }

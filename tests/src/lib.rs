@@ -55,6 +55,14 @@ impl Scenario {
     pub fn is_vantage(&self) -> bool {
         self.domain.is_none()
     }
+
+    /// Whether this row's outcome depends on mailcheck validating DNSSEC from the lab's root key
+    /// (`--trust-anchor`): it expects a `dane.*` code or `dns.dnssec_bogus`.
+    pub fn needs_trust_anchor(&self) -> bool {
+        self.codes
+            .iter()
+            .any(|c| c.starts_with("dane.") || c == "dns.dnssec_bogus")
+    }
 }
 
 /// The verdicts of `spec/findings.md`.
@@ -192,6 +200,9 @@ pub struct Lab {
     pub connect_timeout: String,
     /// The prober namespaces: the lab's own first, then `mxnat`, `mxrej`, `mxdrop`.
     pub probers: Vec<Prober>,
+    /// The lab root's DNSKEY (Knot signs `.`), for `--trust-anchor`; `None` when the binary
+    /// does not offer that flag (the harness then skips the rows that need it).
+    pub trust_anchor: Option<PathBuf>,
 }
 
 fn env_or(name: &str, default: &str) -> String {
@@ -224,6 +235,10 @@ impl Lab {
             ca: PathBuf::from(env_or("MXLAB_CA", &format!("{run}/tls/ca.pem"))),
             dnsbl_zone: env_or("MXLAB_DNSBL_ZONE", "bl.test"),
             connect_timeout: env_or("MXLAB_CONNECT_TIMEOUT", "3"),
+            trust_anchor: Some(PathBuf::from(env_or(
+                "MXLAB_TRUST_ANCHOR",
+                &format!("{run}/dnssec/root.key"),
+            ))),
             probers: vec![
                 lab,
                 outside("MXLAB_NAT_NS", "mxnat", "MXLAB_NAT_HELO", "nat.probe.test"),
@@ -294,6 +309,9 @@ impl Lab {
             "--format=json".to_owned(),
             "--no-progress".to_owned(),
         ];
+        if let Some(t) = &self.trust_anchor {
+            args.push(format!("--trust-anchor={}", t.display()));
+        }
         // extra flags for experiments, e.g. MXLAB_AUDIT_ARGS="--command-timeout=5"
         if let Ok(extra) = std::env::var("MXLAB_AUDIT_ARGS") {
             let extra: Vec<String> = extra.split_whitespace().map(str::to_owned).collect();
@@ -730,10 +748,17 @@ mod tests {
             &["smtp.greylisted", "smtp.unreachable"],
         );
         want("exo.test", "degraded", &["smtp.no_postmaster"]);
+        // without --allow-private its loopback name server is not asked either: lame (warning);
+        // it publishes no MTA-STS (info)
         want(
             "localhost.test",
             "broken",
-            &["mx.all_unusable", "mx.private_address"],
+            &[
+                "dns.lame_delegation",
+                "mtasts.absent",
+                "mx.all_unusable",
+                "mx.private_address",
+            ],
         );
         want("dnsblfail.test", "ok", &["dnsbl.unavailable"]);
         want(
@@ -774,6 +799,35 @@ mod tests {
         for s in &sc {
             lab.prober(s.from.as_deref()).unwrap();
         }
+    }
+
+    #[test]
+    fn dnssec_rows_need_the_trust_anchor_and_get_it() {
+        let sc = load_scenarios().unwrap();
+        let needing: Vec<&str> = sc
+            .iter()
+            .filter(|s| s.needs_trust_anchor())
+            .map(|s| s.name.as_str())
+            .collect();
+        for d in [
+            "danegood.test",
+            "daneself.test",
+            "danewrong.test",
+            "danenosig.test",
+            "bogus.test",
+        ] {
+            assert!(needing.contains(&d), "{d} should need --trust-anchor");
+        }
+        assert_eq!(needing.len(), 5, "{needing:?}");
+        let lab = Lab::from_env();
+        let args = lab.base_args(lab.prober(None).unwrap());
+        assert!(args.iter().any(|a| a.starts_with("--trust-anchor=")));
+        let without = Lab {
+            trust_anchor: None,
+            ..lab.clone()
+        };
+        let args = without.base_args(without.prober(None).unwrap());
+        assert!(!args.iter().any(|a| a.starts_with("--trust-anchor")));
     }
 
     #[test]
