@@ -292,9 +292,34 @@ impl Checker {
         domain: &DomainName,
         facts: &Facts,
     ) -> Option<crate::auth::AuthFacts> {
-        if !self.config.auth.enabled || matches!(facts.mx, Lookup::NxDomain | Lookup::Failed { .. })
-        {
+        if !self.config.auth.enabled || matches!(facts.mx, Lookup::NxDomain) {
             return None;
+        }
+        if let Lookup::Failed { failure, .. } = &facts.mx {
+            // A validating resolver (most public ones) answers SERVFAIL for a DNSSEC-bogus
+            // zone. Our own validator tells that apart from a broken name server; the other
+            // checks have nothing to look at.
+            if *failure != crate::facts::DnsFailure::ServFail {
+                return None;
+            }
+            let ctx = crate::auth::AuthContext {
+                dns: self.dns.as_ref(),
+                config: &self.config.auth,
+                domain: domain.as_str(),
+                mx_hosts: &[],
+                mx_ips: &[],
+                mta_sts: None,
+                dnssec: st.dnssec.as_ref(),
+            };
+            let dane = crate::auth::dane::collect(&ctx).await;
+            let bogus = dane
+                .mx
+                .as_ref()
+                .is_some_and(|m| matches!(m.dnssec, crate::auth::dane::DnssecState::Bogus { .. }));
+            return bogus.then(|| crate::auth::AuthFacts {
+                dane: Some(dane),
+                ..crate::auth::AuthFacts::default()
+            });
         }
         let mx_hosts: Vec<String> = facts.hosts.iter().map(|h| h.host.clone()).collect();
         let mut mx_ips: Vec<std::net::IpAddr> = Vec::new();
