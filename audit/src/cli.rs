@@ -131,6 +131,10 @@ pub struct Cli {
     #[arg(long, value_name = "PORT", default_value_t = 25)]
     pub smtp_port: u16,
 
+    /// HTTPS port of the `mta-sts.<domain>` hosts whose MTA-STS policies are fetched (labs)
+    #[arg(long, value_name = "PORT", default_value_t = 443)]
+    pub mta_sts_port: u16,
+
     /// DNS checks only: no SMTP connections
     #[arg(long)]
     pub no_smtp: bool,
@@ -264,6 +268,7 @@ impl Cli {
         c.auth.enabled = !self.no_auth;
         c.auth.trust_anchor.clone_from(&self.trust_anchor);
         c.smtp.port = self.smtp_port;
+        c.auth.mta_sts_port = self.mta_sts_port;
         if let Some(h) = &self.helo {
             c.smtp.helo_name = h.clone();
         }

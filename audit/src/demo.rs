@@ -32,6 +32,7 @@ pub fn config_for(lab: &Lab) -> CheckConfig {
     c.dns.timeout = Duration::from_secs(2);
     c.dnsbl.zones.clone_from(&hints.dnsbl_zones);
     c.smtp.port = hints.smtp_port;
+    c.auth.mta_sts_port = hints.mta_sts_port;
     c.smtp.extra_ca_pem = vec![hints.ca_pem.clone()];
     c.smtp.greeting_timeout = hints.greeting_timeout;
     c.smtp.command_timeout = hints.command_timeout;

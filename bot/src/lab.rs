@@ -36,6 +36,7 @@ pub fn check_config(config: &BotConfig, hints: &CheckerHints) -> Result<CheckCon
     let mut c = config.check_config()?;
     c.dns.timeout = Duration::from_secs(2);
     c.smtp.extra_ca_pem.push(hints.ca_pem.clone());
+    c.auth.mta_sts_port = hints.mta_sts_port;
     c.smtp.greeting_timeout = hints.greeting_timeout;
     c.smtp.command_timeout = hints.command_timeout;
     c.smtp.connect_timeout = hints.connect_timeout;
@@ -87,6 +88,7 @@ mod tests {
         let hints = CheckerHints {
             resolver: "127.0.0.1:5300".parse().unwrap(),
             smtp_port: 2525,
+            mta_sts_port: 8443,
             ca_pem: "PEM".to_owned(),
             dnsbl_zones: vec!["bl.test".to_owned()],
             greeting_timeout: Duration::from_secs(10),
@@ -121,6 +123,7 @@ mod tests {
         assert!(!c.smtp.open_relay_test);
         assert_eq!(c.egress.canaries, ["127.0.0.10:2525"]);
         assert_eq!(c.smtp.port, 2525);
+        assert_eq!(c.auth.mta_sts_port, 8443);
         assert_eq!(c.dns.resolver.describe(), "127.0.0.1:5300");
         assert_eq!(c.dnsbl.zones, ["bl.test"]);
         assert_eq!(c.smtp.extra_ca_pem, ["PEM"]);

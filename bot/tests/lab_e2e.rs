@@ -174,6 +174,17 @@ async fn lab_domains_get_their_verdicts_and_findings_in_discord() {
     assert!(text.contains("greylists"), "{text}");
     assert!(!text.contains("refuses mail"), "{text}");
 
+    // The MTA-STS policy is fetched from the lab's HTTPS server (the bot trusts the lab CA
+    // there too): a policy that lists another host than the MX.
+    check_scenario(&bot, &lab, 109, "sts-mismatch.test").await;
+    assert!(
+        lab.https().requests().iter().any(|r| r.host.as_deref()
+            == Some("mta-sts.sts-mismatch.test")
+            && r.status == Some(200)),
+        "{:#?}",
+        lab.https().requests()
+    );
+
     // No open-relay test from chat, even against a server that would relay: the server only
     // ever saw the postmaster recipient.
     let relay = bot.send(106, Some(GUILD), "openrelay.test");
@@ -373,6 +384,8 @@ async fn our_blocked_port_25_is_shown_as_the_bots_problem_not_the_domains() {
         .mx("egress-blocked.test", 10, "mx.egress-blocked.test")
         .a("mx.egress-blocked.test", ip)
         .ptr(IpAddr::V4(ip), "mx.egress-blocked.test")
+        .txt("egress-blocked.test", "v=spf1 ip4:192.0.2.0/24 -all")
+        .txt("_dmarc.egress-blocked.test", "v=DMARC1; p=reject")
         .build()
         .await;
     let config = BotConfig {

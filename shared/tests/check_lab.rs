@@ -15,6 +15,7 @@ fn config(lab: &Lab) -> CheckConfig {
     c.dns.timeout = std::time::Duration::from_secs(2);
     c.dnsbl.zones = hints.dnsbl_zones.clone();
     c.smtp.port = hints.smtp_port;
+    c.auth.mta_sts_port = hints.mta_sts_port;
     c.smtp.extra_ca_pem = vec![hints.ca_pem.clone()];
     c.smtp.greeting_timeout = hints.greeting_timeout;
     c.smtp.command_timeout = hints.command_timeout;
@@ -81,6 +82,38 @@ async fn every_lab_scenario_gets_its_verdict_and_codes() {
     }
     checker.shutdown().await;
     assert!(failures.is_empty(), "{}", failures.join("\n\n"));
+}
+
+/// The severities behind two authentication scenarios' verdicts: an enforced MTA-STS policy
+/// makes a certificate name mismatch an error (a warning otherwise), and an MX address the
+/// domain's SPF lets send makes a mismatched greeting name a warning (info otherwise).
+#[tokio::test]
+async fn mta_sts_enforce_and_sending_mx_raise_severities() {
+    let lab = Lab::start().await.expect("lab starts");
+    let checker = Checker::new(config(&lab)).unwrap();
+    for (domain, code, severity) in [
+        ("sts-enforce-cert.test", "tls.cert_name_mismatch", "error"),
+        ("wrongname.test", "tls.cert_name_mismatch", "warning"),
+        ("sendmismatch.test", "smtp.banner_mismatch", "warning"),
+        ("mismatch.test", "smtp.banner_mismatch", "info"),
+    ] {
+        let r = checker.check(domain).await;
+        let f = r.findings.iter().find(|f| f.code.as_str() == code);
+        assert_eq!(
+            f.map(|f| f.severity.as_str()),
+            Some(severity),
+            "{domain}: {}",
+            explain(&r)
+        );
+    }
+    checker.shutdown().await;
+    assert!(
+        lab.https().requests().iter().any(|r| r.host.as_deref()
+            == Some("mta-sts.sts-enforce-cert.test")
+            && r.status == Some(200)),
+        "{:#?}",
+        lab.https().requests()
+    );
 }
 
 #[tokio::test]

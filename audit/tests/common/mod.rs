@@ -31,6 +31,8 @@ impl LabArgs {
             &lab.resolver().to_string(),
             "--smtp-port",
             &lab.smtp_port().to_string(),
+            "--mta-sts-port",
+            &lab.mta_sts_port().to_string(),
             "--allow-private",
             "--ca-file",
             &ca.display().to_string(),

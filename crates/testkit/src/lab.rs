@@ -4,9 +4,10 @@
 //!
 //! All SMTP servers listen on the same port number on different loopback addresses
 //! (`127.0.0.10`, `127.0.0.11`, …, and `[::1]` when IPv6 loopback exists), so a checker is
-//! pointed at the lab with: resolver = [`Lab::resolver`], SMTP port = [`Lab::smtp_port`], trusted
-//! CA = [`Lab::ca_pem`], blocklist zone [`LAB_DNSBL_ZONE`], private addresses allowed, and the
-//! open-relay test on (see [`Lab::checker_hints`]).
+//! pointed at the lab with: resolver = [`Lab::resolver`], SMTP port = [`Lab::smtp_port`],
+//! MTA-STS port = [`Lab::mta_sts_port`] (one HTTPS server on `127.0.0.60` serves every domain's
+//! policy), trusted CA = [`Lab::ca_pem`], blocklist zone [`LAB_DNSBL_ZONE`], private addresses
+//! allowed, and the open-relay test on (see [`Lab::checker_hints`]).
 
 use std::io;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
@@ -14,6 +15,7 @@ use std::time::Duration;
 
 use crate::certs::TestCa;
 use crate::dns::{DnsServer, DnsServerBuilder, Fault, dnsbl_query_name};
+use crate::https::{HttpResponse, HttpsServer};
 use crate::smtp::{Command, Hostile, SmtpServer, SmtpServerBuilder};
 
 /// The blocklist zone the lab serves.
@@ -40,6 +42,9 @@ pub struct CheckerHints {
     pub resolver: SocketAddr,
     /// The SMTP port every lab server listens on.
     pub smtp_port: u16,
+    /// The HTTPS port of the lab's `mta-sts.<domain>` hosts (the checker's
+    /// `auth.mta_sts_port`).
+    pub mta_sts_port: u16,
     /// The lab CA, PEM, to trust in addition to the public roots.
     pub ca_pem: String,
     /// Blocklist zones.
@@ -363,6 +368,120 @@ pub const SCENARIOS: &[Scenario] = &[
         about: "IPv6-only MX: IPv4-only senders cannot deliver",
     },
     Scenario {
+        input: "sts-ok.test",
+        verdict: "ok",
+        codes: &[],
+        about: "MTA-STS in enforce mode, every MX listed, TLS-RPT published",
+    },
+    Scenario {
+        input: "sts-absent.test",
+        verdict: "ok",
+        codes: &["mtasts.absent"],
+        about: "no MTA-STS policy: opportunistic TLS only (info)",
+    },
+    Scenario {
+        input: "sts-mismatch.test",
+        verdict: "degraded",
+        codes: &["mtasts.mx_mismatch"],
+        about: "the MTA-STS policy (enforce) lists another host than the MX",
+    },
+    Scenario {
+        input: "sts-redirect.test",
+        verdict: "degraded",
+        codes: &["mtasts.invalid"],
+        about: "the MTA-STS policy URL redirects (301): senders do not follow",
+    },
+    Scenario {
+        input: "sts-syntax.test",
+        verdict: "degraded",
+        codes: &["mtasts.invalid"],
+        about: "the MTA-STS policy's max_age is out of range",
+    },
+    Scenario {
+        input: "sts-enforce-cert.test",
+        verdict: "degraded",
+        codes: &["tls.cert_name_mismatch"],
+        about: "MTA-STS enforce, but the MX's certificate is for another name (an error now)",
+    },
+    Scenario {
+        input: "nospf.test",
+        verdict: "degraded",
+        codes: &["spf.missing"],
+        about: "no SPF record",
+    },
+    Scenario {
+        input: "spf2.test",
+        verdict: "degraded",
+        codes: &["spf.multiple"],
+        about: "two v=spf1 records: receivers get a permerror",
+    },
+    Scenario {
+        input: "spfbad.test",
+        verdict: "degraded",
+        codes: &["spf.invalid"],
+        about: "the SPF record does not parse (ip4:192.0.2.300)",
+    },
+    Scenario {
+        input: "spflookups.test",
+        verdict: "degraded",
+        codes: &["spf.too_many_lookups"],
+        about: "the SPF record needs 11 DNS lookups (10 allowed)",
+    },
+    Scenario {
+        input: "spfall.test",
+        verdict: "degraded",
+        codes: &["spf.permissive"],
+        about: "SPF ends in ?all: anyone may send as the domain",
+    },
+    Scenario {
+        input: "spfdown.test",
+        verdict: "inconclusive",
+        codes: &["spf.lookup_failed"],
+        about: "an SPF include's name servers fail (SERVFAIL)",
+    },
+    Scenario {
+        input: "spfptr.test",
+        verdict: "ok",
+        codes: &["spf.ptr_used"],
+        about: "SPF uses the deprecated ptr mechanism (info)",
+    },
+    Scenario {
+        input: "nodmarc.test",
+        verdict: "degraded",
+        codes: &["dmarc.missing"],
+        about: "no DMARC record",
+    },
+    Scenario {
+        input: "dmarcbad.test",
+        verdict: "degraded",
+        codes: &["dmarc.invalid"],
+        about: "the DMARC record does not parse (p=rejct)",
+    },
+    Scenario {
+        input: "dmarcnone.test",
+        verdict: "ok",
+        codes: &["dmarc.policy_none"],
+        about: "DMARC p=none: monitoring only (info)",
+    },
+    Scenario {
+        input: "dmarcrua.test",
+        verdict: "degraded",
+        codes: &["dmarc.report_unauthorized"],
+        about: "DMARC reports go to another domain that does not accept them",
+    },
+    Scenario {
+        input: "tlsrptbad.test",
+        verdict: "degraded",
+        codes: &["tlsrpt.invalid"],
+        about: "the TLS-RPT record's rua is not a URI",
+    },
+    Scenario {
+        input: "sendmismatch.test",
+        verdict: "degraded",
+        codes: &["smtp.banner_mismatch"],
+        about: "the MX also sends mail (SPF mx), and its greeting names another host",
+    },
+    Scenario {
         input: "not a domain!",
         verdict: "invalid",
         codes: &[],
@@ -449,6 +568,10 @@ const CLOSED: u8 = 31;
 /// The address of `filtered.test`'s MX, where connection attempts are dropped.
 const FILTERED: u8 = 35;
 
+/// The address of the HTTPS server that serves every lab domain's MTA-STS policy
+/// (`mta-sts.<domain>`), on a port of its own ([`Lab::mta_sts_port`]).
+const HTTPS: u8 = 60;
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Ptr {
     Own,
@@ -469,6 +592,7 @@ pub struct Lab {
     /// that fills it.
     _filtered: (tokio::net::TcpListener, std::net::TcpStream),
     servers: Vec<(String, SmtpServer)>,
+    https: HttpsServer,
     ca: TestCa,
     smtp_port: u16,
     ipv6: bool,
@@ -510,11 +634,25 @@ impl Lab {
             Err(_) => false,
         };
         let filtered = filtered(SocketAddr::new(IpAddr::V4(v4(FILTERED)), port))?;
+        let policies = mta_sts_policies(ipv6);
+        let names: Vec<String> = policies
+            .iter()
+            .map(|(d, _)| format!("mta-sts.{d}"))
+            .collect();
+        let names: Vec<&str> = names.iter().map(String::as_str).collect();
+        let mut https = HttpsServer::builder()
+            .bind(SocketAddr::new(IpAddr::V4(v4(HTTPS)), 0))
+            .cert(&ca.leaf(&names));
+        for (d, response) in policies {
+            https = https.mta_sts_policy(&d, response);
+        }
+        let https = https.try_build().await?;
         let dns = zones(ipv6).try_build().await?;
         Ok(Self {
             dns,
             _filtered: filtered,
             servers,
+            https,
             ca,
             smtp_port: port,
             ipv6,
@@ -534,6 +672,17 @@ impl Lab {
     /// The SMTP port of every lab server.
     pub const fn smtp_port(&self) -> u16 {
         self.smtp_port
+    }
+
+    /// The port of the lab's HTTPS server, where `mta-sts.<domain>` serves the MTA-STS
+    /// policies (the checker's `auth.mta_sts_port`).
+    pub fn mta_sts_port(&self) -> u16 {
+        self.https.addr().port()
+    }
+
+    /// The HTTPS server of the MTA-STS policies (its request log).
+    pub const fn https(&self) -> &HttpsServer {
+        &self.https
     }
 
     /// The lab CA, PEM.
@@ -579,6 +728,7 @@ impl Lab {
         CheckerHints {
             resolver: self.resolver(),
             smtp_port: self.smtp_port,
+            mta_sts_port: self.mta_sts_port(),
             ca_pem: self.ca_pem(),
             dnsbl_zones: vec![LAB_DNSBL_ZONE.to_owned()],
             greeting_timeout: Duration::from_secs(12),
@@ -680,6 +830,123 @@ fn server(ca: &TestCa, name: &str, kind: Kind) -> SmtpServerBuilder {
     }
 }
 
+/// The sample domains served by `mx.healthy.test` whose authentication records (SPF, DMARC,
+/// TLS-RPT, MTA-STS) show one fault each.
+const AUTH_DOMAINS: &[&str] = &[
+    "sts-ok.test",
+    "sts-absent.test",
+    "sts-mismatch.test",
+    "sts-redirect.test",
+    "sts-syntax.test",
+    "nospf.test",
+    "spf2.test",
+    "spfbad.test",
+    "spflookups.test",
+    "spfall.test",
+    "spfdown.test",
+    "spfptr.test",
+    "nodmarc.test",
+    "dmarcbad.test",
+    "dmarcnone.test",
+    "dmarcrua.test",
+    "tlsrptbad.test",
+];
+
+/// The number of `include:sN.spflookups.test` terms of `spflookups.test` (with its `mx`, one
+/// DNS-querying term too many).
+const SPF_INCLUDES: u8 = 10;
+
+/// Every explicit MX record of the lab: (domain, preference, exchange).
+fn mx_records(ipv6: bool) -> Vec<(String, u16, String)> {
+    let mut out = Vec::new();
+    let mut mx = |d: &str, pref: u16, host: &str| out.push((d.to_owned(), pref, host.to_owned()));
+    for (_, name, _, _) in SERVERS {
+        // Domains named after their server: `mx.<d>` serves `<d>`.
+        let domain = name.trim_start_matches("mx.");
+        if !matches!(domain, "healthy.test") {
+            mx(domain, 10, name);
+        }
+    }
+    mx("greydead.test", 10, "mx.greylist.test");
+    mx("greydead.test", 20, "mx.filtered.test");
+    mx("wide.test", 10, "mx.healthy.test");
+    for i in 2..=12 {
+        mx("wide.test", 10 + i, &format!("mx{i}.wide.test"));
+    }
+    mx("healthy.test", 10, "mx.healthy.test");
+    mx("nullmx.test", 0, ".");
+    mx("nullmixed.test", 0, ".");
+    mx("nullmixed.test", 10, "mx.healthy.test");
+    mx("cname-mx.test", 10, "alias.cname-mx.test");
+    mx("ip-literal.test", 10, "127.0.0.10");
+    mx("dangling.test", 10, "gone.dangling.test");
+    mx("closed.test", 10, "mx.closed.test");
+    mx("filtered.test", 10, "mx.filtered.test");
+    mx("multi.test", 10, "mx.closed.test");
+    mx("multi.test", 20, "mx.healthy.test");
+    for d in AUTH_DOMAINS {
+        mx(d, 10, "mx.healthy.test");
+    }
+    mx("sts-enforce-cert.test", 10, "mx.wrongname.test");
+    mx("sendmismatch.test", 10, "mx.mismatch.test");
+    if ipv6 {
+        mx("v6only.test", 10, "mx.v6only.test");
+    }
+    out
+}
+
+/// The lab domains that publish an MTA-STS policy, and the policy each is served: every
+/// domain with mail hosts gets a `testing` policy listing them (so the TLS scenarios keep
+/// their severities), the MTA-STS scenarios their own.
+fn mta_sts_policies(ipv6: bool) -> Vec<(String, HttpResponse)> {
+    let records = mx_records(ipv6);
+    let mut out = Vec::new();
+    for s in SCENARIOS {
+        let d = s.input;
+        if !publishes_auth(d) || d == "sts-absent.test" {
+            continue;
+        }
+        let hosts: Vec<&str> = records
+            .iter()
+            .filter(|(owner, _, host)| owner == d && host != ".")
+            .map(|(_, _, host)| host.as_str())
+            .collect();
+        let hosts = if records.iter().any(|(owner, _, _)| owner == d) {
+            hosts
+        } else {
+            vec![d] // implicit MX
+        };
+        if hosts.is_empty() {
+            continue; // null MX only: no mail, no policy
+        }
+        let policy = |mode: &str, hosts: &[&str], max_age: u64| {
+            let mut p = format!("version: STSv1\nmode: {mode}\n");
+            for h in hosts {
+                p.push_str(&format!("mx: {h}\n"));
+            }
+            p.push_str(&format!("max_age: {max_age}\n"));
+            HttpResponse::text(&p)
+        };
+        let response = match d {
+            "sts-ok.test" | "sts-enforce-cert.test" => policy("enforce", &hosts, 86_400),
+            "sts-mismatch.test" => policy("enforce", &["mail.elsewhere.test"], 86_400),
+            "sts-redirect.test" => {
+                HttpResponse::redirect(301, "https://www.sts-redirect.test/mta-sts.txt")
+            }
+            "sts-syntax.test" => policy("testing", &hosts, 99_999_999),
+            _ => policy("testing", &hosts, 86_400),
+        };
+        out.push((d.to_owned(), response));
+    }
+    out
+}
+
+/// Whether a sample domain publishes authentication records (every domain that exists,
+/// except the one that has no records at all).
+fn publishes_auth(d: &str) -> bool {
+    d.ends_with(".test") && !matches!(d, "missing.test" | "servfail.test" | "nomail.test")
+}
+
 fn zones(ipv6: bool) -> DnsServerBuilder {
     let mut b = DnsServer::builder().dnsbl_zone(LAB_DNSBL_ZONE);
     for (last, name, _, ptr) in SERVERS {
@@ -690,62 +957,88 @@ fn zones(ipv6: bool) -> DnsServerBuilder {
             Ptr::None => b,
             Ptr::Elsewhere => b.ptr(IpAddr::V4(ip), "mail.elsewhere.test"),
         };
-        // Domains named after their server: `mx.<d>` serves `<d>`.
-        let domain = name.trim_start_matches("mx.");
-        if !matches!(domain, "healthy.test") {
-            b = b.mx(domain, 10, name);
-        }
+    }
+    for (domain, pref, host) in mx_records(ipv6) {
+        b = b.mx(&domain, pref, &host);
     }
     // Our own identity: the EHLO name resolves to the public address the echoing servers
     // report, whose PTR is that name (forward-confirmed).
     b = b
         .a(LAB_HELO_NAME, LAB_PUBLIC_IP)
-        .ptr(IpAddr::V4(LAB_PUBLIC_IP), LAB_HELO_NAME)
-        .mx("greydead.test", 10, "mx.greylist.test")
-        .mx("greydead.test", 20, "mx.filtered.test");
+        .ptr(IpAddr::V4(LAB_PUBLIC_IP), LAB_HELO_NAME);
     // Mail authentication, as a well-run domain publishes it: SPF (the domains send through
-    // an outbound range of their own, not from their MX hosts) and DMARC at `p=reject`.
+    // an outbound range of their own, not from their MX hosts), DMARC at `p=reject`, TLS-RPT,
+    // and MTA-STS (its policies on the lab's HTTPS server); the authentication scenarios each
+    // get one fault.
     b = b.txt("_spf.mailcheck.test", "v=spf1 ip4:192.0.2.0/24 -all");
+    let good_spf = "v=spf1 include:_spf.mailcheck.test -all";
     for s in SCENARIOS {
         let d = s.input;
-        if !d.ends_with(".test") || matches!(d, "missing.test" | "servfail.test" | "nomail.test") {
+        if !publishes_auth(d) {
             continue;
         }
-        let spf = if d == "nullmx.test" {
-            "v=spf1 -all"
-        } else {
-            "v=spf1 include:_spf.mailcheck.test -all"
+        b = match d {
+            "nullmx.test" => b.txt(d, "v=spf1 -all"),
+            "nospf.test" => b,
+            "spf2.test" => b.txt(d, good_spf).txt(d, "v=spf1 ip4:192.0.2.0/24 -all"),
+            "spfbad.test" => b.txt(d, "v=spf1 mx ip4:192.0.2.300 -all"),
+            "spflookups.test" => {
+                let mut terms = vec!["v=spf1 mx".to_owned()];
+                for n in 1..=SPF_INCLUDES {
+                    let include = format!("s{n}.spflookups.test");
+                    b = b.txt(&include, &format!("v=spf1 ip4:192.0.2.{n} -all"));
+                    terms.push(format!("include:{include}"));
+                }
+                terms.push("-all".to_owned());
+                let record = terms.join(" ");
+                let (head, tail) = record.split_at(record.len() / 2);
+                b.txt_strings(d, &[head, tail])
+            }
+            "spfall.test" => b.txt(d, "v=spf1 mx ?all"),
+            "spfdown.test" => b
+                .txt(d, "v=spf1 include:_spf.spfdown.test -all")
+                .servfail("_spf.spfdown.test"),
+            "spfptr.test" => b.txt(d, "v=spf1 mx ptr -all"),
+            "sendmismatch.test" => b.txt(d, "v=spf1 mx -all"),
+            _ => b.txt(d, good_spf),
         };
-        b = b.txt(d, spf).txt(
-            &format!("_dmarc.{d}"),
-            &format!("v=DMARC1; p=reject; rua=mailto:dmarc@{d}"),
-        );
+        let dmarc = match d {
+            "nodmarc.test" => None,
+            "dmarcbad.test" => Some("v=DMARC1; p=rejct".to_owned()),
+            "dmarcnone.test" => Some(format!("v=DMARC1; p=none; rua=mailto:dmarc@{d}")),
+            "dmarcrua.test" => {
+                Some("v=DMARC1; p=reject; rua=mailto:dmarc@reports.elsewhere.test".to_owned())
+            }
+            _ => Some(format!("v=DMARC1; p=reject; rua=mailto:dmarc@{d}")),
+        };
+        if let Some(dmarc) = dmarc {
+            b = b.txt(&format!("_dmarc.{d}"), &dmarc);
+        }
+        let tls_rpt = if d == "tlsrptbad.test" {
+            format!("v=TLSRPTv1; rua=tls@{d}")
+        } else {
+            format!("v=TLSRPTv1; rua=mailto:tls@{d}")
+        };
+        b = b.txt(&format!("_smtp._tls.{d}"), &tls_rpt);
     }
-    b = b.mx("wide.test", 10, "mx.healthy.test");
+    for (d, _) in mta_sts_policies(ipv6) {
+        b = b
+            .txt(&format!("_mta-sts.{d}"), "v=STSv1; id=1")
+            .a(&format!("mta-sts.{d}"), v4(HTTPS));
+    }
     for i in 2..=12 {
-        let host = format!("mx{i}.wide.test");
-        b = b.mx("wide.test", 10 + i, &host).a(&host, v4(10));
+        b = b.a(&format!("mx{i}.wide.test"), v4(10));
     }
     b = b
-        .mx("healthy.test", 10, "mx.healthy.test")
         .a("nomx.test", v4(10))
-        .mx("nullmx.test", 0, ".")
-        .mx("nullmixed.test", 0, ".")
-        .mx("nullmixed.test", 10, "mx.healthy.test")
         .txt("nomail.test", "v=spf1 -all")
+        .txt("_dmarc.nomail.test", "v=DMARC1; p=reject")
         .servfail("servfail.test")
-        .mx("cname-mx.test", 10, "alias.cname-mx.test")
         .cname("alias.cname-mx.test", "mx.healthy.test")
-        .mx("ip-literal.test", 10, "127.0.0.10")
-        .mx("dangling.test", 10, "gone.dangling.test")
-        .mx("closed.test", 10, "mx.closed.test")
         .a("mx.closed.test", v4(CLOSED))
         .ptr(IpAddr::V4(v4(CLOSED)), "mx.closed.test")
-        .mx("filtered.test", 10, "mx.filtered.test")
         .a("mx.filtered.test", v4(FILTERED))
         .ptr(IpAddr::V4(v4(FILTERED)), "mx.filtered.test")
-        .mx("multi.test", 10, "mx.closed.test")
-        .mx("multi.test", 20, "mx.healthy.test")
         .a("mail.elsewhere.test", v4(99))
         .dnsbl_listing(
             LAB_DNSBL_ZONE,
@@ -759,7 +1052,6 @@ fn zones(ipv6: bool) -> DnsServerBuilder {
         );
     if ipv6 {
         b = b
-            .mx("v6only.test", 10, "mx.v6only.test")
             .aaaa("mx.v6only.test", Ipv6Addr::LOCALHOST)
             .ptr(IpAddr::V6(Ipv6Addr::LOCALHOST), "mx.v6only.test");
     }
