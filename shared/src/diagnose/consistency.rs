@@ -200,7 +200,7 @@ fn lame(facts: &Facts, c: &ConsistencyFacts, out: &mut Vec<Finding>) {
                 Code::DnsLameDelegation,
                 domain,
                 format!(
-                    "{them} {} {verb} not answer authoritatively for {domain}",
+                    "{them} {} {verb} not serve {domain} to the Internet (unreachable, refusing, or not authoritative)",
                     lame_servers.join(", ")
                 ),
             )
