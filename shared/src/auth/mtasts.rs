@@ -26,9 +26,7 @@ use std::net::{IpAddr, SocketAddr};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
-use rustls::{ClientConfig, RootCertStore};
-use rustls_pki_types::CertificateDer;
-use rustls_pki_types::pem::PemObject;
+use rustls::ClientConfig;
 use serde::{Deserialize, Serialize};
 
 use super::AuthContext;
@@ -515,7 +513,7 @@ impl MtaStsClient {
             ClientConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
                 .with_safe_default_protocol_versions()
                 .map_err(|e| crate::Error::Config(format!("MTA-STS TLS set-up: {e}")))?
-                .with_root_certificates(roots(extra_ca_pem)?)
+                .with_root_certificates(crate::probe::tls::root_store(extra_ca_pem)?)
                 .with_no_client_auth();
         let pins = Arc::new(Pins::default());
         let http = reqwest::Client::builder()
@@ -782,33 +780,6 @@ fn cause_chain(e: &(dyn StdError + 'static)) -> String {
         cur = err.source();
     }
     parts.join(": ")
-}
-
-/// The webpki roots plus the extra CAs.
-fn roots(extra_ca_pem: &[String]) -> Result<RootCertStore, crate::Error> {
-    let mut roots = RootCertStore {
-        roots: webpki_roots::TLS_SERVER_ROOTS.to_vec(),
-    };
-    for (i, pem) in extra_ca_pem.iter().enumerate() {
-        let mut found = 0;
-        for cert in CertificateDer::pem_slice_iter(pem.as_bytes()) {
-            let cert = cert.map_err(|e| {
-                crate::Error::Config(format!("smtp.extra_ca_pem[{i}]: bad PEM: {e}"))
-            })?;
-            roots.add(cert).map_err(|e| {
-                crate::Error::Config(format!(
-                    "smtp.extra_ca_pem[{i}]: unusable CA certificate: {e}"
-                ))
-            })?;
-            found += 1;
-        }
-        if found == 0 {
-            return Err(crate::Error::Config(format!(
-                "smtp.extra_ca_pem[{i}]: no PEM CERTIFICATE block found"
-            )));
-        }
-    }
-    Ok(roots)
 }
 
 /// The addresses each `mta-sts.<domain>` host was resolved to by the run's resolver, for the

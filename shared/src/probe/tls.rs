@@ -36,33 +36,41 @@ pub struct TlsClient {
     provider: Arc<CryptoProvider>,
 }
 
+/// The webpki roots plus every certificate in `extra_ca_pem` (each entry one or more PEM
+/// `CERTIFICATE` blocks): the trust store of every TLS client of the library (STARTTLS,
+/// MTA-STS policies). Unparsable PEM or an unusable certificate is [`crate::Error::Config`].
+pub(crate) fn root_store(extra_ca_pem: &[String]) -> Result<RootCertStore, crate::Error> {
+    let mut roots = RootCertStore {
+        roots: webpki_roots::TLS_SERVER_ROOTS.to_vec(),
+    };
+    for (i, pem) in extra_ca_pem.iter().enumerate() {
+        let mut found = 0;
+        for cert in CertificateDer::pem_slice_iter(pem.as_bytes()) {
+            let cert = cert.map_err(|e| {
+                crate::Error::Config(format!("smtp.extra_ca_pem[{i}]: bad PEM: {e}"))
+            })?;
+            roots.add(cert).map_err(|e| {
+                crate::Error::Config(format!(
+                    "smtp.extra_ca_pem[{i}]: unusable CA certificate: {e}"
+                ))
+            })?;
+            found += 1;
+        }
+        if found == 0 {
+            return Err(crate::Error::Config(format!(
+                "smtp.extra_ca_pem[{i}]: no PEM CERTIFICATE block found"
+            )));
+        }
+    }
+    Ok(roots)
+}
+
 impl TlsClient {
     /// The webpki roots plus every certificate in `extra_ca_pem` (each entry one or more PEM
     /// `CERTIFICATE` blocks). Unparsable PEM or an unusable certificate is
     /// [`crate::Error::Config`].
     pub fn new(extra_ca_pem: &[String]) -> Result<Self, crate::Error> {
-        let mut roots = RootCertStore {
-            roots: webpki_roots::TLS_SERVER_ROOTS.to_vec(),
-        };
-        for (i, pem) in extra_ca_pem.iter().enumerate() {
-            let mut found = 0;
-            for cert in CertificateDer::pem_slice_iter(pem.as_bytes()) {
-                let cert = cert.map_err(|e| {
-                    crate::Error::Config(format!("smtp.extra_ca_pem[{i}]: bad PEM: {e}"))
-                })?;
-                roots.add(cert).map_err(|e| {
-                    crate::Error::Config(format!(
-                        "smtp.extra_ca_pem[{i}]: unusable CA certificate: {e}"
-                    ))
-                })?;
-                found += 1;
-            }
-            if found == 0 {
-                return Err(crate::Error::Config(format!(
-                    "smtp.extra_ca_pem[{i}]: no PEM CERTIFICATE block found"
-                )));
-            }
-        }
+        let roots = root_store(extra_ca_pem)?;
         Ok(Self {
             roots: Arc::new(roots),
             provider: Arc::new(rustls::crypto::ring::default_provider()),
