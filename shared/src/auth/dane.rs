@@ -27,9 +27,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use hickory_resolver::TokioResolver;
-use hickory_resolver::config::{
-    ConnectionConfig, NameServerConfig, ResolveHosts, ResolverConfig, ResolverOpts,
-};
+use hickory_resolver::config::{ResolveHosts, ResolverConfig, ResolverOpts};
 use hickory_resolver::net::runtime::TokioRuntimeProvider;
 use hickory_resolver::net::{DnsError, NetError};
 use hickory_resolver::proto::dnssec::rdata::{DNSKEY, DNSSECRData, DS, RRSIG};
@@ -680,13 +678,7 @@ fn build_resolver(
 ) -> Result<TokioResolver, String> {
     let name_servers = servers
         .iter()
-        .map(|sa| {
-            let mut udp = ConnectionConfig::udp();
-            udp.port = sa.port();
-            let mut tcp = ConnectionConfig::tcp();
-            tcp.port = sa.port();
-            NameServerConfig::new(sa.ip(), true, vec![udp, tcp])
-        })
+        .map(|sa| crate::probe::dns::name_server(*sa))
         .collect();
     let mut opts = ResolverOpts::default();
     opts.timeout = dns.timeout;

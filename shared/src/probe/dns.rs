@@ -194,6 +194,16 @@ fn direct_mx_answer(response: &hickory_resolver::proto::op::Message) -> DirectMx
     }
 }
 
+/// One explicit server for a hickory resolver, over UDP and TCP on its port (non-53 ports
+/// work: labs and internal resolvers).
+pub(crate) fn name_server(sa: SocketAddr) -> NameServerConfig {
+    let mut udp = ConnectionConfig::udp();
+    udp.port = sa.port();
+    let mut tcp = ConnectionConfig::tcp();
+    tcp.port = sa.port();
+    NameServerConfig::new(sa.ip(), true, vec![udp, tcp])
+}
+
 /// [`DnsSource`] over hickory-resolver: the system configuration or explicit servers.
 #[derive(Clone)]
 pub struct HickoryDns {
@@ -258,16 +268,7 @@ impl HickoryDns {
                         "dns.resolver: no DNS server given".to_owned(),
                     ));
                 }
-                let servers = list
-                    .iter()
-                    .map(|sa| {
-                        let mut udp = ConnectionConfig::udp();
-                        udp.port = sa.port();
-                        let mut tcp = ConnectionConfig::tcp();
-                        tcp.port = sa.port();
-                        NameServerConfig::new(sa.ip(), true, vec![udp, tcp])
-                    })
-                    .collect();
+                let servers = list.iter().map(|sa| name_server(*sa)).collect();
                 let label = list
                     .iter()
                     .map(ToString::to_string)
