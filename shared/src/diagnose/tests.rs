@@ -1867,6 +1867,30 @@ mod dane {
     }
 
     #[test]
+    fn a_servfail_that_our_validator_shows_bogus_breaks_the_domain() {
+        // A validating resolver answers SERVFAIL for a DNSSEC-bogus zone; the checker then asks
+        // its own validator, which records the MX proof as bogus.
+        let mut f = healthy();
+        f.mx = failed(DnsFailure::ServFail);
+        f.hosts.clear();
+        f.auth = Some(AuthFacts {
+            dane: Some(DaneFacts {
+                validator: "validating resolver 127.0.0.53:53".into(),
+                unavailable: None,
+                mx: Some(bogus(vec![])),
+                hosts: vec![],
+            }),
+            ..AuthFacts::default()
+        });
+        let (v, codes) = run(&f);
+        assert_eq!(codes, vec![Code::DnsLookupFailed, Code::DnsDnssecBogus]);
+        assert_eq!(v, Verdict::Broken);
+        // Without that proof, the SERVFAIL stays inconclusive.
+        f.auth = None;
+        assert_eq!(only(&f, Code::DnsLookupFailed), Verdict::Inconclusive);
+    }
+
+    #[test]
     fn a_matching_dane_ee_record_is_valid() {
         let f = facts(secure(vec![ee()]));
         assert_eq!(only(&f, Code::DaneValid), Verdict::Ok);
