@@ -608,6 +608,70 @@ mod tests {
     }
 
     #[test]
+    fn a_dane_match_does_not_undo_an_enforced_policy() {
+        use crate::auth::dane::{DaneFacts, DaneHost, DnssecState, TlsaRecord, Validated};
+        let spki = "ab".repeat(32);
+        let mut f = with_cert_problem(
+            healthy(),
+            CertProblem::Untrusted {
+                detail: "UnknownIssuer".into(),
+            },
+        );
+        if let Some(Ok(tls)) = smtp(&mut f)
+            .starttls
+            .as_mut()
+            .and_then(|s| s.handshake.as_mut())
+        {
+            tls.chain[0].spki_sha256.clone_from(&spki);
+        }
+        fn secure<T>(lookup: Lookup<T>) -> Validated<T> {
+            Validated {
+                lookup,
+                dnssec: DnssecState::Secure,
+            }
+        }
+        let dane = DaneFacts {
+            validator: "validating resolver".into(),
+            unavailable: None,
+            mx: Some(secure(answer(vec![MxRecord {
+                preference: 10,
+                exchange: HOST.into(),
+            }]))),
+            hosts: vec![DaneHost {
+                host: HOST.into(),
+                a: secure(answer(vec![ip()])),
+                aaaa: secure(Lookup::NoData),
+                tlsa_name: format!("_25._tcp.{HOST}"),
+                tlsa: secure(answer(vec![TlsaRecord {
+                    usage: 3,
+                    selector: 1,
+                    matching: 1,
+                    data: spki,
+                }])),
+            }],
+        };
+        // DANE alone: the untrusted certificate is only info (DANE senders deliver).
+        let mut dane_only = f.clone();
+        dane_only.auth = Some(AuthFacts {
+            dane: Some(dane.clone()),
+            ..AuthFacts::default()
+        });
+        assert!(
+            codes(&dane_only).contains(&(Code::TlsCertUntrusted, Severity::Info)),
+            "{:?}",
+            codes(&dane_only)
+        );
+        // DANE and an enforced MTA-STS policy: MTA-STS senders still refuse, so it is an error.
+        let mut both = with(f, sts(&policy_text("enforce", &[HOST])));
+        both.auth.as_mut().unwrap().dane = Some(dane);
+        assert!(
+            codes(&both).contains(&(Code::TlsCertUntrusted, Severity::Error)),
+            "{:?}",
+            codes(&both)
+        );
+    }
+
+    #[test]
     fn enforce_makes_certificate_problems_errors() {
         let base = with_cert_problem(healthy(), name_mismatch());
         assert_eq!(
