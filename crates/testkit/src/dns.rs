@@ -441,6 +441,9 @@ impl DnsServerBuilder {
         let mut anchor = None;
         if self.dnssec {
             anchor = Some(self.install_signed(&shared).await?);
+            shared
+                .dnssec
+                .store(true, std::sync::atomic::Ordering::Relaxed);
         } else {
             for apex in &self.zones {
                 shared.ensure_zone(apex).await;
@@ -626,6 +629,8 @@ struct Shared {
     zones: Mutex<BTreeMap<LowerName, Arc<Zone>>>,
     faults: Mutex<Vec<FaultRule>>,
     log: Mutex<Vec<QueryLogEntry>>,
+    /// Whether the zones are signed ([`DnsServerBuilder::dnssec`]).
+    dnssec: std::sync::atomic::AtomicBool,
 }
 
 impl Shared {
@@ -753,6 +758,9 @@ impl Shared {
     /// When `qname` is the apex of a zone other than the root: the zone above it (its apex and
     /// handler), where its DS records live.
     fn parent_of_apex(&self, qname: &LowerName) -> Option<(LowerName, Arc<Zone>)> {
+        if !self.dnssec.load(std::sync::atomic::Ordering::Relaxed) {
+            return None;
+        }
         let zones = lock(&self.zones);
         if qname.is_root() || !zones.contains_key(qname) {
             return None;
