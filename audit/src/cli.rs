@@ -135,6 +135,11 @@ pub struct Cli {
     #[arg(long, value_name = "PORT", default_value_t = 443)]
     pub mta_sts_port: u16,
 
+    /// DNS port the domains' name servers are asked on directly, for the name-server
+    /// consistency checks (labs and tests only)
+    #[arg(long, value_name = "PORT", default_value_t = 53)]
+    pub ns_port: u16,
+
     /// DNS checks only: no SMTP connections
     #[arg(long)]
     pub no_smtp: bool,
@@ -269,6 +274,7 @@ impl Cli {
         c.auth.trust_anchor.clone_from(&self.trust_anchor);
         c.smtp.port = self.smtp_port;
         c.auth.mta_sts_port = self.mta_sts_port;
+        c.auth.ns_port = self.ns_port;
         if let Some(h) = &self.helo {
             c.smtp.helo_name = h.clone();
         }

@@ -33,6 +33,8 @@ pub fn config_for(lab: &Lab) -> CheckConfig {
     c.dnsbl.zones.clone_from(&hints.dnsbl_zones);
     c.smtp.port = hints.smtp_port;
     c.auth.mta_sts_port = hints.mta_sts_port;
+    c.auth.trust_anchor.clone_from(&hints.trust_anchor);
+    c.auth.ns_port = hints.ns_port;
     c.smtp.extra_ca_pem = vec![hints.ca_pem.clone()];
     c.smtp.greeting_timeout = hints.greeting_timeout;
     c.smtp.command_timeout = hints.command_timeout;

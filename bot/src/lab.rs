@@ -37,6 +37,8 @@ pub fn check_config(config: &BotConfig, hints: &CheckerHints) -> Result<CheckCon
     c.dns.timeout = Duration::from_secs(2);
     c.smtp.extra_ca_pem.push(hints.ca_pem.clone());
     c.auth.mta_sts_port = hints.mta_sts_port;
+    c.auth.trust_anchor.clone_from(&hints.trust_anchor);
+    c.auth.ns_port = hints.ns_port;
     c.smtp.greeting_timeout = hints.greeting_timeout;
     c.smtp.command_timeout = hints.command_timeout;
     c.smtp.connect_timeout = hints.connect_timeout;
@@ -97,6 +99,8 @@ mod tests {
             helo_name: "probe.mailcheck.test".to_owned(),
             retry_backoff: Duration::from_millis(300),
             canaries: vec!["127.0.0.10:2525".to_owned()],
+            trust_anchor: Some(". 3600 IN DNSKEY 257 3 15 AAAA".to_owned()),
+            ns_port: 5353,
         };
         // The operator's identity settings do not change what the lab shows.
         let operator = BotConfig {
@@ -124,6 +128,8 @@ mod tests {
         assert_eq!(c.egress.canaries, ["127.0.0.10:2525"]);
         assert_eq!(c.smtp.port, 2525);
         assert_eq!(c.auth.mta_sts_port, 8443);
+        assert_eq!(c.auth.ns_port, 5353);
+        assert_eq!(c.auth.trust_anchor, hints.trust_anchor);
         assert_eq!(c.dns.resolver.describe(), "127.0.0.1:5300");
         assert_eq!(c.dnsbl.zones, ["bl.test"]);
         assert_eq!(c.smtp.extra_ca_pem, ["PEM"]);

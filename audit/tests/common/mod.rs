@@ -26,7 +26,13 @@ impl LabArgs {
         let dir = tempfile::tempdir().unwrap();
         let ca = dir.path().join("lab-ca.pem");
         std::fs::write(&ca, lab.ca_pem()).unwrap();
+        let hints = lab.checker_hints();
+        let anchor = hints.trust_anchor.clone().unwrap_or_default();
         let args = [
+            "--trust-anchor",
+            &anchor,
+            "--ns-port",
+            &hints.ns_port.to_string(),
             "--resolver",
             &lab.resolver().to_string(),
             "--smtp-port",

@@ -45,9 +45,12 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use hickory_server::Server;
+use hickory_server::dnssec::NxProofKind;
 use hickory_server::net::NetError;
 use hickory_server::net::runtime::Time;
 use hickory_server::net::xfer::Protocol;
+use hickory_server::proto::dnssec::rdata::DNSSECRData;
+use hickory_server::proto::dnssec::{DnssecSigner, PublicKeyBuf};
 use hickory_server::proto::op::{Header, HeaderCounts, Metadata, ResponseCode};
 use hickory_server::proto::rr::rdata::{A, AAAA, CNAME, MX, NS, PTR, SOA, TXT};
 use hickory_server::proto::rr::{LowerName, Name, Record, RrKey};
@@ -187,6 +190,8 @@ pub struct DnsServerBuilder {
     zones: Vec<Name>,
     records: Vec<(Name, Option<u32>, RData)>,
     faults: Vec<FaultRule>,
+    dnssec: bool,
+    corrupt: Vec<(Name, RecordType)>,
 }
 
 impl Default for DnsServerBuilder {
@@ -197,6 +202,8 @@ impl Default for DnsServerBuilder {
             zones: DEFAULT_ZONES.iter().map(|z| name(z)).collect(),
             records: Vec::new(),
             faults: Vec::new(),
+            dnssec: false,
+            corrupt: Vec::new(),
         }
     }
 }
@@ -397,6 +404,26 @@ impl DnsServerBuilder {
         self
     }
 
+    /// Signs every zone (Ed25519, NSEC) under a signed lab root `.` (added): each zone's DS is
+    /// published in the zone above it (the root for the top ones), so a validating resolver
+    /// trusting [`DnsServer::trust_anchor`] sees every answer as **secure**. `DS` queries at a
+    /// zone apex are answered from the parent zone. No NS records are added (name-server
+    /// checks still see only the NS records given). Records are signed once, at build: runtime
+    /// changes ([`DnsServer::set`] and friends) are not signed.
+    #[must_use]
+    pub fn dnssec(mut self) -> Self {
+        self.dnssec = true;
+        self
+    }
+
+    /// With [`dnssec`](Self::dnssec): breaks the signatures over the `record_type` RRset at
+    /// `owner` (one byte flipped), so that RRset validates as bogus.
+    #[must_use]
+    pub fn corrupt_signature(mut self, owner: &str, record_type: RecordType) -> Self {
+        self.corrupt.push((name(owner), record_type));
+        self
+    }
+
     /// Binds UDP and TCP and starts serving.
     ///
     /// # Panics
@@ -411,12 +438,20 @@ impl DnsServerBuilder {
     /// If the sockets cannot be bound.
     pub async fn try_build(self) -> io::Result<DnsServer> {
         let shared = Arc::new(Shared::default());
-        for apex in &self.zones {
-            shared.ensure_zone(apex).await;
-        }
-        for (owner, ttl, rdata) in self.records {
-            let record = Record::from_rdata(owner, ttl.unwrap_or(self.default_ttl), rdata);
-            shared.insert(record, false).await?;
+        let mut anchor = None;
+        if self.dnssec {
+            anchor = Some(self.install_signed(&shared).await?);
+            shared
+                .dnssec
+                .store(true, std::sync::atomic::Ordering::Relaxed);
+        } else {
+            for apex in &self.zones {
+                shared.ensure_zone(apex).await;
+            }
+            for (owner, ttl, rdata) in self.records {
+                let record = Record::from_rdata(owner, ttl.unwrap_or(self.default_ttl), rdata);
+                shared.insert(record, false).await?;
+            }
         }
         *lock(&shared.faults) = self.faults;
 
@@ -428,9 +463,120 @@ impl DnsServerBuilder {
         Ok(DnsServer {
             addr,
             shared,
+            anchor,
             _server: server,
         })
     }
+
+    /// [`dnssec`](Self::dnssec): builds, signs and installs every zone; returns the root's
+    /// trust anchor.
+    async fn install_signed(&self, shared: &Shared) -> io::Result<String> {
+        let err = |e: &dyn fmt::Display| io::Error::other(e.to_string());
+        let mut apexes: Vec<Name> = vec![Name::root()];
+        for z in &self.zones {
+            if !apexes.contains(z) {
+                apexes.push(z.clone());
+            }
+        }
+        // Zones made for records outside every apex (at their last two labels).
+        for (owner, _, _) in &self.records {
+            if !apexes.iter().any(|a| a.zone_of(owner) && !a.is_root()) {
+                let apex = if owner.num_labels() > 2 {
+                    owner.trim_to(2)
+                } else {
+                    owner.clone()
+                };
+                if !apexes.contains(&apex) {
+                    apexes.push(apex);
+                }
+            }
+        }
+        type Keys = Option<(DnssecSigner, PublicKeyBuf)>;
+        let mut zones: BTreeMap<LowerName, (Zone, Keys)> = BTreeMap::new();
+        for apex in &apexes {
+            let keys = Some(signed::new_key_for(apex).map_err(|e| err(&e))?);
+            let mut zone = Zone::empty(
+                apex.clone(),
+                ZoneType::Primary,
+                AxfrPolicy::Deny,
+                keys.as_ref().map(|_| NxProofKind::Nsec),
+            );
+            zone.upsert_mut(soa_record(apex), 1);
+            zones.insert(LowerName::new(apex), (zone, keys));
+        }
+        for apex in apexes.iter().filter(|a| !a.is_root()) {
+            let parent = signed::holder(&apexes, &apex.base_name());
+            let rdata = match &zones[&LowerName::new(apex)].1 {
+                Some((_, public)) => RData::DNSSEC(DNSSECRData::DS(signed::ds_for(public, apex)?)),
+                None => RData::NS(NS(Name::from_ascii("ns")
+                    .expect("label")
+                    .append_domain(apex)
+                    .expect("ns name"))),
+            };
+            let zone = &mut zones.get_mut(&LowerName::new(&parent)).expect("parent").0;
+            zone.upsert_mut(Record::from_rdata(apex.clone(), DEFAULT_TTL, rdata), 1);
+        }
+        for (owner, ttl, rdata) in &self.records {
+            let apex = signed::holder(&apexes, owner);
+            let zone = &mut zones.get_mut(&LowerName::new(&apex)).expect("a zone").0;
+            let what = format!("{owner} {}", rdata.record_type());
+            let record = Record::from_rdata(
+                owner.clone(),
+                ttl.unwrap_or(self.default_ttl),
+                rdata.clone(),
+            );
+            if !zone.upsert_mut(record, 1) {
+                return Err(io::Error::other(format!(
+                    "the zone refused the record {what}"
+                )));
+            }
+        }
+        let mut anchor = String::new();
+        let mut signed_zones = BTreeMap::new();
+        for (apex, (mut zone, keys)) in zones {
+            let Some((signer, public)) = keys else {
+                signed_zones.insert(apex, zone);
+                continue;
+            };
+            if apex.is_root() {
+                anchor = signed::root_anchor(&public);
+            }
+            zone.add_zone_signing_key_mut(signer).map_err(|e| err(&e))?;
+            zone.secure_zone_mut().map_err(|e| err(&e))?;
+            signed_zones.insert(apex, zone);
+        }
+        for (owner, record_type) in &self.corrupt {
+            let apex = signed::holder(&apexes, owner);
+            let zone = signed_zones
+                .get_mut(&LowerName::new(&apex))
+                .expect("a zone");
+            signed::corrupt(zone, owner, *record_type)?;
+        }
+        let mut catalog = shared.catalog.write().await;
+        for (apex, zone) in signed_zones {
+            let zone = Arc::new(zone);
+            catalog.upsert(
+                apex.clone(),
+                vec![Arc::clone(&zone) as Arc<dyn ZoneHandler>],
+            );
+            lock(&shared.zones).insert(apex, zone);
+        }
+        Ok(anchor)
+    }
+}
+
+/// The SOA record every zone the server creates gets.
+fn soa_record(apex: &Name) -> Record {
+    let ns = Name::from_ascii("ns")
+        .expect("label")
+        .append_domain(apex)
+        .expect("ns name");
+    let rname = Name::from_ascii("hostmaster")
+        .expect("label")
+        .append_domain(apex)
+        .expect("rname");
+    let soa = SOA::new(ns, rname, 1, 3600, 600, 86_400, NEGATIVE_TTL);
+    Record::from_rdata(apex.clone(), NEGATIVE_TTL, RData::SOA(soa))
 }
 
 /// Binds a UDP socket and a TCP listener on the same port. With port 0, retries a few times in
@@ -483,6 +629,8 @@ struct Shared {
     zones: Mutex<BTreeMap<LowerName, Arc<Zone>>>,
     faults: Mutex<Vec<FaultRule>>,
     log: Mutex<Vec<QueryLogEntry>>,
+    /// Whether the zones are signed ([`DnsServerBuilder::dnssec`]).
+    dnssec: std::sync::atomic::AtomicBool,
 }
 
 impl Shared {
@@ -498,19 +646,7 @@ impl Shared {
             return Arc::clone(zone);
         }
         let mut zone = Zone::empty(apex.clone(), ZoneType::Primary, AxfrPolicy::Deny, None);
-        let ns = Name::from_ascii("ns")
-            .expect("label")
-            .append_domain(apex)
-            .expect("ns name");
-        let rname = Name::from_ascii("hostmaster")
-            .expect("label")
-            .append_domain(apex)
-            .expect("rname");
-        let soa = SOA::new(ns, rname, 1, 3600, 600, 86_400, NEGATIVE_TTL);
-        zone.upsert_mut(
-            Record::from_rdata(apex.clone(), NEGATIVE_TTL, RData::SOA(soa)),
-            1,
-        );
+        zone.upsert_mut(soa_record(apex), 1);
         let zone = Arc::new(zone);
         catalog.upsert(key.clone(), vec![Arc::clone(&zone) as Arc<dyn ZoneHandler>]);
         lock(&self.zones).insert(key, Arc::clone(&zone));
@@ -558,6 +694,84 @@ impl Shared {
         }
     }
 
+    /// When `qname` does not exist in a signed zone: the records of the NXDOMAIN answer's
+    /// authority section (SOA, the NSEC covering `qname` and the one covering the wildcard at
+    /// the closest encloser, each with its RRSIG). hickory-server proves the wildcard's absence
+    /// at `qname`'s parent rather than at the closest encloser, so a name two labels below an
+    /// existing one (`_25._tcp.host`) could validate as bogus.
+    async fn nxdomain_in_signed_zone(&self, qname: &LowerName) -> Option<Vec<Record>> {
+        let zone = {
+            let zones = lock(&self.zones);
+            zones
+                .iter()
+                .filter(|(apex, _)| apex.zone_of(qname))
+                .max_by_key(|(apex, _)| apex.num_labels())
+                .map(|(_, zone)| Arc::clone(zone))?
+        };
+        let records = zone.records().await;
+        let exists = |n: &LowerName| records.keys().any(|k| n.zone_of(&k.name));
+        if exists(qname) {
+            return None;
+        }
+        let nsecs: Vec<&Arc<hickory_server::proto::rr::RecordSet>> = records
+            .values()
+            .filter(|r| r.record_type() == RecordType::NSEC)
+            .collect();
+        if nsecs.is_empty() {
+            return None; // not signed
+        }
+        let mut encloser = qname.base_name();
+        while !exists(&encloser) && !encloser.is_root() {
+            encloser = encloser.base_name();
+        }
+        let wildcard = Name::from_ascii("*")
+            .ok()
+            .and_then(|w| w.append_domain(&Name::from(&encloser)).ok())
+            .map(|w| LowerName::new(&w))?;
+        let cover = |target: &LowerName| {
+            nsecs
+                .iter()
+                .filter(|r| LowerName::new(r.name()) <= *target)
+                .max_by(|a, b| LowerName::new(a.name()).cmp(&LowerName::new(b.name())))
+                .or_else(|| nsecs.iter().max_by(|a, b| a.name().cmp(b.name())))
+                .map(|r| Arc::clone(r))
+        };
+        let mut out: Vec<Record> = Vec::new();
+        let soa_key = RrKey::new(zone.origin().clone(), RecordType::SOA);
+        if let Some(soa) = records.get(&soa_key) {
+            out.extend(soa.records(true).cloned());
+        }
+        let a = cover(qname);
+        let b = cover(&wildcard);
+        for set in [
+            a.clone(),
+            b.filter(|b| Some(b.name()) != a.as_ref().map(|a| a.name())),
+        ]
+        .into_iter()
+        .flatten()
+        {
+            out.extend(set.records(true).cloned());
+        }
+        Some(out)
+    }
+
+    /// When `qname` is the apex of a zone other than the root: the zone above it (its apex and
+    /// handler), where its DS records live.
+    fn parent_of_apex(&self, qname: &LowerName) -> Option<(LowerName, Arc<Zone>)> {
+        if !self.dnssec.load(std::sync::atomic::Ordering::Relaxed) {
+            return None;
+        }
+        let zones = lock(&self.zones);
+        if qname.is_root() || !zones.contains_key(qname) {
+            return None;
+        }
+        zones
+            .iter()
+            .filter(|(apex, _)| *apex != qname && apex.zone_of(qname))
+            .max_by_key(|(apex, _)| apex.num_labels())
+            .map(|(apex, zone)| (apex.clone(), Arc::clone(zone)))
+    }
+
     async fn remove(&self, owner: &Name, record_type: RecordType) -> bool {
         let zone = self.zone_for(owner).await;
         let key = RrKey::new(LowerName::new(owner), record_type);
@@ -592,6 +806,23 @@ impl RequestHandler for Handler {
                 .rev()
                 .find(|rule| rule.matches(&qname, qtype))
                 .map(|rule| rule.fault);
+            if fault.is_none()
+                && request.edns.as_ref().is_some_and(|e| e.flags().dnssec_ok)
+                && let Some(info) = self.0.nxdomain_in_signed_zone(&qname).await
+            {
+                return send_nxdomain(request, response_handle, &info).await;
+            }
+            if fault.is_none()
+                && qtype == RecordType::DS
+                && let Some(parent) = self.0.parent_of_apex(&qname)
+            {
+                // The DS of a zone lives in its parent, which the catalog would not ask.
+                let mut catalog = Catalog::new();
+                catalog.upsert(parent.0, vec![parent.1 as Arc<dyn ZoneHandler>]);
+                return catalog
+                    .handle_request::<R, T>(request, response_handle)
+                    .await;
+            }
         }
         match fault {
             Some(Fault::ServFail) => {
@@ -662,6 +893,28 @@ async fn send_code<R: ResponseHandler>(
     }
 }
 
+/// An authoritative NXDOMAIN answer with these authority records.
+async fn send_nxdomain<R: ResponseHandler>(
+    request: &Request,
+    mut response_handle: R,
+    authority: &[Record],
+) -> ResponseInfo {
+    let mut metadata = Metadata::response_from_request(&request.metadata);
+    metadata.response_code = ResponseCode::NXDomain;
+    metadata.authoritative = true;
+    let response = MessageResponseBuilder::from_message_request(request).build(
+        metadata,
+        std::iter::empty(),
+        authority.iter(),
+        std::iter::empty(),
+        std::iter::empty(),
+    );
+    match response_handle.send_response(response).await {
+        Ok(info) => info,
+        Err(_) => failed(request),
+    }
+}
+
 fn failed(request: &Request) -> ResponseInfo {
     let mut metadata = Metadata::response_from_request(&request.metadata);
     metadata.response_code = ResponseCode::ServFail;
@@ -676,6 +929,7 @@ fn failed(request: &Request) -> ResponseInfo {
 pub struct DnsServer {
     addr: SocketAddr,
     shared: Arc<Shared>,
+    anchor: Option<String>,
     _server: Server<Handler>,
 }
 
@@ -704,6 +958,12 @@ impl DnsServer {
     /// The address the server listens on, for UDP and TCP.
     pub fn addr(&self) -> SocketAddr {
         self.addr
+    }
+
+    /// With [`DnsServerBuilder::dnssec`]: the lab root's DNSKEY in zone-file syntax
+    /// (`. 3600 IN DNSKEY 257 3 15 <base64>`), the trust anchor a validating resolver needs.
+    pub fn trust_anchor(&self) -> Option<&str> {
+        self.anchor.as_deref()
     }
 
     /// How many queries the server received (answered or not).

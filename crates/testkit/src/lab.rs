@@ -8,15 +8,21 @@
 //! MTA-STS port = [`Lab::mta_sts_port`] (one HTTPS server on `127.0.0.60` serves every domain's
 //! policy), trusted CA = [`Lab::ca_pem`], blocklist zone [`LAB_DNSBL_ZONE`], private addresses
 //! allowed, and the open-relay test on (see [`Lab::checker_hints`]).
+//!
+//! The lab DNS is DNSSEC-signed under a lab root (trust it with [`CheckerHints::trust_anchor`]),
+//! so the DANE and DNSSEC scenarios show; `ns-split.test` and `ns-lame.test` are delegated to two
+//! extra name servers on `127.0.0.61`/`127.0.0.62`, asked directly on [`Lab::ns_port`].
 
 use std::io;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::time::Duration;
 
 use crate::certs::TestCa;
-use crate::dns::{DnsServer, DnsServerBuilder, Fault, dnsbl_query_name};
+use crate::dns::{DnsServer, DnsServerBuilder, Fault, RData, RecordType, dnsbl_query_name};
 use crate::https::{HttpResponse, HttpsServer};
 use crate::smtp::{Command, Hostile, SmtpServer, SmtpServerBuilder};
+use hickory_server::proto::rr::rdata::TLSA;
+use hickory_server::proto::rr::rdata::tlsa::{CertUsage, Matching, Selector};
 
 /// The blocklist zone the lab serves.
 pub const LAB_DNSBL_ZONE: &str = "bl.test";
@@ -62,6 +68,11 @@ pub struct CheckerHints {
     /// Egress canaries on loopback (the lab's canary server, which echoes [`LAB_PUBLIC_IP`]):
     /// the vantage check never leaves the machine.
     pub canaries: Vec<String>,
+    /// The lab root's DNSKEY (the lab DNS is signed), for the checker's `auth.trust_anchor`.
+    pub trust_anchor: Option<String>,
+    /// The port the lab's name servers answer on when asked directly (the checker's
+    /// `auth.ns_port`).
+    pub ns_port: u16,
 }
 
 /// One sample domain and what mailcheck must say about it.
@@ -482,6 +493,42 @@ pub const SCENARIOS: &[Scenario] = &[
         about: "the MX also sends mail (SPF mx), and its greeting names another host",
     },
     Scenario {
+        input: "dane-ok.test",
+        verdict: "ok",
+        codes: &["dane.valid"],
+        about: "signed zone, DANE-EE TLSA record matching the MX's certificate",
+    },
+    Scenario {
+        input: "dane-bad.test",
+        verdict: "degraded",
+        codes: &["dane.mismatch"],
+        about: "signed zone, the TLSA record matches no certificate the MX serves",
+    },
+    Scenario {
+        input: "dane-plain.test",
+        verdict: "degraded",
+        codes: &["dane.unusable"],
+        about: "signed zone, but only a PKIX-EE (usage 1) TLSA record, which DANE senders ignore",
+    },
+    Scenario {
+        input: "dnssec-bogus.test",
+        verdict: "broken",
+        codes: &["dns.dnssec_bogus"],
+        about: "the signature over the MX records is broken: validating resolvers fail",
+    },
+    Scenario {
+        input: "ns-split.test",
+        verdict: "degraded",
+        codes: &["dns.inconsistent"],
+        about: "the second name server hands out another MX set",
+    },
+    Scenario {
+        input: "ns-lame.test",
+        verdict: "degraded",
+        codes: &["dns.lame_delegation"],
+        about: "the second name server refuses queries for the domain (lame delegation)",
+    },
+    Scenario {
         input: "not a domain!",
         verdict: "invalid",
         codes: &[],
@@ -560,7 +607,18 @@ const SERVERS: &[(u8, &str, Kind, Ptr)] = &[
     (43, "mx.tempfail.test", Kind::Tempfail, Ptr::Own),
     (44, "mx.natblock.test", Kind::NatBlock, Ptr::Own),
     (45, "canary.mailcheck.test", Kind::Canary, Ptr::Own),
+    (46, "mx.dane-ok.test", Kind::Healthy, Ptr::Own),
+    (47, "mx.dane-bad.test", Kind::Healthy, Ptr::Own),
+    (48, "mx.dane-plain.test", Kind::Healthy, Ptr::Own),
 ];
+
+/// The domains delegated to the lab's two extra name servers ([`NS_ADDRS`]), and what the
+/// second one does wrong.
+const NS_DOMAINS: &[&str] = &["ns-split.test", "ns-lame.test"];
+
+/// The last octets of the two extra name servers (`ns1.<d>`, `ns2.<d>` of [`NS_DOMAINS`]),
+/// which listen on one port number ([`CheckerHints::ns_port`]).
+const NS_ADDRS: [u8; 2] = [61, 62];
 
 /// The address of `closed.test`'s MX, where nothing listens.
 const CLOSED: u8 = 31;
@@ -587,6 +645,8 @@ fn v4(last: u8) -> Ipv4Addr {
 #[derive(Debug)]
 pub struct Lab {
     dns: DnsServer,
+    /// The two extra name servers of [`NS_DOMAINS`] (the main server is the first of three).
+    name_servers: Vec<DnsServer>,
     /// A listener that never accepts, with its one-slot queue filled, so further SYNs are
     /// dropped and connects time out (what a firewall's DROP looks like), and the connection
     /// that fills it.
@@ -615,14 +675,18 @@ impl Lab {
         let ca = TestCa::with_name("mailcheck lab CA");
         let mut servers = Vec::new();
         let mut port = 0;
+        let mut certs = Vec::new();
         for (last, name, kind, _) in SERVERS {
             let addr = SocketAddr::new(IpAddr::V4(v4(*last)), port);
-            let server = server(&ca, name, *kind).bind(addr).try_build().await?;
+            let (builder, cert) = server(&ca, name, *kind);
+            certs.push(((*name).to_owned(), cert));
+            let server = builder.bind(addr).try_build().await?;
             port = server.addr().port();
             servers.push(((*name).to_owned(), server));
         }
         let v6 = SocketAddr::new(IpAddr::V6(Ipv6Addr::LOCALHOST), port);
         let ipv6 = match server(&ca, "mx.v6only.test", Kind::Healthy)
+            .0
             .bind(v6)
             .try_build()
             .await
@@ -647,9 +711,11 @@ impl Lab {
             https = https.mta_sts_policy(&d, response);
         }
         let https = https.try_build().await?;
-        let dns = zones(ipv6).try_build().await?;
+        let dns = zones(ipv6, &certs).try_build().await?;
+        let name_servers = name_servers().await?;
         Ok(Self {
             dns,
+            name_servers,
             _filtered: filtered,
             servers,
             https,
@@ -667,6 +733,12 @@ impl Lab {
     /// The DNS server itself (query counters).
     pub const fn dns(&self) -> &DnsServer {
         &self.dns
+    }
+
+    /// The port of the lab's extra name servers (`127.0.0.61`, `127.0.0.62`), asked directly
+    /// for the domains delegated to them (the checker's `auth.ns_port`).
+    pub fn ns_port(&self) -> u16 {
+        self.name_servers.first().map_or(53, |s| s.addr().port())
     }
 
     /// The SMTP port of every lab server.
@@ -737,6 +809,8 @@ impl Lab {
             helo_name: LAB_HELO_NAME.to_owned(),
             retry_backoff: Duration::from_millis(300),
             canaries: vec![format!("127.0.0.45:{}", self.smtp_port)],
+            trust_anchor: self.dns.trust_anchor().map(str::to_owned),
+            ns_port: self.ns_port(),
         }
     }
 }
@@ -759,7 +833,8 @@ fn accept_own(addr: &str) -> String {
     }
 }
 
-fn server(ca: &TestCa, name: &str, kind: Kind) -> SmtpServerBuilder {
+/// The SMTP server of a lab host, and its certificate (DER; empty without TLS).
+fn server(ca: &TestCa, name: &str, kind: Kind) -> (SmtpServerBuilder, Vec<u8>) {
     let mut names = vec![name];
     if kind == Kind::Healthy && name == "mx.healthy.test" {
         names.extend(["nomx.test", "alias.cname-mx.test"]);
@@ -772,10 +847,12 @@ fn server(ca: &TestCa, name: &str, kind: Kind) -> SmtpServerBuilder {
         _ => ca.leaf(&names),
     };
     let mut b = SmtpServer::builder().hostname(name).rcpt_reply(accept_own);
+    let mut der = Vec::new();
     if kind != Kind::NoTls {
         b = b.tls(cert.server_config());
+        der = cert.cert_der().to_vec();
     }
-    match kind {
+    let b = match kind {
         Kind::TlsFail => b.tls_handshake_fails(),
         Kind::Slow => b.greeting_delay(SLOW_GREETING),
         Kind::Silent => b.hostile(Hostile::Silence),
@@ -827,7 +904,55 @@ fn server(ca: &TestCa, name: &str, kind: Kind) -> SmtpServerBuilder {
         | Kind::Expired
         | Kind::WrongName
         | Kind::Expiring => b,
+    };
+    (b, der)
+}
+
+/// The two extra name servers of [`NS_DOMAINS`], on one port number: the first answers like
+/// the main server, the second hands `ns-split.test` another MX set and refuses
+/// `ns-lame.test`.
+async fn name_servers() -> io::Result<Vec<DnsServer>> {
+    let mut last_err = None;
+    for _ in 0..16 {
+        let mut out: Vec<DnsServer> = Vec::new();
+        let mut failed = None;
+        for (i, last) in NS_ADDRS.iter().enumerate() {
+            let port = out.first().map_or(0, |s| s.addr().port());
+            let mut b = DnsServer::builder().bind(SocketAddr::new(IpAddr::V4(v4(*last)), port));
+            b = ns_zones(b);
+            for d in NS_DOMAINS {
+                b = match (i, *d) {
+                    (1, "ns-split.test") => b.mx(d, 10, "mx.notls.test"),
+                    (1, _) => b.refused(d),
+                    _ => b.mx(d, 10, "mx.healthy.test"),
+                };
+            }
+            match b.try_build().await {
+                Ok(s) => out.push(s),
+                Err(e) => {
+                    failed = Some(e);
+                    break;
+                }
+            }
+        }
+        match failed {
+            None => return Ok(out),
+            Some(e) => last_err = Some(e),
+        }
     }
+    Err(last_err.unwrap_or_else(|| io::Error::other("no common port for the name servers")))
+}
+
+/// The zones of [`NS_DOMAINS`] with their NS records and the name servers' addresses.
+fn ns_zones(mut b: DnsServerBuilder) -> DnsServerBuilder {
+    for d in NS_DOMAINS {
+        b = b.zone(d);
+        for (n, last) in NS_ADDRS.iter().enumerate() {
+            let ns = format!("ns{}.{d}", n + 1);
+            b = b.ns(d, &ns).a(&ns, v4(*last));
+        }
+    }
+    b
 }
 
 /// The sample domains served by `mx.healthy.test` whose authentication records (SPF, DMARC,
@@ -885,6 +1010,10 @@ fn mx_records(ipv6: bool) -> Vec<(String, u16, String)> {
     mx("multi.test", 10, "mx.closed.test");
     mx("multi.test", 20, "mx.healthy.test");
     for d in AUTH_DOMAINS {
+        mx(d, 10, "mx.healthy.test");
+    }
+    mx("dnssec-bogus.test", 10, "mx.healthy.test");
+    for d in NS_DOMAINS {
         mx(d, 10, "mx.healthy.test");
     }
     mx("sts-enforce-cert.test", 10, "mx.wrongname.test");
@@ -947,8 +1076,41 @@ fn publishes_auth(d: &str) -> bool {
     d.ends_with(".test") && !matches!(d, "missing.test" | "servfail.test" | "nomail.test")
 }
 
-fn zones(ipv6: bool) -> DnsServerBuilder {
-    let mut b = DnsServer::builder().dnsbl_zone(LAB_DNSBL_ZONE);
+/// The main DNS server's records; it is DNSSEC-signed (every zone secure under a lab root),
+/// `certs` the certificate (DER) of each lab server.
+fn zones(ipv6: bool, certs: &[(String, Vec<u8>)]) -> DnsServerBuilder {
+    let mut b = DnsServer::builder().dnssec().dnsbl_zone(LAB_DNSBL_ZONE);
+    b = ns_zones(b);
+    // DANE: `3 0 1` (DANE-EE, full certificate, SHA-256) matches, the same with another
+    // digest does not, and `1 0 1` (PKIX-EE) is not for DANE senders.
+    let digest = |host: &str| {
+        let der = certs
+            .iter()
+            .find(|(n, _)| n == host)
+            .map(|(_, d)| d.as_slice());
+        ring::digest::digest(&ring::digest::SHA256, der.unwrap_or_default())
+            .as_ref()
+            .to_vec()
+    };
+    let tlsa = |usage: u8, data: Vec<u8>| {
+        RData::TLSA(TLSA::new(
+            CertUsage::from(usage),
+            Selector::from(0),
+            Matching::from(1),
+            data,
+        ))
+    };
+    b = b
+        .record(
+            "_25._tcp.mx.dane-ok.test",
+            tlsa(3, digest("mx.dane-ok.test")),
+        )
+        .record("_25._tcp.mx.dane-bad.test", tlsa(3, vec![0xab; 32]))
+        .record(
+            "_25._tcp.mx.dane-plain.test",
+            tlsa(1, digest("mx.dane-plain.test")),
+        )
+        .corrupt_signature("dnssec-bogus.test", RecordType::MX);
     for (last, name, _, ptr) in SERVERS {
         let ip = v4(*last);
         b = b.a(name, ip);

@@ -306,7 +306,7 @@ struct Building {
 
 /// A fresh Ed25519 key-signing key for `apex`, as a signer (signatures valid for a day) and its
 /// public key.
-fn new_key_for(apex: &Name) -> Result<(DnssecSigner, PublicKeyBuf), String> {
+pub(super) fn new_key_for(apex: &Name) -> Result<(DnssecSigner, PublicKeyBuf), String> {
     let pkcs8 = Ed25519SigningKey::generate_pkcs8().map_err(|e| e.to_string())?;
     let key = Ed25519SigningKey::from_pkcs8(&pkcs8).map_err(|e| e.to_string())?;
     let public = key.to_public_key().map_err(|e| e.to_string())?;
@@ -319,12 +319,12 @@ fn new_key_for(apex: &Name) -> Result<(DnssecSigner, PublicKeyBuf), String> {
     Ok((signer, public))
 }
 
-fn ds_for(public: &PublicKeyBuf, apex: &Name) -> io::Result<DS> {
+pub(super) fn ds_for(public: &PublicKeyBuf, apex: &Name) -> io::Result<DS> {
     DS::from_key(public, apex, DigestType::SHA256).map_err(|e| io::Error::other(e.to_string()))
 }
 
 /// The root's DNSKEY as a trust-anchor line: `. 3600 IN DNSKEY 257 3 15 <base64>`.
-fn root_anchor(public: &PublicKeyBuf) -> String {
+pub(super) fn root_anchor(public: &PublicKeyBuf) -> String {
     let record = Record::from_rdata(
         Name::root(),
         3600,
@@ -342,7 +342,7 @@ fn prefixed(label: &str, apex: &Name) -> Name {
 }
 
 /// The longest apex that holds `owner`.
-fn holder(apexes: &[Name], owner: &Name) -> Name {
+pub(super) fn holder(apexes: &[Name], owner: &Name) -> Name {
     apexes
         .iter()
         .filter(|apex| apex.zone_of(owner))
@@ -352,7 +352,7 @@ fn holder(apexes: &[Name], owner: &Name) -> Name {
 }
 
 /// Flips a byte in every signature over `owner`/`record_type`.
-fn corrupt(
+pub(super) fn corrupt(
     zone: &mut InMemoryZoneHandler,
     owner: &Name,
     record_type: RecordType,
