@@ -564,6 +564,21 @@ fn parse_modifier(name: &str, value: &str) -> Result<Modifier, ParseErrorKind> {
     }
 }
 
+/// `network[/length]` of `ip4:`/`ip6:`: the address (`bad` names an unparsable one) and the
+/// prefix length, `max` when none is given.
+fn network_arg<A: std::str::FromStr>(
+    arg: &str,
+    max: u8,
+    bad: impl FnOnce(&str) -> ParseErrorKind,
+) -> Result<(A, u8), ParseErrorKind> {
+    let (net, len) = arg
+        .split_once('/')
+        .map_or((arg, None), |(n, l)| (n, Some(l)));
+    let network = net.parse::<A>().map_err(|_| bad(net))?;
+    let prefix = len.map_or(Ok(max), |l| parse_cidr_length(l, max))?;
+    Ok((network, prefix))
+}
+
 fn parse_mechanism(name: &str, rest: &str) -> Result<Mechanism, ParseErrorKind> {
     let lower = name.to_ascii_lowercase();
     let unexpected = || ParseErrorKind::UnexpectedArgument {
@@ -572,6 +587,16 @@ fn parse_mechanism(name: &str, rest: &str) -> Result<Mechanism, ParseErrorKind> 
     };
     let missing = || ParseErrorKind::MissingArgument {
         mechanism: lower.clone(),
+    };
+    // The `:argument` a mechanism cannot do without.
+    let required = || {
+        rest.strip_prefix(':').ok_or_else(|| {
+            if rest.is_empty() {
+                missing()
+            } else {
+                unexpected()
+            }
+        })
     };
     match lower.as_str() {
         "all" => {
@@ -582,13 +607,7 @@ fn parse_mechanism(name: &str, rest: &str) -> Result<Mechanism, ParseErrorKind> 
             }
         }
         "include" | "exists" => {
-            let arg = rest.strip_prefix(':').ok_or_else(|| {
-                if rest.is_empty() {
-                    missing()
-                } else {
-                    unexpected()
-                }
-            })?;
+            let arg = required()?;
             let spec = DomainSpec::parse(arg)?;
             Ok(if lower == "include" {
                 Mechanism::Include(spec)
@@ -621,41 +640,15 @@ fn parse_mechanism(name: &str, rest: &str) -> Result<Mechanism, ParseErrorKind> 
             }
         }
         "ip4" => {
-            let arg = rest.strip_prefix(':').ok_or_else(|| {
-                if rest.is_empty() {
-                    missing()
-                } else {
-                    unexpected()
-                }
+            let (network, prefix) = network_arg(required()?, 32, |net| ParseErrorKind::BadIp4 {
+                text: net.to_owned(),
             })?;
-            let (net, len) = arg
-                .split_once('/')
-                .map_or((arg, None), |(n, l)| (n, Some(l)));
-            let network = net
-                .parse::<Ipv4Addr>()
-                .map_err(|_| ParseErrorKind::BadIp4 {
-                    text: net.to_owned(),
-                })?;
-            let prefix = len.map_or(Ok(32), |l| parse_cidr_length(l, 32))?;
             Ok(Mechanism::Ip4 { network, prefix })
         }
         "ip6" => {
-            let arg = rest.strip_prefix(':').ok_or_else(|| {
-                if rest.is_empty() {
-                    missing()
-                } else {
-                    unexpected()
-                }
+            let (network, prefix) = network_arg(required()?, 128, |net| ParseErrorKind::BadIp6 {
+                text: net.to_owned(),
             })?;
-            let (net, len) = arg
-                .split_once('/')
-                .map_or((arg, None), |(n, l)| (n, Some(l)));
-            let network = net
-                .parse::<Ipv6Addr>()
-                .map_err(|_| ParseErrorKind::BadIp6 {
-                    text: net.to_owned(),
-                })?;
-            let prefix = len.map_or(Ok(128), |l| parse_cidr_length(l, 128))?;
             Ok(Mechanism::Ip6 { network, prefix })
         }
         _ => Err(ParseErrorKind::UnknownMechanism {
