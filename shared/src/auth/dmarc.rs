@@ -552,20 +552,12 @@ impl DmarcLookup {
             .strip_suffix('.')
             .unwrap_or(domain)
             .to_ascii_lowercase();
-        let (records, ignored): (Vec<String>, Vec<String>) = lookup
-            .records()
-            .iter()
-            .cloned()
-            .partition(|r| is_dmarc_record(r));
-        let to_parse = match (records.as_slice(), ignored.first()) {
-            ([one], _) | ([], Some(one)) => Some(one),
-            _ => None,
-        };
-        let (record, error) = match to_parse.map(|r| parse_record(r)) {
-            Some(Ok(r)) => (Some(r), None),
-            Some(Err(e)) => (None, Some(e)),
-            None => (None, None),
-        };
+        let super::KeptRecords {
+            records,
+            ignored,
+            record,
+            error,
+        } = super::keep_records(&lookup, is_dmarc_record, parse_record);
         Self {
             name: format!("_dmarc.{domain}"),
             domain,

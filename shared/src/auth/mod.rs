@@ -90,3 +90,43 @@ pub async fn collect(ctx: &AuthContext<'_>) -> AuthFacts {
         consistency: Some(consistency),
     }
 }
+
+/// The TXT records at a policy name sorted the way receivers do: the ones that start with the
+/// version tag are kept, the others ignored; the one kept record is parsed (or, when none was
+/// kept, the first ignored one, to say why it is not a record).
+#[derive(Debug)]
+pub(crate) struct KeptRecords<R, E> {
+    /// The records receivers keep.
+    pub(crate) records: Vec<String>,
+    /// The records they discard.
+    pub(crate) ignored: Vec<String>,
+    /// The parsed record, when exactly one was kept and it parses.
+    pub(crate) record: Option<R>,
+    /// Why the record to parse does not.
+    pub(crate) error: Option<E>,
+}
+
+/// Sorts and parses a TXT answer; see [`KeptRecords`].
+pub(crate) fn keep_records<R, E>(
+    lookup: &crate::facts::Lookup<String>,
+    is_record: impl Fn(&str) -> bool,
+    parse: impl Fn(&str) -> Result<R, E>,
+) -> KeptRecords<R, E> {
+    let (records, ignored): (Vec<String>, Vec<String>) =
+        lookup.records().iter().cloned().partition(|r| is_record(r));
+    let to_parse = match (records.as_slice(), ignored.first()) {
+        ([one], _) | ([], Some(one)) => Some(one),
+        _ => None,
+    };
+    let (record, error) = match to_parse.map(|r| parse(r)) {
+        Some(Ok(r)) => (Some(r), None),
+        Some(Err(e)) => (None, Some(e)),
+        None => (None, None),
+    };
+    KeptRecords {
+        records,
+        ignored,
+        record,
+        error,
+    }
+}

@@ -269,20 +269,12 @@ impl TlsRptFacts {
             .strip_suffix('.')
             .unwrap_or(domain)
             .to_ascii_lowercase();
-        let (records, ignored): (Vec<String>, Vec<String>) = lookup
-            .records()
-            .iter()
-            .cloned()
-            .partition(|r| is_tlsrpt_record(r));
-        let to_parse = match (records.as_slice(), ignored.first()) {
-            ([one], _) | ([], Some(one)) => Some(one),
-            _ => None,
-        };
-        let (record, error) = match to_parse.map(|r| parse_record(r)) {
-            Some(Ok(r)) => (Some(r), None),
-            Some(Err(e)) => (None, Some(e)),
-            None => (None, None),
-        };
+        let super::KeptRecords {
+            records,
+            ignored,
+            record,
+            error,
+        } = super::keep_records(&lookup, is_tlsrpt_record, parse_record);
         Self {
             name: format!("_smtp._tls.{domain}"),
             lookup: Some(lookup),
