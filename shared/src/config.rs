@@ -152,6 +152,13 @@ pub struct SmtpConfig {
     /// A transient outcome (timeout, 4xx, dropped connection) is retried once after this wait
     /// before it counts.
     pub retry_backoff: Duration,
+    /// How many domains sharing an address share one transaction: one `MAIL FROM`, then one
+    /// `RCPT TO:<postmaster@…>` per domain (1: a transaction per domain). Kept below the
+    /// servers' error budgets.
+    pub max_rcpts_per_transaction: u32,
+    /// How many sessions may be open to one address at the same time (MTAs keep a few; 1 is
+    /// the politest).
+    pub sessions_per_ip: u32,
 }
 
 impl Default for SmtpConfig {
@@ -176,6 +183,8 @@ impl Default for SmtpConfig {
             max_transactions_per_session: 100,
             max_session_errors: 8,
             retry_backoff: Duration::from_secs(3),
+            max_rcpts_per_transaction: 10,
+            sessions_per_ip: 1,
         }
     }
 }
