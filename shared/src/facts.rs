@@ -738,6 +738,15 @@ pub struct SmtpFacts {
     pub closing: Vec<Step>,
     /// The session was reused from an earlier domain's check (same address, same run).
     pub reused_session: bool,
+    /// How many domains shared this transaction (one `MAIL FROM`, one `RCPT TO` each); 0 or 1:
+    /// it was this domain's alone.
+    #[serde(default)]
+    pub transaction_domains: u32,
+    /// The MX name the session was opened for, when it is not `host`: the address presented
+    /// the same certificate chain for two of its names (it ignores SNI), so its names share
+    /// sessions, and the certificate was checked for `host`.
+    #[serde(default)]
+    pub session_host: Option<String>,
     /// Earlier attempts that ended transiently (timeout, 4xx, drop) and were retried once after
     /// a back-off; what each saw, in order. These facts are of the last attempt.
     #[serde(default)]
@@ -770,6 +779,8 @@ impl SmtpFacts {
             relay_test: None,
             closing: Vec::new(),
             reused_session: false,
+            transaction_domains: 0,
+            session_host: None,
             retried: Vec::new(),
             transcript: Vec::new(),
             elapsed_ms: 0,

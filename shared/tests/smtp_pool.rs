@@ -47,7 +47,7 @@ async fn one_connection_serves_many_domains() {
     assert!(third.starts_with(connection_part), "{third}");
     let rest = &third[connection_part.len()..];
     assert!(
-        rest.starts_with("*  reusing this session for d2.example (transaction 3)\nC: MAIL FROM:<postmaster@probe.example.test>\nC: RCPT TO:<postmaster@d2.example>\n"),
+        rest.starts_with("*  reusing this session for d2.example (domain 3 on it)\nC: MAIL FROM:<postmaster@probe.example.test>\nC: RCPT TO:<postmaster@d2.example>\nC: RSET\n"),
         "{rest}"
     );
     assert!(!third.contains("d1.example"));

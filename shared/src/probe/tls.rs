@@ -146,6 +146,30 @@ impl TlsClient {
         };
         Ok((stream, facts))
     }
+
+    /// The problems of a chain recorded in an earlier handshake, checked for another name
+    /// (`host`; an unusable name is checked as the IP address `fallback_ip`), now. Returns the
+    /// name checked and the problems: what a handshake with that name would have recorded
+    /// from a server that presents the same chain whatever the SNI.
+    pub fn check_chain(
+        &self,
+        leaf: &CertificateDer<'_>,
+        intermediates: &[CertificateDer<'_>],
+        host: &str,
+        fallback_ip: std::net::IpAddr,
+    ) -> (String, Vec<CertProblem>) {
+        let name = ServerName::try_from(host.trim_end_matches('.').to_owned())
+            .unwrap_or_else(|_| ServerName::IpAddress(fallback_ip.into()));
+        let problems = chain_problems(
+            &self.roots,
+            &self.provider,
+            leaf,
+            intermediates,
+            &name,
+            UnixTime::now(),
+        );
+        (name.to_str().into_owned(), problems)
+    }
 }
 
 /// How [`TlsClient::handshake`]'s error text starts when rustls (or the I/O under it) failed the

@@ -1,19 +1,35 @@
 //! The SMTP conversation probe: what an admin does with `telnet mx 25`, done carefully.
 //!
-//! - [`reply`]: the sans-I/O, bounded reply parser.
+//! The sans-I/O parts, tested without sockets:
+//! - [`command`]: the commands as values whose `Display` is the wire form.
+//! - [`reply`]: the bounded, incremental reply parser.
+//! - [`ehlo`]: what a greeting and an EHLO reply say (extensions, host name).
+//!
+//! The conversation, over any stream (TCP, TLS, in-memory duplex):
+//! - [`wire`]: a stream with its unparsed input: whole writes, one complete reply per read.
+//! - [`connect`]: the TCP connect and the raw reconnect of the TLS version probe.
 //! - [`session`]: one connection — connect, complete greeting, EHLO (HELO after a 5xx),
-//!   STARTTLS (reconnecting once without TLS when it fails), then per domain `MAIL FROM`,
-//!   `RCPT TO:<postmaster@domain>` (retried with `<>` when our sender is refused), the optional
-//!   open-relay recipient and `RSET`; `QUIT` at the end. Never `DATA`.
-//! - [`pool`]: [`SmtpProber`], the politeness layer: one connection at a time per address,
-//!   sessions reused across domains, a minimum interval between connects, a transient outcome
-//!   retried once after a back-off, final connection failures remembered for the run.
+//!   STARTTLS (reconnecting once without TLS when it fails), `QUIT`. It owns its transcript.
+//! - [`transaction`]: `MAIL FROM`, one `RCPT TO:<postmaster@domain>` per domain of a batch
+//!   (retried with `<>` when our sender is refused), the optional open-relay recipient and
+//!   `RSET`, in one write when the server pipelines. Never `DATA`.
+//!
+//! And the politeness layer:
+//! - [`pool`]: [`SmtpProber`]: a per-address session limit, domains on one address batched
+//!   into shared transactions, sessions reused across domains (and across the MX names of an
+//!   address whose server ignores SNI), new connections spaced, a transient outcome retried
+//!   once after a back-off, final connection failures remembered for the run.
 //!
 //! Everything observed lands in [`SmtpFacts`]; nothing here decides what is wrong.
 
+pub mod command;
+pub mod connect;
+pub mod ehlo;
 pub mod pool;
 pub mod reply;
 pub mod session;
+pub mod transaction;
+pub mod wire;
 
 use std::net::IpAddr;
 use std::sync::Arc;
@@ -21,6 +37,7 @@ use std::sync::Arc;
 pub use pool::SmtpProber;
 pub use reply::{Parsed, ReplyLimits, ReplyParser};
 pub use session::Session;
+pub use transaction::Share;
 
 use crate::config::SmtpConfig;
 use crate::facts::SmtpFacts;
@@ -108,11 +125,15 @@ impl SmtpClient {
     /// One complete conversation for one domain on a fresh connection, without any pooling:
     /// [`Session::open`], [`Session::transaction`], [`Session::quit`].
     pub async fn probe(&self, ip: IpAddr, host: &str, domain: &str) -> SmtpFacts {
+        let started = tokio::time::Instant::now();
         let (mut facts, session) = Session::open(self, ip, host).await;
         facts.rcpt_domain = domain.to_owned();
         if let Some(mut session) = session {
             session.transaction(domain, &mut facts).await;
-            session.quit(&mut facts).await;
+            let (quit, lines) = session.quit().await;
+            facts.closing.extend(quit);
+            facts.transcript.extend(lines);
+            facts.elapsed_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
         }
         facts
     }

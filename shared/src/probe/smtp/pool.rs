@@ -1,42 +1,50 @@
 //! [`SmtpProber`]: the politeness layer over [`Session`].
 //!
-//! - At most one connection at a time per address (`ip`, port): a per-address async mutex is
-//!   held for the whole conversation.
-//! - An open session is reused for the next domain on the same address (and MX host name)
-//!   while it is alive, idle for less than `reuse_idle` and below
-//!   `max_transactions_per_session`; the facts then say `reused_session` and copy the
-//!   connection-level facts. Idle sessions get `QUIT` after `reuse_idle` (a reaper task) or on
-//!   [`SmtpProber::close_all`].
-//! - New connections to the same address are at least `min_connect_interval` apart.
-//! - A session that collected `max_session_errors` refusals is not reused: the next domain gets
-//!   a fresh one before the server's error budget runs out.
-//! - A transient outcome (connect timeout or no route, no greeting, a 4xx, a dropped
-//!   connection) is retried once after `retry_backoff` before it counts; a drop after a
-//!   pipelined `MAIL`+`RCPT` is retried one command at a time. Transient outcomes are never
-//!   remembered: a connection-level one is shared only with domains that were already waiting
-//!   for the address when it was observed (in flight, not cached).
-//! - A final connection-level failure (refused, greeting 5xx, EHLO and HELO refused) is
+//! - **Per-address session limit:** at most `sessions_per_ip` connections to one address
+//!   (`ip`, port) are open at a time, idle ones included.
+//! - **Batched transactions:** domains waiting for the same address are served together: one
+//!   `MAIL FROM`, then one `RCPT TO:<postmaster@…>` per domain (at most
+//!   `max_rcpts_per_transaction`, within the session's error budget), in one write when the
+//!   server pipelines. Whoever holds a free session slot serves the queue (flat combining), so
+//!   no domain waits for a batch to fill.
+//! - **Session reuse:** an open session serves the next batch while it is alive, idle for less
+//!   than `reuse_idle`, below `max_transactions_per_session` domains and below
+//!   `max_session_errors` refusals; idle sessions get `QUIT` after `reuse_idle` (a reaper
+//!   task) or on [`SmtpProber::close_all`].
+//! - **MX names sharing an address:** the first two names get their own session (their own
+//!   STARTTLS and SNI). When both saw the same thing — the same certificate chain, the same
+//!   handshake failure, or no STARTTLS — the server ignores the name, and every name on the
+//!   address shares sessions, each checked against the recorded certificate; otherwise each
+//!   name gets its own connection, spaced. The facts say which (`session_host`).
+//! - **Spacing:** new connections to one address start at least `min_connect_interval` apart;
+//!   reused sessions are not spaced.
+//! - **Transient outcomes** (connect timeout or no route, no greeting, a 4xx, a drop) are
+//!   retried once after `retry_backoff` before they count; a domain whose own recipient failed
+//!   transiently is retried alone, and a drop after a pipelined `MAIL`+`RCPT` one command at a
+//!   time. Transient outcomes are never remembered: a connection-level one is shared only with
+//!   domains that were already waiting for the address when its attempt started.
+//! - **Final connection failures** (refused, greeting 5xx, EHLO and HELO refused) are
 //!   remembered for the run: later domains on that address get a copy with their own
-//!   `rcpt_domain` (and a note in the transcript) instead of a new connection.
+//!   `rcpt_domain` (and a note) instead of a new connection.
 //!
-//! So a batch of 1000 domains sharing 10 MX addresses opens at most 10 connections (plus one per
-//! `max_transactions_per_session` domains, and the one reconnect after a failed STARTTLS).
+//! So 1000 domains sharing 10 MX addresses open 10 connections and about 1000/10 transactions.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::fmt;
 use std::net::{IpAddr, SocketAddr};
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
-use tokio::sync::Mutex as AsyncMutex;
+use tokio::sync::{Semaphore, oneshot};
 use tokio::time::Instant;
 
+use super::transaction::batch_room;
 use super::{Session, SmtpClient};
 use crate::config::SmtpConfig;
 use crate::facts::{SmtpFacts, Speaker, Step, TranscriptLine};
 
-/// Probes SMTP servers politely, sharing sessions between domains. Cheap to clone (all clones
-/// share the pool). Call [`close_all`](Self::close_all) at the end of a run so idle sessions
-/// are ended with `QUIT`.
+/// Probes SMTP servers politely, sharing sessions and transactions between domains. Cheap to
+/// clone (all clones share the pool). Call [`close_all`](Self::close_all) at the end of a run
+/// so idle sessions are ended with `QUIT`.
 #[derive(Clone)]
 pub struct SmtpProber {
     client: SmtpClient,
@@ -45,11 +53,7 @@ pub struct SmtpProber {
 
 impl fmt::Debug for SmtpProber {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let n = self
-            .slots
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .len();
+        let n = lock(&self.slots).len();
         f.debug_struct("SmtpProber")
             .field("client", &self.client)
             .field("addresses", &n)
@@ -57,27 +61,98 @@ impl fmt::Debug for SmtpProber {
     }
 }
 
-/// Per-address state, behind the per-address async mutex.
-#[derive(Debug, Default)]
+/// Per-address state.
+#[derive(Debug)]
 struct Slot {
-    state: AsyncMutex<SlotState>,
+    /// One permit per session that may be open at a time.
+    lanes: Semaphore,
+    /// Never held across an await.
+    state: Mutex<SlotState>,
 }
 
 #[derive(Debug, Default)]
 struct SlotState {
-    /// An open session waiting for the next domain.
-    idle: Option<Idle>,
+    /// Domains waiting for this address.
+    queue: VecDeque<Pending>,
+    /// Open sessions waiting for the next batch.
+    idle: Vec<Idle>,
+    /// Sessions in use by a batch right now.
+    active: usize,
     /// Bumped whenever a session goes idle, so a reaper knows whether its session is still
     /// the one waiting.
     generation: u64,
-    /// When the last new connection was started.
-    last_connect: Option<Instant>,
+    /// When the next new connection may start.
+    next_connect: Option<Instant>,
     /// A final connection-level failure, remembered for the run.
     failure: Option<SmtpFacts>,
     /// The latest transient connection-level failure and when its attempt started: shared
-    /// only with probes that were already waiting then.
+    /// only with domains that were already waiting then.
     transient: Option<(SmtpFacts, Instant)>,
+    /// What the names of this address tell about SNI.
+    names: Names,
 }
+
+/// What each MX name of an address saw of TLS on its own session, and what follows.
+#[derive(Debug, Default)]
+struct Names {
+    seen: Vec<(String, TlsSeen)>,
+    sharing: Sharing,
+}
+
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+enum Sharing {
+    /// Fewer than two names had their own session.
+    #[default]
+    Unknown,
+    /// Two names saw the same thing: the server ignores the name.
+    Shared,
+    /// Two names saw different things (certificates selected by SNI): one session per name.
+    PerName,
+}
+
+/// What one name's own session saw of TLS.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum TlsSeen {
+    NoStartTls,
+    Chain(Vec<String>),
+    Failed(String),
+}
+
+impl Names {
+    fn record(&mut self, host: &str, seen: TlsSeen) {
+        if self.sharing != Sharing::Unknown || self.seen.iter().any(|(h, _)| h == host) {
+            return;
+        }
+        if let Some((_, first)) = self.seen.first() {
+            self.sharing = if *first == seen {
+                Sharing::Shared
+            } else {
+                Sharing::PerName
+            };
+        }
+        self.seen.push((host.to_owned(), seen));
+    }
+
+    /// Whether a session opened for `session_host` may serve `host`.
+    fn may_serve(&self, session_host: &str, host: &str) -> bool {
+        session_host == host || self.sharing == Sharing::Shared
+    }
+}
+
+/// A domain waiting for the address.
+#[derive(Debug)]
+struct Pending {
+    host: String,
+    domain: String,
+    requested: Instant,
+    pipelining: bool,
+    /// Not to be batched with others (a retry after its own recipient failed).
+    solo: bool,
+    tx: oneshot::Sender<Answer>,
+}
+
+/// Facts for a waiting domain, and whether they were copied from memory (not to be retried).
+type Answer = (SmtpFacts, bool);
 
 #[derive(Debug)]
 struct Idle {
@@ -85,6 +160,14 @@ struct Idle {
     /// The connection-level facts (connect, greeting, EHLO, STARTTLS) and their transcript.
     base: SmtpFacts,
     generation: u64,
+}
+
+/// What a domain asks of the pool.
+struct Request<'a> {
+    host: &'a str,
+    domain: &'a str,
+    pipelining: bool,
+    solo: bool,
 }
 
 impl SmtpProber {
@@ -106,49 +189,39 @@ impl SmtpProber {
         &self.client
     }
 
-    /// One full conversation for `domain` with `ip` (the configured port), `host` being the MX
-    /// host name the address belongs to: reusing an idle session to the same address and host
-    /// when there is one, else connecting (politely spaced), unless an earlier connection to
-    /// this address failed finally in this run. A transient outcome is retried once after
-    /// `retry_backoff`; the facts are of the last attempt, with `retried` saying what the
-    /// earlier one saw and both in the transcript.
+    /// The conversation for `domain` with `ip` (the configured port), `host` being the MX host
+    /// name the address belongs to: in a transaction shared with the other domains waiting for
+    /// the address, on an open session when one fits, else on a new, politely spaced
+    /// connection — unless an earlier connection to this address failed finally in this run.
+    /// A transient outcome is retried once after `retry_backoff`; the facts are of the last
+    /// attempt, with `retried` saying what the earlier one saw and both in the transcript.
     pub async fn probe(&self, ip: IpAddr, host: &str, domain: &str) -> SmtpFacts {
         let cfg = self.client.config();
         let key = SocketAddr::new(ip, cfg.port);
-        let requested = Instant::now();
         let slot = self.slot(key);
-        let mut state = slot.state.lock().await;
-
-        if let Some(failure) = &state.failure {
-            let note =
-                format!("not reconnecting to {key}: its earlier connection failed in this run");
-            return reused(failure, host, domain, note);
-        }
-        if let Some((facts, started)) = &state.transient
-            && *started >= requested
-        {
-            let note = format!(
-                "not reconnecting to {key}: an attempt that started while this check waited for the address just failed"
-            );
-            return reused(facts, host, domain, note);
-        }
-
-        let (first, first_start) = self
-            .attempt(&slot, &mut state, ip, host, domain, true)
-            .await;
-        let Some(kind) = transient(&first) else {
-            return self.settle(&mut state, first, first_start);
+        let request = Request {
+            host,
+            domain,
+            pipelining: true,
+            solo: false,
         };
-        if kind == Transient::Connection {
-            state.transient = Some((first.clone(), first_start));
+        let (first, remembered) = self.request(&slot, ip, &request).await;
+        if remembered {
+            return first;
         }
+        let Some(kind) = transient(&first) else {
+            return first;
+        };
+        let first_start = Instant::now();
         let wait = cfg.retry_backoff;
         tokio::time::sleep(wait).await;
         // A drop right after a pipelined MAIL+RCPT cannot be pinned on MAIL: ask again alone.
-        let pipelining = !(first.mail_pipelined && dropped_at_mail(&first));
-        let (mut second, second_start) = self
-            .attempt(&slot, &mut state, ip, host, domain, pipelining)
-            .await;
+        let request = Request {
+            pipelining: !(first.mail_pipelined && dropped_at_mail(&first)),
+            solo: kind == Transient::Transaction,
+            ..request
+        };
+        let (mut second, _) = self.request(&slot, ip, &request).await;
         let seen = describe_transient(&first);
         let mut transcript = first.transcript;
         transcript.push(TranscriptLine {
@@ -163,99 +236,288 @@ impl SmtpProber {
         second.transcript = transcript;
         second.retried = first.retried;
         second.retried.push(seen);
-        second.elapsed_ms = ms_since(first_start);
-        if transient(&second) == Some(Transient::Connection) {
-            state.transient = Some((second.clone(), second_start));
-        }
-        self.settle(&mut state, second, second_start)
+        second.elapsed_ms = first.elapsed_ms + ms_since(first_start);
+        second
     }
 
-    /// Remembers a final connection-level failure for the run; clears the transient memory
-    /// when the address answered.
-    fn settle(&self, state: &mut SlotState, facts: SmtpFacts, started: Instant) -> SmtpFacts {
-        if final_connection_failure(&facts) {
-            state.failure = Some(facts.clone());
-        } else if transient(&facts) != Some(Transient::Connection) {
-            state.transient = None;
+    /// Queues the domain for the address and serves the queue whenever a session slot is
+    /// free, until this domain's answer arrives.
+    async fn request(&self, slot: &Arc<Slot>, ip: IpAddr, request: &Request<'_>) -> Answer {
+        let requested = Instant::now();
+        loop {
+            let (tx, mut rx) = oneshot::channel();
+            {
+                let mut state = lock(&slot.state);
+                if let Some(failure) = &state.failure {
+                    let note = format!(
+                        "not reconnecting to {ip}: its earlier connection failed in this run"
+                    );
+                    return (reused(failure, request.host, request.domain, note), true);
+                }
+                state.queue.push_back(Pending {
+                    host: request.host.to_owned(),
+                    domain: request.domain.to_owned(),
+                    requested,
+                    pipelining: request.pipelining,
+                    solo: request.solo,
+                    tx,
+                });
+            }
+            loop {
+                tokio::select! {
+                    biased;
+                    answer = &mut rx => match answer {
+                        Ok(answer) => return answer,
+                        // Whoever was serving it was cancelled: queue it again.
+                        Err(_) => break,
+                    },
+                    permit = slot.lanes.acquire() => {
+                        let Ok(permit) = permit else { break };
+                        if !self.serve(slot, ip).await {
+                            // Someone else took this domain: wait for its answer.
+                            drop(permit);
+                            match rx.await {
+                                Ok(answer) => return answer,
+                                Err(_) => break,
+                            }
+                        }
+                    }
+                }
+            }
         }
-        let _ = started;
-        facts
     }
 
-    /// One attempt: on the idle session when it fits, else on a new, politely spaced
-    /// connection. Returns the facts and when the attempt started.
-    async fn attempt(
-        &self,
-        slot: &Arc<Slot>,
-        state: &mut SlotState,
-        ip: IpAddr,
-        host: &str,
-        domain: &str,
-        pipelining: bool,
-    ) -> (SmtpFacts, Instant) {
+    /// Serves one batch from the queue. False when the queue was empty.
+    async fn serve(&self, slot: &Arc<Slot>, ip: IpAddr) -> bool {
         let cfg = self.client.config();
-        if let Some(mut idle) = state.idle.take() {
-            let fits = idle.session.poll_alive()
-                && idle.session.host() == host
-                && idle.session.idle_for() < cfg.reuse_idle
-                && idle.session.transactions() < cfg.max_transactions_per_session
-                && idle.session.errors() < cfg.max_session_errors;
-            if fits {
-                let Idle {
-                    mut session, base, ..
-                } = idle;
-                let start = Instant::now();
-                let mut facts = base.clone();
-                facts.reused_session = true;
+        let batch = {
+            let mut state = lock(&slot.state);
+            take_batch(&mut state, ip, cfg.max_rcpts_per_transaction)
+        };
+        if batch.is_empty() {
+            return false;
+        }
+        self.run_batch(slot, ip, batch).await;
+        true
+    }
+
+    /// Runs one batch (all for hosts the same session may serve) and answers every domain in
+    /// it.
+    async fn run_batch(&self, slot: &Arc<Slot>, ip: IpAddr, mut batch: Vec<Pending>) {
+        let cfg = self.client.config();
+        let host = batch[0].host.clone();
+        let pipelining = batch[0].pipelining;
+
+        // An idle session that may serve this batch; idle sessions that cannot, and would keep
+        // a new connection over the limit, are ended.
+        let (mut found, mut stale) = (None, Vec::new());
+        {
+            let mut state = lock(&slot.state);
+            let limit = usize::try_from(cfg.sessions_per_ip.max(1)).unwrap_or(1);
+            let mut kept = Vec::new();
+            for mut idle in std::mem::take(&mut state.idle) {
+                let fits = found.is_none()
+                    && state.names.may_serve(idle.session.host(), &host)
+                    && idle.session.poll_alive()
+                    && idle.session.idle_for() < cfg.reuse_idle
+                    && idle.session.transactions() < cfg.max_transactions_per_session
+                    && idle.session.errors() < cfg.max_session_errors;
+                if fits {
+                    found = Some(idle);
+                } else if idle.session.is_alive() {
+                    kept.push(idle);
+                } else {
+                    stale.push(idle);
+                }
+            }
+            if found.is_none() {
+                while kept.len() + state.active >= limit && !kept.is_empty() {
+                    stale.push(kept.remove(0));
+                }
+            }
+            state.idle = kept;
+            state.active += 1;
+        }
+        for idle in stale {
+            idle.session.quit_silently().await;
+        }
+
+        let mut reused = found.is_some();
+        let (mut session, mut base) = match found {
+            Some(idle) => (idle.session, idle.base),
+            None => match self.connect(slot, ip, &host).await {
+                Ok(open) => open,
+                Err(facts) => {
+                    lock(&slot.state).active -= 1;
+                    self.answer_failure(slot, batch, &facts);
+                    return;
+                }
+            },
+        };
+
+        // Within the session's error budget; the rest waits for the next batch.
+        let room = batch_room(
+            cfg.max_rcpts_per_transaction,
+            cfg.max_session_errors,
+            session.errors(),
+        );
+        if batch.len() > room {
+            let rest = batch.split_off(room);
+            let mut state = lock(&slot.state);
+            for p in rest.into_iter().rev() {
+                state.queue.push_front(p);
+            }
+        }
+
+        let start = Instant::now();
+        let domains: Vec<String> = batch.iter().map(|p| p.domain.clone()).collect();
+        session.set_pipelining(pipelining);
+        let mut shares = session.batch(&domains).await;
+        // An idle connection the server dropped meanwhile must not look like a server that
+        // drops after MAIL: then the batch gets a fresh connection.
+        let unanswered = |shares: &[super::Share]| {
+            shares.iter().any(|s| s.mail.is_some())
+                && shares
+                    .iter()
+                    .all(|s| s.mail.as_ref().is_none_or(|m| m.reply().is_none()))
+        };
+        if reused && unanswered(&shares) {
+            session.quit_silently().await;
+            match self.connect(slot, ip, &host).await {
+                Ok((s, b)) => {
+                    (session, base, reused) = (s, b, false);
+                    session.set_pipelining(pipelining);
+                    shares = session.batch(&domains).await;
+                }
+                Err(facts) => {
+                    lock(&slot.state).active -= 1;
+                    self.answer_failure(slot, batch, &facts);
+                    return;
+                }
+            }
+        }
+        session.set_pipelining(true);
+
+        let n = u32::try_from(batch.len()).unwrap_or(u32::MAX);
+        let mut all: Vec<SmtpFacts> = Vec::with_capacity(batch.len());
+        for (p, share) in batch.iter().zip(shares) {
+            let mut facts = base.clone();
+            facts.host.clone_from(&p.host);
+            facts.reused_session = reused;
+            facts.transaction_domains = n;
+            if p.host != session.host() {
+                self.shared_name(&session, &mut facts);
+            }
+            if reused {
                 facts.elapsed_ms = 0;
                 push_note(
                     &mut facts,
                     format!(
-                        "reusing this session for {domain} (transaction {})",
-                        session.transactions() + 1
+                        "reusing this session for {} (domain {} on it)",
+                        p.domain,
+                        session.transactions()
                     ),
                 );
-                session.set_pipelining(pipelining);
-                session.transaction(domain, &mut facts).await;
-                // A server that dropped the idle connection in the meantime must not look like
-                // one that drops after MAIL: then this domain gets a fresh connection.
-                if facts.mail.as_ref().is_some_and(|m| m.reply().is_some()) {
-                    session.set_pipelining(true);
-                    self.park(slot, state, session, base, &mut facts).await;
-                    facts.elapsed_ms = ms_since(start);
-                    return (facts, start);
+            }
+            share.apply(&mut facts);
+            facts.elapsed_ms += ms_since(start);
+            all.push(facts);
+        }
+        self.park(slot, session, base, &mut all).await;
+        self.answer(slot, batch, all, start);
+    }
+
+    /// A new connection for `host`, spaced from the previous one; records what the name saw
+    /// of TLS. The facts alone when it did not get ready.
+    async fn connect(
+        &self,
+        slot: &Arc<Slot>,
+        ip: IpAddr,
+        host: &str,
+    ) -> Result<(Session, SmtpFacts), SmtpFacts> {
+        let interval = self.client.config().min_connect_interval;
+        let at = {
+            let mut state = lock(&slot.state);
+            let now = Instant::now();
+            let at = state.next_connect.map_or(now, |t| t.max(now));
+            state.next_connect = Some(at + interval);
+            at
+        };
+        tokio::time::sleep_until(at).await;
+        let (facts, session) = Session::open(&self.client, ip, host).await;
+        let Some(session) = session else {
+            return Err(facts);
+        };
+        let seen = match facts.starttls.as_ref().and_then(|s| s.handshake.as_ref()) {
+            None => TlsSeen::NoStartTls,
+            Some(Ok(_)) => TlsSeen::Chain(session.chain_digests()),
+            Some(Err(e)) => TlsSeen::Failed(e.clone()),
+        };
+        lock(&slot.state).names.record(host, seen);
+        Ok((session, facts))
+    }
+
+    /// The facts of a domain whose MX name is served by a session opened for another name of
+    /// the same address: the certificate checked for this name, and a note saying why.
+    fn shared_name(&self, session: &Session, facts: &mut SmtpFacts) {
+        let opened_for = session.host().to_owned();
+        if let Some(st) = facts.starttls.as_mut()
+            && let Some(Ok(tls)) = st.handshake.as_ref()
+            && let Some(checked) = session.tls_for_name(tls, &facts.host)
+        {
+            st.handshake = Some(Ok(checked));
+        }
+        push_note(
+            facts,
+            format!(
+                "this address answered {opened_for} and another of its names alike (same certificate chain, or no STARTTLS): it ignores the name, so the session opened for {opened_for} serves {} too, the certificate checked for {}",
+                facts.host, facts.host
+            ),
+        );
+        facts.session_host = Some(opened_for);
+    }
+
+    /// Every domain of the batch gets the failed connection's facts.
+    fn answer_failure(&self, slot: &Arc<Slot>, batch: Vec<Pending>, facts: &SmtpFacts) {
+        let start = Instant::now();
+        let all = batch
+            .iter()
+            .map(|p| {
+                let mut f = facts.clone();
+                f.host.clone_from(&p.host);
+                f.rcpt_domain.clone_from(&p.domain);
+                f
+            })
+            .collect();
+        self.answer(slot, batch, all, start);
+    }
+
+    /// Remembers what must be remembered and sends each domain its facts.
+    fn answer(&self, slot: &Arc<Slot>, batch: Vec<Pending>, all: Vec<SmtpFacts>, started: Instant) {
+        {
+            let mut state = lock(&slot.state);
+            for facts in &all {
+                if final_connection_failure(facts) {
+                    state.failure = Some(facts.clone());
+                } else if transient(facts) == Some(Transient::Connection) {
+                    state.transient = Some((facts.clone(), started));
+                } else {
+                    state.transient = None;
                 }
-            } else {
-                idle.session.quit_silently().await;
             }
         }
-
-        // A new connection, spaced from the previous one.
-        if let Some(last) = state.last_connect {
-            tokio::time::sleep_until(last + cfg.min_connect_interval).await;
+        for (p, facts) in batch.into_iter().zip(all) {
+            let _ = p.tx.send((facts, false));
         }
-        state.last_connect = Some(Instant::now());
-        let start = Instant::now();
-        let (mut facts, session) = Session::open(&self.client, ip, host).await;
-        facts.rcpt_domain = domain.to_owned();
-        if let Some(mut session) = session {
-            let base = facts.clone();
-            session.set_pipelining(pipelining);
-            session.transaction(domain, &mut facts).await;
-            session.set_pipelining(true);
-            self.park(slot, state, session, base, &mut facts).await;
-        }
-        facts.elapsed_ms = ms_since(start);
-        (facts, start)
     }
 
     /// Sends `QUIT` on every idle session and forgets them (remembered failures stay).
     pub async fn close_all(&self) {
         let slots = self.all_slots();
         let quits = slots.into_iter().map(|slot| async move {
-            let idle = slot.state.lock().await.idle.take();
-            if let Some(idle) = idle {
-                idle.session.quit_silently().await;
+            let idle = std::mem::take(&mut lock(&slot.state).idle);
+            for i in idle {
+                i.session.quit_silently().await;
             }
         });
         futures::future::join_all(quits).await;
@@ -263,43 +525,36 @@ impl SmtpProber {
 
     /// How many sessions are open and idle right now.
     pub async fn idle_sessions(&self) -> usize {
-        let slots = self.all_slots();
-        let mut n = 0;
-        for slot in slots {
-            n += usize::from(slot.state.lock().await.idle.is_some());
-        }
-        n
+        self.all_slots()
+            .iter()
+            .map(|slot| lock(&slot.state).idle.len())
+            .sum()
     }
 
-    /// A snapshot of every address's slot (the map lock is not held across an await).
+    /// A snapshot of every address's slot.
     fn all_slots(&self) -> Vec<Arc<Slot>> {
-        self.slots
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .values()
-            .cloned()
-            .collect()
+        lock(&self.slots).values().cloned().collect()
     }
 
     fn slot(&self, key: SocketAddr) -> Arc<Slot> {
-        Arc::clone(
-            self.slots
-                .lock()
-                .unwrap_or_else(PoisonError::into_inner)
-                .entry(key)
-                .or_default(),
-        )
+        let permits = usize::try_from(self.client.config().sessions_per_ip.max(1)).unwrap_or(1);
+        Arc::clone(lock(&self.slots).entry(key).or_insert_with(|| {
+            Arc::new(Slot {
+                lanes: Semaphore::new(permits),
+                state: Mutex::new(SlotState::default()),
+            })
+        }))
     }
 
-    /// After a transaction: keeps the session for the next domain (and schedules its QUIT after
-    /// `reuse_idle`), or ends it now when it cannot serve another one.
+    /// After a batch: keeps the session for the next one (and schedules its QUIT after
+    /// `reuse_idle`), or ends it now when it cannot serve another; its QUIT then shows in
+    /// every domain's facts.
     async fn park(
         &self,
         slot: &Arc<Slot>,
-        state: &mut SlotState,
         session: Session,
         base: SmtpFacts,
-        facts: &mut SmtpFacts,
+        all: &mut [SmtpFacts],
     ) {
         let cfg = self.client.config();
         let reusable = session.is_alive()
@@ -307,32 +562,93 @@ impl SmtpProber {
             && session.transactions() < cfg.max_transactions_per_session
             && session.errors() < cfg.max_session_errors;
         if !reusable {
-            session.quit(facts).await;
+            lock(&slot.state).active -= 1;
+            let (quit, lines) = session.quit().await;
+            for facts in all.iter_mut() {
+                facts.closing.extend(quit.clone());
+                facts.transcript.extend(lines.iter().cloned());
+            }
             return;
         }
-        state.generation += 1;
-        let generation = state.generation;
-        state.idle = Some(Idle {
-            session,
-            base,
-            generation,
-        });
+        let generation = {
+            let mut state = lock(&slot.state);
+            state.active -= 1;
+            state.generation += 1;
+            let generation = state.generation;
+            state.idle.push(Idle {
+                session,
+                base,
+                generation,
+            });
+            generation
+        };
         let slot = Arc::clone(slot);
         let wait = cfg.reuse_idle;
         tokio::spawn(async move {
             tokio::time::sleep(wait).await;
             let idle = {
-                let mut state = slot.state.lock().await;
-                match &state.idle {
-                    Some(idle) if idle.generation == generation => state.idle.take(),
-                    _ => None,
-                }
+                let mut state = lock(&slot.state);
+                let at = state.idle.iter().position(|i| i.generation == generation);
+                at.map(|k| state.idle.remove(k))
             };
             if let Some(idle) = idle {
                 idle.session.quit_silently().await;
             }
         });
     }
+}
+
+/// Takes the next batch off the queue: the first waiting domain and the others a session for
+/// its host may serve in the same transaction, up to `max`. Domains that can be answered from
+/// memory (a remembered failure, a transient failure seen while they waited) are answered here.
+fn take_batch(state: &mut SlotState, ip: IpAddr, max: u32) -> Vec<Pending> {
+    while let Some(front) = state.queue.front() {
+        let copy = if let Some(failure) = &state.failure {
+            let note =
+                format!("not reconnecting to {ip}: its earlier connection failed in this run");
+            Some(reused(failure, &front.host, &front.domain, note))
+        } else if let Some((facts, started)) = &state.transient
+            && *started >= front.requested
+        {
+            let note = format!(
+                "not reconnecting to {ip}: an attempt that started while this check waited for the address just failed"
+            );
+            Some(reused(facts, &front.host, &front.domain, note))
+        } else {
+            None
+        };
+        let Some(copy) = copy else { break };
+        if let Some(p) = state.queue.pop_front() {
+            let _ = p.tx.send((copy, true));
+        }
+    }
+    let Some(first) = state.queue.pop_front() else {
+        return Vec::new();
+    };
+    let max = usize::try_from(max.max(1)).unwrap_or(1);
+    let mut batch = vec![first];
+    if batch[0].solo || max == 1 {
+        return batch;
+    }
+    let mut rest = VecDeque::with_capacity(state.queue.len());
+    while let Some(p) = state.queue.pop_front() {
+        let fits = batch.len() < max
+            && !p.solo
+            && p.pipelining == batch[0].pipelining
+            && state.names.may_serve(&batch[0].host, &p.host)
+            && !batch.iter().any(|b| b.domain == p.domain);
+        if fits {
+            batch.push(p);
+        } else {
+            rest.push_back(p);
+        }
+    }
+    state.queue = rest;
+    batch
+}
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
 /// Whether an outcome is transient, and at which level.
