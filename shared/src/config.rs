@@ -147,7 +147,9 @@ pub struct SmtpConfig {
     /// How many domains one session may serve before it is closed and a new one opened.
     pub max_transactions_per_session: u32,
     /// How many refusals (4xx/5xx replies) one session may collect before a fresh one is
-    /// opened: below the servers' error budgets (Postfix `smtpd_soft_error_limit` is 10).
+    /// opened, and so how many recipients a transaction may risk: within the servers' error
+    /// budgets (Postfix starts slowing a client down after more than `smtpd_soft_error_limit`,
+    /// 10).
     pub max_session_errors: u32,
     /// A transient outcome (timeout, 4xx, dropped connection) is retried once after this wait
     /// before it counts.
@@ -181,7 +183,7 @@ impl Default for SmtpConfig {
             min_connect_interval: Duration::from_millis(500),
             reuse_idle: Duration::from_secs(5),
             max_transactions_per_session: 100,
-            max_session_errors: 8,
+            max_session_errors: 10,
             retry_backoff: Duration::from_secs(3),
             max_rcpts_per_transaction: 10,
             sessions_per_ip: 1,
