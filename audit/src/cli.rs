@@ -222,6 +222,15 @@ pub struct Cli {
     #[arg(long, value_name = "SECS", value_parser = parse_secs)]
     pub retry_backoff: Option<Duration>,
 
+    /// Most SMTP sessions open to one address at the same time [default: 1]
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=16))]
+    pub sessions_per_ip: Option<u32>,
+
+    /// Most domains sharing one SMTP transaction on an address (one MAIL FROM, one RCPT TO
+    /// each); 1 gives each domain its own [default: 10]
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=50))]
+    pub rcpts_per_transaction: Option<u32>,
+
     /// No progress bar
     #[arg(long)]
     pub no_progress: bool,
@@ -324,6 +333,12 @@ impl Cli {
         if let Some(t) = self.retry_backoff {
             c.smtp.retry_backoff = t;
         }
+        if let Some(n) = self.sessions_per_ip {
+            c.smtp.sessions_per_ip = n;
+        }
+        if let Some(n) = self.rcpts_per_transaction {
+            c.smtp.max_rcpts_per_transaction = n;
+        }
         Ok(c)
     }
 }
@@ -346,10 +361,19 @@ mod tests {
             "7",
             "--no-egress-check",
             "--allow-private",
+            "--sessions-per-ip",
+            "3",
+            "--rcpts-per-transaction",
+            "1",
             "example.com",
         ])
         .unwrap();
         let c = cli.check_config().unwrap();
+        assert_eq!(c.smtp.sessions_per_ip, 3);
+        assert_eq!(c.smtp.max_rcpts_per_transaction, 1);
+        assert!(
+            Cli::try_parse_from(["mailcheck-audit", "--sessions-per-ip", "0", "x.test"]).is_err()
+        );
         assert_eq!(
             c.dns.resolver,
             ResolverChoice::Servers(vec!["127.0.0.1:5353".parse().unwrap()])

@@ -137,6 +137,14 @@ impl TextRender {
                 }
             }
             out.push_str(&table(&rows));
+            for mx in &report.mx {
+                for a in &mx.addresses {
+                    if let Some(note) = &a.smtp.note {
+                        let _ =
+                            writeln!(out, "  {} {}: {}", terminal(&mx.host), a.ip, terminal(note));
+                    }
+                }
+            }
             out.push('\n');
         }
         if let Some(a) = &report.auth {

@@ -102,10 +102,28 @@ fn smtp(facts: &Facts, a: &AddressFacts, s: &SmtpFacts) -> SmtpSummary {
                 super::smtp::outcome_text(&st.outcome)
             )
         }),
-        note: s
-            .reused_session
-            .then(|| "session shared with an earlier domain's check".to_owned()),
+        note: session_note(s),
     }
+}
+
+/// How the conversation was shared with other domains' checks, when it was.
+fn session_note(s: &SmtpFacts) -> Option<String> {
+    let mut parts = Vec::new();
+    if let Some(opened_for) = &s.session_host {
+        parts.push(format!(
+            "served on the session opened for {opened_for}: this address answers all its names alike (it ignores SNI), the certificate checked for {}",
+            s.host
+        ));
+    } else if s.reused_session {
+        parts.push("session shared with an earlier domain's check".to_owned());
+    }
+    if s.transaction_domains > 1 {
+        parts.push(format!(
+            "one transaction shared with {} other domain(s) on this address",
+            s.transaction_domains - 1
+        ));
+    }
+    (!parts.is_empty()).then(|| parts.join("; "))
 }
 
 /// After a 220 greeting: `accepted`, `tempfail`, `rejected` (by the step that decided: a
