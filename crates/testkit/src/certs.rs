@@ -216,6 +216,38 @@ impl TestCa {
     pub fn self_signed(&self, names: &[&str]) -> TestCert {
         self_signed(names)
     }
+
+    /// A rustls server configuration (ring, TLS 1.2 and 1.3) that presents one leaf per SNI
+    /// name, as a server with name-based virtual hosting does: for each `(sni, names)` a valid
+    /// leaf (see [`leaf`](Self::leaf)) for `names` is issued and presented to clients whose
+    /// ClientHello asks for `sni` (ignoring case). Clients that send no server name, or one
+    /// not listed, get the first entry's leaf.
+    ///
+    /// ```no_run
+    /// use mailcheck_testkit::certs::TestCa;
+    ///
+    /// let ca = TestCa::new();
+    /// let config = ca.sni_server_config(&[
+    ///     ("mx1.example.test", &["mx1.example.test"]),
+    ///     ("mx2.example.test", &["mx2.example.test"]),
+    /// ]);
+    /// # let _ = config;
+    /// ```
+    ///
+    /// # Panics
+    /// If `leaves` is empty.
+    pub fn sni_server_config(&self, leaves: &[(&str, &[&str])]) -> ServerConfig {
+        assert!(
+            !leaves.is_empty(),
+            "sni_server_config needs at least one leaf"
+        );
+        let certs: Vec<(&str, TestCert)> = leaves
+            .iter()
+            .map(|(sni, names)| (*sni, self.leaf(names)))
+            .collect();
+        let by_name: Vec<(&str, &TestCert)> = certs.iter().map(|(n, c)| (*n, c)).collect();
+        crate::https::sni_server_config(Some(&certs[0].1), &by_name)
+    }
 }
 
 /// A self-signed end-entity certificate for `names`, valid from yesterday for a year. Its subject
@@ -306,5 +338,83 @@ impl TestCert {
             .with_no_client_auth()
             .with_single_cert(vec![self.cert_der()], self.key_der())
             .expect("the key matches the certificate")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use rustls::{CertificateError, ClientConnection, Error, ServerConnection};
+    use rustls_pki_types::ServerName;
+
+    use super::*;
+
+    /// An in-memory handshake; the name the server saw (SNI) on success.
+    fn handshake(
+        server: &Arc<ServerConfig>,
+        client: ClientConfig,
+        name: &str,
+    ) -> Result<Option<String>, Error> {
+        let name = ServerName::try_from(name.to_owned()).expect("a valid name");
+        let mut c = ClientConnection::new(Arc::new(client), name)?;
+        let mut s = ServerConnection::new(Arc::clone(server))?;
+        for _ in 0..10 {
+            let mut buf = Vec::new();
+            while c.wants_write() {
+                c.write_tls(&mut buf).expect("to memory");
+            }
+            s.read_tls(&mut buf.as_slice()).expect("from memory");
+            s.process_new_packets()?;
+            let mut buf = Vec::new();
+            while s.wants_write() {
+                s.write_tls(&mut buf).expect("to memory");
+            }
+            c.read_tls(&mut buf.as_slice()).expect("from memory");
+            c.process_new_packets()?;
+            if !c.is_handshaking() && !s.is_handshaking() {
+                return Ok(s.server_name().map(str::to_owned));
+            }
+        }
+        panic!("the handshake did not finish");
+    }
+
+    fn not_valid_for_name(r: Result<Option<String>, Error>) -> bool {
+        matches!(
+            r,
+            Err(Error::InvalidCertificate(
+                CertificateError::NotValidForName | CertificateError::NotValidForNameContext { .. }
+            ))
+        )
+    }
+
+    #[test]
+    fn sni_server_config_picks_the_leaf_by_name() {
+        let ca = TestCa::new();
+        let server = Arc::new(ca.sni_server_config(&[
+            ("mx1.example.test", &["mx1.example.test"]),
+            (
+                "mx2.example.test",
+                &["mx2.example.test", "alt.example.test"],
+            ),
+        ]));
+        // Each name gets its own leaf: the client checks the name against it.
+        for name in ["mx1.example.test", "MX2.example.test"] {
+            let seen = handshake(&server, ca.client_config(), name).expect(name);
+            assert_eq!(seen.as_deref(), Some(name.to_ascii_lowercase().as_str()));
+        }
+        // Another name is not listed: the default (first) leaf, issued for mx1 only.
+        let r = handshake(&server, ca.client_config(), "alt.example.test");
+        assert!(not_valid_for_name(r), "the default leaf");
+        // No SNI at all: the default leaf too.
+        let mut no_sni = ca.client_config();
+        no_sni.enable_sni = false;
+        assert_eq!(
+            handshake(&server, no_sni.clone(), "mx1.example.test").expect("default leaf"),
+            None
+        );
+        assert!(not_valid_for_name(handshake(
+            &server,
+            no_sni,
+            "mx2.example.test"
+        )));
     }
 }

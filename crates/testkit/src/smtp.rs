@@ -6,6 +6,11 @@
 //! can be overridden per command, per recipient, or replaced by a hostile behaviour. Each
 //! connection is served by its own task; the server records what every client sent.
 //!
+//! Latency is modelled either per reply ([`SmtpServerBuilder::delay`],
+//! [`SmtpServerBuilder::greeting_delay`]) or per packet exchange
+//! ([`SmtpServerBuilder::round_trip`]: a pipelined group of commands costs one round trip). The
+//! server counts connections, the most open at once, and reply writes ([`SmtpServer::exchanges`]).
+//!
 //! Replies are written as full reply lines; several lines are separated by `\n` (or `\r\n`), for
 //! example `"250-first\n250 last"`. Every line goes out terminated by CRLF.
 //!
@@ -34,6 +39,7 @@ use std::collections::{HashMap, HashSet};
 use std::fmt;
 use std::io;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
@@ -188,6 +194,7 @@ struct Config {
     hostname: String,
     greeting: Option<String>,
     greeting_delay: Duration,
+    round_trip: Option<Duration>,
     byte_delay: Duration,
     ehlo_lines: Option<Vec<String>>,
     extensions: Vec<String>,
@@ -241,6 +248,7 @@ impl Default for SmtpServerBuilder {
                 hostname: "mx.example.test".to_owned(),
                 greeting: None,
                 greeting_delay: Duration::ZERO,
+                round_trip: None,
                 byte_delay: Duration::from_millis(10),
                 ehlo_lines: None,
                 extensions: vec![
@@ -295,6 +303,29 @@ impl SmtpServerBuilder {
     #[must_use]
     pub fn greeting_delay(mut self, delay: Duration) -> Self {
         self.cfg.greeting_delay = delay;
+        self
+    }
+
+    /// Models a network round trip of `rtt` per packet exchange, instead of a delay per reply:
+    ///
+    /// - the greeting goes out one `rtt` after the accept (the TCP handshake and the greeting's
+    ///   trip), after any [`greeting_delay`](Self::greeting_delay);
+    /// - each time the server reads client input it answers **every complete command line
+    ///   available in that read** (a pipelined group: `MAIL`, several `RCPT`s and `RSET`
+    ///   written at once), computes all their replies, waits one `rtt`, then writes the replies
+    ///   in one go: one [exchange](SmtpServer::exchanges). A line that arrives in pieces is
+    ///   completed first; the complete lines read with its last piece join its group;
+    /// - the TLS handshake after `STARTTLS` costs one more `rtt` (waited before the server
+    ///   reads the ClientHello).
+    ///
+    /// `STARTTLS` ends a group: what follows it in the same cleartext read is never processed
+    /// (it is recorded in [`Transcript::discarded_after_starttls`]). A group cut short by
+    /// [`drop_after`](Self::drop_after), `QUIT` or a `421` reply has the replies before it
+    /// written first. Per-command [`delay`](Self::delay)s still apply, on top. `rtt` may be
+    /// zero: replies are then grouped without waiting (for tests counting exchanges).
+    #[must_use]
+    pub fn round_trip(mut self, rtt: Duration) -> Self {
+        self.cfg.round_trip = Some(rtt);
         self
     }
 
@@ -498,6 +529,7 @@ impl SmtpServerBuilder {
         let state = Arc::new(State {
             transcripts: Mutex::new(Vec::new()),
             counts,
+            exchanges: AtomicUsize::new(0),
         });
         let cfg = Arc::new(self.cfg);
         let task = tokio::spawn(accept_loop(listener, cfg, Arc::clone(&state)));
@@ -522,12 +554,18 @@ fn angle_address(args: &str) -> String {
 struct Counts {
     accepted: usize,
     closed: usize,
+    /// Connections accepted whose session is not over yet (see [`Conn::release`]).
+    open: usize,
+    /// The most `open` ever was.
+    max_open: usize,
 }
 
 #[derive(Debug)]
 struct State {
     transcripts: Mutex<Vec<Transcript>>,
     counts: watch::Sender<Counts>,
+    /// Writes of one or more replies (the greeting counts as one).
+    exchanges: AtomicUsize,
 }
 
 impl State {
@@ -584,6 +622,22 @@ impl SmtpServer {
     /// How many connections the server accepted.
     pub fn connections(&self) -> usize {
         self.state.counts.borrow().accepted
+    }
+
+    /// The most connections that were open at the same time. A connection counts from its
+    /// accept until the server received `QUIT` (or answered `421`, or dropped it, or the client
+    /// closed it), so a client that sends `QUIT` and then opens the next session at once is
+    /// not counted twice. One server is one address: this is the per-address session count.
+    pub fn max_concurrent_connections(&self) -> usize {
+        self.state.counts.borrow().max_open
+    }
+
+    /// How many times the server wrote replies to clients, over all connections: the greeting
+    /// counts as one, and under [`round_trip`](SmtpServerBuilder::round_trip) the replies to a
+    /// whole pipelined group count as one (otherwise every reply is one). The number of round
+    /// trips the clients waited for, TLS handshakes excluded.
+    pub fn exchanges(&self) -> usize {
+        self.state.exchanges.load(Ordering::Relaxed)
     }
 
     /// The transcripts of all connections, in order of acceptance.
@@ -647,16 +701,22 @@ async fn accept_loop(listener: TcpListener, cfg: Arc<Config>, state: Arc<State>)
             all.push(Transcript::new(peer));
             all.len() - 1
         };
-        state.counts.send_modify(|c| c.accepted += 1);
+        state.counts.send_modify(|c| {
+            c.accepted += 1;
+            c.open += 1;
+            c.max_open = c.max_open.max(c.open);
+        });
         let conn = Conn {
             cfg: Arc::clone(&cfg),
             state: Arc::clone(&state),
             id,
             peer,
+            released: AtomicBool::new(false),
         };
         tasks.spawn(async move {
             let _ = tcp.set_nodelay(true);
             let _ = conn.serve(tcp).await;
+            conn.release();
             conn.state.with(conn.id, |t| t.closed = true);
             conn.state.counts.send_modify(|c| c.closed += 1);
         });
@@ -695,13 +755,37 @@ struct Conn {
     state: Arc<State>,
     id: usize,
     peer: SocketAddr,
+    /// Whether this connection no longer counts as open.
+    released: AtomicBool,
 }
 
 impl Conn {
+    /// The session is over (QUIT received, 421, dropped, closed): the connection no longer
+    /// counts towards [`SmtpServer::max_concurrent_connections`]. Idempotent.
+    fn release(&self) {
+        if !self.released.swap(true, Ordering::Relaxed) {
+            self.state.counts.send_modify(|c| c.open -= 1);
+        }
+    }
+
+    /// Waits one round trip, under [`SmtpServerBuilder::round_trip`].
+    async fn round_trip(&self) {
+        if let Some(rtt) = self.cfg.round_trip
+            && !rtt.is_zero()
+        {
+            tokio::time::sleep(rtt).await;
+        }
+    }
+
+    fn count_exchange(&self) {
+        self.state.exchanges.fetch_add(1, Ordering::Relaxed);
+    }
+
     async fn serve(&self, mut tcp: TcpStream) -> io::Result<()> {
         if !self.cfg.greeting_delay.is_zero() {
             tokio::time::sleep(self.cfg.greeting_delay).await;
         }
+        self.round_trip().await;
         let greeting = self
             .cfg
             .greeting
@@ -722,6 +806,7 @@ impl Conn {
                 return self.listen_only(tcp).await;
             }
             Some(Hostile::HugeLine(n)) => {
+                self.count_exchange();
                 let mut line = Vec::with_capacity(n + 6);
                 line.extend_from_slice(b"220 ");
                 line.resize(n + 4, b'a');
@@ -729,6 +814,7 @@ impl Conn {
                 tcp.write_all(&line).await?;
             }
             Some(Hostile::ByteAtATimeGreeting) => {
+                self.count_exchange();
                 for byte in wire(&greeting) {
                     tcp.write_all(&[byte]).await?;
                     tcp.flush().await?;
@@ -736,6 +822,7 @@ impl Conn {
                 }
             }
             None => {
+                self.count_exchange();
                 tcp.write_all(&wire(&greeting)).await?;
                 if reply_code(&greeting) == "421" {
                     return Ok(());
@@ -752,6 +839,8 @@ impl Conn {
         self.state
             .with(self.id, |t| t.discarded_after_starttls = discarded);
         let mut tcp = plain.into_inner();
+        // The TLS handshake's round trip: the ClientHello waits in the socket meanwhile.
+        self.round_trip().await;
 
         if self.cfg.tls_legacy_only {
             return self.legacy_tls(tcp).await;
@@ -831,9 +920,27 @@ impl Conn {
         Ok(Some(String::from_utf8_lossy(&buf).into_owned()))
     }
 
-    async fn send<S: AsyncWrite + Unpin>(&self, io: &mut S, text: &str) -> io::Result<()> {
-        io.write_all(&wire(text)).await?;
+    /// Writes the replies in `out` (if any) as one exchange, one round trip after their
+    /// commands were read under [`SmtpServerBuilder::round_trip`].
+    async fn flush_replies<S: AsyncWrite + Unpin>(
+        &self,
+        io: &mut S,
+        out: &mut Vec<u8>,
+    ) -> io::Result<()> {
+        if out.is_empty() {
+            return Ok(());
+        }
+        self.round_trip().await;
+        self.count_exchange();
+        io.write_all(out).await?;
+        out.clear();
         io.flush().await
+    }
+
+    /// Whether the replies computed so far wait for more commands of the same group: under
+    /// [`SmtpServerBuilder::round_trip`], while another complete line was already read.
+    fn group_continues<S: AsyncRead>(&self, io: &BufReader<S>) -> bool {
+        self.cfg.round_trip.is_some() && io.buffer().contains(&b'\n')
     }
 
     fn advertises_starttls(&self) -> bool {
@@ -898,13 +1005,20 @@ impl Conn {
     }
 
     /// Serves commands until the client quits or closes, or STARTTLS succeeds.
+    ///
+    /// Replies collect in `out` and are written when no further complete line was read with
+    /// the last one (under [`SmtpServerBuilder::round_trip`]) or at once (otherwise).
     async fn session<S: AsyncRead + AsyncWrite + Unpin>(
         &self,
         io: &mut BufReader<S>,
         tls_active: bool,
     ) -> io::Result<Next> {
         let mut s = Session::default();
+        let mut out = Vec::new();
         loop {
+            if !self.group_continues(io) {
+                self.flush_replies(io.get_mut(), &mut out).await?;
+            }
             let Some(line) = self.read_line(io).await? else {
                 return Ok(Next::Close);
             };
@@ -912,6 +1026,8 @@ impl Conn {
             let args = args.to_owned();
             self.state.with(self.id, |t| t.lines.push(line));
             if self.cfg.drop_after.contains(&command) {
+                self.release();
+                self.flush_replies(io.get_mut(), &mut out).await?;
                 return Ok(Next::Close);
             }
             if let Some(delay) = self.cfg.delays.get(&command) {
@@ -937,16 +1053,17 @@ impl Conn {
 
             match command {
                 Command::StartTls if code == "220" && !tls_active => {
-                    let mut out = wire(&reply);
+                    // Whatever follows STARTTLS stays unread in `io` (discarded by the caller).
+                    out.extend_from_slice(&wire(&reply));
                     if let Some(injected) = &self.cfg.inject_after_starttls {
                         out.extend_from_slice(&wire(injected));
                     }
-                    io.write_all(&out).await?;
-                    io.flush().await?;
+                    self.flush_replies(io.get_mut(), &mut out).await?;
                     return Ok(Next::StartTls);
                 }
                 Command::Data if code == "354" => {
-                    self.send(io, &reply).await?;
+                    out.extend_from_slice(&wire(&reply));
+                    self.flush_replies(io.get_mut(), &mut out).await?;
                     loop {
                         let Some(body) = self.read_line(io).await? else {
                             return Ok(Next::Close);
@@ -959,7 +1076,7 @@ impl Conn {
                     }
                     s.mail = false;
                     s.rcpts = 0;
-                    self.send(io, "250 2.0.0 Ok: queued as TESTKIT").await?;
+                    out.extend_from_slice(&wire("250 2.0.0 Ok: queued as TESTKIT"));
                     continue;
                 }
                 Command::Helo | Command::Ehlo if positive => {
@@ -979,8 +1096,10 @@ impl Conn {
                 }
                 _ => {}
             }
-            self.send(io, &reply).await?;
+            out.extend_from_slice(&wire(&reply));
             if command == Command::Quit || code == "421" {
+                self.release();
+                self.flush_replies(io.get_mut(), &mut out).await?;
                 return Ok(Next::Close);
             }
         }
