@@ -92,6 +92,9 @@ pub struct DnsConfig {
     pub timeout: Duration,
     /// Retries after the first try (total tries = attempts + 1).
     pub attempts: usize,
+    /// Answers kept by the resolver, each for its TTL (0: no cache; every query asks the
+    /// server). Identical queries in flight at the same time are always asked once.
+    pub cache_size: u64,
 }
 
 impl Default for DnsConfig {
@@ -100,6 +103,7 @@ impl Default for DnsConfig {
             resolver: ResolverChoice::System,
             timeout: Duration::from_secs(3),
             attempts: 1,
+            cache_size: 8192,
         }
     }
 }

@@ -100,6 +100,7 @@ fn dns_config(w: &World) -> DnsConfig {
         resolver: ResolverChoice::Servers(vec![w.dns.addr()]),
         timeout: Duration::from_secs(2),
         attempts: 1,
+        ..DnsConfig::default()
     }
 }
 

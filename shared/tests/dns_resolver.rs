@@ -219,3 +219,40 @@ async fn the_system_resolver_can_be_configured() {
     let dns = HickoryDns::new(&DnsConfig::default()).expect("system resolver");
     assert!(dns.describe().starts_with("system"), "{}", dns.describe());
 }
+
+#[tokio::test]
+async fn identical_queries_are_asked_once_and_answers_cached_for_their_ttl() {
+    let server = DnsServer::builder()
+        .txt("_spf.shared.test", "v=spf1 ip4:192.0.2.0/24 -all")
+        .build()
+        .await;
+    let dns = resolver(&server);
+    // Many domains include the same record at the same moment: one query reaches the server.
+    let all = futures::future::join_all((0..50).map(|_| dns.txt("_spf.shared.test"))).await;
+    assert!(all.iter().all(|l| l.records().len() == 1));
+    assert_eq!(
+        server.queries_for_type("_spf.shared.test", RecordType::TXT),
+        1
+    );
+    // Asked again later, within the record's TTL: the resolver's cache answers.
+    let again = dns.txt("_spf.shared.test").await;
+    assert_eq!(again.records(), all[0].records());
+    assert_eq!(
+        server.queries_for_type("_spf.shared.test", RecordType::TXT),
+        1
+    );
+
+    // Without a cache every later query asks the server; concurrent ones are still coalesced.
+    let uncached = HickoryDns::new(&DnsConfig {
+        cache_size: 0,
+        ..common::dns_config(server.addr(), common::DNS_TIMEOUT)
+    })
+    .unwrap();
+    server.reset_queries();
+    futures::future::join_all((0..20).map(|_| uncached.txt("_spf.shared.test"))).await;
+    uncached.txt("_spf.shared.test").await;
+    assert_eq!(
+        server.queries_for_type("_spf.shared.test", RecordType::TXT),
+        2
+    );
+}

@@ -265,6 +265,7 @@ async fn at_most_the_per_address_session_limit() {
     let prober = SmtpProber::new(&cfg).unwrap();
     let all = probe_all(&prober, &server, common::MX, &domains(12)).await;
     assert!(all.iter().all(SmtpFacts::accepted_postmaster));
+    assert!(server.max_concurrent_connections() <= 2);
     let n = server.connections();
     assert!((1..=2).contains(&n), "{n} connections");
     assert!(prober.idle_sessions().await <= 2);
@@ -319,5 +320,52 @@ async fn mx_names_share_a_session_when_the_server_ignores_sni() {
         .unwrap()
         .transcript_text();
     assert!(note.contains("it ignores the name"), "{note}");
+    prober.close_all().await;
+}
+
+#[tokio::test]
+async fn mx_names_get_their_own_connection_when_the_server_selects_certificates_by_sni() {
+    let ca = TestCa::new();
+    let names = [
+        "mx0.hosting.test",
+        "mx1.hosting.test",
+        "mx2.hosting.test",
+        "mx3.hosting.test",
+    ];
+    let leaves: Vec<(&str, &[&str])> = names
+        .iter()
+        .map(|n| (*n, std::slice::from_ref(n)))
+        .collect();
+    let server = SmtpServer::builder()
+        .hostname("shared.hosting.test")
+        .tls(ca.sni_server_config(&leaves))
+        .build()
+        .await;
+    let cfg = SmtpConfig {
+        min_connect_interval: Duration::from_millis(5),
+        ..tls_config(&ca, server.addr().port())
+    };
+    let prober = SmtpProber::new(&cfg).unwrap();
+    let ds = domains(8);
+    let hosts: Vec<&str> = (0..8).map(|i| names[i % 4]).collect();
+    let all: Vec<SmtpFacts> = join_all(
+        hosts
+            .iter()
+            .zip(&ds)
+            .map(|(h, d)| prober.probe(ip(&server), h, d)),
+    )
+    .await;
+    // One connection per name (the two domains of a name share it), never one name's session
+    // for another.
+    assert_eq!(server.connections(), 4);
+    assert_eq!(server.max_concurrent_connections(), 1);
+    for (facts, host) in all.iter().zip(&hosts) {
+        assert!(facts.accepted_postmaster());
+        assert_eq!(facts.session_host, None);
+        let tls = facts.tls().expect("tls");
+        assert_eq!(tls.verified_name, *host);
+        assert!(tls.problems.is_empty(), "{host}: {:?}", tls.problems);
+        assert_eq!(tls.chain[0].dns_names, vec![(*host).to_owned()]);
+    }
     prober.close_all().await;
 }

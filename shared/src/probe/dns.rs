@@ -6,8 +6,10 @@
 //! and are always queried as fully qualified names (no search list). Names in answers come back in
 //! lower case without the trailing dot (the root is `"."`).
 //!
-//! Nothing here caches: hickory's cache is off and memoisation per run is done by the callers
-//! ([`super::memo::Memo`]), so a changed record is seen by the next run.
+//! Identical queries in flight at the same time are sent once ([`InFlight`]); answers are
+//! cached by hickory for their TTL (`dns.cache_size` entries, negative answers at most
+//! [`NEGATIVE_MAX_TTL`]), as a recursive resolver would. Memoisation per run of derived facts
+//! is done by the callers ([`super::memo::Memo`]).
 
 use std::fmt;
 use std::future::Future;
@@ -26,6 +28,7 @@ use hickory_resolver::proto::rr::{Name, RData, RecordType};
 
 use serde::{Deserialize, Serialize};
 
+use super::memo::InFlight;
 use crate::config::{DnsConfig, ResolverChoice};
 use crate::facts::{DnsFailure, Lookup, MxRecord};
 
@@ -208,6 +211,8 @@ pub(crate) fn name_server(sa: SocketAddr) -> NameServerConfig {
 #[derive(Clone)]
 pub struct HickoryDns {
     resolver: TokioResolver,
+    /// Queries being asked now, by name (lower case, absolute) and type.
+    flight: std::sync::Arc<InFlight<(String, RecordType), Result<HickoryLookup, Lookup<()>>>>,
     label: String,
     /// Explicit servers, for the loopback PTR path (see [`HickoryDns::ptr`]).
     servers: Vec<SocketAddr>,
@@ -280,7 +285,8 @@ impl HickoryDns {
         let mut opts = ResolverOpts::default();
         opts.timeout = config.timeout;
         opts.attempts = config.attempts;
-        opts.cache_size = 0;
+        opts.cache_size = config.cache_size;
+        opts.negative_max_ttl = Some(NEGATIVE_MAX_TTL);
         opts.ndots = 0;
         opts.use_hosts_file = ResolveHosts::Never;
         opts.preserve_intermediates = true;
@@ -295,6 +301,7 @@ impl HickoryDns {
         };
         Ok(Self {
             resolver,
+            flight: std::sync::Arc::default(),
             label,
             servers,
             timeout: config.timeout,
@@ -339,10 +346,17 @@ impl HickoryDns {
             failure: DnsFailure::Other,
             detail,
         })?;
-        self.resolver
-            .lookup(name, rtype)
-            .await
-            .map_err(|e| classify(&e))
+        let key = (name.to_ascii().to_ascii_lowercase(), rtype);
+        let result = self
+            .flight
+            .run(key, || async {
+                self.resolver
+                    .lookup(name, rtype)
+                    .await
+                    .map_err(|e| classify(&e))
+            })
+            .await;
+        result.map_err(negative)
     }
 
     async fn addresses(&self, name: &str, rtype: RecordType) -> AddressAnswer {
@@ -395,6 +409,19 @@ impl HickoryDns {
             }
             Err(negative) => negative,
         }
+    }
+}
+
+/// How long a negative answer (NXDOMAIN, NODATA) is cached at most: a record just added shows
+/// within this time.
+pub const NEGATIVE_MAX_TTL: std::time::Duration = std::time::Duration::from_secs(60);
+
+/// A negative outcome for any record type.
+fn negative<T>(outcome: Lookup<()>) -> Lookup<T> {
+    match outcome {
+        Lookup::Answer { .. } | Lookup::NoData => Lookup::NoData,
+        Lookup::NxDomain => Lookup::NxDomain,
+        Lookup::Failed { failure, detail } => Lookup::Failed { failure, detail },
     }
 }
 

@@ -1,6 +1,8 @@
 //! Per-run memoisation: [`Memo`] runs the work for a key once, however many callers ask for it,
 //! concurrently or later. Used for host address lookups shared by many domains, PTR lookups per
-//! IP and blocklist queries per IP.
+//! IP and blocklist queries per IP. [`InFlight`] only coalesces callers that ask while the work
+//! runs, and keeps nothing afterwards (DNS queries, whose answers the resolver caches with
+//! their TTL).
 
 use std::collections::HashMap;
 use std::fmt;
@@ -77,6 +79,59 @@ impl<K: Eq + Hash + Clone, V: Clone> Memo<K, V> {
     }
 }
 
+/// Coalesces concurrent work for the same key: callers that ask while it runs share its
+/// result; once it is done the key is forgotten, so a later caller runs the work again.
+pub struct InFlight<K, V> {
+    cells: Mutex<HashMap<K, Arc<OnceCell<V>>>>,
+}
+
+impl<K, V> Default for InFlight<K, V> {
+    fn default() -> Self {
+        Self {
+            cells: Mutex::new(HashMap::new()),
+        }
+    }
+}
+
+impl<K, V> fmt::Debug for InFlight<K, V> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let n = self
+            .cells
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .len();
+        f.debug_struct("InFlight").field("running", &n).finish()
+    }
+}
+
+impl<K: Eq + Hash + Clone, V: Clone> InFlight<K, V> {
+    /// The result of `work` for `key`, shared with every caller that asks before it is done.
+    pub async fn run<F, Fut>(&self, key: K, work: F) -> V
+    where
+        F: FnOnce() -> Fut,
+        Fut: Future<Output = V>,
+    {
+        let cell = {
+            let mut cells = self.cells.lock().unwrap_or_else(PoisonError::into_inner);
+            Arc::clone(cells.entry(key.clone()).or_default())
+        };
+        let value = cell.get_or_init(work).await.clone();
+        let mut cells = self.cells.lock().unwrap_or_else(PoisonError::into_inner);
+        if cells.get(&key).is_some_and(|c| Arc::ptr_eq(c, &cell)) {
+            cells.remove(&key);
+        }
+        value
+    }
+
+    /// How many keys have work running.
+    pub fn running(&self) -> usize {
+        self.cells
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .len()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use std::sync::atomic::{AtomicUsize, Ordering};
@@ -113,6 +168,34 @@ mod tests {
         assert_eq!(memo.len(), 2);
         memo.clear();
         assert!(memo.is_empty());
+    }
+
+    #[tokio::test]
+    async fn in_flight_work_is_shared_then_forgotten() {
+        let flight: InFlight<&str, usize> = InFlight::default();
+        let runs = AtomicUsize::new(0);
+        let gate = tokio::sync::Notify::new();
+        let work = || async {
+            runs.fetch_add(1, Ordering::SeqCst);
+            gate.notified().await;
+            runs.load(Ordering::SeqCst)
+        };
+        let all = futures::future::join_all((0..10).map(|_| flight.run("k", work)));
+        let release = async {
+            while runs.load(Ordering::SeqCst) == 0 {
+                tokio::task::yield_now().await;
+            }
+            for _ in 0..20 {
+                tokio::task::yield_now().await;
+            }
+            gate.notify_one();
+        };
+        let (values, ()) = tokio::join!(all, release);
+        assert_eq!(values, vec![1; 10]);
+        assert_eq!(flight.running(), 0);
+        // Asked again later: the work runs again.
+        gate.notify_one();
+        assert_eq!(flight.run("k", work).await, 2);
     }
 
     #[tokio::test]

@@ -23,6 +23,7 @@ pub fn dns_config(addr: SocketAddr, timeout: Duration) -> DnsConfig {
         resolver: ResolverChoice::Servers(vec![addr]),
         timeout,
         attempts: 0,
+        ..DnsConfig::default()
     }
 }
 

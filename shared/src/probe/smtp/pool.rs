@@ -598,8 +598,9 @@ impl SmtpProber {
     }
 }
 
-/// Takes the next batch off the queue: the first waiting domain and the others a session for
-/// its host may serve in the same transaction, up to `max`. Domains that can be answered from
+/// Takes the next batch off the queue: the first waiting domain an open session can serve (else
+/// the longest waiting) and the others a session for its host may serve in the same
+/// transaction, up to `max`. Domains that can be answered from
 /// memory (a remembered failure, a transient failure seen while they waited) are answered here.
 fn take_batch(state: &mut SlotState, ip: IpAddr, max: u32) -> Vec<Pending> {
     while let Some(front) = state.queue.front() {
@@ -622,7 +623,19 @@ fn take_batch(state: &mut SlotState, ip: IpAddr, max: u32) -> Vec<Pending> {
             let _ = p.tx.send((copy, true));
         }
     }
-    let Some(first) = state.queue.pop_front() else {
+    // The first domain an open session can serve goes first (its host's session is reused
+    // rather than ended for another name's); otherwise the longest waiting.
+    let at = state
+        .queue
+        .iter()
+        .position(|p| {
+            state
+                .idle
+                .iter()
+                .any(|i| state.names.may_serve(i.session.host(), &p.host))
+        })
+        .unwrap_or(0);
+    let Some(first) = state.queue.remove(at) else {
         return Vec::new();
     };
     let max = usize::try_from(max.max(1)).unwrap_or(1);
