@@ -650,10 +650,8 @@ async fn refused_sender_at_one_rcpt_retries_only_that_domain() {
     }
 }
 
-/// Known library bug (see the report): the null-sender retry's `MAIL FROM:<>` and `RSET` lines
-/// are logged untagged, so they land in the evidence of every domain of the batch, including
-/// those that were not retried (whose facts show no retry and one `RSET`). Asserts the correct
-/// behaviour; fails until the library is fixed.
+/// The null-sender retry's `MAIL FROM:<>` and `RSET` lines belong to the domains retried only,
+/// not to the others of the batch (whose facts show no retry and one `RSET`).
 #[tokio::test]
 async fn the_retry_is_not_in_the_evidence_of_domains_left_out_of_it() {
     let ds = names(&["a.example", "b.example", "c.example"]);
@@ -1118,11 +1116,9 @@ async fn starttls_454_over_a_given_stream_ends_without_a_second_connection() {
     assert_eq!(seen.lines(), [EHLO, "STARTTLS", "QUIT"]);
 }
 
-/// Known library bug (see the report): over a given stream the session records the peer's
-/// own address as our local address (`Connected { local: 192.0.2.25:0 }`, "connected from
-/// 192.0.2.25") and then counts it among ours, so a permanent refusal of `MAIL` that names the
-/// server's own address is taken for a refusal of our client and not retried with `<>`, as it
-/// is over TCP. Asserts the correct behaviour; fails until the library is fixed.
+/// Over a given stream our local address is unknown: the peer's address must not be taken for
+/// ours, or a permanent refusal of `MAIL` that names the server's own address would be taken for
+/// a refusal of our client and not retried with `<>`, as it is over TCP.
 #[tokio::test]
 async fn the_peer_address_is_not_taken_for_ours_over_a_given_stream() {
     let refusal = "550 5.7.0 mx.example.test [192.0.2.25]: message refused by policy";
@@ -1278,10 +1274,8 @@ async fn an_unsafe_domain_gets_no_transaction_and_the_others_are_served() {
     assert_own_evidence(&shares);
 }
 
-/// Known library bug (see the report): the lines of the transaction shared by the others
-/// (`MAIL`, `RSET`, their replies and the "one transaction" note) are logged untagged, so they
-/// land in the evidence of an unsafe domain that had no transaction at all. Asserts the correct
-/// behaviour; fails until the library is fixed.
+/// The lines of the transaction shared by the others (`MAIL`, `RSET`, their replies and the
+/// "one transaction" note) are not in the evidence of an unsafe domain that had none.
 #[tokio::test]
 async fn an_unsafe_domain_shows_no_transaction_in_its_evidence() {
     let ds = names(&["a.example", "bad>domain"]);

@@ -212,7 +212,7 @@ pub(crate) fn name_server(sa: SocketAddr) -> NameServerConfig {
 pub struct HickoryDns {
     resolver: TokioResolver,
     /// Queries being asked now, by name (lower case, absolute) and type.
-    flight: std::sync::Arc<InFlight<(String, RecordType), Result<HickoryLookup, Lookup<()>>>>,
+    flight: std::sync::Arc<Flight>,
     label: String,
     /// Explicit servers, for the loopback PTR path (see [`HickoryDns::ptr`]).
     servers: Vec<SocketAddr>,
@@ -411,6 +411,9 @@ impl HickoryDns {
         }
     }
 }
+
+/// Queries in flight, by name (lower case, absolute) and type, with their shared outcome.
+type Flight = InFlight<(String, RecordType), Result<HickoryLookup, Lookup<()>>>;
 
 /// How long a negative answer (NXDOMAIN, NODATA) is cached at most: a record just added shows
 /// within this time.

@@ -8,6 +8,7 @@
 //! the caller ([`Session::over`], in-memory duplex streams in tests).
 
 use std::net::{IpAddr, SocketAddr};
+use std::sync::Arc;
 use std::time::Duration;
 
 use rustls_pki_types::CertificateDer;
@@ -37,10 +38,33 @@ enum Dial {
     Given(Option<Box<dyn Io>>),
 }
 
-/// A transcript line, and the domain it belongs to in a shared transaction (`None`: to all).
+/// Whose evidence a transcript line belongs to, when several domains share a transaction.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub(crate) enum Tag {
+    /// Everybody's: the connection, and notes about the session.
+    #[default]
+    All,
+    /// One domain's (by its index in the batch): its recipient and the reply.
+    One(usize),
+    /// The domains of one command group (`MAIL`, `RSET`, the relay test of a group that not
+    /// every domain of the batch is in).
+    Group(Arc<[usize]>),
+}
+
+impl Tag {
+    fn includes(&self, i: usize) -> bool {
+        match self {
+            Self::All => true,
+            Self::One(k) => *k == i,
+            Self::Group(ks) => ks.contains(&i),
+        }
+    }
+}
+
+/// A transcript line, and whose evidence it belongs to.
 #[derive(Debug, Clone)]
 pub(crate) struct Tagged {
-    pub(crate) tag: Option<usize>,
+    pub(crate) tag: Tag,
     pub(crate) line: TranscriptLine,
 }
 
@@ -72,7 +96,7 @@ pub struct Session {
     /// Lines not handed out yet.
     log: Vec<Tagged>,
     /// The tag of lines logged now.
-    pub(super) tag: Option<usize>,
+    pub(super) tag: Tag,
     local_ip: Option<IpAddr>,
     echoed: Option<IpAddr>,
     /// The certificate chain the server presented (DER, leaf first), to check it for other
@@ -178,7 +202,7 @@ impl Session {
             errors: 0,
             last_used: t0,
             log: Vec::new(),
-            tag: None,
+            tag: Tag::All,
             local_ip: None,
             echoed: None,
             peer_chain: Vec::new(),
@@ -317,7 +341,12 @@ impl Session {
             }
             Dial::Given(stream) => match stream.take() {
                 Some(stream) => {
-                    let local = SocketAddr::new(self.ip, 0);
+                    // Our end of a given stream is unknown: unspecified, never the peer's.
+                    let unknown = match self.ip {
+                        IpAddr::V4(_) => IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED),
+                        IpAddr::V6(_) => IpAddr::V6(std::net::Ipv6Addr::UNSPECIFIED),
+                    };
+                    let local = SocketAddr::new(unknown, 0);
                     (ConnectOutcome::Connected { local, ms: 0 }, Some(stream))
                 }
                 None => (
@@ -338,7 +367,9 @@ impl Session {
         let budget = cfg.connect_timeout.min(self.remaining());
         let (outcome, stream) = self.dial(budget).await;
         self.note(describe_connect(&outcome));
-        if let ConnectOutcome::Connected { local, .. } = &outcome {
+        if let ConnectOutcome::Connected { local, .. } = &outcome
+            && !local.ip().is_unspecified()
+        {
             self.local_ip = Some(local.ip());
         }
         facts.connect = outcome;
@@ -598,7 +629,7 @@ impl Session {
     pub(super) async fn command(&mut self, cmd: Command, timeout: Duration) -> Step {
         let sent = Instant::now();
         let text = cmd.to_string();
-        if let Err(outcome) = self.send(&[(self.tag, cmd)], timeout).await {
+        if let Err(outcome) = self.send(&[(self.tag.clone(), cmd)], timeout).await {
             return step(text, outcome, sent);
         }
         self.read_step(text, sent, timeout).await
@@ -618,12 +649,12 @@ impl Session {
     /// logged under its tag.
     pub(super) async fn send(
         &mut self,
-        cmds: &[(Option<usize>, Command)],
+        cmds: &[(Tag, Command)],
         timeout: Duration,
     ) -> Result<(), StepOutcome> {
         let mut wire = Vec::new();
         for (tag, cmd) in cmds {
-            self.push_tagged(*tag, Speaker::Client, cmd.to_string());
+            self.push_tagged(tag.clone(), Speaker::Client, cmd.to_string());
             cmd.write_to(&mut wire);
         }
         let budget = timeout.min(self.remaining());
@@ -697,10 +728,10 @@ impl Session {
     }
 
     fn push(&mut self, who: Speaker, text: String) {
-        self.push_tagged(self.tag, who, text);
+        self.push_tagged(self.tag.clone(), who, text);
     }
 
-    pub(super) fn push_tagged(&mut self, tag: Option<usize>, who: Speaker, text: String) {
+    pub(super) fn push_tagged(&mut self, tag: Tag, who: Speaker, text: String) {
         let line = TranscriptLine {
             who,
             at_ms: ms_since(self.t0),
@@ -714,15 +745,15 @@ impl Session {
         self.log.drain(..).map(|t| t.line).collect()
     }
 
-    /// The lines logged since the last hand-out, split among `n` domains: each gets the
-    /// untagged lines and its own.
+    /// The lines logged since the last hand-out, split among `n` domains: each gets the lines
+    /// for everybody, those of the groups it was in, and its own.
     pub(super) fn take_log_for(&mut self, n: usize) -> Vec<Vec<TranscriptLine>> {
         let mut out = vec![Vec::new(); n];
         for t in self.log.drain(..) {
-            match t.tag {
-                Some(i) if i < n => out[i].push(t.line),
-                Some(_) => {}
-                None => out.iter_mut().for_each(|o| o.push(t.line.clone())),
+            for (i, o) in out.iter_mut().enumerate() {
+                if t.tag.includes(i) {
+                    o.push(t.line.clone());
+                }
             }
         }
         out

@@ -11,7 +11,7 @@
 use tokio::time::Instant;
 
 use super::command::Command;
-use super::session::{Session, step};
+use super::session::{Session, Tag, step};
 use crate::classify::{About, Stage, classify};
 use crate::facts::{NullSenderRetry, SmtpFacts, Speaker, Step, StepOutcome, TranscriptLine};
 
@@ -97,7 +97,7 @@ impl Session {
                 live.push(i);
             } else {
                 let text = format!("domain {d:?} is not a plain ASCII name; no transaction");
-                self.push_tagged(Some(i), Speaker::Note, text);
+                self.push_tagged(Tag::One(i), Speaker::Note, text);
             }
         }
         if live.is_empty() {
@@ -105,6 +105,7 @@ impl Session {
         }
         self.transactions += u32::try_from(live.len()).unwrap_or(u32::MAX);
         if live.len() > 1 {
+            self.tag = Tag::Group(live.clone().into());
             self.note(format!(
                 "one transaction for {} domains on this address: one MAIL FROM, one RCPT TO each",
                 live.len()
@@ -139,7 +140,7 @@ impl Session {
         if !retry.is_empty() && rset_ok {
             for &i in &retry {
                 self.push_tagged(
-                    Some(i),
+                    Tag::One(i),
                     Speaker::Note,
                     "our sender was refused: retrying once with the null sender <>, which receivers must accept (RFC 5321 §4.5.5)"
                         .to_owned(),
@@ -164,7 +165,7 @@ impl Session {
     }
 
     fn hand_out(&mut self, mut shares: Vec<Share>) -> Vec<Share> {
-        self.tag = None;
+        self.tag = Tag::All;
         let logs = self.take_log_for(shares.len());
         for (share, log) in shares.iter_mut().zip(logs) {
             share.transcript = log;
@@ -182,6 +183,7 @@ impl Session {
         relay: Option<&str>,
     ) -> Group {
         let timeout = self.client.config().command_timeout;
+        let members = Tag::Group(which.into());
         let mail_cmd = Command::MailFrom(sender.to_owned());
         let rcpt = |i: usize| Command::postmaster(&domains[i]);
         let mut group = Group {
@@ -192,32 +194,32 @@ impl Session {
             pipelined: self.pipelines(),
         };
         if group.pipelined {
-            let mut cmds = vec![(None, mail_cmd.clone())];
-            cmds.extend(which.iter().map(|&i| (Some(i), rcpt(i))));
-            cmds.extend(relay.map(|r| (None, Command::RcptTo(r.to_owned()))));
-            cmds.push((None, Command::Rset));
+            let mut cmds = vec![(members.clone(), mail_cmd.clone())];
+            cmds.extend(which.iter().map(|&i| (Tag::One(i), rcpt(i))));
+            cmds.extend(relay.map(|r| (members.clone(), Command::RcptTo(r.to_owned()))));
+            cmds.push((members.clone(), Command::Rset));
             let sent = Instant::now();
             if let Err(outcome) = self.send(&cmds, timeout).await {
                 group.mail = step(mail_cmd.to_string(), outcome, sent);
                 return group;
             }
-            self.tag = None;
+            self.tag = members.clone();
             group.mail = self.read_step(mail_cmd.to_string(), sent, timeout).await;
             if stops(&group.mail) {
                 return group;
             }
             for (k, &i) in which.iter().enumerate() {
-                self.tag = Some(i);
+                self.tag = Tag::One(i);
                 let s = self.read_step(rcpt(i).to_string(), sent, timeout).await;
                 let stop = stops(&s);
                 group.rcpts[k] = Some(s);
                 if stop {
                     self.unanswered(&mut group.rcpts[k + 1..], &which[k + 1..], domains);
-                    self.tag = None;
+                    self.tag = members.clone();
                     return group;
                 }
             }
-            self.tag = None;
+            self.tag = members.clone();
             if let Some(r) = relay {
                 let s = self
                     .read_step(Command::RcptTo(r.to_owned()).to_string(), sent, timeout)
@@ -232,11 +234,11 @@ impl Session {
             return group;
         }
 
-        self.tag = None;
+        self.tag = members.clone();
         group.mail = self.command(mail_cmd, timeout).await;
         if group.mail.accepted() {
             for (k, &i) in which.iter().enumerate() {
-                self.tag = Some(i);
+                self.tag = Tag::One(i);
                 let s = self.command(rcpt(i), timeout).await;
                 let stop = stops(&s);
                 group.rcpts[k] = Some(s);
@@ -245,7 +247,7 @@ impl Session {
                     break;
                 }
             }
-            self.tag = None;
+            self.tag = members.clone();
             if let Some(r) = relay.filter(|_| self.is_alive()) {
                 group.relay = Some(self.command(Command::RcptTo(r.to_owned()), timeout).await);
             }
@@ -261,7 +263,7 @@ impl Session {
     fn unanswered(&mut self, slots: &mut [Option<Step>], which: &[usize], domains: &[String]) {
         for (slot, &i) in slots.iter_mut().zip(which) {
             self.push_tagged(
-                Some(i),
+                Tag::One(i),
                 Speaker::Note,
                 "no reply for this recipient: the connection ended before its turn".to_owned(),
             );
