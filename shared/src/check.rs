@@ -183,6 +183,7 @@ impl Checker {
         if expired {
             // The configuration was valid when the checker was built, so this cannot fail;
             // if it somehow did, keep the old caches rather than fail the check.
+            self.dns.clear_cache();
             if let Ok(fresh) = RunState::new(&self.config, &self.dns) {
                 let old = std::mem::replace(&mut *guard, Arc::new(fresh));
                 if let (Some(prober), Ok(rt)) =

@@ -73,6 +73,10 @@ pub trait DnsSource: Send + Sync + fmt::Debug {
     /// Which resolver answers, for the record: `system (IP:PORT, …)` or `IP:PORT, …`.
     fn describe(&self) -> String;
 
+    /// Forgets cached answers, so the next queries ask the servers (a long-lived checker's
+    /// caches expired). The default has nothing to forget.
+    fn clear_cache(&self) {}
+
     /// NS names at `name` itself (lower case, no trailing dot): where the zone that holds a
     /// domain is delegated. The default answers "not supported" (a failed lookup), so DNS
     /// sources that never need it (fakes in tests) do not have to implement it.
@@ -500,6 +504,10 @@ impl DnsSource for HickoryDns {
 
     fn describe(&self) -> String {
         self.label.clone()
+    }
+
+    fn clear_cache(&self) {
+        self.resolver.clear_cache();
     }
 
     fn ns<'a>(&'a self, name: &'a str) -> DnsFuture<'a, Lookup<String>> {
