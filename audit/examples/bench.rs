@@ -278,6 +278,30 @@ impl FloorModel {
         per_session.div_ceil(self.domains_per_session) * self.setup() + exchanges
     }
 
+    /// How [`address`](Self::address) counts, in words.
+    fn describe(&self, domains: usize) -> String {
+        let sessions = self.sessions.min(domains).max(1);
+        let per_session = domains.div_ceil(sessions);
+        let setups = per_session.div_ceil(self.domains_per_session);
+        let mut text = format!(
+            "{}{} set-up + ceil({per_session} / {}) transactions",
+            if setups > 1 {
+                format!("{setups} × ")
+            } else {
+                String::new()
+            },
+            self.setup(),
+            self.batch
+        );
+        if !self.pipelining {
+            text.push_str(" × 2 RTT (MAIL, RSET) + 1 RTT per RCPT");
+        }
+        if sessions > 1 {
+            text.push_str(&format!(" in each of {sessions} parallel sessions"));
+        }
+        text
+    }
+
     /// The slowest address, in round trips.
     fn floor(&self, domains_per_address: &[usize]) -> usize {
         domains_per_address
@@ -741,14 +765,8 @@ fn bench_hosts(a: &Args) {
         n,
         a.concurrency,
         format!(
-            "sharing: {} set-up + ceil({per_address} / {}) transactions on the busiest address{}",
-            model.setup(),
-            model.batch,
-            if a.pipelining {
-                ""
-            } else {
-                ", MAIL/RCPT/RSET each 1 RTT"
-            }
+            "sharing, on the busiest address ({per_address} domains): {}",
+            model.describe(per_address)
         ),
     );
     print_floor("network floor", rtts, a.rtt(), m.wall, &note);
@@ -771,11 +789,17 @@ fn bench_hosts(a: &Args) {
     // The one-domain-per-transaction path in this RTT model: MAIL+RCPT in one write, then RSET
     // (MAIL, RCPT, RSET one by one without PIPELINING).
     let per_domain = if a.pipelining { 2 } else { 3 };
-    let unbatched = model.setup() + per_address * per_domain;
+    let setups = per_address.div_ceil(model.domains_per_session).max(1);
+    let unbatched = setups * model.setup() + per_address * per_domain;
     let unbatched_s = unbatched as f64 * a.rtt().as_secs_f64();
     println!(
-        "  unbatched floor      {unbatched_s:.2} s ({unbatched} RTT: {} set-up + {per_address} domains × {per_domain} RTT, MAIL+RCPT then RSET per domain) → {}",
+        "  unbatched floor      {unbatched_s:.2} s ({unbatched} RTT: {setups} × {} set-up + {per_address} domains × {per_domain} RTT, {} per domain) → {}",
         model.setup(),
+        if a.pipelining {
+            "MAIL+RCPT in one write then RSET"
+        } else {
+            "MAIL, RCPT, RSET one by one"
+        },
         old(unbatched_s)
     );
     drop(lab);
@@ -827,11 +851,7 @@ fn bench_shared(a: &Args, n: usize) {
         model.floor(&lab.domains_per_server),
         a.rtt(),
         m.wall,
-        &format!(
-            "one session shared by all {n} names: {} set-up + ceil({n} / {}) transactions",
-            model.setup(),
-            model.batch
-        ),
+        &format!("sessions shared by all {n} names: {}", model.describe(n)),
     );
     let one = FloorModel {
         batch: 1,
@@ -1063,9 +1083,8 @@ fn bench_synthetic(a: &Args, n: usize) {
         n,
         a.concurrency,
         format!(
-            "sharing: {} set-up per session + ceil({per_address} / {}) transactions",
-            model.setup(),
-            model.batch
+            "sharing, on the busiest address ({per_address} domains): {}",
+            model.describe(per_address)
         ),
     );
     print_floor("network floor", rtts, a.rtt(), m.wall, &note);
