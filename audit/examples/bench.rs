@@ -9,7 +9,7 @@
 //! ```
 //!
 //! Builds a synthetic lab and runs the auditor's engine (`mailcheck_audit::run`) over it with
-//! `-j` domains in flight, writing JSONL and CSV reports to a temp dir. DNSBL checks are off.
+//! `-j` domains in flight, writing CSV and JSONL reports to a temp dir. DNSBL checks are off.
 //!
 //! **Latency model.** Every SMTP server answers with the testkit's
 //! [`round_trip`](mailcheck_testkit::smtp::SmtpServerBuilder::round_trip) model: one round trip
@@ -26,11 +26,12 @@
 //!   the server picks a leaf per SNI name instead, and the bench sets `min_connect_interval`
 //!   to 50 ms (said in the output), so keep N small there (e.g. 5).
 //! - `--synthetic N`: streaming memory. N domains `d{i}.h{k}.bench.test` written to a temp CSV
-//!   file (never held in memory) and read back through the file source; MX, SPF and DMARC come
-//!   from DNS wildcards (`*.h{k}.bench.test`); RTT 0 unless `--rtt-ms` is given. The lab runs
-//!   in a child process (this example re-executed with `--serve-lab`), so the peak RSS
-//!   (`VmHWM`) is the auditor's alone; it is printed as the processed count passes 10 k,
-//!   100 k, 1 M and at the end.
+//!   file (never held in memory) and read back through the file source; MX, SPF, DMARC, TLS-RPT
+//!   come from DNS wildcards (`*.h{k}.bench.test`); RTT 0 unless `--rtt-ms` is given; CSV report
+//!   only (`--jsonl` adds the JSONL). The lab runs in a child process (this example
+//!   re-executed with `--serve-lab`), so the peak RSS (`VmHWM`) is the auditor's alone; it is
+//!   printed as the processed count (counted by the CSV renderer) passes 10 k, 100 k, 1 M and
+//!   at the end.
 //!
 //! **Knobs.** `--batch N` sets `max_rcpts_per_transaction` (`--batch 1`: one domain per
 //! transaction), `--sessions-per-ip N` sets `sessions_per_ip`, `--no-auth` turns the
@@ -999,7 +1000,7 @@ fn bench_synthetic(a: &Args, n: usize) {
     let model = FloorModel::from_config(a, &config);
     println!("$ {}", command_line());
     println!(
-        "mailcheck-audit bench, synthetic: {n} domains d{{i}}.h{{k}}.bench.test over {} MX addresses, MX/SPF/DMARC by DNS wildcards; CSV streamed from {}; lab in child process {}",
+        "mailcheck-audit bench, synthetic: {n} domains d{{i}}.h{{k}}.bench.test over {} MX addresses, MX/SPF/DMARC/TLS-RPT by DNS wildcards; CSV streamed from {}; lab in child process {}",
         a.hosts,
         csv.display(),
         lab.child.id()
