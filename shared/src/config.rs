@@ -95,6 +95,9 @@ pub struct DnsConfig {
     /// Answers kept by the resolver, each for its TTL (0: no cache; every query asks the
     /// server). Identical queries in flight at the same time are always asked once.
     pub cache_size: u64,
+    /// The most queries outstanding at the resolver at once: a burst beyond what a resolver's
+    /// socket holds is dropped and costs a retransmission timeout.
+    pub max_in_flight: usize,
 }
 
 impl Default for DnsConfig {
@@ -104,6 +107,7 @@ impl Default for DnsConfig {
             timeout: Duration::from_secs(3),
             attempts: 1,
             cache_size: 8192,
+            max_in_flight: 64,
         }
     }
 }

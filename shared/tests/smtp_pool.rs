@@ -154,7 +154,10 @@ async fn thousand_domains_on_ten_addresses_use_ten_connections() {
         .await;
     assert!(results.iter().all(|f| f.accepted_postmaster()));
     assert_eq!(results.len(), 1000);
-    assert_eq!(results.iter().filter(|f| !f.reused_session).count(), 10);
+    // Only the domains of each address's first transaction were on a session not reused.
+    let fresh = results.iter().filter(|f| !f.reused_session).count();
+    assert!((10..=100).contains(&fresh), "{fresh}");
+    assert!(results.iter().any(|f| f.transaction_domains > 1));
     for s in &servers {
         assert_eq!(s.connections(), 1, "{}", s.addr());
     }

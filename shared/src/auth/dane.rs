@@ -683,7 +683,8 @@ fn build_resolver(
     let mut opts = ResolverOpts::default();
     opts.timeout = dns.timeout;
     opts.attempts = dns.attempts;
-    opts.cache_size = 0;
+    opts.cache_size = dns.cache_size;
+    opts.negative_max_ttl = Some(crate::probe::dns::NEGATIVE_MAX_TTL);
     opts.ndots = 0;
     opts.use_hosts_file = ResolveHosts::Never;
     opts.preserve_intermediates = true;

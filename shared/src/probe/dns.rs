@@ -6,6 +6,8 @@
 //! and are always queried as fully qualified names (no search list). Names in answers come back in
 //! lower case without the trailing dot (the root is `"."`).
 //!
+//! At most `dns.max_in_flight` queries are outstanding at once (a burst beyond what the
+//! resolver's socket holds is dropped, and each drop costs a retransmission timeout).
 //! Identical queries in flight at the same time are sent once ([`InFlight`]); answers are
 //! cached by hickory for their TTL (`dns.cache_size` entries, negative answers at most
 //! [`NEGATIVE_MAX_TTL`]), as a recursive resolver would. Memoisation per run of derived facts
@@ -217,6 +219,8 @@ pub struct HickoryDns {
     resolver: TokioResolver,
     /// Queries being asked now, by name (lower case, absolute) and type.
     flight: std::sync::Arc<Flight>,
+    /// One permit per query that may be outstanding at the resolver.
+    outstanding: std::sync::Arc<tokio::sync::Semaphore>,
     label: String,
     /// Explicit servers, for the loopback PTR path (see [`HickoryDns::ptr`]).
     servers: Vec<SocketAddr>,
@@ -306,6 +310,9 @@ impl HickoryDns {
         Ok(Self {
             resolver,
             flight: std::sync::Arc::default(),
+            outstanding: std::sync::Arc::new(tokio::sync::Semaphore::new(
+                config.max_in_flight.max(1),
+            )),
             label,
             servers,
             timeout: config.timeout,
@@ -354,6 +361,7 @@ impl HickoryDns {
         let result = self
             .flight
             .run(key, || async {
+                let _permit = self.outstanding.acquire().await;
                 self.resolver
                     .lookup(name, rtype)
                     .await

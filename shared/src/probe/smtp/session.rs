@@ -102,6 +102,8 @@ pub struct Session {
     /// The certificate chain the server presented (DER, leaf first), to check it for other
     /// names of this address.
     peer_chain: Vec<CertificateDer<'static>>,
+    /// The fastest reply to a single command seen so far: the round trip to the server.
+    round_trip: Option<Duration>,
 }
 
 impl std::fmt::Debug for Session {
@@ -206,6 +208,7 @@ impl Session {
             local_ip: None,
             echoed: None,
             peer_chain: Vec::new(),
+            round_trip: None,
         }
     }
 
@@ -259,6 +262,12 @@ impl Session {
     /// Whether the next transaction will be pipelined.
     pub const fn pipelines(&self) -> bool {
         self.pipelining && self.pipelining_allowed
+    }
+
+    /// The round trip to the server as this session measured it (the fastest reply to a
+    /// single command), once one was answered.
+    pub const fn round_trip(&self) -> Option<Duration> {
+        self.round_trip
     }
 
     /// How long the session has been idle since its last operation.
@@ -632,7 +641,12 @@ impl Session {
         if let Err(outcome) = self.send(&[(self.tag.clone(), cmd)], timeout).await {
             return step(text, outcome, sent);
         }
-        self.read_step(text, sent, timeout).await
+        let step = self.read_step(text, sent, timeout).await;
+        if step.reply().is_some() {
+            let took = sent.elapsed();
+            self.round_trip = Some(self.round_trip.map_or(took, |rt| rt.min(took)));
+        }
+        step
     }
 
     pub(super) async fn read_step(
