@@ -50,6 +50,10 @@
 //!   5 without TLS) and the politeness floor (one session per address, a fresh one then 3
 //!   replies per further domain).
 
+/// The allocator of `mailcheck-audit`, so memory figures are the binary's.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 use std::io::{BufRead, BufReader, BufWriter, Write};
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::path::{Path, PathBuf};

@@ -8,6 +8,11 @@ use clap::Parser as _;
 use mailcheck_audit::app::{self, Exit};
 use mailcheck_audit::cli::Cli;
 
+/// mimalloc returns freed memory to the system and keeps little per thread: a run over a
+/// million domains stays flat where glibc's per-thread arenas kept growing.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn init_logging(verbose: u8, quiet: bool) {
     let level = match (quiet, verbose) {
         (true, _) => "error",

@@ -10,6 +10,10 @@ use clap::{Parser, Subcommand};
 use mailcheck::DomainName;
 use mailcheck_bot::{BotConfig, Data, ProgressSender, RenderContext, render_report};
 
+/// mimalloc returns freed memory to the system: a long-lived bot stays small.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 const SETUP: &str = "\
 SETUP
   1. Create an application at https://discord.com/developers/applications

@@ -85,9 +85,8 @@ struct SlotState {
     idle: Vec<Idle>,
     /// Sessions in use by a batch right now.
     active: usize,
-    /// Bumped whenever a session goes idle, so a reaper knows whether its session is still
-    /// the one waiting.
-    generation: u64,
+    /// The address's reaper task is running.
+    reaper: bool,
     /// When the next new connection may start.
     next_connect: Option<Instant>,
     /// A final connection-level failure, remembered for the run.
@@ -166,7 +165,6 @@ struct Idle {
     session: Session,
     /// The connection-level facts (connect, greeting, EHLO, STARTTLS) and their transcript.
     base: SmtpFacts,
-    generation: u64,
 }
 
 /// What a domain asks of the pool.
@@ -593,31 +591,44 @@ impl SmtpProber {
             }
             return;
         }
-        let generation = {
+        let start_reaper = {
             let mut state = lock(&slot.state);
             state.active -= 1;
-            state.generation += 1;
-            let generation = state.generation;
-            state.idle.push(Idle {
-                session,
-                base,
-                generation,
-            });
-            generation
+            state.idle.push(Idle { session, base });
+            !std::mem::replace(&mut state.reaper, true)
         };
-        let slot = Arc::clone(slot);
-        let wait = cfg.reuse_idle;
-        tokio::spawn(async move {
-            tokio::time::sleep(wait).await;
-            let idle = {
-                let mut state = lock(&slot.state);
-                let at = state.idle.iter().position(|i| i.generation == generation);
-                at.map(|k| state.idle.remove(k))
-            };
-            if let Some(idle) = idle {
-                idle.session.quit_silently().await;
+        if start_reaper {
+            tokio::spawn(reap(Arc::clone(slot), cfg.reuse_idle));
+        }
+    }
+}
+
+/// The address's reaper: ends idle sessions with `QUIT` once they idled `reuse_idle`, and
+/// stops when none is left (one task per address, not one per parked session).
+async fn reap(slot: Arc<Slot>, reuse_idle: std::time::Duration) {
+    loop {
+        let (expired, next) = {
+            let mut state = lock(&slot.state);
+            let (expired, kept): (Vec<Idle>, Vec<Idle>) = std::mem::take(&mut state.idle)
+                .into_iter()
+                .partition(|i| i.session.idle_for() >= reuse_idle);
+            let next = kept
+                .iter()
+                .map(|i| reuse_idle.saturating_sub(i.session.idle_for()))
+                .min();
+            state.idle = kept;
+            if next.is_none() {
+                state.reaper = false;
             }
-        });
+            (expired, next)
+        };
+        for idle in expired {
+            idle.session.quit_silently().await;
+        }
+        match next {
+            Some(wait) => tokio::time::sleep(wait).await,
+            None => return,
+        }
     }
 }
 
