@@ -541,7 +541,7 @@ pub struct DmarcLookup {
     /// The parsed record, when there is exactly one and it parses.
     pub record: Option<DmarcRecord>,
     /// Why the record does not parse: the one kept record, or, when none was kept, the first
-    /// ignored one.
+    /// ignored one that mentions DMARC.
     pub error: Option<DmarcParseError>,
 }
 
@@ -557,7 +557,7 @@ impl DmarcLookup {
             ignored,
             record,
             error,
-        } = super::keep_records(&lookup, is_dmarc_record, parse_record);
+        } = super::keep_records(&lookup, is_dmarc_record, "dmarc", parse_record);
         Self {
             name: format!("_dmarc.{domain}"),
             domain,

@@ -93,7 +93,9 @@ pub async fn collect(ctx: &AuthContext<'_>) -> AuthFacts {
 
 /// The TXT records at a policy name sorted the way receivers do: the ones that start with the
 /// version tag are kept, the others ignored; the one kept record is parsed (or, when none was
-/// kept, the first ignored one, to say why it is not a record).
+/// kept, the first ignored one that looks like an attempt at this kind of record, to say why it
+/// is not one — an unrelated record, such as an SPF record a wildcard puts at every name, is
+/// only ignored).
 #[derive(Debug)]
 pub(crate) struct KeptRecords<R, E> {
     /// The records receivers keep.
@@ -110,11 +112,13 @@ pub(crate) struct KeptRecords<R, E> {
 pub(crate) fn keep_records<R, E>(
     lookup: &crate::facts::Lookup<String>,
     is_record: impl Fn(&str) -> bool,
+    attempt: &str,
     parse: impl Fn(&str) -> Result<R, E>,
 ) -> KeptRecords<R, E> {
     let (records, ignored): (Vec<String>, Vec<String>) =
         lookup.records().iter().cloned().partition(|r| is_record(r));
-    let to_parse = match (records.as_slice(), ignored.first()) {
+    let looks_like = |r: &&String| r.to_ascii_lowercase().contains(attempt);
+    let to_parse = match (records.as_slice(), ignored.iter().find(looks_like)) {
         ([one], _) | ([], Some(one)) => Some(one),
         _ => None,
     };

@@ -258,7 +258,7 @@ pub struct TlsRptFacts {
     /// The parsed record, when there is exactly one and it parses.
     pub record: Option<TlsRptRecord>,
     /// Why the record does not parse: the one kept record, or, when none was kept, the first
-    /// ignored one.
+    /// ignored one that mentions TLS-RPT.
     pub error: Option<TlsRptParseError>,
 }
 
@@ -274,7 +274,7 @@ impl TlsRptFacts {
             ignored,
             record,
             error,
-        } = super::keep_records(&lookup, is_tlsrpt_record, parse_record);
+        } = super::keep_records(&lookup, is_tlsrpt_record, "tlsrpt", parse_record);
         Self {
             name: format!("_smtp._tls.{domain}"),
             lookup: Some(lookup),
@@ -391,6 +391,26 @@ mod tests {
         );
         assert_eq!(f.records.len(), 2);
         assert!(f.record.is_none() && f.error.is_none());
+        // An unrelated record (a wildcard's SPF) is ignored, not a broken TLS-RPT record; an
+        // attempt at one is explained.
+        let f = TlsRptFacts::from_answer(
+            "example.com",
+            Lookup::Answer {
+                records: vec!["v=spf1 include:_spf.example.com -all".into()],
+            },
+        );
+        assert!(f.records.is_empty() && f.record.is_none() && f.error.is_none());
+        assert_eq!(f.ignored.len(), 1);
+        let f = TlsRptFacts::from_answer(
+            "example.com",
+            Lookup::Answer {
+                records: vec![
+                    "v=spf1 -all".into(),
+                    "v=TLSRPTv2; rua=mailto:a@b.example".into(),
+                ],
+            },
+        );
+        assert!(f.record.is_none() && f.error.is_some());
         let f = TlsRptFacts::from_answer("example.com", Lookup::NxDomain);
         assert!(f.records.is_empty() && f.record.is_none() && f.error.is_none());
         let json = serde_json::to_string(&f).unwrap();
