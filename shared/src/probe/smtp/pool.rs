@@ -16,8 +16,8 @@
 //!   handshake failure, or no STARTTLS — the server ignores the name, and every name on the
 //!   address shares sessions, each checked against the recorded certificate; otherwise each
 //!   name gets its own connection, spaced. The facts say which (`session_host`).
-//! - **Lingering:** a batch with room waits an eighth of the measured round trip (at most
-//!   10 ms, not at all under 8 ms) for domains about to ask, which then save a round trip.
+//! - **Lingering:** a batch with room waits a quarter of the measured round trip (at most
+//!   20 ms, not at all under 4 ms) for domains about to ask, which then save a round trip.
 //! - **Spacing:** new connections to one address start at least `min_connect_interval` apart;
 //!   reused sessions are not spaced.
 //! - **Transient outcomes** (connect timeout or no route, no greeting, a 4xx, a drop) are
@@ -45,7 +45,7 @@ use crate::config::SmtpConfig;
 use crate::facts::{SmtpFacts, Speaker, Step, TranscriptLine};
 
 /// The longest a batch with room waits for more domains.
-const LINGER_MAX: std::time::Duration = std::time::Duration::from_millis(10);
+const LINGER_MAX: std::time::Duration = std::time::Duration::from_millis(20);
 /// Round trips too short to be worth a wait (a LAN, loopback).
 const LINGER_MIN: std::time::Duration = std::time::Duration::from_millis(1);
 
@@ -378,12 +378,12 @@ impl SmtpProber {
             }
         }
         // A batch with room waits a moment for domains about to ask (their DNS is answering):
-        // an eighth of the round trip, at most LINGER_MAX, saves a round trip for each of them.
+        // a quarter of the round trip, at most LINGER_MAX, saves a round trip for each of them.
         if batch.len() < room
             && !batch[0].solo
             && let Some(rtt) = session.round_trip()
         {
-            let linger = (rtt / 8).min(LINGER_MAX);
+            let linger = (rtt / 4).min(LINGER_MAX);
             if linger >= LINGER_MIN {
                 tokio::time::sleep(linger).await;
                 top_up(&mut lock(&slot.state), &mut batch, session.host(), room);
