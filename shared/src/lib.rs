@@ -32,7 +32,8 @@
 //!   the probe (null-sender retry) and the diagnosis.
 //! - [`config`]: [`CheckConfig`] and the diagnosis [`Policy`].
 //! - [`probe`]: all network I/O: DNS ([`probe::dns`]), MX collection, reverse DNS, blocklist
-//!   queries, the SMTP conversation, TLS, and our own vantage point.
+//!   queries, the SMTP conversation ([`probe::smtp`]: a sans-I/O core, sessions over any stream,
+//!   batched transactions and the per-address pool), TLS, and our own vantage point.
 //! - [`check`](mod@check): the [`Checker`] that runs the probes and the diagnosis.
 //! - [`error`]: [`Error`] for configuration and input problems (never for findings).
 //!
