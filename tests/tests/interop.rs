@@ -4,6 +4,12 @@
 //! of finding codes, the exit code and the real server's greeting in the transcript; a
 //! `--vantage` row asserts the exit code of `mailcheck-audit --vantage` from there.
 //!
+//! Then the **batch run**: every row probed from the lab's own namespace with the standard flags,
+//! all in ONE `mailcheck-audit` run, as an MSP's nightly list would be. The domains that share
+//! a real Postfix, Exim or OpenSMTPD then share its sessions and transactions (one `MAIL FROM`,
+//! a `RCPT TO` each, pipelined): each domain must still get exactly its row's verdict, codes and
+//! greeting, and some domains must really have shared a transaction.
+//!
 //! `cargo test -p mailcheck-interop [-- FILTER…]` (FILTER: substring of a row name such as
 //! `relay.test`, `wan.test@mxrej`, `vantage@mxdrop`). Environment:
 //! * `MXLAB_REQUIRED=1` — a missing lab or binary is a failure, not a skip (CI, tests/run-all.sh).
@@ -15,7 +21,9 @@ use std::process::{Command, ExitCode};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-use mailcheck_interop::{Lab, Scenario, audit_binary, load_scenarios, run_scenario};
+use mailcheck_interop::{
+    Lab, Scenario, audit_binary, batchable, load_scenarios, run_batch, run_scenario,
+};
 
 fn skip_or_fail(reason: &str) -> ExitCode {
     if std::env::var("MXLAB_REQUIRED").is_ok_and(|v| v == "1") {
@@ -156,7 +164,39 @@ fn main() -> ExitCode {
             });
         }
     });
-    let failures = failures.into_inner().unwrap_or_default();
+    let mut failures = failures.into_inner().unwrap_or_default();
+    let batch: Vec<&Scenario> = scenarios.iter().filter(|s| batchable(s)).collect();
+    let mut batch_ok = 0;
+    if batch.len() > 1 {
+        let out = run_batch(&lab, &bin, &batch, timeout);
+        for sc in &batch {
+            match out
+                .for_domain(sc.domain.as_deref().unwrap_or_default())
+                .check_in_batch(sc)
+            {
+                Ok(()) => batch_ok += 1,
+                Err(msg) => failures.push(format!("[batch run] {msg}")),
+            }
+        }
+        let shared = out
+            .stdout
+            .lines()
+            .filter(|l| {
+                serde_json::from_str::<serde_json::Value>(l).is_ok_and(|r| shared_transaction(&r))
+            })
+            .count();
+        println!(
+            "batch run: {} domains in one run ({:.1} s): {batch_ok} as their rows say; {shared} shared an SMTP transaction with other domains",
+            batch.len(),
+            out.elapsed.as_secs_f64()
+        );
+        if shared < 2 {
+            failures.push(format!(
+                "[batch run] only {shared} domain(s) shared a transaction: the domains on one server should\n{}",
+                out.command
+            ));
+        }
+    }
     if !failures.is_empty() {
         println!("\nfailures:\n");
         for f in &failures {
@@ -166,7 +206,7 @@ fn main() -> ExitCode {
     println!(
         "\ninterop result: {}. {} passed; {} failed; finished in {:.1} s",
         if failures.is_empty() { "ok" } else { "FAILED" },
-        scenarios.len() - failures.len(),
+        (scenarios.len() + batch.len()).saturating_sub(failures.len()),
         failures.len(),
         start.elapsed().as_secs_f64()
     );
@@ -174,5 +214,17 @@ fn main() -> ExitCode {
         ExitCode::SUCCESS
     } else {
         ExitCode::FAILURE
+    }
+}
+
+/// Whether any SMTP conversation in a report shared its transaction with other domains.
+fn shared_transaction(report: &serde_json::Value) -> bool {
+    match report {
+        serde_json::Value::Object(map) => map.iter().any(|(k, v)| {
+            (k == "transaction_domains" && v.as_u64().is_some_and(|n| n > 1))
+                || shared_transaction(v)
+        }),
+        serde_json::Value::Array(items) => items.iter().any(shared_transaction),
+        _ => false,
     }
 }
