@@ -69,8 +69,20 @@ impl<K: Eq + Hash + Clone, V: Clone> Memo<K, V> {
         F: FnOnce() -> Fut,
         Fut: Future<Output = V>,
     {
-        let cell = Arc::clone(self.lock().entry(key).or_default());
-        cell.get_or_init(init).await.clone()
+        self.cell(key).get_or_init(init).await.clone()
+    }
+
+    /// The cell for `key`, created empty when there is none.
+    fn cell(&self, key: K) -> Arc<OnceCell<V>> {
+        Arc::clone(self.lock().entry(key).or_default())
+    }
+
+    /// Forgets `key` if it still holds `cell` (not a newer one).
+    fn forget(&self, key: &K, cell: &Arc<OnceCell<V>>) {
+        let mut cells = self.lock();
+        if cells.get(key).is_some_and(|c| Arc::ptr_eq(c, cell)) {
+            cells.remove(key);
+        }
     }
 
     /// The value for `key` if it has been computed.
@@ -82,25 +94,22 @@ impl<K: Eq + Hash + Clone, V: Clone> Memo<K, V> {
 /// Coalesces concurrent work for the same key: callers that ask while it runs share its
 /// result; once it is done the key is forgotten, so a later caller runs the work again.
 pub struct InFlight<K, V> {
-    cells: Mutex<HashMap<K, Arc<OnceCell<V>>>>,
+    running: Memo<K, V>,
 }
 
 impl<K, V> Default for InFlight<K, V> {
     fn default() -> Self {
         Self {
-            cells: Mutex::new(HashMap::new()),
+            running: Memo::new(),
         }
     }
 }
 
 impl<K, V> fmt::Debug for InFlight<K, V> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let n = self
-            .cells
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .len();
-        f.debug_struct("InFlight").field("running", &n).finish()
+        f.debug_struct("InFlight")
+            .field("running", &self.running.len())
+            .finish()
     }
 }
 
@@ -111,24 +120,15 @@ impl<K: Eq + Hash + Clone, V: Clone> InFlight<K, V> {
         F: FnOnce() -> Fut,
         Fut: Future<Output = V>,
     {
-        let cell = {
-            let mut cells = self.cells.lock().unwrap_or_else(PoisonError::into_inner);
-            Arc::clone(cells.entry(key.clone()).or_default())
-        };
+        let cell = self.running.cell(key.clone());
         let value = cell.get_or_init(work).await.clone();
-        let mut cells = self.cells.lock().unwrap_or_else(PoisonError::into_inner);
-        if cells.get(&key).is_some_and(|c| Arc::ptr_eq(c, &cell)) {
-            cells.remove(&key);
-        }
+        self.running.forget(&key, &cell);
         value
     }
 
     /// How many keys have work running.
     pub fn running(&self) -> usize {
-        self.cells
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .len()
+        self.running.len()
     }
 }
 
