@@ -396,9 +396,9 @@ fn spf_dmarc(
         .txt(&format!("_dmarc.{d}"), "v=DMARC1; p=reject")
 }
 
-/// `--domains` over `--hosts`.
-async fn build_lab(a: &Args) -> Lab {
-    let ca = TestCa::with_name("bench CA");
+/// The `--hosts` SMTP servers (127.0.1.10 + k, one port, a lab-CA certificate each unless
+/// `--no-tls`), and their port.
+async fn mx_servers(a: &Args, ca: &TestCa) -> (Vec<SmtpServer>, u16) {
     let mut servers: Vec<SmtpServer> = Vec::new();
     let mut port = 0;
     for k in 0..a.hosts {
@@ -414,6 +414,13 @@ async fn build_lab(a: &Args) -> Lab {
         port = s.addr().port();
         servers.push(s);
     }
+    (servers, port)
+}
+
+/// `--domains` over `--hosts`.
+async fn build_lab(a: &Args) -> Lab {
+    let ca = TestCa::with_name("bench CA");
+    let (servers, port) = mx_servers(a, &ca).await;
     let mut dns = DnsServer::builder().txt("_spf.bench.test", "v=spf1 ip4:192.0.2.0/24 -all");
     for k in 0..a.hosts {
         dns = dns
@@ -494,28 +501,12 @@ async fn build_shared_lab(a: &Args, n: usize) -> Lab {
 /// `--synthetic`: wildcard DNS, one zone per host (`*.h{k}.bench.test`).
 async fn build_synthetic_lab(a: &Args) -> (DnsServer, Vec<SmtpServer>, String) {
     let ca = TestCa::with_name("bench CA");
-    let mut servers: Vec<SmtpServer> = Vec::new();
-    let mut port = 0;
-    for k in 0..a.hosts {
-        let mut b = smtp_builder(
-            a,
-            &host_name(k),
-            SocketAddr::new(IpAddr::V4(host_ip(k)), port),
-        );
-        if a.tls {
-            b = b.tls(ca.leaf(&[&host_name(k)]).server_config());
-        }
-        let s = b.build().await;
-        port = s.addr().port();
-        servers.push(s);
-    }
+    let (servers, _) = mx_servers(a, &ca).await;
     let mut dns = DnsServer::builder().txt("_spf.bench.test", "v=spf1 ip4:192.0.2.0/24 -all");
     for k in 0..a.hosts {
         let wildcard = format!("*.h{k}.bench.test");
         // One TXT set answers `d{i}.h{k}` (SPF), `_dmarc.d{i}.h{k}` (DMARC) and
-        // `_smtp._tls.d{i}.h{k}` (TLS-RPT): each reader keeps only its own record. (Without
-        // a TLS-RPT record in the set, the library parses the first other record as one and
-        // reports `tlsrpt.invalid`.)
+        // `_smtp._tls.d{i}.h{k}` (TLS-RPT): each reader keeps only its own record.
         dns = dns
             .a(&host_name(k), host_ip(k))
             .ptr(IpAddr::V4(host_ip(k)), &host_name(k))
