@@ -9,7 +9,9 @@
 //! - [`wire`]: a stream with its unparsed input: whole writes, one complete reply per read.
 //! - [`connect`]: the TCP connect and the raw reconnect of the TLS version probe.
 //! - [`session`]: one connection — connect, complete greeting, EHLO (HELO after a 5xx),
-//!   STARTTLS (reconnecting once without TLS when it fails), `QUIT`. It owns its transcript.
+//!   `QUIT`. It owns its transcript.
+//! - [`starttls`]: STARTTLS, the handshake and EHLO inside TLS, the version probe after a
+//!   version or cipher failure, and the one reconnect without TLS.
 //! - [`transaction`]: `MAIL FROM`, one `RCPT TO:<postmaster@domain>` per domain of a batch
 //!   (retried with `<>` when our sender is refused), the optional open-relay recipient and
 //!   `RSET`, in one write when the server pipelines. Never `DATA`.
@@ -28,6 +30,7 @@ pub mod ehlo;
 pub mod pool;
 pub mod reply;
 pub mod session;
+pub mod starttls;
 pub mod transaction;
 pub mod wire;
 

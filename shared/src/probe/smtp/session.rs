@@ -1,8 +1,8 @@
 //! One SMTP session with one address: connect, complete greeting, EHLO (HELO after a 5xx),
-//! STARTTLS (reconnecting once without TLS when it fails), QUIT. Transactions are in
-//! [`super::transaction`]. The session owns its transcript: every line it sends or receives is
-//! logged, tagged with the domain it belongs to when several domains share a transaction, and
-//! handed to the facts of whoever asked.
+//! QUIT. STARTTLS is in [`super::starttls`], transactions in [`super::transaction`]. The
+//! session owns its transcript: every line it sends or receives is logged, tagged with the
+//! domain it belongs to when several domains share a transaction, and handed to the facts of
+//! whoever asked.
 //!
 //! A session talks over any [`Io`] stream: TCP (from [`Session::open`]) or a stream given by
 //! the caller ([`Session::over`], in-memory duplex streams in tests).
@@ -12,26 +12,24 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use rustls_pki_types::CertificateDer;
-use tokio::io::AsyncWriteExt;
 use tokio::time::Instant;
 
 use super::SmtpClient;
 use super::command::Command;
-use super::connect::{describe_connect, raw_reply, tcp_connect};
+use super::connect::{describe_connect, tcp_connect};
 use super::ehlo::{extensions, greeting_hostname, has_ext};
-use super::reply::{ReplyParser, truncate};
+use super::starttls::TlsOutcome;
 use super::wire::{Io, Wire};
 use crate::classify::{Us, echoed_ip};
 use crate::facts::{
-    ConnectOutcome, Greeting, LegacyTlsProbe, SmtpFacts, Speaker, StartTlsFacts, Step, StepOutcome,
-    TlsFacts, TranscriptLine,
+    ConnectOutcome, Greeting, SmtpFacts, Speaker, Step, StepOutcome, TlsFacts, TranscriptLine,
 };
 
 /// How long to wait for the 221 after QUIT at most.
 const QUIT_WAIT: Duration = Duration::from_secs(5);
 
 /// How a session gets its connections.
-enum Dial {
+pub(super) enum Dial {
     /// TCP to the address, from the configured source address.
     Tcp,
     /// One stream given by the caller; a reconnect is not possible.
@@ -73,25 +71,25 @@ pub(crate) struct Tagged {
 /// [`Session::transaction`] or [`Session::batch`]; end with [`Session::quit`].
 pub struct Session {
     pub(super) client: SmtpClient,
-    ip: IpAddr,
-    port: u16,
-    host: String,
-    dial: Dial,
+    pub(super) ip: IpAddr,
+    pub(super) port: u16,
+    pub(super) host: String,
+    pub(super) dial: Dial,
     pub(super) wire: Option<Wire>,
     /// When the first connect started; transcript times count from here.
     t0: Instant,
     /// The current operation's deadline (`session_deadline` from its start).
     pub(super) deadline: Instant,
-    tls: bool,
+    pub(super) tls: bool,
     /// The server offers PIPELINING.
     pub(super) pipelining: bool,
     /// We may use it (off for a retry after an ambiguous drop).
-    pub(super) pipelining_allowed: bool,
+    pipelining_allowed: bool,
     /// Domains served on this session.
     pub(super) transactions: u32,
     /// Refusals (4xx/5xx replies) collected on this connection: servers count them against an
     /// error budget (Postfix `smtpd_soft_error_limit`).
-    pub(super) errors: u32,
+    errors: u32,
     last_used: Instant,
     /// Lines not handed out yet.
     log: Vec<Tagged>,
@@ -101,7 +99,7 @@ pub struct Session {
     echoed: Option<IpAddr>,
     /// The certificate chain the server presented (DER, leaf first), to check it for other
     /// names of this address.
-    peer_chain: Vec<CertificateDer<'static>>,
+    pub(super) peer_chain: Vec<CertificateDer<'static>>,
     /// The fastest reply to a single command seen so far: the round trip to the server.
     round_trip: Option<Duration>,
 }
@@ -117,16 +115,6 @@ impl std::fmt::Debug for Session {
             .field("errors", &self.errors)
             .finish_non_exhaustive()
     }
-}
-
-/// How STARTTLS went.
-enum TlsOutcome {
-    /// TLS is up and EHLO inside it worked.
-    Ready,
-    /// The conversation is over (after TLS the server refused EHLO, or sent 421).
-    Ended,
-    /// The command, the handshake or the EHLO inside TLS failed: reconnect without TLS.
-    Retry,
 }
 
 impl Session {
@@ -321,7 +309,7 @@ impl Session {
         let _ = self.quit().await;
     }
 
-    async fn quit_inner(&mut self) -> Option<Step> {
+    pub(super) async fn quit_inner(&mut self) -> Option<Step> {
         let mut step = None;
         if self.is_alive() {
             // QUIT gets its own short budget even when the session deadline has passed.
@@ -369,7 +357,7 @@ impl Session {
     }
 
     /// Connect, greeting, EHLO (HELO fallback). True when ready for commands.
-    async fn establish(&mut self, facts: &mut SmtpFacts) -> bool {
+    pub(super) async fn establish(&mut self, facts: &mut SmtpFacts) -> bool {
         let cfg = self.client.config().clone();
         let addr = SocketAddr::new(self.ip, self.port);
         self.note(format!("connecting to {addr} ({})", self.host));
@@ -453,183 +441,6 @@ impl Session {
                 false
             }
         }
-    }
-
-    /// STARTTLS, the handshake and EHLO again.
-    async fn starttls(&mut self, facts: &mut SmtpFacts) -> TlsOutcome {
-        let cfg = self.client.config().clone();
-        let command = self.command(Command::StartTls, cfg.command_timeout).await;
-        let code = command.reply().map(|r| r.code);
-        let mut st = StartTlsFacts {
-            command,
-            handshake: None,
-            ehlo: None,
-            legacy: None,
-        };
-        match code {
-            Some(220) => {}
-            Some(421) => {
-                facts.starttls = Some(st);
-                return TlsOutcome::Ended;
-            }
-            Some(_) => {
-                facts.starttls = Some(st);
-                facts.closing.extend(self.quit_inner().await);
-                return TlsOutcome::Retry;
-            }
-            None => {
-                facts.starttls = Some(st);
-                return TlsOutcome::Retry;
-            }
-        }
-        let Some(wire) = self.wire.take() else {
-            facts.starttls = Some(st);
-            return TlsOutcome::Retry;
-        };
-        if !wire.buffered().is_empty() {
-            let detail = format!(
-                "{} byte(s) arrived after the 220 to STARTTLS, before the TLS handshake \
-                 (plaintext injection): {:?}; handshake not attempted",
-                wire.buffered().len(),
-                truncate(&super::reply::sanitize(wire.buffered()), 80)
-            );
-            self.note(detail.clone());
-            st.handshake = Some(Err(detail));
-            facts.starttls = Some(st);
-            self.note("connection closed".to_owned());
-            return TlsOutcome::Retry;
-        }
-        let budget = cfg.tls_timeout.min(self.remaining());
-        let result = self
-            .client
-            .tls()
-            .handshake(wire.into_io(), &self.host, self.ip, budget)
-            .await;
-        match result {
-            Ok((stream, tls)) => {
-                self.note(describe_tls(&tls));
-                self.peer_chain = stream
-                    .get_ref()
-                    .1
-                    .peer_certificates()
-                    .unwrap_or_default()
-                    .iter()
-                    .map(|c| c.clone().into_owned())
-                    .collect();
-                st.handshake = Some(Ok(tls));
-                self.wire = Some(Wire::new(Box::new(stream)));
-                self.tls = true;
-            }
-            Err(detail) => {
-                self.note(detail.clone());
-                self.note("connection closed".to_owned());
-                if crate::probe::tls::is_version_or_cipher_failure(&detail)
-                    && matches!(self.dial, Dial::Tcp)
-                {
-                    st.legacy = Some(self.version_probe(detail.clone()).await);
-                }
-                st.handshake = Some(Err(detail));
-                facts.starttls = Some(st);
-                return TlsOutcome::Retry;
-            }
-        }
-        let helo_name = self.client.helo_name().to_owned();
-        let ehlo = self
-            .command(Command::Ehlo(helo_name), cfg.command_timeout)
-            .await;
-        let ok = ehlo.accepted();
-        if let Some(reply) = ehlo.reply().filter(|r| r.is_positive()) {
-            facts.extensions = extensions(reply);
-            self.pipelining = has_ext(&facts.extensions, "PIPELINING");
-        }
-        st.ehlo = Some(ehlo);
-        facts.starttls = Some(st);
-        if ok {
-            TlsOutcome::Ready
-        } else {
-            // A server that cannot talk inside TLS is a failed STARTTLS: senders retry in clear.
-            facts.closing.extend(self.quit_inner().await);
-            self.tls = false;
-            self.peer_chain.clear();
-            TlsOutcome::Retry
-        }
-    }
-
-    /// After a handshake that failed on versions or ciphers: a new connection up to the `220`
-    /// to STARTTLS, then our own minimal ClientHello (TLS 1.0–1.2) to read which version the
-    /// server chooses. No handshake is completed; the connection is dropped.
-    async fn version_probe(&mut self, trigger: String) -> LegacyTlsProbe {
-        let cfg = self.client.config().clone();
-        let wait = cfg.min_connect_interval.min(self.remaining());
-        tokio::time::sleep(wait).await;
-        self.note(
-            "version probe: reconnecting to see which TLS version the server speaks".to_owned(),
-        );
-        let addr = SocketAddr::new(self.ip, self.port);
-        let budget = cfg.tls_timeout.min(self.remaining());
-        let helo = format!("EHLO {}\r\n", self.client.helo_name());
-        let host = self.host.clone();
-        let outcome = tokio::time::timeout(budget, async move {
-            let (connected, stream) = tcp_connect(addr, cfg.source_ip, cfg.connect_timeout).await;
-            let Some(mut stream) = stream else {
-                return Err(format!(
-                    "reconnect failed: {}",
-                    describe_connect(&connected)
-                ));
-            };
-            let mut parser = ReplyParser::default();
-            let mut buf = Vec::new();
-            raw_reply(&mut stream, &mut parser, &mut buf, "greeting", 2).await?;
-            stream
-                .write_all(helo.as_bytes())
-                .await
-                .map_err(|e| e.to_string())?;
-            raw_reply(&mut stream, &mut parser, &mut buf, "EHLO", 2).await?;
-            stream
-                .write_all(b"STARTTLS\r\n")
-                .await
-                .map_err(|e| e.to_string())?;
-            raw_reply(&mut stream, &mut parser, &mut buf, "STARTTLS", 2).await?;
-            if !buf.is_empty() {
-                return Err("bytes arrived after the 220 to STARTTLS; not probed".to_owned());
-            }
-            crate::probe::tls_version::probe_version(&mut stream, &host, budget).await
-        })
-        .await
-        .unwrap_or_else(|_| Err(format!("no answer within {} ms", budget.as_millis())));
-        let said = match &outcome {
-            Ok(v) => format!("version probe: the server chose {v}"),
-            Err(e) => format!("version probe: {e}"),
-        };
-        self.note(said);
-        LegacyTlsProbe { trigger, outcome }
-    }
-
-    /// The one reconnect without TLS after STARTTLS failed. The first connection's connect,
-    /// greeting and EHLO facts are kept; the second connection shows in the transcript.
-    async fn retry_plain(&mut self, facts: &mut SmtpFacts) -> bool {
-        self.wire = None;
-        self.tls = false;
-        self.peer_chain.clear();
-        let interval = self.client.config().min_connect_interval;
-        let wait = interval.min(self.remaining());
-        self.note(
-            "STARTTLS failed: reconnecting once without TLS, as opportunistic senders do"
-                .to_owned(),
-        );
-        tokio::time::sleep(wait).await;
-        let kept = (
-            facts.connect.clone(),
-            facts.greeting.clone(),
-            facts.ehlo.clone(),
-            facts.helo.clone(),
-        );
-        let ok = self.establish(facts).await;
-        (facts.connect, facts.greeting, facts.ehlo, facts.helo) = kept;
-        if !ok {
-            self.note("the reconnect without TLS did not get ready for MAIL".to_owned());
-        }
-        ok
     }
 
     // ---- commands and replies ----
@@ -795,30 +606,4 @@ fn reply_code(outcome: &StepOutcome) -> Option<u16> {
 
 pub(super) fn ms_since(t: Instant) -> u64 {
     u64::try_from(t.elapsed().as_millis()).unwrap_or(u64::MAX)
-}
-
-fn describe_tls(tls: &crate::facts::TlsFacts) -> String {
-    let subject = tls
-        .chain
-        .first()
-        .map_or_else(|| "no certificate".to_owned(), |c| c.subject.clone());
-    let problems = if tls.problems.is_empty() {
-        "certificate verified".to_owned()
-    } else {
-        let kinds: Vec<&str> = tls
-            .problems
-            .iter()
-            .map(|p| match p {
-                crate::facts::CertProblem::Untrusted { .. } => "untrusted",
-                crate::facts::CertProblem::Expired { .. } => "expired or not yet valid",
-                crate::facts::CertProblem::NameMismatch { .. } => "name mismatch",
-                crate::facts::CertProblem::Other { .. } => "other problem",
-            })
-            .collect();
-        format!("certificate problems: {}", kinds.join(", "))
-    };
-    format!(
-        "TLS established: {}, {}, certificate {subject:?} for {}; {problems}",
-        tls.version, tls.cipher, tls.verified_name
-    )
 }
