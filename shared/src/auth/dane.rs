@@ -27,7 +27,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use hickory_resolver::TokioResolver;
-use hickory_resolver::config::{ResolveHosts, ResolverConfig, ResolverOpts};
+use hickory_resolver::config::ResolverConfig;
 use hickory_resolver::net::runtime::TokioRuntimeProvider;
 use hickory_resolver::net::{DnsError, NetError};
 use hickory_resolver::proto::dnssec::rdata::{DNSKEY, DNSSECRData, DS, RRSIG};
@@ -680,14 +680,7 @@ fn build_resolver(
         .iter()
         .map(|sa| crate::probe::dns::name_server(*sa))
         .collect();
-    let mut opts = ResolverOpts::default();
-    opts.timeout = dns.timeout;
-    opts.attempts = dns.attempts;
-    opts.cache_size = dns.cache_size;
-    opts.negative_max_ttl = Some(crate::probe::dns::NEGATIVE_MAX_TTL);
-    opts.ndots = 0;
-    opts.use_hosts_file = ResolveHosts::Never;
-    opts.preserve_intermediates = true;
+    let mut opts = crate::probe::dns::resolver_opts(dns);
     opts.validate = true;
     TokioResolver::builder_with_config(
         ResolverConfig::from_name_servers(name_servers),

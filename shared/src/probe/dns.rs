@@ -290,14 +290,7 @@ impl HickoryDns {
                 (ResolverConfig::from_name_servers(servers), label)
             }
         };
-        let mut opts = ResolverOpts::default();
-        opts.timeout = config.timeout;
-        opts.attempts = config.attempts;
-        opts.cache_size = config.cache_size;
-        opts.negative_max_ttl = Some(NEGATIVE_MAX_TTL);
-        opts.ndots = 0;
-        opts.use_hosts_file = ResolveHosts::Never;
-        opts.preserve_intermediates = true;
+        let opts = resolver_opts(config);
         let resolver =
             TokioResolver::builder_with_config(resolver_config, TokioRuntimeProvider::default())
                 .with_options(opts)
@@ -430,6 +423,21 @@ type Flight = InFlight<(String, RecordType), Result<HickoryLookup, Lookup<()>>>;
 /// How long a negative answer (NXDOMAIN, NODATA) is cached at most: a record just added shows
 /// within this time.
 pub const NEGATIVE_MAX_TTL: std::time::Duration = std::time::Duration::from_secs(60);
+
+/// The resolver options every resolver of ours uses (the validating one adds `validate`): the
+/// configured timeout, attempts and cache, negative answers cached at most
+/// [`NEGATIVE_MAX_TTL`], names always absolute, no hosts file, aliases kept in answers.
+pub(crate) fn resolver_opts(config: &DnsConfig) -> ResolverOpts {
+    let mut opts = ResolverOpts::default();
+    opts.timeout = config.timeout;
+    opts.attempts = config.attempts;
+    opts.cache_size = config.cache_size;
+    opts.negative_max_ttl = Some(NEGATIVE_MAX_TTL);
+    opts.ndots = 0;
+    opts.use_hosts_file = ResolveHosts::Never;
+    opts.preserve_intermediates = true;
+    opts
+}
 
 /// A negative outcome for any record type.
 fn negative<T>(outcome: Lookup<()>) -> Lookup<T> {
