@@ -4,6 +4,7 @@
 //! per-run caches, so an MX host, a PTR, a blocklist answer or an SMTP session shared by many
 //! domains is looked up or opened once, and at most one connection at a time goes to an address.
 
+use std::future::Future;
 use std::net::IpAddr;
 use std::sync::Arc;
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
@@ -131,6 +132,41 @@ impl RunState {
     }
 }
 
+impl RunState {
+    /// Forgets what the run remembers of `ip`: PTR, blocklist answers, SMTP outcomes and the
+    /// per-address budget (idle sessions get `QUIT`).
+    async fn forget(&self, ip: IpAddr) {
+        self.rdns.forget(ip);
+        if let Some(engine) = &self.dnsbl {
+            engine.forget(ip);
+        }
+        if let Some(prober) = &self.smtp {
+            prober.forget(ip).await;
+        }
+    }
+}
+
+/// How one check runs ([`Checker::check_with`]).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct CheckOptions {
+    /// Look again ("I fixed it, check again"): the resolver's cache is cleared, the domain's
+    /// mail hosts are resolved afresh, and its addresses' remembered PTR, blocklist and SMTP
+    /// outcomes (and the per-address budget) are forgotten.
+    pub fresh: bool,
+    /// Stop at this time from the start: whatever did not finish is recorded as such
+    /// ([`Facts::partial`], and `smtp.incomplete` for an unfinished address), so the report
+    /// shows what was checked so far.
+    pub deadline: Option<std::time::Duration>,
+}
+
+/// `work`, unless `until` comes first (then `None`).
+async fn by<T>(until: Option<tokio::time::Instant>, work: impl Future<Output = T>) -> Option<T> {
+    match until {
+        Some(t) => tokio::time::timeout_at(t, work).await.ok(),
+        None => Some(work.await),
+    }
+}
+
 impl Checker {
     /// A checker for this configuration, with the resolver it names.
     pub fn new(config: CheckConfig) -> Result<Self, crate::Error> {
@@ -209,26 +245,43 @@ impl Checker {
         input: &str,
         progress: &(dyn Fn(Progress) + Send + Sync),
     ) -> Report {
+        self.check_with(input, CheckOptions::default(), progress)
+            .await
+    }
+
+    /// [`Checker::check_with_progress`] with [`CheckOptions`]: a fresh look, a deadline.
+    pub async fn check_with(
+        &self,
+        input: &str,
+        options: CheckOptions,
+        progress: &(dyn Fn(Progress) + Send + Sync),
+    ) -> Report {
         let started = Instant::now();
         let domain = match DomainName::parse(input) {
             Ok(d) => d,
             Err(e) => return Report::invalid(input, e),
         };
-        let facts = self.collect_with_progress(&domain, progress).await;
+        let facts = self.collect_with(&domain, options, progress).await;
         diagnose(&facts, &self.config.policy, input, elapsed_ms(started))
     }
 
     /// Runs every probe for a valid domain and records what was observed.
     pub async fn collect(&self, domain: &DomainName) -> Facts {
-        self.collect_with_progress(domain, &|_| {}).await
+        self.collect_with(domain, CheckOptions::default(), &|_| {})
+            .await
     }
 
-    async fn collect_with_progress(
+    async fn collect_with(
         &self,
         domain: &DomainName,
+        options: CheckOptions,
         progress: &(dyn Fn(Progress) + Send + Sync),
     ) -> Facts {
+        let until = options.deadline.map(|d| tokio::time::Instant::now() + d);
         let st = self.state();
+        if options.fresh {
+            self.dns.clear_cache();
+        }
         let scope = ProbeScope {
             smtp: st.smtp.is_some(),
             dnsbl: st.dnsbl.is_some(),
@@ -244,7 +297,28 @@ impl Checker {
                 None => Vec::new(),
             }
         };
-        let ((), zones) = tokio::join!(st.mx.collect_into(domain, &mut facts), health);
+        let mx = async {
+            if options.fresh {
+                // Not from the run's memo of host addresses: the user may just have fixed them.
+                let hosts =
+                    crate::probe::mx::collect_mail_hosts_fresh(self.dns.as_ref(), domain).await;
+                for host in &hosts.hosts {
+                    st.mx.forget_host(&host.host);
+                }
+                hosts
+            } else {
+                st.mx.collect(domain).await
+            }
+        };
+        let Some((hosts, zones)) = by(until, async { tokio::join!(mx, health) }).await else {
+            facts.mx = Lookup::Failed {
+                failure: crate::facts::DnsFailure::Timeout,
+                detail: "the check's deadline came before the MX lookup finished".to_owned(),
+            };
+            facts.partial = Some("the deadline came during the MX lookup".to_owned());
+            return facts;
+        };
+        hosts.apply(&mut facts);
         facts.dnsbl_zones = zones;
         progress(Progress::MailHosts {
             hosts: facts
@@ -266,9 +340,30 @@ impl Checker {
                 .filter(|a| a.smtp_skipped.is_none())
                 .map(move |a| (host.clone(), a.ip))
         });
-        let probes = join_all(jobs.map(|(host, ip)| self.address(&st, domain, host, ip)));
-        let (results, auth) = tokio::join!(probes, self.auth(&st, domain, &facts));
-        facts.auth = auth;
+        let probes = join_all(jobs.map(|(host, ip)| {
+            let st = &st;
+            async move {
+                if options.fresh {
+                    st.forget(ip).await;
+                }
+                by(until, self.address(st, domain, host, ip))
+                    .await
+                    .unwrap_or_else(|| {
+                        let mut addr = AddressFacts::new(ip);
+                        addr.unfinished = Some(
+                            "the check's deadline came before the conversation with this address finished"
+                                .to_owned(),
+                        );
+                        addr
+                    })
+            }
+        }));
+        let (results, auth) = tokio::join!(probes, by(until, self.auth(&st, domain, &facts)));
+        let mut unfinished = Vec::new();
+        match auth {
+            Some(auth) => facts.auth = auth,
+            None => unfinished.push("the authentication checks (SPF, DMARC, MTA-STS, DANE)"),
+        }
         let mut results = results.into_iter();
         for host in &mut facts.hosts {
             for addr in host
@@ -281,7 +376,19 @@ impl Checker {
                 }
             }
         }
-        facts.vantage = self.vantage_after(&st, &facts).await;
+        if facts.addresses().any(|(_, a)| a.unfinished.is_some()) {
+            unfinished.insert(0, "the SMTP conversation with some addresses");
+        }
+        match by(until, self.vantage_after(&st, &facts)).await {
+            Some(vantage) => facts.vantage = vantage,
+            None => unfinished.push("the check of our own vantage point"),
+        }
+        if !unfinished.is_empty() {
+            facts.partial = Some(format!(
+                "the check's deadline came first: {} did not finish",
+                unfinished.join(", ")
+            ));
+        }
         facts
     }
 

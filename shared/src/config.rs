@@ -169,6 +169,16 @@ pub struct SmtpConfig {
     /// How many sessions may be open to one address at the same time (MTAs keep a few; 1 is
     /// the politest).
     pub sessions_per_ip: u32,
+    /// Per-address budget: after a new connection to an address, no other new connection to it
+    /// is opened for this long. A domain asking meanwhile is served on the open session if
+    /// there is one; otherwise it gets that connection's facts (with their age) and no
+    /// `RCPT TO` of its own (`smtp.incomplete`, saying why). Zero: no budget (the audit, where
+    /// `min_connect_interval` spaces connections); the bot sets minutes, so chat users cannot
+    /// make it hammer one server.
+    pub address_budget: Duration,
+    /// At most this many SMTP connections open at once across all addresses, idle ones
+    /// included (0: no cap beyond `sessions_per_ip` per address).
+    pub max_connections: usize,
 }
 
 impl Default for SmtpConfig {
@@ -195,6 +205,8 @@ impl Default for SmtpConfig {
             retry_backoff: Duration::from_secs(3),
             max_rcpts_per_transaction: 10,
             sessions_per_ip: 1,
+            address_budget: Duration::ZERO,
+            max_connections: 0,
         }
     }
 }

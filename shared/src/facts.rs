@@ -165,6 +165,9 @@ pub struct Facts {
     /// (turned off, or the domain itself does not resolve).
     #[serde(default)]
     pub auth: Option<crate::auth::AuthFacts>,
+    /// The check stopped at its deadline before everything finished: what did not.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub partial: Option<String>,
 }
 
 impl Facts {
@@ -180,6 +183,7 @@ impl Facts {
             hosts: Vec::new(),
             dnsbl_zones: Vec::new(),
             not_checked: Vec::new(),
+            partial: None,
             vantage: VantageFacts::default(),
             auth: None,
         }
@@ -347,6 +351,9 @@ pub struct AddressFacts {
     pub smtp: Option<SmtpFacts>,
     /// Why no SMTP conversation was attempted, when it was not.
     pub smtp_skipped: Option<String>,
+    /// Why the probe of this address did not finish (the check's deadline came first).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub unfinished: Option<String>,
 }
 
 impl AddressFacts {
@@ -359,6 +366,7 @@ impl AddressFacts {
             dnsbl: Vec::new(),
             smtp: None,
             smtp_skipped: None,
+            unfinished: None,
         }
     }
 }

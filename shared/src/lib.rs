@@ -63,7 +63,7 @@ pub mod probe;
 pub mod report;
 pub mod spf;
 
-pub use check::Checker;
+pub use check::{CheckOptions, Checker};
 pub use config::{CheckConfig, Policy};
 pub use diagnose::diagnose;
 pub use domain::{DomainName, InputError};

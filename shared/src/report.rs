@@ -117,6 +117,10 @@ pub struct Report {
     /// Mail authentication and TLS policy in short states (`None`: not checked).
     #[serde(default)]
     pub auth: Option<AuthSummary>,
+    /// The check stopped at its deadline: what did not finish. The findings are those of what
+    /// was checked so far.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub partial: Option<String>,
 }
 
 /// Mail authentication and TLS policy of a domain in short states, for tables and CSV columns
@@ -150,6 +154,7 @@ impl Report {
             elapsed_ms: 0,
             facts: None,
             auth: None,
+            partial: None,
         }
     }
 

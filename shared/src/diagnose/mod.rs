@@ -58,6 +58,7 @@ pub fn diagnose(facts: &Facts, policy: &Policy, input: &str, elapsed_ms: u64) ->
         elapsed_ms,
         facts: Some(facts.clone()),
         auth,
+        partial: facts.partial.clone(),
     }
 }
 

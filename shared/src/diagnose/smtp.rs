@@ -66,7 +66,15 @@ pub(super) fn check(facts: &Facts, policy: &Policy, out: &mut Vec<Finding>) -> V
     let mut local_errors = Vec::new();
     let mut bad_outcome = false;
     for (host, addr) in facts.addresses() {
-        let Some(smtp) = &addr.smtp else { continue };
+        let Some(smtp) = &addr.smtp else {
+            if let Some(why) = &addr.unfinished {
+                out.push(Finding::new(Code::SmtpIncomplete, addr.ip.to_string(), format!("the conversation with {} ({}) did not finish", addr.ip, host.host))
+                    .evidence(why.clone())
+                    .advice("The check ran out of time before this server answered everything: it may be very slow (a tarpit) or filtering us. Check again later; the other findings are of what was checked so far."));
+                results.push(AddressResult::Inconclusive);
+            }
+            continue;
+        };
         let ctx = Ctx {
             facts,
             subject: addr.ip.to_string(),

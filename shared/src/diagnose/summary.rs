@@ -31,6 +31,8 @@ fn address(facts: &Facts, a: &AddressFacts) -> AddressSummary {
             || SmtpSummary {
                 status: if a.smtp_skipped.is_some() {
                     "skipped"
+                } else if a.unfinished.is_some() {
+                    "unfinished"
                 } else {
                     "not_probed"
                 }
@@ -40,7 +42,7 @@ fn address(facts: &Facts, a: &AddressFacts) -> AddressSummary {
                 tls_version: None,
                 cert_ok: None,
                 last_reply: None,
-                note: a.smtp_skipped.clone(),
+                note: a.smtp_skipped.clone().or_else(|| a.unfinished.clone()),
             },
             |s| smtp(facts, a, s),
         ),

@@ -114,6 +114,11 @@ impl DnsblEngine {
             .await
     }
 
+    /// Forgets the answers for `ip` (a fresh check asks again).
+    pub fn forget(&self, ip: IpAddr) {
+        self.checks.remove(&ip);
+    }
+
     async fn check_zone(&self, zone: &str, ip: IpAddr) -> DnsblCheck {
         if !dnsbl::covers(zone, ip) {
             return DnsblCheck {

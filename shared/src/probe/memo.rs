@@ -61,6 +61,13 @@ impl<K, V> Memo<K, V> {
     }
 }
 
+impl<K: Eq + Hash, V> Memo<K, V> {
+    /// Forgets `key`: the next caller computes it afresh (a user's "check again").
+    pub fn remove(&self, key: &K) {
+        self.lock().remove(key);
+    }
+}
+
 impl<K: Eq + Hash + Clone, V: Clone> Memo<K, V> {
     /// The value for `key`: computed by `init` the first time, shared afterwards. Concurrent
     /// callers for the same key run `init` once between them.

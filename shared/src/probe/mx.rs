@@ -86,6 +86,11 @@ pub async fn resolve_host(dns: &dyn DnsSource, host: &str) -> HostAddresses {
     }
 }
 
+/// The MX picture of `domain`, every host resolved afresh (no memo).
+pub async fn collect_mail_hosts_fresh(dns: &dyn DnsSource, domain: &DomainName) -> MailHosts {
+    collect(dns, None, domain).await
+}
+
 /// Collects the mail hosts of `domain` into `facts` (`mx`, `implicit`, `hosts`), without a
 /// memo. Prefer [`MxCollector`] when checking many domains.
 pub async fn collect_mail_hosts(dns: &dyn DnsSource, domain: &DomainName, facts: &mut Facts) {
@@ -116,6 +121,11 @@ impl MxCollector {
     /// A and AAAA of `host` (lower case, no trailing dot), once per run.
     pub async fn host_addresses(&self, host: &str) -> HostAddresses {
         lookup_host(self.dns.as_ref(), Some(&self.hosts), host).await
+    }
+
+    /// Forgets the addresses of `host` (a fresh check resolves it again).
+    pub fn forget_host(&self, host: &str) {
+        self.hosts.remove(&normalise(host));
     }
 
     /// The MX picture of `domain`.

@@ -60,4 +60,9 @@ impl ReverseDns {
             .get_or_init(ip, || reverse(self.dns.as_ref(), ip))
             .await
     }
+
+    /// Forgets the PTR facts of `ip` (a fresh check looks again).
+    pub fn forget(&self, ip: IpAddr) {
+        self.memo.remove(&ip);
+    }
 }

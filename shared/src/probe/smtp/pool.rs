@@ -28,6 +28,13 @@
 //! - **Final connection failures** (refused, greeting 5xx, EHLO and HELO refused) are
 //!   remembered for the run: later domains on that address get a copy with their own
 //!   `rcpt_domain` (and a note) instead of a new connection.
+//! - **Per-address budget** (`address_budget`, the bot's): within the budget after a new
+//!   connection to an address, no other new connection goes there; a domain is served on the
+//!   open session if there is one, else it gets that connection's facts, their age, and no
+//!   transaction of its own. [`SmtpProber::forget`] lifts the budget and the remembered
+//!   outcomes of an address (a user's "check again").
+//! - **Global cap** (`max_connections`): connections open at once across all addresses, idle
+//!   ones included; a new connection waits for a free one.
 //!
 //! So 1000 domains sharing 10 MX addresses open 10 connections and about 1000/10 transactions.
 
@@ -36,7 +43,7 @@ use std::fmt;
 use std::net::{IpAddr, SocketAddr};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
-use tokio::sync::{Semaphore, oneshot};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore, oneshot};
 use tokio::time::Instant;
 
 use super::transaction::batch_room;
@@ -56,6 +63,8 @@ const LINGER_MIN: std::time::Duration = std::time::Duration::from_millis(1);
 pub struct SmtpProber {
     client: SmtpClient,
     slots: Arc<Mutex<HashMap<SocketAddr, Arc<Slot>>>>,
+    /// One permit per connection that may be open at once (`max_connections`), when capped.
+    connections: Option<Arc<Semaphore>>,
 }
 
 impl fmt::Debug for SmtpProber {
@@ -98,6 +107,9 @@ struct SlotState {
     transient: Option<(SmtpFacts, Instant)>,
     /// What the names of this address tell about SNI.
     names: Names,
+    /// When the latest new connection got ready, and its connection-level facts (for the
+    /// per-address budget).
+    opened: Option<(Instant, SmtpFacts)>,
 }
 
 /// What each MX name of an address saw of TLS on its own session, and what follows.
@@ -167,7 +179,12 @@ struct Idle {
     session: Session,
     /// The connection-level facts (connect, greeting, EHLO, STARTTLS) and their transcript.
     base: SmtpFacts,
+    /// Its share of the global connection cap.
+    permit: Permit,
 }
+
+/// A share of the global connection cap (`None` when there is no cap).
+type Permit = Option<OwnedSemaphorePermit>;
 
 /// What a domain asks of the pool.
 struct Request<'a> {
@@ -185,9 +202,11 @@ impl SmtpProber {
 
     /// A prober over an existing client.
     pub fn with_client(client: SmtpClient) -> Self {
+        let cap = client.config().max_connections;
         Self {
             client,
             slots: Arc::new(Mutex::new(HashMap::new())),
+            connections: (cap > 0).then(|| Arc::new(Semaphore::new(cap))),
         }
     }
 
@@ -351,8 +370,15 @@ impl SmtpProber {
         }
 
         let mut reused = found.is_some();
-        let (mut session, mut base) = match found {
-            Some(idle) => (idle.session, idle.base),
+        if found.is_none()
+            && let Some(facts) = self.within_budget(slot, ip)
+        {
+            lock(&slot.state).active -= 1;
+            self.answer_failure(slot, batch, &facts);
+            return;
+        }
+        let (mut session, mut base, mut permit) = match found {
+            Some(idle) => (idle.session, idle.base, idle.permit),
             None => match self.connect(slot, ip, &host).await {
                 Ok(open) => open,
                 Err(facts) => {
@@ -415,9 +441,10 @@ impl SmtpProber {
         };
         if reused && unanswered(&shares) {
             session.quit_silently().await;
+            drop(permit);
             match self.connect(slot, ip, &host).await {
-                Ok((s, b)) => {
-                    (session, base, reused) = (s, b, false);
+                Ok((s, b, p)) => {
+                    (session, base, permit, reused) = (s, b, p, false);
                     session.set_pipelining(pipelining);
                     shares = session.batch(&domains).await;
                 }
@@ -455,7 +482,7 @@ impl SmtpProber {
             facts.elapsed_ms += ms_since(start);
             all.push(facts);
         }
-        self.park(slot, session, base, &mut all).await;
+        self.park(slot, session, base, permit, &mut all).await;
         self.answer(slot, batch, all, start);
     }
 
@@ -466,7 +493,11 @@ impl SmtpProber {
         slot: &Arc<Slot>,
         ip: IpAddr,
         host: &str,
-    ) -> Result<(Session, SmtpFacts), SmtpFacts> {
+    ) -> Result<(Session, SmtpFacts, Permit), SmtpFacts> {
+        let permit = match &self.connections {
+            Some(cap) => Some(self.connection_permit(cap).await),
+            None => None,
+        };
         let interval = self.client.config().min_connect_interval;
         let at = {
             let mut state = lock(&slot.state);
@@ -485,8 +516,103 @@ impl SmtpProber {
             Some(Ok(_)) => TlsSeen::Chain(session.chain_digests()),
             Some(Err(e)) => TlsSeen::Failed(e.clone()),
         };
-        lock(&slot.state).names.record(host, seen);
-        Ok((session, facts))
+        {
+            let mut state = lock(&slot.state);
+            state.names.record(host, seen);
+            state.opened = Some((Instant::now(), facts.clone()));
+        }
+        Ok((session, facts, permit))
+    }
+
+    /// A share of the global connection cap: a free one, else the one of the session that
+    /// idled longest (ended with `QUIT`: waiting work goes before idle sessions), else the
+    /// next to be freed.
+    async fn connection_permit(&self, cap: &Arc<Semaphore>) -> OwnedSemaphorePermit {
+        loop {
+            if let Ok(permit) = Arc::clone(cap).try_acquire_owned() {
+                return permit;
+            }
+            let oldest = self
+                .all_slots()
+                .into_iter()
+                .filter_map(|slot| {
+                    let idle_for = lock(&slot.state)
+                        .idle
+                        .iter()
+                        .map(|i| i.session.idle_for())
+                        .max()?;
+                    Some((idle_for, slot))
+                })
+                .max_by_key(|(idle_for, _)| *idle_for);
+            let evicted = oldest.and_then(|(_, slot)| {
+                let mut state = lock(&slot.state);
+                let at = (0..state.idle.len()).max_by_key(|&i| state.idle[i].session.idle_for())?;
+                Some(state.idle.remove(at))
+            });
+            match evicted {
+                Some(idle) => {
+                    let Idle {
+                        session, permit, ..
+                    } = idle;
+                    session.quit_silently().await;
+                    if let Some(permit) = permit {
+                        return permit;
+                    }
+                }
+                None => {
+                    // The semaphore is never closed, so this always yields a permit.
+                    if let Ok(permit) = Arc::clone(cap).acquire_owned().await {
+                        return permit;
+                    }
+                }
+            }
+        }
+    }
+
+    /// Under the per-address budget, the facts to give instead of a new connection: those of
+    /// the latest one, with their age, and no transaction for this domain.
+    fn within_budget(&self, slot: &Arc<Slot>, ip: IpAddr) -> Option<SmtpFacts> {
+        let budget = self.client.config().address_budget;
+        if budget.is_zero() {
+            return None;
+        }
+        let state = lock(&slot.state);
+        let (at, facts) = state.opened.as_ref()?;
+        let age = at.elapsed();
+        if age >= budget {
+            return None;
+        }
+        let mut facts = facts.clone();
+        facts.elapsed_ms = 0;
+        push_note(
+            &mut facts,
+            format!(
+                "not reconnecting to {ip}: it was probed {} s ago, and an address is probed at most once every {} s from here (per-address budget); the connection facts above are from then, and RCPT TO for this domain was not sent",
+                age.as_secs(),
+                budget.as_secs()
+            ),
+        );
+        Some(facts)
+    }
+
+    /// Forgets what is remembered about `ip` (the configured port): a final failure, a
+    /// transient one, the per-address budget; idle sessions get `QUIT`. The next domain on it
+    /// gets a new connection (a user's "check again").
+    pub async fn forget(&self, ip: IpAddr) {
+        let key = SocketAddr::new(ip, self.client.config().port);
+        let Some(slot) = lock(&self.slots).get(&key).cloned() else {
+            return;
+        };
+        let idle = {
+            let mut state = lock(&slot.state);
+            state.failure = None;
+            state.transient = None;
+            state.opened = None;
+            std::mem::take(&mut state.idle)
+        };
+        for i in idle {
+            i.session.quit_silently().await;
+        }
     }
 
     /// The facts of a domain whose MX name is served by a session opened for another name of
@@ -587,6 +713,7 @@ impl SmtpProber {
         slot: &Arc<Slot>,
         session: Session,
         base: SmtpFacts,
+        permit: Permit,
         all: &mut [SmtpFacts],
     ) {
         let cfg = self.client.config();
@@ -597,6 +724,7 @@ impl SmtpProber {
         if !reusable {
             lock(&slot.state).active -= 1;
             let (quit, lines) = session.quit().await;
+            drop(permit);
             for facts in all.iter_mut() {
                 facts.closing.extend(quit.clone());
                 facts.transcript.extend(lines.iter().cloned());
@@ -606,7 +734,11 @@ impl SmtpProber {
         let start_reaper = {
             let mut state = lock(&slot.state);
             state.active -= 1;
-            state.idle.push(Idle { session, base });
+            state.idle.push(Idle {
+                session,
+                base,
+                permit,
+            });
             !std::mem::replace(&mut state.reaper, true)
         };
         if start_reaper {
