@@ -231,6 +231,19 @@ pub struct Cli {
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=50))]
     pub rcpts_per_transaction: Option<u32>,
 
+    /// Most MX hosts of a domain probed, by preference; the rest are listed as not checked
+    /// (mx.not_all_checked) [default: 10]
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..))]
+    pub max_mx_hosts: Option<u16>,
+
+    /// Most addresses probed per MX host [default: 4]
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..))]
+    pub max_addresses_per_host: Option<u16>,
+
+    /// Most addresses probed per domain, all hosts together [default: 16]
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..))]
+    pub max_addresses: Option<u16>,
+
     /// No progress bar
     #[arg(long)]
     pub no_progress: bool,
@@ -339,6 +352,15 @@ impl Cli {
         if let Some(n) = self.rcpts_per_transaction {
             c.smtp.max_rcpts_per_transaction = n;
         }
+        if let Some(n) = self.max_mx_hosts {
+            c.fan_out.max_hosts = n.into();
+        }
+        if let Some(n) = self.max_addresses_per_host {
+            c.fan_out.max_addresses_per_host = n.into();
+        }
+        if let Some(n) = self.max_addresses {
+            c.fan_out.max_addresses = n.into();
+        }
         Ok(c)
     }
 }
@@ -365,10 +387,24 @@ mod tests {
             "3",
             "--rcpts-per-transaction",
             "1",
+            "--max-mx-hosts",
+            "3",
+            "--max-addresses-per-host",
+            "2",
+            "--max-addresses",
+            "5",
             "example.com",
         ])
         .unwrap();
         let c = cli.check_config().unwrap();
+        assert_eq!(
+            (
+                c.fan_out.max_hosts,
+                c.fan_out.max_addresses_per_host,
+                c.fan_out.max_addresses
+            ),
+            (3, 2, 5)
+        );
         assert_eq!(c.smtp.sessions_per_ip, 3);
         assert_eq!(c.smtp.max_rcpts_per_transaction, 1);
         assert!(

@@ -290,3 +290,79 @@ async fn at_the_deadline_the_report_shows_what_was_checked_so_far() {
     );
     checker.shutdown().await;
 }
+
+#[tokio::test]
+async fn three_hundred_mx_names_probe_only_the_caps_and_say_what_was_skipped() {
+    let server = SmtpServer::builder().build().await;
+    let mut b = DnsServer::builder().zone("many.test");
+    for i in 0..300u16 {
+        let host = format!("mx{i}.many.test");
+        b = b.mx("many.test", 10 + i, &host);
+        // Every name on its own address; the first one is the only server.
+        let [hi, lo] = i.to_be_bytes();
+        let ip = if i == 0 {
+            Ipv4Addr::LOCALHOST
+        } else {
+            Ipv4Addr::new(127, 1 + hi, lo, 1)
+        };
+        b = b.a(&host, ip);
+    }
+    let dns = b.build().await;
+    let checker = checker(&dns, server.addr().port());
+    let report = checker.check("many.test").await;
+    let facts = report.facts.as_ref().unwrap();
+    let probed = facts.addresses().filter(|(_, a)| a.smtp.is_some()).count();
+    let skipped = facts
+        .addresses()
+        .filter(|(_, a)| {
+            a.smtp_skipped
+                .as_deref()
+                .is_some_and(|s| s.starts_with("not checked"))
+        })
+        .count();
+    assert_eq!(probed, 10, "the default cap of 10 hosts");
+    assert_eq!(skipped, facts.addresses().count() - 10);
+    assert!(skipped >= 290);
+    let finding = report
+        .findings
+        .iter()
+        .find(|f| f.code == Code::MxNotAllChecked)
+        .expect("mx.not_all_checked");
+    assert!(
+        finding
+            .evidence
+            .iter()
+            .any(|e| e.contains("mx299.many.test")),
+        "the skipped names are listed: {:?}",
+        finding.evidence
+    );
+    assert_eq!(server.connections(), 1);
+
+    // Tighter caps from the configuration.
+    let mut config = checker.config().clone();
+    config.fan_out.max_hosts = 3;
+    let tight = Checker::new(config).unwrap();
+    let report = tight.check("many.test").await;
+    let facts = report.facts.as_ref().unwrap();
+    assert_eq!(
+        facts.addresses().filter(|(_, a)| a.smtp.is_some()).count(),
+        3
+    );
+
+    // A domain within the caps: nothing skipped, no finding.
+    let small = DnsServer::builder()
+        .zone("few.test")
+        .mx("few.test", 10, "mx.few.test")
+        .a("mx.few.test", Ipv4Addr::LOCALHOST)
+        .build()
+        .await;
+    let report = self::checker(&small, server.addr().port())
+        .check("few.test")
+        .await;
+    assert!(
+        !report
+            .findings
+            .iter()
+            .any(|f| f.code == Code::MxNotAllChecked)
+    );
+}
