@@ -25,6 +25,23 @@
 //!                                 # outbound port 25; omit or []: big providers' MX hosts;
 //!                                 # ["none"]: never check
 //! ca_file = ["/etc/mailcheck/lab-ca.pem"]  # extra trusted CAs, PEM (labs, private PKI)
+//!
+//! # Who may use it, and how answers are shown.
+//! allowed_guilds = [123456789012345678]  # only these servers (the command is registered in
+//!                                 # each, at once); omit or []: any server, registered globally
+//! allow_dms = true                # /mailcheck in DMs and group DMs (user installs too)
+//! private_by_default = false      # answers only the asker sees, unless they pick private:false
+//! private_guilds = [123456789012345678]  # guilds where answers are private by default
+//!
+//! # Politeness towards other people's servers.
+//! failure_cache_ttl_secs = 60     # broken, inconclusive or partial answers are reused this long
+//! address_budget_secs = 120       # an MX address is connected to at most once per this long
+//!                                 # from chat (at most cache_ttl_secs); later checks reuse
+//!                                 # that result and say its age
+//! max_smtp_connections = 16       # SMTP connections open at once, all checks together
+//! max_mx_hosts = 10               # MX hosts probed per domain (the rest listed, not probed)
+//! max_addresses_per_host = 4
+//! max_addresses_per_domain = 16
 //! ```
 //!
 //! | variable | key |
@@ -46,6 +63,16 @@
 //! | `MAILCHECK_PUBLIC_IP` | `public_ip`, comma-separated |
 //! | `MAILCHECK_EGRESS_CANARIES` | `egress_canaries`, comma-separated (`none`: no egress check; empty: the defaults) |
 //! | `MAILCHECK_CA_FILE` | `ca_file`, comma-separated paths |
+//! | `MAILCHECK_ALLOWED_GUILDS` | `allowed_guilds`, comma-separated (empty: any) |
+//! | `MAILCHECK_ALLOW_DMS` | `allow_dms` (`true`/`false`) |
+//! | `MAILCHECK_PRIVATE_BY_DEFAULT` | `private_by_default` (`true`/`false`) |
+//! | `MAILCHECK_PRIVATE_GUILDS` | `private_guilds`, comma-separated |
+//! | `MAILCHECK_FAILURE_CACHE_TTL_SECS` | `failure_cache_ttl_secs` |
+//! | `MAILCHECK_ADDRESS_BUDGET_SECS` | `address_budget_secs` |
+//! | `MAILCHECK_MAX_SMTP_CONNECTIONS` | `max_smtp_connections` |
+//! | `MAILCHECK_MAX_MX_HOSTS` | `max_mx_hosts` |
+//! | `MAILCHECK_MAX_ADDRESSES_PER_HOST` | `max_addresses_per_host` |
+//! | `MAILCHECK_MAX_ADDRESSES_PER_DOMAIN` | `max_addresses_per_domain` |
 //!
 //! Relative `ca_file` paths are read from the working directory. Every identity setting is
 //! checked at load: IP syntax, one-token EHLO name and sender (the library's own check), canary
@@ -140,7 +167,33 @@ pub struct BotConfig {
     pub egress_canaries: Vec<String>,
     /// Extra trusted CA certificates (PEM files): labs, private PKI.
     pub ca_file: Vec<PathBuf>,
+    /// Only these guilds may use the command (it is registered in each of them); empty: any
+    /// guild (registered globally).
+    pub allowed_guilds: Vec<u64>,
+    /// The command works in DMs and group DMs (and for user installs).
+    pub allow_dms: bool,
+    /// Answers are private (only the asker sees them) unless the asker says otherwise.
+    pub private_by_default: bool,
+    /// Guilds where answers are private by default.
+    pub private_guilds: Vec<u64>,
+    /// Seconds a broken, inconclusive or partial result is reused (shorter than ok ones).
+    pub failure_cache_ttl_secs: u64,
+    /// Seconds between two new connections to one MX address from chat (0: no budget; at
+    /// most `cache_ttl_secs`, with whose caches it is kept).
+    pub address_budget_secs: u64,
+    /// SMTP connections open at once across all checks (0: no cap).
+    pub max_smtp_connections: usize,
+    /// MX hosts probed per domain.
+    pub max_mx_hosts: usize,
+    /// Addresses probed per MX host.
+    pub max_addresses_per_host: usize,
+    /// Addresses probed per domain.
+    pub max_addresses_per_domain: usize,
 }
+
+/// The longest `check_deadline_secs`: a check must answer well within the 15 minutes an
+/// interaction token lives.
+pub const MAX_DEADLINE_SECS: u64 = 840;
 
 /// The `egress_canaries` value (`["none"]`, `MAILCHECK_EGRESS_CANARIES=none`) that turns the
 /// egress check off.
@@ -165,6 +218,16 @@ impl Default for BotConfig {
             public_ip: Vec::new(),
             egress_canaries: Vec::new(),
             ca_file: Vec::new(),
+            allowed_guilds: Vec::new(),
+            allow_dms: true,
+            private_by_default: false,
+            private_guilds: Vec::new(),
+            failure_cache_ttl_secs: 60,
+            address_budget_secs: 120,
+            max_smtp_connections: 16,
+            max_mx_hosts: 10,
+            max_addresses_per_host: 4,
+            max_addresses_per_domain: 16,
         }
     }
 }
@@ -209,6 +272,16 @@ impl BotConfig {
                 .trim()
                 .parse()
                 .map_err(|_| invalid(key, format!("{value:?} is not a number")))
+        }
+        fn flag(key: &str, value: &str) -> Result<bool, ConfigError> {
+            match value.to_ascii_lowercase().as_str() {
+                "1" | "true" | "yes" | "on" => Ok(true),
+                "0" | "false" | "no" | "off" | "" => Ok(false),
+                _ => Err(invalid(key, format!("{value:?} is not true/false"))),
+            }
+        }
+        fn ids(key: &str, value: &str) -> Result<Vec<u64>, ConfigError> {
+            list(value).iter().map(|v| num(key, v)).collect()
         }
         fn list(value: &str) -> Vec<String> {
             value
@@ -257,12 +330,22 @@ impl BotConfig {
                 "MAILCHECK_CA_FILE" => {
                     self.ca_file = list(v).into_iter().map(PathBuf::from).collect();
                 }
-                "MAILCHECK_ALLOW_PRIVATE" => {
-                    self.allow_private = match v.to_ascii_lowercase().as_str() {
-                        "1" | "true" | "yes" | "on" => true,
-                        "0" | "false" | "no" | "off" | "" => false,
-                        _ => return Err(invalid(&key, format!("{v:?} is not true/false"))),
-                    };
+                "MAILCHECK_ALLOW_PRIVATE" => self.allow_private = flag(&key, v)?,
+                "MAILCHECK_ALLOWED_GUILDS" => self.allowed_guilds = ids(&key, v)?,
+                "MAILCHECK_ALLOW_DMS" => self.allow_dms = flag(&key, v)?,
+                "MAILCHECK_PRIVATE_BY_DEFAULT" => self.private_by_default = flag(&key, v)?,
+                "MAILCHECK_PRIVATE_GUILDS" => self.private_guilds = ids(&key, v)?,
+                "MAILCHECK_FAILURE_CACHE_TTL_SECS" => {
+                    self.failure_cache_ttl_secs = num(&key, v)?;
+                }
+                "MAILCHECK_ADDRESS_BUDGET_SECS" => self.address_budget_secs = num(&key, v)?,
+                "MAILCHECK_MAX_SMTP_CONNECTIONS" => self.max_smtp_connections = num(&key, v)?,
+                "MAILCHECK_MAX_MX_HOSTS" => self.max_mx_hosts = num(&key, v)?,
+                "MAILCHECK_MAX_ADDRESSES_PER_HOST" => {
+                    self.max_addresses_per_host = num(&key, v)?;
+                }
+                "MAILCHECK_MAX_ADDRESSES_PER_DOMAIN" => {
+                    self.max_addresses_per_domain = num(&key, v)?;
                 }
                 _ => {}
             }
@@ -278,8 +361,23 @@ impl BotConfig {
         if self.smtp_port == 0 {
             return Err(invalid("smtp_port", "must be a port number (1-65535)"));
         }
-        if self.check_deadline_secs == 0 {
-            return Err(invalid("check_deadline_secs", "must be at least 1"));
+        if self.check_deadline_secs == 0 || self.check_deadline_secs > MAX_DEADLINE_SECS {
+            return Err(invalid(
+                "check_deadline_secs",
+                format!(
+                    "must be between 1 and {MAX_DEADLINE_SECS} (an answer must arrive while the \
+                     15-minute interaction token is valid)"
+                ),
+            ));
+        }
+        for (key, n) in [
+            ("max_mx_hosts", self.max_mx_hosts),
+            ("max_addresses_per_host", self.max_addresses_per_host),
+            ("max_addresses_per_domain", self.max_addresses_per_domain),
+        ] {
+            if n == 0 {
+                return Err(invalid(key, "must be at least 1"));
+            }
         }
         for server in &self.resolver {
             ResolverChoice::parse_server(server).map_err(|e| invalid("resolver", e.to_string()))?;
@@ -337,6 +435,24 @@ impl BotConfig {
         Duration::from_secs(self.check_deadline_secs)
     }
 
+    /// How long a broken, inconclusive or partial result is reused.
+    pub fn failure_cache_ttl(&self) -> Duration {
+        Duration::from_secs(self.failure_cache_ttl_secs.min(self.cache_ttl_secs))
+    }
+
+    /// Whether answers in `guild` (`None`: a DM) are private unless the asker says otherwise.
+    pub fn private_default(&self, guild: Option<u64>) -> bool {
+        self.private_by_default || guild.is_some_and(|g| self.private_guilds.contains(&g))
+    }
+
+    /// Whether the command may be used in `guild` (`None`: a DM or group DM).
+    pub fn allowed_in(&self, guild: Option<u64>) -> bool {
+        match guild {
+            None => self.allow_dms,
+            Some(g) => self.allowed_guilds.is_empty() || self.allowed_guilds.contains(&g),
+        }
+    }
+
     /// The library configuration for checks made from chat. The open-relay test is always off
     /// (never from chat), whatever else is configured.
     pub fn check_config(&self) -> Result<CheckConfig, ConfigError> {
@@ -386,8 +502,35 @@ impl BotConfig {
         config.cache_ttl = Some(self.cache_ttl());
         // One domain per check: close each SMTP session at once (the transcript ends in QUIT).
         config.smtp.reuse_idle = Duration::ZERO;
+        // The budget is kept with the checker's caches, so it cannot outlast them.
+        config.smtp.address_budget =
+            Duration::from_secs(self.address_budget_secs.min(self.cache_ttl_secs));
+        config.smtp.max_connections = self.max_smtp_connections;
+        config.fan_out.max_hosts = self.max_mx_hosts;
+        config.fan_out.max_addresses_per_host = self.max_addresses_per_host;
+        config.fan_out.max_addresses = self.max_addresses_per_domain;
+        fit_timeouts(&mut config, self.check_deadline());
         Ok(config)
     }
+}
+
+/// Fits the library's timeouts inside the check's deadline, so a slow step ends (and is
+/// reported) before the deadline cuts the whole check off.
+fn fit_timeouts(config: &mut CheckConfig, deadline: Duration) {
+    let most = deadline.mul_f64(0.8);
+    let smtp = &mut config.smtp;
+    smtp.session_deadline = smtp.session_deadline.min(most);
+    for t in [
+        &mut smtp.connect_timeout,
+        &mut smtp.greeting_timeout,
+        &mut smtp.command_timeout,
+        &mut smtp.tls_timeout,
+    ] {
+        *t = (*t).min(most / 2);
+    }
+    config.dns.timeout = config.dns.timeout.min(most / 4);
+    config.auth.https_timeout = config.auth.https_timeout.min(most / 2);
+    config.egress.timeout = config.egress.timeout.min(most / 4);
 }
 
 /// The library's message without its `configuration: ` prefix (the setting is named already).
