@@ -20,6 +20,8 @@
 //! - [`finding`]: the contract's [`Code`]s, [`Severity`] and the [`Finding`] record.
 //! - [`facts`]: everything observed about one domain (serde round-trip).
 //! - [`report`]: [`Report`], [`Verdict`] and the per-MX summary.
+//! - [`ladder`]: the seed's step ladder per probed address (MX → port 25 → … → RCPT), for
+//!   front-ends that explain a result step by step.
 //! - [`diagnose`](mod@diagnose): the pure diagnosis, one module per area (DNS/MX, rDNS, SMTP, TLS,
 //!   blocklists, verdict).
 //! - [`dnsbl`]: the blocklist catalogue and the pure classification of answers.
@@ -59,6 +61,7 @@ pub mod domain;
 pub mod error;
 pub mod facts;
 pub mod finding;
+pub mod ladder;
 pub mod probe;
 pub mod report;
 pub mod spf;
