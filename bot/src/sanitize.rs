@@ -1,4 +1,5 @@
-//! Making untrusted text safe to show in Discord.
+//! Making untrusted text safe to show in Discord: the bot's names for [`mailcheck::sanitize`],
+//! which holds the one set of rules every front-end uses.
 //!
 //! Everything a mail server or a DNS zone says (banners, reply lines, PTR names, TXT records) and
 //! everything a user typed is untrusted: it could ping `@everyone`, mention users or roles, fake
@@ -6,122 +7,24 @@
 //! text inert; messages are also sent with no allowed mentions, so a mention that slipped through
 //! would still not ping anyone.
 
-/// Zero-width space, inserted to break mention syntax without changing what a reader sees.
-pub const ZWSP: char = '\u{200B}';
+use mailcheck::sanitize::{DiscordOptions, discord};
 
-/// Whether `c` is a character we drop: C0/C1 controls and the Unicode bidi/formatting controls
-/// that can reorder or hide text.
-fn is_unsafe_char(c: char) -> bool {
-    c.is_control()
-        || matches!(c,
-            '\u{200E}' | '\u{200F}'             // LRM, RLM
-            | '\u{202A}'..='\u{202E}'           // embeddings and overrides
-            | '\u{2066}'..='\u{2069}'           // isolates
-            | '\u{FEFF}'                        // BOM / zero-width no-break space
-            | '\u{FFF9}'..='\u{FFFB}'           // interlinear annotations
-        )
-}
+pub use mailcheck::sanitize::{
+    ZWSP, clean as clean_line, clean_multiline, escape_discord_markdown as escape_markdown,
+    neutralize_mentions, truncate as truncate_chars,
+};
 
-/// One line of text: control characters removed, tabs and line breaks turned into single spaces,
-/// surrounding space trimmed.
-pub fn clean_line(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    let mut pending_space = false;
-    for c in s.chars() {
-        if c.is_whitespace() {
-            pending_space = !out.is_empty();
-        } else if !is_unsafe_char(c) {
-            if pending_space {
-                out.push(' ');
-                pending_space = false;
-            }
-            out.push(c);
-        }
-    }
-    out
-}
-
-/// Multi-line text (for attachments): control characters other than `\n` and `\t` removed,
-/// `\r\n` turned into `\n`.
-pub fn clean_multiline(s: &str) -> String {
-    s.chars()
-        .filter(|&c| c == '\n' || c == '\t' || !is_unsafe_char(c))
-        .collect()
-}
-
-/// Escapes Discord markdown so the text shows literally: emphasis, strike, code, spoilers,
-/// masked links, and (at the start of a line) quotes, headings and list markers.
-pub fn escape_markdown(s: &str) -> String {
-    let mut out = String::with_capacity(s.len() + 8);
-    let mut line_start = true;
-    for c in s.chars() {
-        match c {
-            '\\' | '*' | '_' | '~' | '`' | '|' | '[' | ']' | '(' | ')' => {
-                out.push('\\');
-                out.push(c);
-            }
-            '>' | '#' | '-' | '+' if line_start => {
-                out.push('\\');
-                out.push(c);
-            }
-            _ => out.push(c),
-        }
-        line_start = c == '\n' || (line_start && c.is_whitespace());
-    }
-    out
-}
-
-/// Breaks `@everyone`, `@here` and every `<…>` construct (user, role and channel mentions, slash
-/// command mentions, custom emoji, timestamps) with a zero-width space.
-pub fn neutralize_mentions(s: &str) -> String {
-    let mut out = String::with_capacity(s.len() + 8);
-    let mut rest = s;
-    while let Some(c) = rest.chars().next() {
-        rest = &rest[c.len_utf8()..];
-        out.push(c);
-        match c {
-            '<' => out.push(ZWSP),
-            '@' => {
-                let lower = rest
-                    .get(..8)
-                    .map(str::to_ascii_lowercase)
-                    .unwrap_or_default();
-                let lower4 = rest
-                    .get(..4)
-                    .map(str::to_ascii_lowercase)
-                    .unwrap_or_default();
-                if lower == "everyone" || lower4 == "here" {
-                    out.push(ZWSP);
-                }
-            }
-            _ => {}
-        }
-    }
-    out
-}
-
-/// Untrusted single-line text made safe for an embed: [`clean_line`], then
-/// [`escape_markdown`], then [`neutralize_mentions`].
+/// Untrusted single-line text made safe for an embed: [`mailcheck::sanitize::discord`] with the
+/// default bound. IP literals are still shown as they are (`show_private`); hiding non-public
+/// ones is the library's default and the bot's to switch on.
 pub fn untrusted(s: &str) -> String {
-    neutralize_mentions(&escape_markdown(&clean_line(s)))
-}
-
-/// Cuts `s` to at most `max` characters, ending with `…` when something was cut. Never leaves a
-/// dangling escape backslash. Returns the text and whether it was cut.
-pub fn truncate_chars(s: &str, max: usize) -> (String, bool) {
-    if s.chars().count() <= max {
-        return (s.to_owned(), false);
-    }
-    if max == 0 {
-        return (String::new(), true);
-    }
-    let mut cut: String = s.chars().take(max - 1).collect();
-    let trailing_backslashes = cut.chars().rev().take_while(|&c| c == '\\').count();
-    if trailing_backslashes % 2 == 1 {
-        cut.pop();
-    }
-    cut.push('…');
-    (cut, true)
+    discord(
+        s,
+        DiscordOptions {
+            show_private: true,
+            ..DiscordOptions::default()
+        },
+    )
 }
 
 #[cfg(test)]
@@ -137,6 +40,14 @@ mod tests {
              @\u{200B}here"
         );
         assert!(!s.contains("@everyone") && !s.contains("<@") && !s.contains("**"));
+    }
+
+    #[test]
+    fn links_are_defanged_and_addresses_still_shown() {
+        assert_eq!(
+            untrusted("550 see https://evil.example/x from 10.0.0.1"),
+            "550 see hxxps\\[:\\]//evil\\[.\\]example/x from 10.0.0.1"
+        );
     }
 
     #[test]

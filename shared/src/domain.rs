@@ -93,14 +93,10 @@ impl std::str::FromStr for DomainName {
     }
 }
 
-/// Bounded, printable rendering of untrusted input for error messages.
+/// Bounded, printable rendering of untrusted input for error messages: [`crate::sanitize::clean`]
+/// and at most 80 characters before the ellipsis.
 fn display_input(input: &str) -> String {
-    let cleaned: String = input.chars().filter(|c| !c.is_control()).take(80).collect();
-    if input.chars().count() > 80 {
-        format!("{cleaned}…")
-    } else {
-        cleaned
-    }
+    crate::sanitize::truncate(&crate::sanitize::clean(input), 81).0
 }
 
 /// Reduces a URL or an e-mail address to its host part.

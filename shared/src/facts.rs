@@ -264,7 +264,8 @@ pub enum AddressScope {
     Private,
     /// Link-local.
     LinkLocal,
-    /// Documentation, benchmarking, shared, multicast, unspecified or otherwise reserved.
+    /// Documentation (including IPv6 2001:db8::/32 and 3fff::/20), benchmarking, shared,
+    /// multicast, unspecified or otherwise reserved.
     Reserved,
 }
 
@@ -309,6 +310,7 @@ impl AddressScope {
                 } else if v6.is_unspecified()
                     || v6.is_multicast()
                     || (seg[0] == 0x2001 && seg[1] == 0x0db8)
+                    || (seg[0] == 0x3fff && seg[1] < 0x1000)
                     || (seg[0] & 0xe000) != 0x2000
                 {
                     Self::Reserved

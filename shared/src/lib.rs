@@ -38,6 +38,10 @@
 //!   batched transactions and the per-address pool), TLS, and our own vantage point.
 //! - [`check`](mod@check): the [`Checker`] that runs the probes and the diagnosis.
 //! - [`error`]: [`Error`] for configuration and input problems (never for findings).
+//! - [`sanitize`]: the one set of rules for untrusted text (what servers, DNS zones and users
+//!   say): removal of control and format characters, combining-mark cap, bounds, defanged
+//!   links, hidden private addresses, and the per-target forms (Discord, terminal, HTML,
+//!   Markdown, spreadsheet) every front-end uses.
 //!
 //! ## Example
 //! ```no_run
@@ -64,6 +68,7 @@ pub mod finding;
 pub mod ladder;
 pub mod probe;
 pub mod report;
+pub mod sanitize;
 pub mod spf;
 
 pub use check::{CheckOptions, Checker};

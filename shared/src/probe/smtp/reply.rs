@@ -6,6 +6,7 @@
 //! give up but not grow without bound.
 
 use crate::facts::Reply;
+use crate::sanitize::{from_wire, truncate};
 
 /// Caps applied while parsing a reply.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -118,7 +119,7 @@ impl ReplyParser {
         let Some(code) = parse_code(body) else {
             return Parsed::Broken(format!(
                 "not an SMTP reply line: {:?}",
-                truncate(&sanitize(body), 80)
+                truncate(&from_wire(body), 80).0
             ));
         };
         let last = match body.get(3) {
@@ -127,7 +128,7 @@ impl ReplyParser {
             Some(_) => {
                 return Parsed::Broken(format!(
                     "not an SMTP reply line: {:?}",
-                    truncate(&sanitize(body), 80)
+                    truncate(&from_wire(body), 80).0
                 ));
             }
         };
@@ -143,7 +144,7 @@ impl ReplyParser {
             }
             Some(_) => {}
         }
-        self.lines.push(sanitize(body));
+        self.lines.push(from_wire(body));
         if last {
             return Parsed::Reply(Reply {
                 code,
@@ -187,27 +188,6 @@ fn enhanced_code(code: u16, text: &[u8]) -> Option<String> {
         class.len() == 1 && class.as_bytes()[0] == b'0' + u8::try_from(code / 100).ok()?;
     (class_ok && matches!(class, "2" | "4" | "5") && digits(subject, 3) && digits(detail, 3))
         .then(|| token.to_owned())
-}
-
-/// Makes received bytes safe to store and print: invalid UTF-8 becomes U+FFFD, tabs become
-/// spaces, other control characters are dropped.
-pub fn sanitize(bytes: &[u8]) -> String {
-    String::from_utf8_lossy(bytes)
-        .chars()
-        .filter_map(|c| match c {
-            '\t' => Some(' '),
-            c if c.is_control() => None,
-            c => Some(c),
-        })
-        .collect()
-}
-
-/// At most `max` characters of `s`, with `…` when cut.
-pub(crate) fn truncate(s: &str, max: usize) -> String {
-    match s.char_indices().nth(max) {
-        Some((i, _)) => format!("{}…", &s[..i]),
-        None => s.to_owned(),
-    }
 }
 
 #[cfg(test)]

@@ -10,10 +10,11 @@ use tokio::io::AsyncWriteExt;
 use super::command::Command;
 use super::connect::{describe_connect, raw_reply, tcp_connect};
 use super::ehlo::{extensions, has_ext};
-use super::reply::{ReplyParser, truncate};
+use super::reply::ReplyParser;
 use super::session::{Dial, Session};
 use super::wire::Wire;
 use crate::facts::{LegacyTlsProbe, SmtpFacts, StartTlsFacts};
+use crate::sanitize::{from_wire, truncate};
 
 /// How STARTTLS went.
 pub(super) enum TlsOutcome {
@@ -62,7 +63,7 @@ impl Session {
                 "{} byte(s) arrived after the 220 to STARTTLS, before the TLS handshake \
                  (plaintext injection): {:?}; handshake not attempted",
                 wire.buffered().len(),
-                truncate(&super::reply::sanitize(wire.buffered()), 80)
+                truncate(&from_wire(wire.buffered()), 80).0
             );
             self.note(detail.clone());
             st.handshake = Some(Err(detail));
