@@ -7,7 +7,7 @@ use std::pin::Pin;
 
 use mailcheck::check::MailHost;
 use mailcheck::diagnose::vantage::VantageView;
-use mailcheck::{DomainName, Report};
+use mailcheck::{CheckOptions, DomainName, Report};
 use tokio::sync::mpsc;
 
 /// A boxed, sendable future.
@@ -45,9 +45,12 @@ impl ProgressSender {
 /// Runs checks. The bot only renders what comes back; it never decides severities.
 pub trait Diagnoser: Send + Sync + fmt::Debug {
     /// Checks one (already validated) domain. Never fails: problems are findings in the report.
+    /// `options` asks for a fresh look (a re-check) and sets the deadline, at which the report
+    /// shows what was checked so far.
     fn diagnose<'a>(
         &'a self,
         domain: &'a DomainName,
+        options: CheckOptions,
         progress: ProgressSender,
     ) -> BoxFuture<'a, Report>;
 
@@ -68,6 +71,7 @@ impl Diagnoser for mailcheck::Checker {
     fn diagnose<'a>(
         &'a self,
         domain: &'a DomainName,
+        options: CheckOptions,
         progress: ProgressSender,
     ) -> BoxFuture<'a, Report> {
         Box::pin(async move {
@@ -78,7 +82,7 @@ impl Diagnoser for mailcheck::Checker {
                     progress.send(Progress::MxFound(hosts));
                 }
             };
-            self.check_with_progress(domain.as_str(), &on_progress)
+            self.check_with(domain.as_str(), options, &on_progress)
                 .await
         })
     }

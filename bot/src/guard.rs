@@ -1,11 +1,14 @@
-//! Keeping the bot polite: per-user and per-guild cooldowns, a per-domain result cache and a
-//! global cap on concurrent checks.
+//! Keeping the bot polite: per-user and per-guild cooldowns, a per-domain result cache (failures
+//! kept shorter), one probe per domain however many ask at once, a global cap on concurrent
+//! checks, and the answers the buttons act on.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant};
 
-use mailcheck::Report;
+use futures::FutureExt as _;
+use futures::future::{BoxFuture, Shared};
+use mailcheck::{Report, Verdict};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 /// Per-user and per-guild cooldowns.
@@ -85,39 +88,162 @@ impl Cooldowns {
     }
 }
 
-/// A per-domain cache of reports.
+/// A per-domain cache of reports: ok answers for `ttl`, broken, inconclusive and partial ones
+/// for the shorter `failure_ttl` (a fix should show soon).
 #[derive(Debug)]
 pub struct ReportCache {
     ttl: Duration,
-    entries: Mutex<HashMap<String, (Instant, Arc<Report>)>>,
+    failure_ttl: Duration,
+    entries: Mutex<HashMap<String, Cached>>,
 }
 
+/// A cached report: when it was taken, how long it is kept.
+type Cached = (Instant, Duration, Arc<Report>);
+
 impl ReportCache {
-    /// A cache keeping reports for `ttl` (zero: nothing is kept).
-    pub fn new(ttl: Duration) -> Self {
+    /// A cache keeping reports for `ttl`, and failures for `failure_ttl` (zero: nothing is
+    /// kept).
+    pub fn new(ttl: Duration, failure_ttl: Duration) -> Self {
         Self {
             ttl,
+            failure_ttl: failure_ttl.min(ttl),
             entries: Mutex::new(HashMap::new()),
         }
+    }
+
+    /// How long `report` is kept.
+    pub fn ttl_for(&self, report: &Report) -> Duration {
+        let failure = matches!(report.verdict, Verdict::Broken | Verdict::Inconclusive)
+            || report.partial.is_some();
+        if failure { self.failure_ttl } else { self.ttl }
     }
 
     /// The cached report for `domain` and its age, if fresh at `now`.
     pub fn get(&self, domain: &str, now: Instant) -> Option<(Arc<Report>, Duration)> {
         let entries = lock(&self.entries);
-        let (at, report) = entries.get(domain)?;
+        let (at, ttl, report) = entries.get(domain)?;
         let age = now.saturating_duration_since(*at);
-        (age < self.ttl).then(|| (Arc::clone(report), age))
+        (age < *ttl).then(|| (Arc::clone(report), age))
     }
 
     /// Stores a report taken at `now`.
     pub fn put(&self, domain: &str, report: Arc<Report>, now: Instant) {
-        if self.ttl.is_zero() {
+        let ttl = self.ttl_for(&report);
+        if ttl.is_zero() {
             return;
         }
         let mut entries = lock(&self.entries);
-        let ttl = self.ttl;
-        entries.retain(|_, (at, _)| now.saturating_duration_since(*at) < ttl);
-        entries.insert(domain.to_owned(), (now, report));
+        entries.retain(|_, (at, ttl, _)| now.saturating_duration_since(*at) < *ttl);
+        entries.insert(domain.to_owned(), (now, ttl, report));
+    }
+
+    /// Forgets `domain` (a re-check).
+    pub fn remove(&self, domain: &str) {
+        lock(&self.entries).remove(domain);
+    }
+}
+
+/// A check that is running, shared by everyone who asks for the same domain meanwhile.
+pub type SharedCheck = Shared<BoxFuture<'static, Arc<Report>>>;
+
+/// Checks running now, by domain: a second `/mailcheck` of a domain being checked waits for the
+/// same probe instead of starting another.
+#[derive(Debug, Default)]
+pub struct RunningChecks {
+    running: Mutex<HashMap<String, SharedCheck>>,
+}
+
+impl RunningChecks {
+    /// The running check of `domain`, or `start()` as the new one. True when this call
+    /// started it.
+    pub fn join_or_start(
+        self: &Arc<Self>,
+        domain: &str,
+        start: impl FnOnce() -> BoxFuture<'static, Arc<Report>>,
+    ) -> (SharedCheck, bool) {
+        let mut running = lock(&self.running);
+        if let Some(check) = running.get(domain) {
+            return (check.clone(), false);
+        }
+        let this = Arc::clone(self);
+        let key = domain.to_owned();
+        let work = start();
+        let check = async move {
+            let report = work.await;
+            lock(&this.running).remove(&key);
+            report
+        }
+        .boxed()
+        .shared();
+        running.insert(domain.to_owned(), check.clone());
+        (check, true)
+    }
+
+    /// How many domains are being checked.
+    pub fn len(&self) -> usize {
+        lock(&self.running).len()
+    }
+
+    /// Whether no check is running.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+/// What the buttons under an answer act on: the report it shows, by answer id. Bounded: the
+/// oldest answers are forgotten first (their buttons then say to check again).
+#[derive(Debug)]
+pub struct Answers {
+    max: usize,
+    next: std::sync::atomic::AtomicU64,
+    entries: Mutex<std::collections::VecDeque<(u64, Answer)>>,
+}
+
+/// One answer the bot gave.
+#[derive(Debug, Clone)]
+pub struct Answer {
+    /// The domain.
+    pub domain: mailcheck::DomainName,
+    /// The report shown.
+    pub report: Arc<Report>,
+    /// Whether it was shown privately.
+    pub private: bool,
+}
+
+impl Answers {
+    /// A store of at most `max` answers.
+    pub fn new(max: usize) -> Self {
+        Self {
+            max: max.max(1),
+            next: std::sync::atomic::AtomicU64::new(1),
+            entries: Mutex::new(std::collections::VecDeque::new()),
+        }
+    }
+
+    /// Keeps `answer`; returns its id.
+    pub fn put(&self, answer: Answer) -> u64 {
+        let id = self.next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let mut entries = lock(&self.entries);
+        while entries.len() >= self.max {
+            entries.pop_front();
+        }
+        entries.push_back((id, answer));
+        id
+    }
+
+    /// The answer with this id, while it is kept.
+    pub fn get(&self, id: u64) -> Option<Answer> {
+        lock(&self.entries)
+            .iter()
+            .find(|(i, _)| *i == id)
+            .map(|(_, a)| a.clone())
+    }
+
+    /// Replaces the report of answer `id` (after a re-check edits that message).
+    pub fn update(&self, id: u64, report: Arc<Report>) {
+        if let Some((_, a)) = lock(&self.entries).iter_mut().find(|(i, _)| *i == id) {
+            a.report = report;
+        }
     }
 }
 
@@ -196,9 +322,80 @@ mod tests {
         }
     }
 
+    fn report(verdict: Verdict) -> Arc<Report> {
+        let mut r = Report::invalid("x", "y");
+        r.verdict = verdict;
+        Arc::new(r)
+    }
+
+    #[test]
+    fn failures_are_cached_shorter_and_a_recheck_forgets() {
+        let cache = ReportCache::new(Duration::from_secs(300), Duration::from_secs(60));
+        let t0 = Instant::now();
+        cache.put("ok.test", report(Verdict::Ok), t0);
+        cache.put("broken.test", report(Verdict::Broken), t0);
+        cache.put("unsure.test", report(Verdict::Inconclusive), t0);
+        let mut partial = Report::invalid("x", "y");
+        partial.verdict = Verdict::Ok;
+        partial.partial = Some("deadline".into());
+        cache.put("partial.test", Arc::new(partial), t0);
+        let later = t0 + Duration::from_secs(61);
+        assert!(cache.get("ok.test", later).is_some());
+        for d in ["broken.test", "unsure.test", "partial.test"] {
+            assert!(cache.get(d, later).is_none(), "{d}");
+            assert!(cache.get(d, t0 + Duration::from_secs(59)).is_some(), "{d}");
+        }
+        cache.remove("ok.test");
+        assert!(cache.get("ok.test", t0).is_none());
+    }
+
+    #[tokio::test]
+    async fn simultaneous_checks_of_one_domain_share_one_probe() {
+        let running = Arc::new(RunningChecks::default());
+        let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+        let started = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let start = |started: Arc<std::sync::atomic::AtomicUsize>, rx| {
+            move || {
+                started.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                async move {
+                    let _ = rx.await;
+                    report(Verdict::Ok)
+                }
+                .boxed()
+            }
+        };
+        let (first, led) = running.join_or_start("a.test", start(started.clone(), rx));
+        let (_, never) = tokio::sync::oneshot::channel::<()>();
+        let (second, led2) = running.join_or_start("a.test", start(started.clone(), never));
+        assert!(led && !led2);
+        assert_eq!(running.len(), 1);
+        tx.send(()).unwrap();
+        let (a, b) = tokio::join!(first, second);
+        assert!(Arc::ptr_eq(&a, &b));
+        assert_eq!(started.load(std::sync::atomic::Ordering::SeqCst), 1);
+        assert!(running.is_empty(), "forgotten once done");
+    }
+
+    #[test]
+    fn answers_are_bounded() {
+        let answers = Answers::new(2);
+        let a = |d: &str| Answer {
+            domain: mailcheck::DomainName::parse(d).unwrap(),
+            report: report(Verdict::Ok),
+            private: false,
+        };
+        let one = answers.put(a("one.test"));
+        let two = answers.put(a("two.test"));
+        let three = answers.put(a("three.test"));
+        assert!(answers.get(one).is_none());
+        assert_eq!(answers.get(two).unwrap().domain.as_str(), "two.test");
+        answers.update(three, report(Verdict::Broken));
+        assert_eq!(answers.get(three).unwrap().report.verdict, Verdict::Broken);
+    }
+
     #[test]
     fn cache_expires() {
-        let cache = ReportCache::new(Duration::from_secs(60));
+        let cache = ReportCache::new(Duration::from_secs(60), Duration::from_secs(60));
         let t0 = Instant::now();
         cache.put("example.com", Arc::new(Report::invalid("x", "y")), t0);
         let (_, age) = cache

@@ -52,7 +52,9 @@
 //! name, sender, blocklists) and logs it; findings about "this machine" are shown in the
 //! channel apart from the domain's, as being about the bot's host.
 
+pub mod answer;
 pub mod backend;
+pub mod buttons;
 pub mod command;
 pub mod config;
 pub mod guard;
@@ -83,7 +85,16 @@ pub struct Data {
     pub cache: guard::ReportCache,
     /// Global cap on concurrent checks.
     pub cap: guard::ConcurrencyCap,
+    /// Checks running now, shared by everyone asking for the same domain.
+    pub running: Arc<guard::RunningChecks>,
+    /// The answers the buttons act on.
+    pub answers: guard::Answers,
+    /// A warning about the bot's own host for every answer's footer (port 25 blocked here).
+    pub host_note: vantage::HostNote,
 }
+
+/// How many answers keep working buttons (the oldest are forgotten first).
+pub const KEPT_ANSWERS: usize = 1000;
 
 impl Data {
     /// State with a [`mailcheck::Checker`] built from the configuration.
@@ -109,8 +120,11 @@ impl Data {
     pub fn with_diagnoser(config: BotConfig, diagnoser: Arc<dyn Diagnoser>) -> Self {
         Self {
             cooldowns: guard::Cooldowns::new(config.user_cooldown(), config.guild_cooldown()),
-            cache: guard::ReportCache::new(config.cache_ttl()),
+            cache: guard::ReportCache::new(config.cache_ttl(), config.failure_cache_ttl()),
             cap: guard::ConcurrencyCap::new(config.max_concurrent_checks),
+            running: Arc::default(),
+            answers: guard::Answers::new(KEPT_ANSWERS),
+            host_note: vantage::HostNote::default(),
             diagnoser,
             config,
         }
@@ -152,6 +166,18 @@ pub fn framework(data: Data) -> poise::Framework<Data, Error> {
                             }
                         }
                     }
+                })
+            },
+            event_handler: |framework, event| {
+                Box::pin(async move {
+                    if let serenity::all::FullEvent::InteractionCreate {
+                        interaction: serenity::all::Interaction::Component(click),
+                    } = event
+                    {
+                        let http = &framework.serenity_context.http;
+                        buttons::on_click(http, framework.user_data, click).await?;
+                    }
+                    Ok(())
                 })
             },
             ..Default::default()

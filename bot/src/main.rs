@@ -164,9 +164,16 @@ async fn preview(config: BotConfig, input: &str, file: Option<PathBuf>, lab: boo
         (Data::new(config)?, None)
     };
     let (progress, _rx) = ProgressSender::channel();
-    let report = tokio::time::timeout(deadline, data.diagnoser.diagnose(&domain, progress))
-        .await
-        .with_context(|| format!("the check did not finish within {deadline:?}"))?;
+    let options = mailcheck::CheckOptions {
+        deadline: Some(deadline),
+        ..mailcheck::CheckOptions::default()
+    };
+    let report = tokio::time::timeout(
+        deadline + Duration::from_secs(10),
+        data.diagnoser.diagnose(&domain, options, progress),
+    )
+    .await
+    .with_context(|| format!("the check did not finish within {deadline:?}"))?;
     data.diagnoser.shutdown().await;
     let rendered = render_report(&report, &RenderContext::default());
     let payload = serde_json::json!({
@@ -208,7 +215,8 @@ async fn run(config: BotConfig, discord_api: Option<String>) -> Result<()> {
     let cap = data.cap.clone();
     // Our own side, once, while the gateway connects; it never stops the bot.
     let self_test = Arc::clone(&diagnoser);
-    tokio::spawn(async move { mailcheck_bot::vantage::self_test(self_test.as_ref()).await });
+    let note = data.host_note.clone();
+    tokio::spawn(async move { mailcheck_bot::vantage::self_test(self_test.as_ref(), &note).await });
     let mut client = mailcheck_bot::client_builder(&token, discord_api.as_deref(), data)
         .await
         .context("cannot build the Discord client (is DISCORD_TOKEN valid?)")?;

@@ -20,9 +20,23 @@ use mailcheck::finding::THIS_MACHINE;
 use mailcheck::report::{AddressSummary, MxSummary};
 use mailcheck::{Code, DomainName, Finding, Report, Severity, Verdict};
 use serde_json::Value;
-use serenity::all::{Colour, CreateAttachment, CreateEmbed, CreateEmbedFooter};
+use serenity::all::{
+    ButtonStyle, Colour, CreateActionRow, CreateAttachment, CreateButton, CreateEmbed,
+    CreateEmbedFooter,
+};
 
 use crate::sanitize::{clean_multiline, truncate_chars, untrusted};
+
+/// `untrusted`, showing non-public addresses only for a lab.
+fn shown(lab: bool, s: &str) -> String {
+    crate::sanitize::shown(s, lab)
+}
+
+/// Whether the report comes from a lab (private targets allowed): its loopback addresses are
+/// shown; anywhere else non-public addresses are not.
+fn is_lab(report: &Report) -> bool {
+    report.facts.as_ref().is_some_and(|f| f.scope.allow_private)
+}
 
 /// Discord's embed limits (characters).
 pub mod limits {
@@ -227,6 +241,8 @@ pub fn display_domain(domain: &str) -> String {
 pub struct RenderContext {
     /// The result came from the cache and is this old.
     pub cached_age: Option<Duration>,
+    /// A warning about the bot's own host for the footer (its outbound port 25 is blocked).
+    pub host_note: Option<String>,
 }
 
 /// What the bot sends for a report: one embed and the full text as an attachment.
@@ -284,6 +300,7 @@ pub fn smtp_status_text(status: &str) -> String {
         "greeted" => "answers".to_owned(),
         "error" => "the conversation failed".to_owned(),
         "skipped" | "not_probed" => "not tested".to_owned(),
+        "unfinished" => "not finished: the check's time ran out first".to_owned(),
         other => untrusted(&other.replace('_', " ")),
     }
 }
@@ -328,18 +345,25 @@ fn address_lines(addr: &AddressSummary, report: &Report, out: &mut String) {
     let smtp = &addr.smtp;
     let port = report.facts.as_ref().map_or(25, |f| f.scope.smtp_port);
     let allow_private = report.facts.as_ref().is_some_and(|f| f.scope.allow_private);
+    let lab = allow_private;
     let tested = !matches!(smtp.status.as_str(), "skipped" | "not_probed");
-    // Private addresses are reported, not probed, unless the bot runs against a lab.
+    // Private addresses are reported, not probed, unless the bot runs against a lab; outside
+    // a lab they are not shown either (an internal network's layout is nobody's business).
     let private_skip = !tested && addr.scope.is_private() && !allow_private;
-    let _ = write!(out, "`{}`", addr.ip);
-    if addr.scope.is_private() {
-        if private_skip {
-            let _ = write!(
-                out,
-                " ({} address: not tested from chat)",
-                addr.scope.as_str()
-            );
-        } else {
+    if addr.scope.is_private() && !allow_private {
+        let _ = write!(
+            out,
+            "a {} address (not shown{})",
+            addr.scope.as_str(),
+            if private_skip {
+                "; not tested from chat"
+            } else {
+                ""
+            }
+        );
+    } else {
+        let _ = write!(out, "`{}`", addr.ip);
+        if addr.scope.is_private() {
             let _ = write!(out, " ({})", addr.scope.as_str());
         }
     }
@@ -350,7 +374,7 @@ fn address_lines(addr: &AddressSummary, report: &Report, out: &mut String) {
                 Some(false) => " ✗ (does not point back)",
                 None => "",
             };
-            let _ = write!(out, " · PTR {}{confirmed}", untrusted(ptr));
+            let _ = write!(out, " · PTR {}{confirmed}", shown(lab, ptr));
         }
         None if tested => out.push_str(" · no PTR"),
         None => {}
@@ -358,13 +382,13 @@ fn address_lines(addr: &AddressSummary, report: &Report, out: &mut String) {
     out.push('\n');
     let _ = write!(out, "port {port}: {}", address_status_text(addr, report));
     if let Some(banner) = &smtp.banner {
-        let (b, _) = truncate_chars(&untrusted(banner), 120);
+        let (b, _) = truncate_chars(&shown(lab, banner), 120);
         let _ = write!(out, "\ngreeting: {b}");
     }
     // Why an address was not tested (a cap, the same address under another name), unless it
     // is the private-address rule already said above.
     if !private_skip && let Some(note) = &smtp.note {
-        let (n, _) = truncate_chars(&untrusted(note), 120);
+        let (n, _) = truncate_chars(&shown(lab, note), 120);
         let _ = write!(out, " · {n}");
     }
     out.push('\n');
@@ -388,7 +412,7 @@ fn address_lines(addr: &AddressSummary, report: &Report, out: &mut String) {
             .dnsbl
             .iter()
             .filter(|d| d.status.word() == "listed")
-            .map(|d| untrusted(&d.zone))
+            .map(|d| shown(lab, &d.zone))
             .collect();
         let unknown = addr
             .dnsbl
@@ -408,10 +432,11 @@ fn address_lines(addr: &AddressSummary, report: &Report, out: &mut String) {
 }
 
 fn mx_field(mx: &MxSummary, report: &Report) -> FieldDraft {
+    let lab = is_lab(report);
     let name = if mx.implicit {
-        format!("No MX: mail goes to {} itself", untrusted(&mx.host))
+        format!("No MX: mail goes to {} itself", shown(lab, &mx.host))
     } else {
-        format!("MX {} {}", mx.preference, untrusted(&mx.host))
+        format!("MX {} {}", mx.preference, shown(lab, &mx.host))
     };
     let mut value = String::new();
     if mx.addresses.is_empty() {
@@ -427,10 +452,13 @@ fn mx_field(mx: &MxSummary, report: &Report) -> FieldDraft {
     }
 }
 
+/// How a non-public address is shown in chat.
+pub const PRIVATE_ADDRESS: &str = "private address";
+
 /// The label of findings about the bot's own host.
 pub const THIS_MACHINE_LABEL: &str = "about the bot's host, not the domain";
 
-fn finding_field(f: &Finding) -> FieldDraft {
+fn finding_field(f: &Finding, lab: bool) -> FieldDraft {
     // The summary is the headline (field names show bold); the value says where, shows the
     // evidence and ends with the advice.
     let ours = about_this_machine(f);
@@ -438,14 +466,14 @@ fn finding_field(f: &Finding) -> FieldDraft {
         format!(
             "🖥️ {} ({THIS_MACHINE_LABEL}): {}",
             severity_word(f.severity),
-            untrusted(&f.summary)
+            shown(lab, &f.summary)
         )
     } else {
         format!(
             "{} {}: {}",
             severity_icon(f.severity),
             severity_word(f.severity),
-            untrusted(&f.summary)
+            shown(lab, &f.summary)
         )
     };
     let mut value = if ours {
@@ -454,10 +482,10 @@ fn finding_field(f: &Finding) -> FieldDraft {
             f.code.as_str()
         )
     } else {
-        format!("`{}` · {}", f.code.as_str(), untrusted(&f.subject))
+        format!("`{}` · {}", f.code.as_str(), shown(lab, &f.subject))
     };
     for line in f.evidence.iter().take(2) {
-        let (l, _) = truncate_chars(&untrusted(line), 200);
+        let (l, _) = truncate_chars(&shown(lab, line), 200);
         let _ = write!(value, "\n• {l}");
     }
     if f.evidence.len() > 2 {
@@ -473,7 +501,7 @@ fn finding_field(f: &Finding) -> FieldDraft {
         } else {
             "Fix"
         };
-        let _ = write!(value, "\n**{who}:** {}", untrusted(&f.advice));
+        let _ = write!(value, "\n**{who}:** {}", shown(lab, &f.advice));
     }
     FieldDraft {
         name,
@@ -497,8 +525,9 @@ pub fn sorted_findings(report: &Report) -> Vec<&Finding> {
 
 /// Renders a finished report.
 pub fn render_report(report: &Report, ctx: &RenderContext) -> RenderedReport {
+    let lab = is_lab(report);
     let domain_shown = if report.domain.is_empty() {
-        untrusted(&report.input)
+        shown(lab, &report.input)
     } else {
         display_domain(&report.domain)
     };
@@ -508,7 +537,7 @@ pub fn render_report(report: &Report, ctx: &RenderContext) -> RenderedReport {
         report.verdict.explain()
     );
     if let Some(error) = &report.error {
-        let _ = write!(description, "\n{}", untrusted(error));
+        let _ = write!(description, "\n{}", shown(lab, error));
     }
     let ours = report
         .findings
@@ -570,10 +599,22 @@ pub fn render_report(report: &Report, ctx: &RenderContext) -> RenderedReport {
              has to move it or get port 25 unblocked."
         );
     }
+    if let Some(partial) = &report.partial {
+        let _ = write!(
+            description,
+            "\n⚠️ **Partial result**: {}. Below is what was checked before that; press \
+             Re-check to try again.",
+            shown(lab, partial)
+        );
+    }
+    if let Some(at) = report.facts.as_ref().map(|f| f.observed_at) {
+        // Discord shows it in the reader's time zone and keeps "5 minutes ago" current.
+        let _ = write!(description, "\nChecked <t:{at}:R>");
+    }
     if let Some(age) = ctx.cached_age {
         let _ = write!(
             description,
-            "\n_Cached result from {} ago; it is refreshed after the cache time._",
+            "\n_Cached result from {} ago; press Re-check for a fresh one._",
             human_duration(age)
         );
     }
@@ -585,33 +626,36 @@ pub fn render_report(report: &Report, ctx: &RenderContext) -> RenderedReport {
         .partition(|f| about_this_machine(f));
     let (major, minor): (Vec<&Finding>, Vec<&Finding>) =
         theirs.into_iter().partition(|f| f.severity.is_fault());
-    fields.extend(major.iter().map(|f| finding_field(f)));
+    fields.extend(major.iter().map(|f| finding_field(f, lab)));
     fields.extend(report.mx.iter().map(|mx| mx_field(mx, report)));
     if let Some(a) = &report.auth {
         fields.push(FieldDraft {
             name: "Authentication and TLS policy".to_owned(),
             value: format!(
                 "SPF **{}** · DMARC **{}** · MTA-STS **{}** · DANE **{}**",
-                untrusted(&a.spf),
-                untrusted(&a.dmarc),
-                untrusted(&a.mta_sts),
-                untrusted(&a.dane)
+                shown(lab, &a.spf),
+                shown(lab, &a.dmarc),
+                shown(lab, &a.mta_sts),
+                shown(lab, &a.dane)
             ),
             inline: false,
         });
     }
-    fields.extend(minor.iter().map(|f| finding_field(f)));
-    fields.extend(ours.iter().map(|f| finding_field(f)));
+    fields.extend(minor.iter().map(|f| finding_field(f, lab)));
+    fields.extend(ours.iter().map(|f| finding_field(f, lab)));
     let resolver = if report.resolver.is_empty() {
         "—"
     } else {
         &report.resolver
     };
-    let footer = format!(
+    let mut footer = format!(
         "mailcheck · took {} · resolver {} · full report and SMTP transcript in the attached file",
         human_duration(Duration::from_millis(report.elapsed_ms)),
         clean_for_footer(resolver)
     );
+    if let Some(note) = &ctx.host_note {
+        footer = format!("⚠ {} · {footer}", clean_for_footer(note));
+    }
     let mut embed = EmbedDraft {
         title: format!("Mail check: {domain_shown}"),
         description,
@@ -748,6 +792,145 @@ pub fn mx_found_stage(mx: &[MailHost]) -> String {
             mx.len()
         )
     }
+}
+
+/// The `custom_id` prefix of our buttons: `mailcheck:<action>:<answer id>`.
+pub const BUTTON_PREFIX: &str = "mailcheck:";
+
+/// What a button under an answer does.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ButtonAction {
+    /// Check the domain again, fresh, and update the answer.
+    Recheck,
+    /// Send the SMTP transcript privately, as a file.
+    Transcript,
+    /// Explain the result step by step, privately.
+    Explain,
+}
+
+impl ButtonAction {
+    const fn word(self) -> &'static str {
+        match self {
+            Self::Recheck => "recheck",
+            Self::Transcript => "transcript",
+            Self::Explain => "explain",
+        }
+    }
+
+    /// The button's `custom_id` for answer `id`.
+    pub fn custom_id(self, id: u64) -> String {
+        format!("{BUTTON_PREFIX}{}:{id}", self.word())
+    }
+
+    /// Reads one of our `custom_id`s (`None` for anyone else's).
+    pub fn parse(custom_id: &str) -> Option<(Self, u64)> {
+        let rest = custom_id.strip_prefix(BUTTON_PREFIX)?;
+        let (word, id) = rest.split_once(':')?;
+        let action = [Self::Recheck, Self::Transcript, Self::Explain]
+            .into_iter()
+            .find(|a| a.word() == word)?;
+        Some((action, id.parse().ok()?))
+    }
+}
+
+/// The buttons under an answer.
+pub fn answer_buttons(id: u64) -> Vec<CreateActionRow> {
+    vec![CreateActionRow::Buttons(vec![
+        CreateButton::new(ButtonAction::Recheck.custom_id(id))
+            .label("Re-check")
+            .emoji('🔄')
+            .style(ButtonStyle::Primary),
+        CreateButton::new(ButtonAction::Transcript.custom_id(id))
+            .label("Show transcript")
+            .style(ButtonStyle::Secondary),
+        CreateButton::new(ButtonAction::Explain.custom_id(id))
+            .label("Explain")
+            .style(ButtonStyle::Secondary),
+    ])]
+}
+
+/// The "Explain" answer: the seed's step ladder per probed address (MX ✓ → port 25 ✓ → … →
+/// RCPT ✗ relay denied), each with what the server said, and the advice in plain words.
+pub fn render_explain(report: &Report) -> EmbedDraft {
+    let lab = is_lab(report);
+    let ladders = mailcheck::ladder::ladders(report);
+    let mut description = format!(
+        "**{}** — {}\nEach mail server, step by step as a sending server meets it:",
+        verdict_label(report.verdict),
+        report.verdict.explain()
+    );
+    if ladders.is_empty() {
+        let _ = write!(
+            description,
+            "\nNo mail server was talked to: {}",
+            report
+                .findings
+                .iter()
+                .find(|f| f.severity.is_fault())
+                .map_or_else(
+                    || "see the findings.".to_owned(),
+                    |f| shown(lab, &f.summary)
+                )
+        );
+    }
+    let fields = ladders
+        .iter()
+        .map(|l| {
+            let ip = if !lab && mailcheck::facts::AddressScope::of(l.ip).is_private() {
+                PRIVATE_ADDRESS.to_owned()
+            } else {
+                l.ip.to_string()
+            };
+            let ladder: Vec<String> = l
+                .rungs
+                .iter()
+                .map(|r| format!("{} {}", shown(lab, &r.step), r.mark.symbol()))
+                .collect();
+            let mut value = ladder.join(" → ");
+            if let Some(last) = l.rungs.last() {
+                let (detail, _) = truncate_chars(&shown(lab, &last.detail), 300);
+                let _ = write!(value, "\n**{}:** {detail}", shown(lab, &last.step));
+            }
+            if let Some(advice) = &l.advice {
+                let _ = write!(value, "\n**What to do:** {}", shown(lab, advice));
+            }
+            FieldDraft {
+                name: format!("{} ({ip})", shown(lab, &l.host)),
+                value,
+                inline: false,
+            }
+        })
+        .collect();
+    let mut embed = EmbedDraft {
+        title: format!("Explained: {}", display_domain(&report.domain)),
+        description,
+        colour: verdict_colour(report.verdict),
+        fields,
+        footer: "mailcheck · ✓ worked · ✗ failed · ? unsure or later · – not reached".to_owned(),
+    };
+    embed.fit();
+    embed
+}
+
+/// The private note that comes with the "Show transcript" file.
+pub fn render_transcript_note(report: &Report) -> EmbedDraft {
+    let mut description = format!(
+        "The full report — every finding with all its evidence — and the SMTP transcript of \
+         each mail server are in the attached file ({}).",
+        verdict_label(report.verdict)
+    );
+    if let Some(at) = report.facts.as_ref().map(|f| f.observed_at) {
+        let _ = write!(description, "\nChecked <t:{at}:R>");
+    }
+    let mut embed = EmbedDraft {
+        title: format!("Transcript: {}", display_domain(&report.domain)),
+        description,
+        colour: verdict_colour(report.verdict),
+        fields: Vec::new(),
+        footer: "mailcheck · C: what the bot sent · S: what the server answered".to_owned(),
+    };
+    embed.fit();
+    embed
 }
 
 /// A short embed for a check that ran out of time or failed inside the bot.
@@ -1036,7 +1219,7 @@ mod tests {
             "{value}"
         );
         assert!(
-            value.contains("`10.0.0.1` (private address: not tested from chat)"),
+            value.contains("a private address (not shown; not tested from chat)"),
             "{value}"
         );
         assert!(!value.contains("only allowed for labs"), "{value}");

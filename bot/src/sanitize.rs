@@ -15,9 +15,15 @@ pub use mailcheck::sanitize::{
 };
 
 /// Untrusted single-line text made safe for an embed: [`mailcheck::sanitize::discord`] with the
-/// default bound. IP literals are still shown as they are (`show_private`); hiding non-public
-/// ones is the library's default and the bot's to switch on.
+/// default bound, links defanged, and non-public IP addresses shown as "private address" (an
+/// internal network's layout is nobody's business in a chat).
 pub fn untrusted(s: &str) -> String {
+    discord(s, DiscordOptions::default())
+}
+
+/// [`untrusted`], but showing non-public IP addresses: for a lab (`allow_private`), whose
+/// servers all live on loopback.
+pub fn untrusted_lab(s: &str) -> String {
     discord(
         s,
         DiscordOptions {
@@ -25,6 +31,15 @@ pub fn untrusted(s: &str) -> String {
             ..DiscordOptions::default()
         },
     )
+}
+
+/// [`untrusted`] or [`untrusted_lab`].
+pub fn shown(s: &str, show_private: bool) -> String {
+    if show_private {
+        untrusted_lab(s)
+    } else {
+        untrusted(s)
+    }
 }
 
 #[cfg(test)]
@@ -43,11 +58,16 @@ mod tests {
     }
 
     #[test]
-    fn links_are_defanged_and_addresses_still_shown() {
+    fn links_are_defanged_and_private_addresses_hidden_outside_a_lab() {
         assert_eq!(
             untrusted("550 see https://evil.example/x from 10.0.0.1"),
-            "550 see hxxps\\[:\\]//evil\\[.\\]example/x from 10.0.0.1"
+            "550 see hxxps\\[:\\]//evil\\[.\\]example/x from private address"
         );
+        assert_eq!(
+            untrusted_lab("550 from 10.0.0.1 and 192.0.2.1"),
+            "550 from 10.0.0.1 and 192.0.2.1"
+        );
+        assert_eq!(untrusted("from 8.8.8.8"), "from 8.8.8.8");
     }
 
     #[test]

@@ -89,14 +89,49 @@ pub fn log_view(view: &VantageView) {
     }
 }
 
-/// Runs the self-test (at most [`SELF_TEST_DEADLINE`]) and logs it. Never fails: a diagnoser
-/// without a vantage point (a test double) is skipped, a slow one is noted and left behind.
-pub async fn self_test(diagnoser: &dyn Diagnoser) {
+/// The footer note every answer carries while the self-test found this host's outbound port 25
+/// blocked.
+pub const FOOTER_PORT25_BLOCKED: &str =
+    "the bot's host cannot reach port 25: SMTP results are inconclusive";
+
+/// A warning about the bot's own host that answers show in their footer (set by
+/// [`self_test`]). Cheap to clone; all clones share it.
+#[derive(Debug, Clone, Default)]
+pub struct HostNote(std::sync::Arc<std::sync::Mutex<Option<String>>>);
+
+impl HostNote {
+    /// The note, if any.
+    pub fn get(&self) -> Option<String> {
+        self.0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone()
+    }
+
+    /// Sets or clears the note.
+    pub fn set(&self, note: Option<String>) {
+        *self
+            .0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = note;
+    }
+}
+
+/// Runs the self-test (at most [`SELF_TEST_DEADLINE`]), logs it, and puts a footer note on
+/// every answer while port 25 is blocked here. Never fails: a diagnoser without a vantage
+/// point (a test double) is skipped, a slow one is noted and left behind.
+pub async fn self_test(diagnoser: &dyn Diagnoser, note: &HostNote) {
     tracing::info!(
         "checking this host's own vantage point (outbound port 25, public address, EHLO name, sender, blocklists)…"
     );
     match tokio::time::timeout(SELF_TEST_DEADLINE, diagnoser.vantage_view()).await {
-        Ok(Some(view)) => log_view(&view),
+        Ok(Some(view)) => {
+            log_view(&view);
+            note.set(
+                view.port25_blocked
+                    .then(|| FOOTER_PORT25_BLOCKED.to_owned()),
+            );
+        }
         Ok(None) => tracing::info!("no vantage self-test for this checker"),
         Err(_) => tracing::warn!(
             deadline = ?SELF_TEST_DEADLINE,
@@ -195,6 +230,7 @@ mod tests {
         fn diagnose<'a>(
             &'a self,
             _domain: &'a mailcheck::DomainName,
+            _options: mailcheck::CheckOptions,
             _progress: crate::ProgressSender,
         ) -> crate::backend::BoxFuture<'a, mailcheck::Report> {
             Box::pin(async { mailcheck::Report::invalid("x", "test double") })
@@ -204,6 +240,8 @@ mod tests {
     #[tokio::test]
     async fn a_diagnoser_without_a_vantage_point_is_skipped() {
         assert!(NoVantage.vantage_view().await.is_none());
-        self_test(&NoVantage).await;
+        let note = HostNote::default();
+        self_test(&NoVantage, &note).await;
+        assert_eq!(note.get(), None);
     }
 }

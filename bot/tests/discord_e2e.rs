@@ -37,6 +37,7 @@ impl Diagnoser for Scripted {
     fn diagnose<'a>(
         &'a self,
         domain: &'a DomainName,
+        _options: mailcheck::CheckOptions,
         progress: ProgressSender,
     ) -> BoxFuture<'a, Report> {
         Box::pin(async move {
@@ -328,5 +329,9 @@ async fn deadline_ends_a_hanging_check_with_a_polite_message() {
         })
         .await
         .unwrap();
-    assert!(edit.event.files().is_empty());
+    let embed = edit.event.embeds()[0].to_string();
+    assert!(embed.contains("Partial result"), "{embed}");
+    // Its buttons are there, so the user can try again at once.
+    let payload = edit.event.message_payload().unwrap().to_string();
+    assert!(payload.contains("mailcheck:recheck:"), "{payload}");
 }

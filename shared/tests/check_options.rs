@@ -366,3 +366,26 @@ async fn three_hundred_mx_names_probe_only_the_caps_and_say_what_was_skipped() {
             .any(|f| f.code == Code::MxNotAllChecked)
     );
 }
+
+#[tokio::test]
+async fn the_budget_never_holds_back_the_retry_of_a_transient_outcome() {
+    let server = SmtpServer::builder()
+        .reply(
+            Command::Rcpt,
+            "450 4.2.0 <postmaster@one.example>: Recipient address rejected: Greylisted",
+        )
+        .build()
+        .await;
+    let cfg = SmtpConfig {
+        retry_backoff: Duration::from_millis(10),
+        ..budget_config(server.addr().port(), Duration::ZERO)
+    };
+    let prober = SmtpProber::new(&cfg).unwrap();
+    let facts = prober.probe(ip(&server), MX, "one.example").await;
+    assert_eq!(facts.retried.len(), 1, "{facts:?}");
+    assert_eq!(server.connections(), 2, "the retry reconnected");
+    assert_eq!(
+        facts.rcpt.as_ref().and_then(|r| r.reply()).map(|r| r.code),
+        Some(450)
+    );
+}

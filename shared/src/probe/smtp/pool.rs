@@ -168,6 +168,9 @@ struct Pending {
     pipelining: bool,
     /// Not to be batched with others (a retry after its own recipient failed).
     solo: bool,
+    /// The retry of a transient outcome: part of the same probe, so not held back by the
+    /// per-address budget.
+    retry: bool,
     tx: oneshot::Sender<Answer>,
 }
 
@@ -192,6 +195,7 @@ struct Request<'a> {
     domain: &'a str,
     pipelining: bool,
     solo: bool,
+    retry: bool,
 }
 
 impl SmtpProber {
@@ -230,6 +234,7 @@ impl SmtpProber {
             domain,
             pipelining: true,
             solo: false,
+            retry: false,
         };
         let (first, remembered) = self.request(&slot, ip, &request).await;
         if remembered {
@@ -245,6 +250,7 @@ impl SmtpProber {
         let request = Request {
             pipelining: !(first.mail_pipelined && dropped_at_mail(&first)),
             solo: kind == Transient::Transaction,
+            retry: true,
             ..request
         };
         let (mut second, _) = self.request(&slot, ip, &request).await;
@@ -286,6 +292,7 @@ impl SmtpProber {
                     requested,
                     pipelining: request.pipelining,
                     solo: request.solo,
+                    retry: request.retry,
                     tx,
                 });
             }
@@ -371,6 +378,7 @@ impl SmtpProber {
 
         let mut reused = found.is_some();
         if found.is_none()
+            && !batch.iter().any(|p| p.retry)
             && let Some(facts) = self.within_budget(slot, ip)
         {
             lock(&slot.state).active -= 1;
