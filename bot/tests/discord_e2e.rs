@@ -18,7 +18,7 @@ use mailcheck::report::{AddressSummary, DnsblSummary, MxSummary, SmtpSummary};
 use mailcheck::{Code, DomainName, Finding, Report, Verdict};
 use mailcheck_bot::backend::BoxFuture;
 use mailcheck_bot::{BotConfig, Data, Diagnoser, Progress, ProgressSender};
-use mailcheck_testkit::discord::DiscordEvent;
+use mailcheck_testkit::discord::{CommandSpec, DiscordEvent};
 use tokio::sync::watch;
 
 const WAIT: Duration = Duration::from_secs(20);
@@ -334,4 +334,102 @@ async fn deadline_ends_a_hanging_check_with_a_polite_message() {
     // Its buttons are there, so the user can try again at once.
     let payload = edit.event.message_payload().unwrap().to_string();
     assert!(payload.contains("mailcheck:recheck:"), "{payload}");
+}
+
+#[tokio::test]
+async fn private_answers_are_ephemeral_by_choice_or_by_the_guilds_default() {
+    let h = start(
+        BotConfig {
+            private_guilds: vec![GUILD],
+            ..lenient()
+        },
+        true,
+    )
+    .await;
+    // The guild's default: private.
+    let sent = h.bot.send(42, Some(GUILD), "example.test");
+    let defer = h.bot.answer(&sent.token).await;
+    assert!(
+        defer.event.is_defer_of(&sent.token) && defer.event.is_ephemeral(),
+        "{defer:?}"
+    );
+    h.bot.final_edit(&sent.token).await;
+    // The asker says public.
+    let mut spec = CommandSpec::mailcheck(43, Some(GUILD), "other.test");
+    spec.options = serde_json::json!([
+        { "name": "domain", "type": 3, "value": "other.test" },
+        { "name": "private", "type": 5, "value": false }
+    ]);
+    let sent = h.bot.discord.send_command(&spec).unwrap();
+    let defer = h.bot.answer(&sent.token).await;
+    assert!(
+        defer.event.is_defer_of(&sent.token) && !defer.event.is_ephemeral(),
+        "{defer:?}"
+    );
+    h.bot.final_edit(&sent.token).await;
+    // In a DM, with no default: public unless asked.
+    let mut spec = CommandSpec::mailcheck(44, None, "third.test");
+    spec.options = serde_json::json!([
+        { "name": "domain", "type": 3, "value": "third.test" },
+        { "name": "private", "type": 5, "value": true }
+    ]);
+    let sent = h.bot.discord.send_command(&spec).unwrap();
+    let defer = h.bot.answer(&sent.token).await;
+    assert!(defer.event.is_ephemeral(), "{defer:?}");
+}
+
+#[tokio::test]
+async fn two_users_checking_one_domain_at_once_share_one_probe() {
+    let h = start(lenient(), false).await;
+    let first = h.bot.send(42, Some(GUILD), "example.test");
+    h.bot
+        .first_answer_and_progress(&first.token, "DNS done")
+        .await;
+    let second = h.bot.send(43, Some(GUILD), "example.test");
+    h.bot
+        .first_answer_and_progress(&second.token, "Someone is checking this domain right now")
+        .await;
+    h.open_gate.send(true).unwrap();
+    let a = h.bot.final_edit(&first.token).await;
+    let b = h.bot.final_edit(&second.token).await;
+    assert_eq!(
+        h.scripted.calls.load(Ordering::SeqCst),
+        1,
+        "one probe for both"
+    );
+    assert_eq!(
+        a.event.embeds()[0]["title"],
+        b.event.embeds()[0]["title"],
+        "the same result"
+    );
+}
+
+#[tokio::test]
+async fn operators_choose_the_guilds_and_whether_dms_work() {
+    let other_guild = GUILD + 1;
+    let h = start(
+        BotConfig {
+            allowed_guilds: vec![GUILD],
+            allow_dms: false,
+            ..lenient()
+        },
+        true,
+    )
+    .await;
+    for guild in [Some(other_guild), None] {
+        let sent = h.bot.send(42, guild, "example.test");
+        let answer = h.bot.answer(&sent.token).await;
+        assert!(answer.event.is_ephemeral(), "{answer:?}");
+        assert!(
+            answer
+                .event
+                .content()
+                .is_some_and(|c| c.contains("not enabled here")),
+            "{answer:?}"
+        );
+    }
+    assert_eq!(h.scripted.calls.load(Ordering::SeqCst), 0);
+    let sent = h.bot.send(42, Some(GUILD), "example.test");
+    h.bot.final_edit(&sent.token).await;
+    assert_eq!(h.scripted.calls.load(Ordering::SeqCst), 1);
 }

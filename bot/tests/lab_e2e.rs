@@ -447,3 +447,37 @@ async fn our_blocked_port_25_is_shown_as_the_bots_problem_not_the_domains() {
         "{file}"
     );
 }
+
+/// The per-address budget across users: a second user checking another domain on the same
+/// MX address within the budget window makes no new connection; the answer says the address
+/// was probed moments ago instead of pretending to know.
+#[tokio::test]
+async fn a_second_domain_on_the_same_mx_address_within_the_budget_opens_no_connection() {
+    let ip = Ipv4Addr::new(127, 0, 0, 63);
+    let smtp = SmtpServer::builder()
+        .hostname("mx.first.test")
+        .bind(SocketAddr::new(IpAddr::V4(ip), 0))
+        .build()
+        .await;
+    let dns = DnsServer::builder()
+        .mx("first.test", 10, "mx.first.test")
+        .mx("second.test", 10, "mx.first.test")
+        .a("mx.first.test", ip)
+        .build()
+        .await;
+    let config = BotConfig {
+        address_budget_secs: 120,
+        ..world_config(&dns, &smtp, true)
+    };
+    let bot = Bot::start(Data::new(config).unwrap(), WAIT).await;
+    let first = bot.send(501, Some(GUILD), "first.test");
+    bot.final_edit(&first.token).await;
+    assert_eq!(smtp.connections(), 1);
+    let second = bot.send(502, Some(GUILD), "second.test");
+    let edit = bot.final_edit(&second.token).await;
+    assert_eq!(smtp.connections(), 1, "no new connection within the budget");
+    let file = edit.event.files()[0].text();
+    assert!(file.contains("per-address budget"), "{file}");
+    let text = edit.event.embeds()[0].to_string();
+    assert!(text.contains("smtp.incomplete"), "{text}");
+}

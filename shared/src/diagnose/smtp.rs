@@ -41,6 +41,27 @@ const EXPLAINABLE_BY_US: &[Code] = &[
     Code::SmtpIncomplete,
 ];
 
+/// Findings that say why a conversation ended before `RCPT TO` (a missing STARTTLS or an odd
+/// banner does not).
+const STOPS_THE_CONVERSATION: &[Code] = &[
+    Code::SmtpRefused,
+    Code::SmtpUnreachable,
+    Code::SmtpNoGreeting,
+    Code::SmtpGreetingRejected,
+    Code::SmtpHeloRejected,
+    Code::SmtpStarttlsFailed,
+    Code::SmtpMailRejected,
+    Code::SmtpDisconnectAfterMail,
+    Code::SmtpRelayDenied,
+    Code::SmtpRcptRejected,
+    Code::SmtpNoPostmaster,
+    Code::SmtpGreylisted,
+    Code::SmtpTempfail,
+    Code::SmtpProbeBlocked,
+    Code::SmtpOpenRelay,
+    Code::SmtpIncomplete,
+];
+
 /// Special-use and private suffixes a public mail server's name never has.
 const NON_PUBLIC_SUFFIXES: &[&str] = &[
     "local",
@@ -112,7 +133,7 @@ pub(super) fn check(facts: &Facts, policy: &Policy, out: &mut Vec<Finding>) -> V
         }
         let said_why = out[before..]
             .iter()
-            .any(|f| f.subject == ctx.subject && f.code.as_str().starts_with("smtp."))
+            .any(|f| f.subject == ctx.subject && STOPS_THE_CONVERSATION.contains(&f.code))
             || out[before..]
                 .iter()
                 .any(|f| f.code == Code::TlsLegacyVersion);

@@ -65,6 +65,57 @@ fn facts_round_trip_through_json() {
     assert_eq!(json["mx"][0]["addresses"][0]["smtp"]["status"], "accepted");
 }
 
+#[test]
+fn a_stop_before_rcpt_is_explained_even_beside_a_missing_starttls() {
+    // A conversation that ended after EHLO with no reason given (e.g. the per-address budget
+    // reused an earlier connection's facts): a missing STARTTLS is no reason.
+    let mut f = healthy();
+    let s = smtp(&mut f);
+    s.starttls = None;
+    s.extensions.retain(|e| e != "STARTTLS");
+    s.mail = None;
+    s.rcpt = None;
+    s.closing.clear();
+    s.transcript.push(TranscriptLine {
+        who: Speaker::Note,
+        at_ms: 0,
+        text: "not reconnecting: probed 5 s ago (per-address budget)".into(),
+    });
+    let (_, codes) = run(&f);
+    assert_eq!(codes, vec![Code::SmtpStarttlsMissing, Code::SmtpIncomplete]);
+    let r = super::diagnose(&f, &Policy::default(), "x", 1);
+    let incomplete = r
+        .findings
+        .iter()
+        .find(|x| x.code == Code::SmtpIncomplete)
+        .unwrap();
+    assert!(
+        incomplete
+            .evidence
+            .iter()
+            .any(|e| e.contains("per-address budget")),
+        "{incomplete:?}"
+    );
+}
+
+#[test]
+fn an_address_the_deadline_cut_off_is_inconclusive_with_the_reason() {
+    let mut f = healthy();
+    let a = addr(&mut f);
+    a.smtp = None;
+    a.unfinished =
+        Some("the check's deadline came before the conversation with this address finished".into());
+    let r = super::diagnose(&f, &Policy::default(), "x", 1);
+    assert_eq!(r.verdict, Verdict::Inconclusive, "{:?}", r.findings);
+    let incomplete = r
+        .findings
+        .iter()
+        .find(|x| x.code == Code::SmtpIncomplete)
+        .unwrap();
+    assert!(incomplete.evidence[0].contains("deadline"));
+    assert_eq!(r.mx[0].addresses[0].smtp.status, "unfinished");
+}
+
 /// MTA-STS facts for one `v=STSv1` record and `policy` fetched; the details are tested in
 /// `diagnose::mtasts`.
 fn with_mta_sts(mut f: Facts, policy: Option<&str>) -> Facts {
