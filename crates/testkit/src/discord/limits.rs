@@ -186,8 +186,10 @@ pub(super) struct Limits {
     faults: Vec<Scripted>,
 }
 
+/// Seconds with three decimals, rounded up: a client adding this to its own (later) clock never
+/// expects the window to end before the stand-in does.
 fn secs(d: Duration) -> String {
-    format!("{:.3}", d.as_secs_f64())
+    format!("{:.3}", (d.as_secs_f64() * 1000.0).ceil() / 1000.0)
 }
 
 fn headers(
@@ -215,7 +217,7 @@ fn too_many(retry_after: Duration, global: bool) -> Response {
         429,
         json!({
             "message": "You are being rate limited.",
-            "retry_after": (retry_after.as_secs_f64() * 1000.0).round() / 1000.0,
+            "retry_after": (retry_after.as_secs_f64() * 1000.0).ceil() / 1000.0,
             "global": global,
         }),
     );
