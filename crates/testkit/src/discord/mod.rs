@@ -51,6 +51,22 @@
 //!     Fault::RateLimited { retry_after: Duration::from_millis(50), global: false });
 //! ```
 //!
+//! # Test controls at a glance
+//!
+//! ```text
+//! let discord = DiscordStandIn::builder()
+//!     .interaction_deadline(Duration::ZERO)             // every callback is late: 404 10062
+//!     .heartbeat_interval(Duration::from_secs(3))
+//!     .rate_limit(Bucket::Webhook, RateLimit::new(1, Duration::from_millis(300)))
+//!     .start().await?;
+//! discord.expire_token(&sent.token);                   // webhook calls: 401 50027
+//! discord.drop_gateway()?;                             // serenity resumes, queued dispatches replay
+//! discord.request_reconnect()?; discord.invalidate_session(false)?;   // op 7, op 9
+//! let id = discord.original_message_id(&sent.token).unwrap();
+//! let click = discord.click(id, "retry", 42, Some(guild))?;          // INTERACTION_CREATE type 3
+//! let faults = discord.events().iter().filter(|r| r.event.is_fault_on(&sent.token)).count();
+//! ```
+//!
 //! # Routes
 //!
 //! | route | answer | recorded as |
@@ -111,7 +127,7 @@
 //! [`DiscordEvent::Identify`]) and sends READY with a `session_id` and `resume_gateway_url`.
 //! Heartbeats (op 1, [`DiscordEvent::Heartbeat`]) get op 11; a client silent for 1.5 intervals is
 //! closed with 4009. (serenity looks at its heartbeat timer only every ~0.5 s: keep the interval
-//! at 2 s or more with serenity clients.) Each session keeps its numbered dispatches; a RESUME
+//! at 3 s or more with serenity clients.) Each session keeps its numbered dispatches; a RESUME
 //! (op 6, [`DiscordEvent::Resume`]) of a known session replays those after the client's `seq`
 //! and sends RESUMED, an unknown one gets op 9 `false`. Dispatches pushed while the session has
 //! no connection are queued for that replay. Disruptions: [`DiscordStandIn::request_reconnect`]
