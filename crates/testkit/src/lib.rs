@@ -11,7 +11,9 @@
 //! - [`https`]: an HTTPS server (tokio-rustls, a minimal HTTP/1.1 responder) for MTA-STS
 //!   policies: responses per host and path, redirects, certificates per SNI name.
 //! - [`certs`]: a lab CA and certificates (valid, self-signed, expired, wrong name) made with rcgen.
-//! - [`discord`]: a Discord API stand-in (REST + gateway WebSocket) for driving serenity end to end.
+//! - [`discord`]: a Discord API stand-in (REST over HTTP or HTTPS as discord.com, gateway
+//!   WebSocket) for driving serenity end to end: rate limits and faults, Discord's payload limits
+//!   and deadlines, buttons, heartbeats, reconnects and resumes.
 //! - [`lab`]: a ready-made lab of sample domains, each with a typical fault, used by the demo.
 
 pub mod certs;

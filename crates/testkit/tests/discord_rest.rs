@@ -1,0 +1,345 @@
+//! The stand-in's REST side behaves like Discord's: serenity reaches it as `https://discord.com`
+//! with its rate limiter on and waits out 429s; buckets carry Discord's headers; scripted
+//! faults, payload limits, the callback window and token expiry are answered as Discord does.
+//! No assertion depends on wall-clock durations: only on what was recorded, in which order.
+
+mod discord_support;
+
+use std::time::Duration;
+
+use discord_support::{Mode, RawGateway, WAIT, command, http, plain_client, start_client};
+use mailcheck_testkit::discord::{
+    Bucket, DiscordEvent, DiscordStandIn, Fault, RateLimit, Recorded, RouteMatch,
+    install_ring_provider,
+};
+use serde_json::json;
+use serenity::all as sy;
+
+fn faults_on(discord: &DiscordStandIn, fragment: &str) -> Vec<Recorded> {
+    discord
+        .events()
+        .into_iter()
+        .filter(|r| r.event.is_fault_on(fragment))
+        .collect()
+}
+
+/// Sends a JSON body, as a bot would.
+async fn send(
+    http: &reqwest::Client,
+    method: &str,
+    url: &str,
+    body: &serde_json::Value,
+) -> reqwest::Response {
+    http.request(method.parse().unwrap(), url)
+        .header("content-type", "application/json")
+        .body(body.to_string())
+        .send()
+        .await
+        .unwrap()
+}
+
+async fn body_of(response: reqwest::Response) -> serde_json::Value {
+    serde_json::from_slice(&response.bytes().await.unwrap()).unwrap()
+}
+
+#[tokio::test]
+async fn tls_mode_rate_limiter_waits_out_a_429_storm_on_edit_original() {
+    install_ring_provider();
+    let discord = DiscordStandIn::start_tls().await.unwrap();
+    discord.fail_next(
+        RouteMatch::edit_original(),
+        3,
+        Fault::RateLimited {
+            retry_after: Duration::from_millis(50),
+            global: false,
+        },
+    );
+    let _client = start_client(&discord, Mode::Tls).await;
+    let sent = discord.send_command(&command("defer_edit")).unwrap();
+    let edit = discord
+        .cursor_from_start()
+        .wait_for_recorded(WAIT, |r| {
+            r.event.is_edit_original_of(&sent.token) && r.succeeded()
+        })
+        .await
+        .unwrap();
+    assert_eq!(edit.event.content(), Some("done"));
+    let faults = faults_on(&discord, &sent.token);
+    assert_eq!(faults.len(), 3, "{faults:#?}");
+    for fault in &faults {
+        assert_eq!(fault.status, Some(429));
+        assert!(fault.index < edit.index);
+        assert_eq!(fault.error.as_ref().unwrap()["global"], false);
+    }
+    // The only successful edit is the one after the storm.
+    let edits: Vec<_> = discord
+        .events_for(&sent.token)
+        .into_iter()
+        .filter(|r| r.event.is_edit_original_of(&sent.token))
+        .collect();
+    assert_eq!(edits.len(), 1);
+    assert_eq!(
+        discord.original_message(&sent.token).unwrap()["content"],
+        "done"
+    );
+}
+
+#[tokio::test]
+async fn tls_mode_global_rate_limit_is_waited_out() {
+    install_ring_provider();
+    let discord = DiscordStandIn::start_tls().await.unwrap();
+    let http = http(&discord, Mode::Tls);
+    assert!(http.ratelimiter.is_some(), "the rate limiter is on");
+    discord.fail_next(
+        RouteMatch::new("GET", "/api/v10/gateway"),
+        2,
+        Fault::RateLimited {
+            retry_after: Duration::from_millis(30),
+            global: true,
+        },
+    );
+    let gateway = http.get_gateway().await.unwrap();
+    assert_eq!(gateway.url, discord.gateway_url());
+    let events = discord.events();
+    let statuses: Vec<_> = events.iter().map(|r| r.status).collect();
+    assert_eq!(statuses, [Some(429), Some(429), Some(200)]);
+    assert!(matches!(
+        &events[0].event,
+        DiscordEvent::Fault {
+            fault: Fault::RateLimited { global: true, .. },
+            scripted: true,
+            ..
+        }
+    ));
+    assert_eq!(events[0].error.as_ref().unwrap()["global"], true);
+}
+
+#[tokio::test]
+async fn tls_mode_serenity_honours_bucket_headers_instead_of_getting_429() {
+    install_ring_provider();
+    let discord = DiscordStandIn::builder()
+        .tls(true)
+        .rate_limit(
+            Bucket::Gateway,
+            RateLimit::new(1, Duration::from_millis(300)),
+        )
+        .start()
+        .await
+        .unwrap();
+    let http = http(&discord, Mode::Tls);
+    // The first answer says `remaining: 0`: serenity holds the second call until the reset.
+    http.get_gateway().await.unwrap();
+    http.get_gateway().await.unwrap();
+    let events = discord.events();
+    assert_eq!(events.len(), 2, "{events:#?}");
+    assert!(events.iter().all(Recorded::succeeded));
+}
+
+#[tokio::test]
+async fn empty_bucket_answers_429_with_discords_headers_and_body() {
+    install_ring_provider();
+    let discord = DiscordStandIn::start_tls().await.unwrap();
+    discord.set_rate_limit(Bucket::Gateway, RateLimit::new(1, Duration::from_secs(60)));
+    let client = discord.reqwest_client().unwrap();
+    let url = "https://discord.com/api/v10/gateway";
+    let first = client.get(url).send().await.unwrap();
+    assert_eq!(first.status(), 200);
+    let h = first.headers();
+    assert_eq!(h["x-ratelimit-limit"], "1");
+    assert_eq!(h["x-ratelimit-remaining"], "0");
+    assert_eq!(h["x-ratelimit-bucket"], "standin-gateway");
+    let reset_after: f64 = h["x-ratelimit-reset-after"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!(reset_after > 0.0 && reset_after <= 60.0, "{reset_after}");
+    let reset: f64 = h["x-ratelimit-reset"].to_str().unwrap().parse().unwrap();
+    assert!(reset > 1.7e9, "an epoch time: {reset}");
+
+    let second = client.get(url).send().await.unwrap();
+    assert_eq!(second.status(), 429);
+    let h = second.headers().clone();
+    assert!(h.contains_key("retry-after"));
+    assert!(!h.contains_key("x-ratelimit-global"));
+    assert_eq!(h["x-ratelimit-remaining"], "0");
+    let body = body_of(second).await;
+    assert_eq!(body["message"], "You are being rate limited.");
+    assert_eq!(body["global"], false);
+    assert!(body["retry_after"].as_f64().unwrap() > 0.0);
+    // Other buckets are untouched; plain HTTP shares the same buckets and headers.
+    let me = plain_client()
+        .get(format!("{}/api/v10/users/@me", discord.http_base()))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(me.status(), 200);
+    assert_eq!(me.headers()["x-ratelimit-bucket"], "standin-user");
+    let refused = faults_on(&discord, "/api/v10/gateway");
+    assert_eq!(refused.len(), 1);
+    assert!(matches!(
+        refused[0].event,
+        DiscordEvent::Fault {
+            scripted: false,
+            ..
+        }
+    ));
+}
+
+#[tokio::test]
+async fn server_errors_and_hang_ups_reach_the_client() {
+    install_ring_provider();
+    let discord = DiscordStandIn::start_tls().await.unwrap();
+    let http = http(&discord, Mode::Tls);
+    let gateway = RouteMatch::new("GET", "/api/v10/gateway");
+    discord.fail_next(gateway.clone(), 1, Fault::ServerError(502));
+    discord.fail_next(gateway, 1, Fault::HangUp);
+    match http.get_gateway().await {
+        Err(sy::Error::Http(sy::HttpError::UnsuccessfulRequest(e))) => {
+            assert_eq!(e.status_code.as_u16(), 502);
+        }
+        other => panic!("want a 502, got {other:?}"),
+    }
+    assert!(http.get_gateway().await.is_err(), "hung up");
+    http.get_gateway().await.unwrap();
+    let statuses: Vec<_> = discord.events().iter().map(|r| r.status).collect();
+    assert_eq!(statuses, [Some(502), None, Some(200)]);
+}
+
+#[tokio::test]
+async fn oversize_embed_gets_invalid_form_body() {
+    let discord = DiscordStandIn::start().await.unwrap();
+    let mut client = start_client(&discord, Mode::Proxy).await;
+    let sent = discord.send_command(&command("big_embed")).unwrap();
+    let refused = discord
+        .cursor_from_start()
+        .wait_for_recorded(WAIT, |r| r.event.token() == Some(sent.token.as_str()))
+        .await
+        .unwrap();
+    assert_eq!(refused.event.callback_type(), Some(4));
+    assert_eq!(refused.status, Some(400));
+    assert_eq!(refused.error_code(), Some(50035));
+    let error = refused.error.unwrap();
+    assert_eq!(error["message"], "Invalid Form Body");
+    let title = &error["errors"]["data"]["embeds"]["0"]["title"]["_errors"][0];
+    assert_eq!(title["code"], "BASE_TYPE_MAX_LENGTH", "{error}");
+    assert_eq!(title["message"], "Must be 256 or fewer in length.");
+    // Refused, so not acknowledged: no original response.
+    assert_eq!(discord.original_message(&sent.token), None);
+    let seen = client.next_seen().await;
+    assert!(seen.starts_with("error"), "{seen}");
+}
+
+#[tokio::test]
+async fn late_callback_gets_unknown_interaction() {
+    let discord = DiscordStandIn::builder()
+        .interaction_deadline(Duration::ZERO)
+        .start()
+        .await
+        .unwrap();
+    let _client = start_client(&discord, Mode::Proxy).await;
+    let sent = discord.send_command(&command("defer_edit")).unwrap();
+    let callback = discord
+        .cursor_from_start()
+        .wait_for_recorded(WAIT, |r| r.event.is_defer_of(&sent.token))
+        .await
+        .unwrap();
+    assert_eq!(callback.status, Some(404));
+    assert_eq!(callback.error_code(), Some(10062));
+    assert_eq!(callback.error.unwrap()["message"], "Unknown interaction");
+}
+
+/// Acting as the bot by hand: identify on the gateway, read the interaction, answer over HTTP.
+#[tokio::test]
+async fn callback_window_and_token_lifetime_by_hand() {
+    // A window no machine can miss: only `expire_interaction` makes a callback late here.
+    let discord = DiscordStandIn::builder()
+        .interaction_deadline(Duration::from_secs(3600))
+        .start()
+        .await
+        .unwrap();
+    let http = plain_client();
+    let mut gateway = RawGateway::connect(&discord).await;
+    gateway.identify().await;
+    let base = format!("{}/api/v10", discord.http_base());
+    let app = discord.application_id();
+
+    // In time: acknowledged; then the token expires and the webhook refuses it.
+    let sent = discord.send_command(&command("hand")).unwrap();
+    let create = gateway.recv().await.unwrap();
+    assert_eq!(create["d"]["token"], sent.token.as_str());
+    let callback = format!("{base}/interactions/{}/{}/callback", sent.id, sent.token);
+    let r = send(&http, "POST", &callback, &json!({"type": 5})).await;
+    assert_eq!(r.status(), 204);
+    let r = send(&http, "POST", &callback, &json!({"type": 5})).await;
+    assert_eq!(r.status(), 400, "acknowledged twice");
+    let original = format!("{base}/webhooks/{app}/{}/messages/@original", sent.token);
+    let r = send(&http, "PATCH", &original, &json!({"content": "ok"})).await;
+    assert_eq!(r.status(), 200);
+    discord.expire_token(&sent.token);
+    let r = send(&http, "PATCH", &original, &json!({"content": "late"})).await;
+    assert_eq!(r.status(), 401);
+    let body = body_of(r).await;
+    assert_eq!(body["code"], 50027);
+    assert_eq!(body["message"], "Invalid Webhook Token");
+    assert_eq!(
+        discord.original_message(&sent.token).unwrap()["content"],
+        "ok"
+    );
+
+    // Marked expired before the callback: 10062.
+    let sent = discord.send_command(&command("hand")).unwrap();
+    gateway.recv().await.unwrap();
+    discord.expire_interaction(&sent.token);
+    let callback = format!("{base}/interactions/{}/{}/callback", sent.id, sent.token);
+    let r = send(
+        &http,
+        "POST",
+        &callback,
+        &json!({"type": 4, "data": {"content": "hi"}}),
+    )
+    .await;
+    assert_eq!(r.status(), 404);
+    let body = body_of(r).await;
+    assert_eq!(body["code"], 10062);
+
+    // A zero token lifetime: the follow-up after an in-time callback is refused.
+    discord.set_token_lifetime(Duration::ZERO);
+    let sent = discord.send_command(&command("hand")).unwrap();
+    gateway.recv().await.unwrap();
+    let callback = format!("{base}/interactions/{}/{}/callback", sent.id, sent.token);
+    let r = send(&http, "POST", &callback, &json!({"type": 5})).await;
+    assert_eq!(r.status(), 204);
+    let followup = format!("{base}/webhooks/{app}/{}", sent.token);
+    let r = send(&http, "POST", &followup, &json!({"content": "x"})).await;
+    assert_eq!(r.status(), 401);
+
+    // Component-only callback types are refused for a command.
+    discord.set_token_lifetime(Duration::from_secs(900));
+    let sent = discord.send_command(&command("hand")).unwrap();
+    gateway.recv().await.unwrap();
+    let callback = format!("{base}/interactions/{}/{}/callback", sent.id, sent.token);
+    let r = send(&http, "POST", &callback, &json!({"type": 7, "data": {}})).await;
+    assert_eq!(r.status(), 400);
+    let r = send(
+        &http,
+        "POST",
+        &callback,
+        &json!({"type": 4, "data": {"content": "é".repeat(2001)}}),
+    )
+    .await;
+    assert_eq!(r.status(), 400);
+    let body = body_of(r).await;
+    assert_eq!(
+        body["errors"]["data"]["content"]["_errors"][0]["code"],
+        "BASE_TYPE_MAX_LENGTH"
+    );
+    let r = send(
+        &http,
+        "POST",
+        &callback,
+        &json!({"type": 4, "data": {"content": "é".repeat(2000)}}),
+    )
+    .await;
+    assert_eq!(r.status(), 204, "2000 code points are fine");
+}
