@@ -7,7 +7,9 @@
 use std::time::Duration;
 
 use mailcheck_bot::Data;
-use mailcheck_testkit::discord::{DiscordStandIn, Recorded, SentInteraction};
+use mailcheck_testkit::discord::{
+    DiscordStandIn, DiscordStandInBuilder, Recorded, SentInteraction,
+};
 use tokio::task::JoinHandle;
 
 /// The bot connected to a Discord stand-in; the client stops when this is dropped.
@@ -25,13 +27,25 @@ impl Drop for Bot {
 }
 
 impl Bot {
-    /// Starts a stand-in, connects a bot client with `data` to it and waits until it is ready.
+    /// Starts a stand-in (as `discord.com` over TLS, so serenity's own rate limiter runs, as
+    /// against Discord), connects a bot client with `data` to it and waits until it is ready.
     pub async fn start(data: Data, wait: Duration) -> Self {
-        let discord = DiscordStandIn::start().await.unwrap();
-        let base = discord.http_base();
-        let mut client = mailcheck_bot::client_builder("standin-token", Some(&base), data)
-            .await
-            .unwrap();
+        Self::start_with(DiscordStandIn::builder().tls(true), data, wait).await
+    }
+
+    /// [`Bot::start`] with a stand-in of these settings (deadlines, heartbeats, rate limits).
+    pub async fn start_with(builder: DiscordStandInBuilder, data: Data, wait: Duration) -> Self {
+        let discord = builder.tls(true).start().await.unwrap();
+        let http = serenity::all::HttpBuilder::new("standin-token")
+            .client(discord.reqwest_client().unwrap())
+            .build();
+        let mut client = serenity::all::ClientBuilder::new_with_http(
+            http,
+            serenity::all::GatewayIntents::GUILDS,
+        )
+        .framework(mailcheck_bot::framework(data))
+        .await
+        .unwrap();
         let client = tokio::spawn(async move {
             let _ = client.start().await;
         });
