@@ -133,9 +133,7 @@ async fn two_runs_with_one_fault_changed_show_it_everywhere() {
     let lead = md.split("## From here").next().unwrap();
     assert!(lead.contains("## Changed since "), "{md}");
     assert!(
-        lead.contains(
-            "| healthy.test | **worse** | ok | broken | smtp.refused (127.0.0.10) |  |"
-        ),
+        lead.contains("| healthy.test | **worse** | ok | broken | smtp.refused (127.0.0.10) |  |"),
         "{lead}"
     );
     let html = std::fs::read_to_string(t.path("r2.html")).unwrap();
