@@ -145,7 +145,7 @@ enum WriterMsg {
     Row {
         chunks: Vec<Chunk>,
         resumed: bool,
-        record: Option<Recorded>,
+        record: Option<Box<Recorded>>,
     },
     Finish(Box<Summary>),
 }
@@ -367,7 +367,7 @@ pub async fn run(
                     let msg = WriterMsg::Row {
                         chunks: done.chunks,
                         resumed: done.origin == Origin::Resumed,
-                        record: done.record,
+                        record: done.record.map(Box::new),
                     };
                     if out_tx.send(msg).await.is_err() {
                         break 'run;
@@ -427,7 +427,7 @@ fn write_loop(
                 record,
             } => {
                 let mut batch = vec![(chunks, resumed)];
-                let mut records: Vec<Recorded> = record.into_iter().collect();
+                let mut records: Vec<Recorded> = record.into_iter().map(|r| *r).collect();
                 while batch.len() < MAX_HISTORY_BATCH {
                     match rx.try_recv() {
                         Ok(WriterMsg::Row {
@@ -436,7 +436,7 @@ fn write_loop(
                             record,
                         }) => {
                             batch.push((chunks, resumed));
-                            records.extend(record);
+                            records.extend(record.map(|r| *r));
                         }
                         Ok(other) => {
                             held = Some(other);
