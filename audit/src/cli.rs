@@ -488,6 +488,67 @@ mod tests {
     }
 
     #[test]
+    fn history_flags_and_subcommand() {
+        let cli = Cli::try_parse_from([
+            "mailcheck-audit",
+            "--fail-on",
+            "new-broken",
+            "--history",
+            "/tmp/h.sqlite3",
+            "list.csv",
+        ])
+        .unwrap();
+        assert_eq!(cli.fail_on, Some(FailOn::NewBroken));
+        assert!(cli.fail_on.unwrap().needs_history() && FailOn::Worse.needs_history());
+        assert_eq!(FailOn::Worse.threshold(), None);
+        assert_eq!(
+            cli.history_location().unwrap(),
+            Some(crate::history::Location::Sqlite("/tmp/h.sqlite3".into()))
+        );
+        let demo = Cli::try_parse_from(["mailcheck-audit", "--demo"]).unwrap();
+        assert_eq!(
+            demo.history_location().unwrap(),
+            None,
+            "--demo records only when asked"
+        );
+        let off = Cli::try_parse_from([
+            "mailcheck-audit",
+            "--no-history",
+            "--history",
+            "x",
+            "a.test",
+        ])
+        .unwrap();
+        assert_eq!(off.history_location().unwrap(), None);
+
+        let cli = Cli::try_parse_from([
+            "mailcheck-audit",
+            "history",
+            "show",
+            "example.com",
+            "--format",
+            "json",
+            "--history",
+            "postgres://u@db/mc",
+        ])
+        .unwrap();
+        let Some(Command::History(h)) = &cli.command else {
+            panic!("no history subcommand: {cli:?}");
+        };
+        assert_eq!(h.format, crate::history::command::HistoryFormat::Json);
+        assert!(matches!(
+            &h.action,
+            crate::history::command::Action::Show { domain, .. } if domain == "example.com"
+        ));
+        assert!(
+            cli.history
+                .as_deref()
+                .is_some_and(|u| u.starts_with("postgres://"))
+        );
+        assert!(Cli::try_parse_from(["mailcheck-audit", "history"]).is_err());
+    }
+
+    #[test]
     fn default_canaries_and_usage_errors() {
         let cli = Cli::try_parse_from(["mailcheck-audit", "example.com"]).unwrap();
         assert_eq!(
