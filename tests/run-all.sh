@@ -2,7 +2,8 @@
 # The project's test command (see README):
 #   1. cargo test --workspace          unit tests and the in-process labs (no root, no network)
 #   2. the interop tier                the built mailcheck-audit against real Postfix, Exim,
-#                                      OpenSMTPD, Knot, Unbound and rbldnsd in netns "mxlab"
+#                                      OpenSMTPD, Knot, Unbound and rbldnsd in netns "mxlab", and
+#                                      the run history on a real PostgreSQL there
 # Step 2 needs root, network namespaces and the lab packages (sudo bash tests/lab/install.sh).
 # Where it cannot run, it says so, and what it skipped; with CI=true that is a failure.
 # If the lab is not up, this script brings it up and takes it down again at the end (keep it
@@ -49,7 +50,8 @@ if [ "$(id -u)" != 0 ]; then
 elif ! ip netns list >/dev/null 2>&1; then
   why="network namespaces are not available (ip netns)"
 elif ! command -v knotd >/dev/null || ! command -v unbound >/dev/null || ! command -v rbldnsd >/dev/null ||
-     ! command -v postfix >/dev/null || ! command -v nginx >/dev/null || [ ! -x "$MXLAB_EXTRACT/usr/sbin/exim4" ] || [ ! -x "$MXLAB_EXTRACT/usr/sbin/smtpd" ]; then
+     ! command -v postfix >/dev/null || ! command -v nginx >/dev/null || [ ! -x "$MXLAB_EXTRACT/usr/sbin/exim4" ] || [ ! -x "$MXLAB_EXTRACT/usr/sbin/smtpd" ] ||
+     [ ! -x "$MXLAB_PGBIN/postgres" ]; then
   why="the lab's servers are not installed (run: sudo bash tests/lab/install.sh)"
 fi
 

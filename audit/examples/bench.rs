@@ -618,7 +618,7 @@ fn audit(
                 );
             }
             let opts = Options::new(concurrency);
-            let summary = run(Arc::clone(&checker), inputs, sinks, None, &opts).await;
+            let summary = run(Arc::clone(&checker), inputs, sinks, None, None, &opts).await;
             checker.shutdown().await;
             summary
         })

@@ -7,8 +7,9 @@ use std::sync::Arc;
 
 use mailcheck::{CheckConfig, Checker};
 
-use crate::cli::{Cli, FailOn, StdoutFormat};
+use crate::cli::{Cli, Command, FailOn, StdoutFormat};
 use crate::error::AuditError;
+use crate::history::{self, ActiveRun, History, RunMeta};
 use crate::input::{Inputs, Source};
 use crate::output::csv::CsvRender;
 use crate::output::html::HtmlRender;
@@ -31,6 +32,9 @@ pub enum Exit {
 
 /// Runs the whole invocation.
 pub async fn main(cli: Cli) -> Result<Exit, AuditError> {
+    if let Some(Command::History(args)) = &cli.command {
+        return history::command::main(&cli, args).await;
+    }
     let mut formats = Vec::new();
     for path in &cli.outputs {
         let f = Format::from_path(path).ok_or_else(|| {
@@ -44,6 +48,25 @@ pub async fn main(cli: Cli) -> Result<Exit, AuditError> {
     let resume_path = resume_target(&cli, &formats)?;
     if cli.vantage {
         return vantage(&cli).await;
+    }
+    let history_location = cli.history_location()?;
+    if let Some(f) = cli.fail_on
+        && f.needs_history()
+        && history_location.is_none()
+    {
+        return Err(AuditError::Usage(format!(
+            "--fail-on {}: compares with previous runs, so it needs the history{}",
+            if f == FailOn::Worse {
+                "worse"
+            } else {
+                "new-broken"
+            },
+            if cli.demo {
+                " (--demo records only with --history PATH)"
+            } else {
+                " (drop --no-history / MAILCHECK_HISTORY=off)"
+            }
+        )));
     }
 
     let (demo, config, sources) = if cli.demo {
@@ -84,13 +107,15 @@ pub async fn main(cli: Cli) -> Result<Exit, AuditError> {
         && !single
         && std::io::stderr().is_terminal()
         && std::env::var("TERM").is_ok_and(|t| t != "dumb");
-    let (inputs, expected_rows) = tokio::task::spawn_blocking(move || {
+    let want_identity = history_location.is_some();
+    let (inputs, expected_rows, identity) = tokio::task::spawn_blocking(move || {
         let estimate = if want_progress {
             estimate_rows(&sources)
         } else {
             None
         };
-        Inputs::open(sources).map(|i| (i, estimate))
+        let identity = want_identity.then(|| history::input_identity(&sources));
+        Inputs::open(sources).map(|i| (i, estimate, identity))
     })
     .await
     .map_err(|e| AuditError::Usage(format!("input thread failed: {e}")))??;
@@ -112,6 +137,18 @@ pub async fn main(cli: Cli) -> Result<Exit, AuditError> {
     {
         eprintln!("Resuming: {} row(s) already done.", r.done());
     }
+    let active = match &history_location {
+        Some(location) => Some(
+            open_run(
+                location,
+                resume.as_ref().and_then(Resume::run_id),
+                identity.unwrap_or_default(),
+                cli.quiet,
+            )
+            .await?,
+        ),
+        None => None,
+    };
 
     let title = if cli.demo {
         "Mail delivery audit (offline demo)".to_owned()
@@ -167,10 +204,28 @@ pub async fn main(cli: Cli) -> Result<Exit, AuditError> {
     let mut opts = Options::new(cli.concurrency);
     opts.progress = want_progress;
     opts.expected_rows = expected_rows;
-    let result = run::run(Arc::clone(&checker), inputs, sinks, resume, &opts).await;
+    let result = run::run(
+        Arc::clone(&checker),
+        inputs,
+        sinks,
+        resume,
+        active.clone(),
+        &opts,
+    )
+    .await;
     checker.shutdown().await;
     drop(demo);
     let summary = result?;
+    if let Some(a) = &active {
+        if let Some((vantage, zones)) = &summary.vantage {
+            let json = serde_json::json!({ "vantage": vantage, "dnsbl_zones": zones });
+            a.store.set_vantage(&a.run_id, &json.to_string()).await?;
+        }
+        a.store
+            .finish_run(&a.run_id, history::time::now_ms())
+            .await?;
+        a.store.close().await;
+    }
 
     if !cli.quiet && !single {
         eprint!("{}", summary.to_text());
@@ -229,10 +284,56 @@ async fn vantage(cli: &Cli) -> Result<Exit, AuditError> {
 
 /// The exit for a summary under a `--fail-on` level.
 pub fn exit_for(summary: &Summary, fail_on: FailOn) -> Exit {
-    match fail_on.threshold() {
-        Some(t) if summary.rows > 0 && summary.worst_badness >= t => Exit::Failed,
-        _ => Exit::Ok,
+    let changes = summary.changes.as_ref();
+    let failed = match fail_on {
+        FailOn::Worse => changes.is_some_and(|c| c.count(history::Change::Worse) > 0),
+        FailOn::NewBroken => changes.is_some_and(|c| c.new_broken > 0),
+        other => other
+            .threshold()
+            .is_some_and(|t| summary.rows > 0 && summary.worst_badness >= t),
+    };
+    if failed { Exit::Failed } else { Exit::Ok }
+}
+
+/// Opens the history and starts this run in it, or continues the run a resumed JSONL names.
+async fn open_run(
+    location: &history::Location,
+    resume_run: Option<&str>,
+    (input_name, input_hash): (String, String),
+    quiet: bool,
+) -> Result<ActiveRun, AuditError> {
+    let store = History::open(location).await?;
+    if let Some(id) = resume_run
+        && let Some(run) = store.continue_run(id).await?
+    {
+        if !quiet {
+            eprintln!(
+                "History: continuing run {id} ({} row(s) recorded) in {}.",
+                run.rows,
+                location.display()
+            );
+        }
+        return Ok(ActiveRun {
+            store,
+            run_id: run.meta.run_id,
+            started_at: run.meta.started_at,
+        });
     }
+    let started_at = history::time::now_ms();
+    let meta = RunMeta {
+        run_id: history::new_run_id(started_at),
+        started_at,
+        input_name,
+        input_hash,
+        host: mailcheck::probe::smtp::default_helo_name(),
+        tool_version: env!("CARGO_PKG_VERSION").to_owned(),
+    };
+    store.begin_run(&meta).await?;
+    Ok(ActiveRun {
+        store,
+        run_id: meta.run_id,
+        started_at,
+    })
 }
 
 fn resume_target(cli: &Cli, formats: &[(PathBuf, Format)]) -> Result<Option<PathBuf>, AuditError> {

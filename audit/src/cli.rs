@@ -5,7 +5,7 @@ use std::net::IpAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use clap::{ArgAction, Parser, ValueEnum};
+use clap::{ArgAction, Parser, Subcommand, ValueEnum};
 use mailcheck::CheckConfig;
 use mailcheck::config::ResolverChoice;
 
@@ -23,16 +23,26 @@ pub enum FailOn {
     Degraded,
     /// Exit 1 when any domain is broken (or invalid).
     Broken,
+    /// Exit 1 only when some domain got worse since its previous run (needs the history).
+    Worse,
+    /// Exit 1 only when some domain is broken now and was not in its previous run, or is new
+    /// and broken (needs the history).
+    NewBroken,
 }
 
 impl FailOn {
-    /// The `Verdict::badness` from which the run fails.
+    /// The `Verdict::badness` from which the run fails (`None`: not a verdict level).
     pub const fn threshold(self) -> Option<u8> {
         match self {
-            Self::Never => None,
+            Self::Never | Self::Worse | Self::NewBroken => None,
             Self::Degraded => Some(2),
             Self::Broken => Some(3),
         }
+    }
+
+    /// Whether this level compares with previous runs (and so needs the history).
+    pub const fn needs_history(self) -> bool {
+        matches!(self, Self::Worse | Self::NewBroken)
     }
 }
 
@@ -92,9 +102,25 @@ good identity: --helo NAME where NAME resolves to the public address and is its
 forward-confirmed PTR name, --mail-from an address in a domain that receives mail, and
 --public-ip when you know the NAT address.
 
+History: every run is recorded (run id, times, input name and hash, vantage, each domain's
+verdict, findings and full report) in an SQLite file, by default
+$XDG_DATA_HOME/mailcheck/history.sqlite3 (else ~/.local/share/mailcheck/history.sqlite3), or
+where --history PATH|postgres://URL (or MAILCHECK_HISTORY) says; --no-history (or
+MAILCHECK_HISTORY=off) records nothing; --demo records only with --history. Each
+domain is compared with its previous run; the reports lead with what changed (CSV columns
+previous_verdict, change, new_findings, resolved_findings; a JSONL `changes` object). For cron:
+`--fail-on worse` exits 1 only when a domain got worse since the last run, `--fail-on
+new-broken` only when one is newly broken. `mailcheck-audit history --help` lists the runs,
+a domain's timeline, diffs, pruning and export.
+
 Exit codes: 0 ok, 1 --fail-on reached (with --vantage: port 25 blocked), 2 usage or input error."
 )]
+#[command(args_conflicts_with_subcommands = true, subcommand_negates_reqs = true)]
 pub struct Cli {
+    /// `history`: the recorded runs (see `mailcheck-audit history --help`)
+    #[command(subcommand)]
+    pub command: Option<Command>,
+
     /// A domain name (or e-mail address, or URL), a path to a CSV file, or - (CSV on stdin)
     #[arg(value_name = "INPUT", required_unless_present_any = ["demo", "vantage"])]
     pub inputs: Vec<String>,
@@ -256,13 +282,24 @@ pub struct Cli {
     #[arg(short, long, action = ArgAction::Count)]
     pub verbose: u8,
 
-    /// Exit 1 when any domain's verdict is this bad or worse [default: broken; never with --demo]
+    /// Exit 1 when any domain's verdict is this bad or worse, or (worse, new-broken) when a
+    /// domain got worse / newly broken since its previous run [default: broken; never with --demo]
     #[arg(long, value_enum, value_name = "LEVEL")]
     pub fail_on: Option<FailOn>,
 
     /// Continue a killed run: skip rows already in the -o .jsonl report and append the rest
+    /// (and continue the same run in the history)
     #[arg(long)]
     pub resume: bool,
+
+    /// Run history: an SQLite file, or a postgres://user@host/db URL [default:
+    /// $XDG_DATA_HOME/mailcheck/history.sqlite3; env: MAILCHECK_HISTORY, `off` = none]
+    #[arg(long, value_name = "PATH|URL", global = true)]
+    pub history: Option<String>,
+
+    /// Record nothing and compare with nothing (overrides --history and MAILCHECK_HISTORY)
+    #[arg(long)]
+    pub no_history: bool,
 
     /// Offline demo: start a built-in lab (DNS, blocklist, SMTP servers with typical faults) and
     /// audit its sample domains (or the lab domains given as INPUT, e.g. `--demo expired.test`)
@@ -270,7 +307,34 @@ pub struct Cli {
     pub demo: bool,
 }
 
+/// Subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// The run history: list runs, show a domain's timeline, diff two runs, prune, export
+    History(crate::history::command::HistoryArgs),
+}
+
 impl Cli {
+    /// Where the history is for this invocation (`None`: no history). A normal run (and the
+    /// `history` subcommand) uses `--history`, else `MAILCHECK_HISTORY`, else the default file;
+    /// `--demo` records only with an explicit `--history` (the lab's domains are not yours).
+    pub fn history_location(
+        &self,
+    ) -> Result<Option<crate::history::Location>, crate::history::HistoryError> {
+        let normal = !self.demo && !self.vantage;
+        let env = if normal {
+            std::env::var(crate::history::ENV).ok()
+        } else {
+            None
+        };
+        crate::history::choose(
+            self.no_history,
+            self.history.as_deref(),
+            env.as_deref(),
+            normal,
+        )
+    }
+
     /// The check configuration these flags ask for (reads `--ca-file`s).
     pub fn check_config(&self) -> Result<CheckConfig, AuditError> {
         let mut c = CheckConfig::default().allow_private(self.allow_private);
@@ -457,6 +521,67 @@ mod tests {
             bad.check_config(),
             Err(AuditError::Usage(m)) if m.starts_with("--compare-resolver")
         ));
+    }
+
+    #[test]
+    fn history_flags_and_subcommand() {
+        let cli = Cli::try_parse_from([
+            "mailcheck-audit",
+            "--fail-on",
+            "new-broken",
+            "--history",
+            "/tmp/h.sqlite3",
+            "list.csv",
+        ])
+        .unwrap();
+        assert_eq!(cli.fail_on, Some(FailOn::NewBroken));
+        assert!(cli.fail_on.unwrap().needs_history() && FailOn::Worse.needs_history());
+        assert_eq!(FailOn::Worse.threshold(), None);
+        assert_eq!(
+            cli.history_location().unwrap(),
+            Some(crate::history::Location::Sqlite("/tmp/h.sqlite3".into()))
+        );
+        let demo = Cli::try_parse_from(["mailcheck-audit", "--demo"]).unwrap();
+        assert_eq!(
+            demo.history_location().unwrap(),
+            None,
+            "--demo records only when asked"
+        );
+        let off = Cli::try_parse_from([
+            "mailcheck-audit",
+            "--no-history",
+            "--history",
+            "x",
+            "a.test",
+        ])
+        .unwrap();
+        assert_eq!(off.history_location().unwrap(), None);
+
+        let cli = Cli::try_parse_from([
+            "mailcheck-audit",
+            "history",
+            "show",
+            "example.com",
+            "--format",
+            "json",
+            "--history",
+            "postgres://u@db/mc",
+        ])
+        .unwrap();
+        let Some(Command::History(h)) = &cli.command else {
+            panic!("no history subcommand: {cli:?}");
+        };
+        assert_eq!(h.format, crate::history::command::HistoryFormat::Json);
+        assert!(matches!(
+            &h.action,
+            crate::history::command::Action::Show { domain, .. } if domain == "example.com"
+        ));
+        assert!(
+            cli.history
+                .as_deref()
+                .is_some_and(|u| u.starts_with("postgres://"))
+        );
+        assert!(Cli::try_parse_from(["mailcheck-audit", "history"]).is_err());
     }
 
     #[test]

@@ -30,6 +30,9 @@ pub enum AuditError {
     /// The check configuration was refused by the library.
     #[error("{0}")]
     Config(#[from] mailcheck::Error),
+    /// The run history could not be opened, read or written.
+    #[error("{0}")]
+    History(#[from] crate::history::HistoryError),
 }
 
 impl AuditError {

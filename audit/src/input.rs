@@ -9,7 +9,9 @@
 //!   `url`, `host`, …) or when none of its cells looks like a domain or address (no `.`/`@`);
 //! - the domain column is the best-named one (domain, then e-mail, then website/URL, then host),
 //!   else the first column; e-mail addresses and URLs are reduced to their domain by the library;
-//! - every other column is passed through to the reports (named `columnN` without a header);
+//! - every other column is passed through to the reports (named `columnN` without a header)
+//!   exactly as read: quoted newlines (`\n` or `\r\n`), quotes, commas, surrounding spaces and
+//!   non-ASCII text are kept; only the domain cell and the header names are trimmed;
 //! - a malformed line (unbalanced quote, far too long) becomes one `invalid` row with the reason;
 //!   the lines after it are read normally. Quoted fields may span up to
 //!   [`MAX_CONTINUATION_LINES`] lines.
@@ -300,8 +302,8 @@ impl CsvSource {
                     }
                 }
                 let input = fields
-                    .get_mut(self.domain_col)
-                    .map(std::mem::take)
+                    .get(self.domain_col)
+                    .map(|f| f.trim().to_owned())
                     .unwrap_or_default();
                 Row {
                     source: self.name.clone(),
@@ -370,7 +372,7 @@ fn header_of(fields: &[String]) -> Option<usize> {
 /// One logical CSV record.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Record {
-    /// Parsed fields (trimmed).
+    /// Parsed fields, as CSV decodes them (not trimmed).
     Fields {
         /// Line where the record starts.
         line: u64,
@@ -391,6 +393,9 @@ pub enum Record {
 struct Physical {
     line: u64,
     text: String,
+    /// The line's end as it was (`\r\n`, `\n`, or nothing at the end of the input), so a quoted
+    /// field spanning lines keeps its own line breaks.
+    ending: &'static str,
     too_long: bool,
 }
 
@@ -446,9 +451,14 @@ impl<R: BufRead> RecordReader<R> {
             }
             buf.truncate(200);
         }
-        while matches!(buf.last(), Some(b'\n' | b'\r')) {
-            buf.pop();
-        }
+        let ending = if buf.ends_with(b"\r\n") {
+            "\r\n"
+        } else if buf.ends_with(b"\n") {
+            "\n"
+        } else {
+            ""
+        };
+        buf.truncate(buf.len() - ending.len());
         let mut text = String::from_utf8_lossy(&buf).into_owned();
         if self.line == 1 && text.starts_with('\u{feff}') {
             text.drain(..'\u{feff}'.len_utf8());
@@ -456,6 +466,7 @@ impl<R: BufRead> RecordReader<R> {
         Ok(Some(Physical {
             line: self.line,
             text,
+            ending,
             too_long,
         }))
     }
@@ -481,14 +492,16 @@ impl<R: BufRead> RecordReader<R> {
                 .delimiter
                 .get_or_insert_with(|| detect_delimiter(trimmed));
             let mut joined = first.text.clone();
+            let mut ending = first.ending;
             let mut taken = Vec::new();
             while quotes_open(&joined) {
                 if taken.len() >= MAX_CONTINUATION_LINES {
                     break;
                 }
                 let Some(next) = self.physical()? else { break };
-                joined.push('\n');
+                joined.push_str(ending);
                 joined.push_str(&next.text);
+                ending = next.ending;
                 taken.push(next);
             }
             if quotes_open(&joined) {
@@ -502,7 +515,7 @@ impl<R: BufRead> RecordReader<R> {
                 }));
             }
             match parse_record(&joined, delimiter) {
-                Ok(fields) if fields.iter().all(String::is_empty) => {}
+                Ok(fields) if fields.iter().all(|f| f.trim().is_empty()) => {}
                 Ok(fields) => {
                     return Ok(Some(Record::Fields {
                         line: first.line,
@@ -545,18 +558,18 @@ fn detect_delimiter(line: &str) -> u8 {
     }
 }
 
+/// The fields of one logical record, exactly as CSV decodes them (not trimmed).
 fn parse_record(text: &str, delimiter: u8) -> Result<Vec<String>, csv::Error> {
     let mut reader = csv::ReaderBuilder::new()
         .has_headers(false)
         .flexible(true)
-        .trim(csv::Trim::All)
         .delimiter(delimiter)
         .from_reader(text.as_bytes());
     let mut record = csv::ByteRecord::new();
     reader.read_byte_record(&mut record)?;
     Ok(record
         .iter()
-        .map(|f| String::from_utf8_lossy(f).trim().to_owned())
+        .map(|f| String::from_utf8_lossy(f).into_owned())
         .collect())
 }
 
@@ -582,14 +595,16 @@ mod tests {
 
     #[test]
     fn bom_comments_blanks_and_whitespace() {
-        let got =
-            records("\u{feff}domain,client\n\n# note\n  a.test , A \r\n,,\nb.test,\"B, Inc\"\n");
+        let got = records(
+            "\u{feff}domain,client\n\n# note\n  a.test , A \r\n,,\n , \nb.test,\"B, Inc\"\n",
+        );
+        // Fields are kept as written (the domain cell is trimmed when the row is made).
         assert_eq!(
             got,
             vec![
                 fields(1, &["domain", "client"]),
-                fields(4, &["a.test", "A"]),
-                fields(6, &["b.test", "B, Inc"]),
+                fields(4, &["  a.test ", " A "]),
+                fields(7, &["b.test", "B, Inc"]),
             ]
         );
     }

@@ -13,6 +13,8 @@
 //!   order through a bounded reorder buffer, rendering on rayon, progress bar.
 //! - [`output`]: one renderer per format and the sinks (stdout, atomic files, JSONL appended).
 //! - [`resume`]: `--resume` from a previous run's JSONL.
+//! - [`history`]: the run history (SQLite or PostgreSQL), what changed since each domain's
+//!   previous run, and the `history` subcommand.
 //! - [`summary`]: counts per verdict and per code.
 //! - [`sanitize`]: untrusted text for terminals, HTML, spreadsheets and Markdown.
 //! - [`demo`]: the offline demo lab.
@@ -22,6 +24,7 @@ pub mod app;
 pub mod cli;
 pub mod demo;
 pub mod error;
+pub mod history;
 pub mod input;
 pub mod output;
 pub mod resume;

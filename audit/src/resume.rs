@@ -5,6 +5,7 @@
 //! the reports. A torn last line (no newline: the run was killed mid-write) is cut off so the
 //! appended lines stay well-formed. A broken line elsewhere is an input error naming the line.
 //! Reports are read back on demand, for the other outputs and for duplicates of finished domains.
+//! The lines' `run_id` names the history run that `--resume` continues.
 
 use std::collections::HashMap;
 use std::fs::{File, OpenOptions};
@@ -23,6 +24,7 @@ pub struct Resume {
     path: PathBuf,
     rows: HashMap<(String, u64, String), u64>,
     domains: HashMap<String, u64>,
+    run_id: Option<String>,
 }
 
 impl Resume {
@@ -85,6 +87,9 @@ impl Resume {
             };
             me.rows
                 .insert((source.to_owned(), line, input.to_owned()), start);
+            if let Some(id) = value.get("run_id").and_then(Value::as_str) {
+                me.run_id = Some(id.to_owned());
+            }
             if let Some(d) = value.get("domain").and_then(Value::as_str)
                 && !d.is_empty()
             {
@@ -106,6 +111,12 @@ impl Resume {
     /// Rows already done.
     pub fn done(&self) -> usize {
         self.rows.len()
+    }
+
+    /// The history run the file's rows were recorded in (the last line's `run_id`), which
+    /// `--resume` continues; `None` when it was written without a history.
+    pub fn run_id(&self) -> Option<&str> {
+        self.run_id.as_deref()
     }
 
     /// Where the finished report of this input row is.
@@ -133,6 +144,8 @@ impl Resume {
         let mut v: Value = serde_json::from_slice(&line).map_err(|e| err(e.to_string()))?;
         if let Value::Object(m) = &mut v {
             m.remove("row");
+            m.remove("run_id");
+            m.remove("changes");
         }
         serde_json::from_value(v).map_err(|e| err(format!("report at byte {offset}: {e}")))
     }

@@ -30,10 +30,15 @@ use mailcheck::{Checker, DomainName, Report};
 use tokio::sync::{OnceCell, mpsc, oneshot};
 
 use crate::error::AuditError;
+use crate::history::store::Recorded;
+use crate::history::{ActiveRun, Changes, FindingKey, compare, domain_key};
 use crate::input::{Inputs, Row};
 use crate::output::{Chunk, Item, Render, Sink, render_all};
 use crate::resume::Resume;
 use crate::summary::Summary;
+
+/// Most rows recorded in the history in one transaction.
+pub const MAX_HISTORY_BATCH: usize = 256;
 
 /// How the engine runs.
 #[derive(Debug, Clone)]
@@ -111,6 +116,7 @@ struct Ctx {
     resume: Option<Arc<Resume>>,
     renderers: Vec<Arc<dyn Render>>,
     columns: Arc<[String]>,
+    history: Option<Arc<ActiveRun>>,
 }
 
 /// How a row's report was obtained.
@@ -131,11 +137,34 @@ struct Done {
     report: Arc<Report>,
     chunks: Vec<Chunk>,
     origin: Origin,
+    changes: Option<Changes>,
+    record: Option<Recorded>,
 }
 
 enum WriterMsg {
-    Row { chunks: Vec<Chunk>, resumed: bool },
+    Row {
+        chunks: Vec<Chunk>,
+        resumed: bool,
+        record: Option<Box<Recorded>>,
+    },
     Finish(Box<Summary>),
+}
+
+/// What the history keeps of one row.
+fn recorded(seq: u64, row: &Row, report: &Report, columns: &[String]) -> Recorded {
+    Recorded {
+        row_no: i64::try_from(seq).unwrap_or(i64::MAX),
+        source: row.source.to_string(),
+        line: i64::try_from(row.line).unwrap_or(i64::MAX),
+        input: row.input.clone(),
+        domain: domain_key(report),
+        verdict: report.verdict,
+        worst: report.worst.map(|s| s.as_str().to_owned()),
+        checked_at: crate::history::time::now_ms(),
+        row_json: crate::output::jsonl::row_value(row, columns).to_string(),
+        report_json: serde_json::to_string(report).unwrap_or_default(),
+        findings: FindingKey::of(report),
+    }
 }
 
 impl Ctx {
@@ -192,18 +221,36 @@ impl Ctx {
 
     async fn process(self: Arc<Self>, seq: u64, row: Row) -> Result<Done, AuditError> {
         let (report, origin) = self.report(&row).await?;
+        let changes = match &self.history {
+            Some(h) => {
+                let base = h
+                    .store
+                    .baseline(&h.run_id, &domain_key(&report), h.started_at)
+                    .await?;
+                Some(compare(base.as_ref(), &report))
+            }
+            None => None,
+        };
         let (tx, rx) = oneshot::channel();
         let ctx = Arc::clone(&self);
         let rep = Arc::clone(&report);
+        let ch = changes.clone();
         rayon::spawn(move || {
             let item = Item {
                 row: &row,
                 report: &rep,
                 columns: &ctx.columns,
+                changes: ch.as_ref(),
+                run_id: ctx.history.as_ref().map(|h| h.run_id.as_str()),
             };
-            let _ = tx.send(render_all(&ctx.renderers, item));
+            let chunks = render_all(&ctx.renderers, item);
+            let record = ctx
+                .history
+                .is_some()
+                .then(|| recorded(seq, &row, &rep, &ctx.columns));
+            let _ = tx.send((chunks, record));
         });
-        let chunks = rx
+        let (chunks, record) = rx
             .await
             .map_err(|_| AuditError::Usage("rendering failed".to_owned()))?;
         Ok(Done {
@@ -211,6 +258,8 @@ impl Ctx {
             report,
             chunks,
             origin,
+            changes,
+            record,
         })
     }
 }
@@ -238,13 +287,19 @@ fn progress_bar(opts: &Options) -> ProgressBar {
 
 /// Audits every row of `inputs` with `checker`, writing each result to every sink in input
 /// order as it completes. Returns the summary. The caller shuts the checker down.
+///
+/// With a `history` run, each row is compared with its domain's previous run (the reports show
+/// the changes), and the writer records every batch of rows in the history in one transaction
+/// *before* it writes them to any report: a killed run loses no row that a report shows.
 pub async fn run(
     checker: Arc<Checker>,
     inputs: Inputs,
     sinks: Vec<Sink>,
     resume: Option<Resume>,
+    history: Option<ActiveRun>,
     opts: &Options,
 ) -> Result<Summary, AuditError> {
+    let history = history.map(Arc::new);
     let started = Instant::now();
     let columns: Arc<[String]> = inputs.columns().to_vec().into();
     let ctx = Arc::new(Ctx {
@@ -253,6 +308,7 @@ pub async fn run(
         resume: resume.map(Arc::new),
         renderers: sinks.iter().map(Sink::renderer).collect(),
         columns,
+        history: history.clone(),
     });
 
     // Reader thread: blocking file/stdin reads, bounded channel.
@@ -263,29 +319,11 @@ pub async fn run(
         .map_err(|e| AuditError::Usage(format!("cannot start the input thread: {e}")))?;
 
     // Writer thread: blocking file writes, bounded channel.
-    let (out_tx, mut out_rx) = mpsc::channel::<WriterMsg>(64);
+    let (out_tx, out_rx) = mpsc::channel::<WriterMsg>(64);
+    let handle = tokio::runtime::Handle::current();
     let writer = std::thread::Builder::new()
         .name("mailcheck-output".to_owned())
-        .spawn(move || -> Result<(), AuditError> {
-            let mut sinks = sinks;
-            while let Some(msg) = out_rx.blocking_recv() {
-                match msg {
-                    WriterMsg::Row { chunks, resumed } => {
-                        for (sink, chunk) in sinks.iter_mut().zip(&chunks) {
-                            if !(resumed && sink.resume_source) {
-                                sink.write(chunk)?;
-                            }
-                        }
-                    }
-                    WriterMsg::Finish(summary) => {
-                        for sink in sinks.drain(..) {
-                            sink.finish(&summary)?;
-                        }
-                    }
-                }
-            }
-            Ok(())
-        })
+        .spawn(move || write_loop(out_rx, sinks, history.as_deref(), &handle))
         .map_err(|e| AuditError::Usage(format!("cannot start the output thread: {e}")))?;
 
     let pb = progress_bar(opts);
@@ -317,13 +355,20 @@ pub async fn run(
                 while let Some(done) = ready.remove(&emitted) {
                     emitted += 1;
                     summary.add(&done.report);
+                    if let Some(changes) = &done.changes {
+                        summary.add_changes(&domain_key(&done.report), &done.report, changes);
+                    }
                     match done.origin {
                         Origin::Resumed | Origin::ResumedDomain => summary.resumed += 1,
                         Origin::Duplicate => summary.duplicates += 1,
                         Origin::Checked => {}
                     }
                     pb.inc(1);
-                    let msg = WriterMsg::Row { chunks: done.chunks, resumed: done.origin == Origin::Resumed };
+                    let msg = WriterMsg::Row {
+                        chunks: done.chunks,
+                        resumed: done.origin == Origin::Resumed,
+                        record: done.record.map(Box::new),
+                    };
                     if out_tx.send(msg).await.is_err() {
                         break 'run;
                     }
@@ -359,5 +404,63 @@ pub async fn run(
         Some(Err(e)) => Err(e),
         None => Err(AuditError::Usage("the input thread failed".to_owned())),
         Some(Ok(())) => Ok(summary),
+    }
+}
+
+/// The writer thread: takes every row that is waiting (up to [`MAX_HISTORY_BATCH`]), records
+/// them in the history in one transaction, then writes them to the sinks, flushing each.
+fn write_loop(
+    mut rx: mpsc::Receiver<WriterMsg>,
+    mut sinks: Vec<Sink>,
+    history: Option<&ActiveRun>,
+    handle: &tokio::runtime::Handle,
+) -> Result<(), AuditError> {
+    let mut held: Option<WriterMsg> = None;
+    loop {
+        let Some(msg) = held.take().or_else(|| rx.blocking_recv()) else {
+            return Ok(());
+        };
+        match msg {
+            WriterMsg::Row {
+                chunks,
+                resumed,
+                record,
+            } => {
+                let mut batch = vec![(chunks, resumed)];
+                let mut records: Vec<Recorded> = record.into_iter().map(|r| *r).collect();
+                while batch.len() < MAX_HISTORY_BATCH {
+                    match rx.try_recv() {
+                        Ok(WriterMsg::Row {
+                            chunks,
+                            resumed,
+                            record,
+                        }) => {
+                            batch.push((chunks, resumed));
+                            records.extend(record.map(|r| *r));
+                        }
+                        Ok(other) => {
+                            held = Some(other);
+                            break;
+                        }
+                        Err(_) => break,
+                    }
+                }
+                if let Some(h) = history {
+                    handle.block_on(h.store.record(&h.run_id, &records))?;
+                }
+                for (chunks, resumed) in &batch {
+                    for (sink, chunk) in sinks.iter_mut().zip(chunks) {
+                        if !(*resumed && sink.resume_source) {
+                            sink.write(chunk)?;
+                        }
+                    }
+                }
+            }
+            WriterMsg::Finish(summary) => {
+                for sink in sinks.drain(..) {
+                    sink.finish(&summary)?;
+                }
+            }
+        }
     }
 }

@@ -29,6 +29,10 @@ const FIXED: &[&str] = &[
     "dane",
     "findings",
     "top_issue",
+    "previous_verdict",
+    "change",
+    "new_findings",
+    "resolved_findings",
 ];
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -312,8 +316,9 @@ async fn csv_edge_cases_and_pass_through() {
         ]
     );
     assert!(lines[2]["error"].as_str().unwrap().contains("quote"));
-    assert_eq!(lines[0]["row"]["columns"]["Client"], "Alpha");
-    assert_eq!(lines[0]["row"]["columns"]["Ticket"], "T1");
+    // Pass-through cells come back as written, spaces included (only the domain is trimmed).
+    assert_eq!(lines[0]["row"]["columns"]["Client"], "  Alpha ");
+    assert_eq!(lines[0]["row"]["columns"]["Ticket"], " T1 ");
 
     let (header, rows) = read_csv(&csv);
     assert_eq!(&header[..2], ["Client", "Ticket"]);
@@ -502,6 +507,7 @@ async fn killed_run_leaves_a_usable_jsonl() {
     );
     let jsonl = t.path("run.jsonl");
     let mut child = tokio::process::Command::new(common::bin())
+        .env("MAILCHECK_HISTORY", "off")
         .args(&t.args)
         .args(["-j", "1", "-o", jsonl.to_str().unwrap(), &list])
         .stdout(std::process::Stdio::null())

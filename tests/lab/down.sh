@@ -13,6 +13,11 @@ case "$R" in /run/*mxlab*|/tmp/*mxlab*) ;; *) echo "down.sh: refusing MXLAB_RUN=
 alive() { local st; st=$(awk '/^State:/{print $2}' "/proc/$1/status" 2>/dev/null); [ -n "$st" ] && [ "$st" != Z ]; }
 
 NSS="$MXLAB_NS $MXLAB_NAT_NS $MXLAB_REJ_NS $MXLAB_DROP_NS"
+# PostgreSQL first, the clean way (fast shutdown: clients are cut off); the loop below gets it
+# anyway if this does not.
+if [ -f "$R/pg/data/postmaster.pid" ] && [ -x "$MXLAB_PGBIN/pg_ctl" ]; then
+  (cd "$R/pg" && as_postgres "$MXLAB_PGBIN/pg_ctl" -D "$R/pg/data" stop -m fast -w -t 10) >/dev/null 2>&1
+fi
 pids=""
 for f in "$R"/pids/*.pid; do [ -f "$f" ] && pids="$pids $(head -n1 "$f")"; done
 for ns in $NSS; do

@@ -55,6 +55,13 @@ export MXLAB_MTASTS=127.0.0.40         # nginx       mta-sts.<domain>     every 
 export MXLAB_MTASTS_WRONG=127.0.0.41   # nginx       mta-sts.stswrongcert.test  certificate for wrong-name.invalid
 export MXLAB_PF_DANESELF=127.0.0.28   # Postfix A   mx.daneself.test     self-signed certificate, matching TLSA 3 1 1 (DANE-EE)
 export MXLAB_MILTER=127.0.0.1:8891     # lab-milter.py: scripted RCPT replies for Postfix B
+# PostgreSQL for the run-history tests (tests/tests/history_pg.rs): trust auth from the lab,
+# superuser mailcheck; each test creates its own database.
+export MXLAB_PG=127.0.0.57
+export MXLAB_PG_PORT=5432
+export MXLAB_PG_URL=${MXLAB_PG_URL:-postgres://mailcheck@$MXLAB_PG:$MXLAB_PG_PORT/mailcheck}
+# The newest installed PostgreSQL server (Debian keeps each major version under its own path).
+MXLAB_PGBIN=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n1)
 
 # The "wan": addresses on mxlab's lo that the prober namespaces reach through their veth.
 export MXLAB_WAN_RESOLVER=198.18.25.53   # Unbound, also listening here
@@ -72,10 +79,13 @@ export MXLAB_REJ_ADDR=198.18.10.2 MXLAB_REJ_GW=198.18.10.1 MXLAB_REJ_HELO=rej.pr
 export MXLAB_DROP_ADDR=198.18.11.2 MXLAB_DROP_GW=198.18.11.1 MXLAB_DROP_HELO=drop.probe.test
 
 # Every IPv4 address the lab puts on lo (last octet).
-MXLAB_V4_OCTETS="9 10 11 12 13 14 15 16 17 18 19 20 21 22 23 24 25 26 27 28 30 31 40 41 53 54 55 56"
+MXLAB_V4_OCTETS="9 10 11 12 13 14 15 16 17 18 19 20 21 22 23 24 25 26 27 28 30 31 40 41 53 54 55 56 57"
 MXLAB_WAN_ADDRS="$MXLAB_WAN_GOOD $MXLAB_WAN_EXIM $MXLAB_WAN_PF $MXLAB_WAN_CLOSED $MXLAB_WAN_RESOLVER $MXLAB_WAN_MTASTS"
 
 NX="ip netns exec $MXLAB_NS"   # prefix: run a command inside the lab
+
+# as_postgres CMD...: run a command as the postgres user (the server refuses to run as root).
+as_postgres() { setpriv --reuid=postgres --regid=postgres --init-groups "$@"; }
 
 lablog() { printf '[mxlab %s] %s\n' "$(date +%T.%3N)" "$*" >&2; }
 

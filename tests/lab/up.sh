@@ -503,6 +503,19 @@ sink() {  # ADDR NAME OPTIONS...
 sink "$MXLAB_SINK_BUSY" mx.busy.test -Q CONNECT          # 421 instead of 220, then hang up
 sink "$MXLAB_SINK_DROPMAIL" mx.dropmail.test -q MAIL     # hang up, without a reply, after MAIL FROM
 
+# ------------------------------------------------------------------ PostgreSQL (run history)
+# A throwaway cluster in $R/pg, run as the postgres user, listening only on $MXLAB_PG in the lab.
+[ -x "$MXLAB_PGBIN/postgres" ] || { echo "up.sh: PostgreSQL is not installed (run tests/lab/install.sh)" >&2; exit 1; }
+PG=$R/pg; mkdir -p "$PG"; chown postgres:postgres "$PG"; chmod 700 "$PG"
+(cd "$PG" && as_postgres "$MXLAB_PGBIN/initdb" -D "$PG/data" -U mailcheck --auth=trust -E UTF8 --no-locale) \
+  >"$R/logs/pg-initdb.log" 2>&1 || { lablog "initdb failed"; exit 1; }
+# Clients in the lab connect from the prober's address (127.0.0.9), not 127.0.0.1.
+echo "host all all 127.0.0.0/8 trust" >> "$PG/data/pg_hba.conf"
+(cd "$PG" && exec setsid $NX setpriv --reuid=postgres --regid=postgres --init-groups \
+  "$MXLAB_PGBIN/postgres" -D "$PG/data" -k "$PG" -h "$MXLAB_PG" -p "$MXLAB_PG_PORT") \
+  >"$R/logs/postgres.log" 2>&1 </dev/null &
+echo $! > "$R/pids/postgres.pid"
+
 # ------------------------------------------------------------------ readiness
 wait_dns "$MXLAB_AUTH" good.test MX 'status: NOERROR'
 wait_dns "$MXLAB_RBL" 2.0.0.127.bl.test A 'status: NOERROR'
@@ -530,5 +543,9 @@ $NX ss -Hltn 'sport = :443' | grep -q "$MXLAB_MTASTS:443" || { lablog "nginx is 
 wait_listen "$MXLAB_EXIM_GREETPAUSE"
 wait_listen "$MXLAB_PF_POSTSCREEN"   # its 220 comes after the 6 s greet wait
 $NX ss -Hltn 'sport = :25' | grep -q '\[::1\]:25' || { lablog "nothing on [::1]:25"; exit 1; }
+for _ in $(seq 200); do $NX "$MXLAB_PGBIN/pg_isready" -q -h "$MXLAB_PG" -p "$MXLAB_PG_PORT" && break; sleep 0.05; done
+$NX "$MXLAB_PGBIN/pg_isready" -q -h "$MXLAB_PG" -p "$MXLAB_PG_PORT" || { lablog "PostgreSQL is not ready on $MXLAB_PG"; exit 1; }
+$NX "$MXLAB_PGBIN/createdb" -h "$MXLAB_PG" -p "$MXLAB_PG_PORT" -U mailcheck mailcheck ||
+  { lablog "createdb mailcheck failed"; exit 1; }
 trap - EXIT
 lablog "lab up in $(( ($(date +%s%N) - T0) / 1000000 )) ms (netns $MXLAB_NS, run dir $R, CA $MXLAB_CA)"

@@ -308,6 +308,8 @@ impl Lab {
             format!("--connect-timeout={}", self.connect_timeout),
             "--format=json".to_owned(),
             "--no-progress".to_owned(),
+            // The scenarios are not anybody's history (tests/history_pg.rs drops this flag).
+            "--no-history".to_owned(),
         ];
         if let Some(t) = &self.trust_anchor {
             args.push(format!("--trust-anchor={}", t.display()));

@@ -1,6 +1,11 @@
 //! The CSV report: the pass-through columns of the input, then [`COLUMNS`]. One row per input row,
 //! Excel-safe (a cell that would start a formula gets a leading `'`).
 //!
+//! Pass-through cells (and their header names) are the client's data: they come back exactly as
+//! they were read (quoted newlines, quotes, commas, non-ASCII), only a formula-trigger cell gets
+//! the `'`. The fixed columns carry text from servers, so control characters in them are made
+//! visible (`\x1b`), one value, one line.
+//!
 //! | column | content |
 //! |---|---|
 //! | `domain` | the checked domain (the input as given when it is not a domain) |
@@ -20,6 +25,10 @@
 //! | `dane` | `valid`, `mismatch`, `unusable`, `bogus` (DNSSEC fails), `none` (no TLSA), `unknown` |
 //! | `findings` | every finding code, worst first, space-separated |
 //! | `top_issue` | the worst finding as `code: summary`, or why the input is invalid |
+//! | `previous_verdict` | the verdict in the run compared with (empty: new domain, or no history) |
+//! | `change` | `new`, `worse`, `better`, `same` (see [`crate::history::changes`]); empty without history |
+//! | `new_findings` | findings that appeared, as `code (subject)`, `; `-separated |
+//! | `resolved_findings` | findings that went away, the same way |
 //!
 //! The yes/no columns are empty for invalid rows (nothing was checked), the authentication
 //! columns when those checks did not run (`--no-auth`, or the domain does not resolve). Every value is derived
@@ -28,6 +37,7 @@
 use mailcheck::{Code, Report};
 
 use super::{Chunk, Finish, Item, Render};
+use crate::history::Changes;
 use crate::sanitize;
 use crate::summary::Summary;
 
@@ -50,6 +60,10 @@ pub const COLUMNS: &[&str] = &[
     "dane",
     "findings",
     "top_issue",
+    "previous_verdict",
+    "change",
+    "new_findings",
+    "resolved_findings",
 ];
 
 /// Renders the CSV report.
@@ -160,14 +174,38 @@ pub fn values(input: &str, report: &Report) -> Vec<String> {
     ]
 }
 
-/// One CSV line from cells, each made Excel-safe and free of control characters.
-pub fn line<S: AsRef<str>>(cells: impl IntoIterator<Item = S>) -> String {
+/// The change columns' values (all empty without history).
+pub fn change_values(changes: Option<&Changes>) -> [String; 4] {
+    let Some(c) = changes else {
+        return Default::default();
+    };
+    [
+        c.previous
+            .as_ref()
+            .map(|p| p.verdict.as_str().to_owned())
+            .unwrap_or_default(),
+        c.change.as_str().to_owned(),
+        c.new_labels(),
+        c.resolved_labels(),
+    ]
+}
+
+/// One CSV line: `passed` (client data) as it is, `ours` free of control characters; every
+/// cell Excel-safe.
+pub fn line<P: AsRef<str>, S: AsRef<str>>(
+    passed: impl IntoIterator<Item = P>,
+    ours: impl IntoIterator<Item = S>,
+) -> String {
     let mut w = csv::WriterBuilder::new()
         .terminator(csv::Terminator::CRLF)
         .from_writer(Vec::new());
-    let cells: Vec<String> = cells
+    let cells: Vec<String> = passed
         .into_iter()
-        .map(|c| sanitize::spreadsheet(&sanitize::terminal(c.as_ref())).into_owned())
+        .map(|c| sanitize::spreadsheet(c.as_ref()).into_owned())
+        .chain(
+            ours.into_iter()
+                .map(|c| sanitize::spreadsheet(&sanitize::terminal(c.as_ref())).into_owned()),
+        )
         .collect();
     // Writing to a Vec cannot fail; an error would only mean no line.
     let _ = w.write_record(&cells);
@@ -177,19 +215,14 @@ pub fn line<S: AsRef<str>>(cells: impl IntoIterator<Item = S>) -> String {
 
 impl Render for CsvRender {
     fn start(&self, columns: &[String]) -> String {
-        line(
-            columns
-                .iter()
-                .map(String::as_str)
-                .chain(COLUMNS.iter().copied()),
-        )
+        line(columns, COLUMNS)
     }
 
     fn row(&self, item: Item<'_>) -> Chunk {
-        let mut cells: Vec<String> = item.row.columns.clone();
-        cells.extend(values(&item.row.input, item.report));
+        let mut ours = values(&item.row.input, item.report);
+        ours.extend(change_values(item.changes));
         Chunk {
-            body: line(cells),
+            body: line(&item.row.columns, ours),
             details: String::new(),
         }
     }

@@ -20,6 +20,47 @@ pub struct HtmlRender {
     pub title: String,
 }
 
+/// The "Changed since" section (history on): the counts and a list of the changed domains.
+/// Kept plain and in this one function; the page puts it right under the title.
+pub fn changes_section(cs: &crate::summary::ChangeSummary) -> String {
+    let mut out = format!(
+        "<section id=\"changes\" style=\"order:-1\"><h2>{}</h2><p>{}{}</p>",
+        esc(&cs.heading()),
+        esc(&cs.counts_text()),
+        if cs.new_broken > 0 {
+            format!("; {} newly broken", cs.new_broken)
+        } else {
+            String::new()
+        }
+    );
+    if !cs.changed.is_empty() {
+        out.push_str("<ul>");
+        let mut rows: Vec<_> = cs.changed.iter().collect();
+        rows.sort_by_key(|r| r.changes.change);
+        for r in rows {
+            let c = &r.changes;
+            let _ = write!(
+                out,
+                "<li><b>{}</b> {}: {} → {}",
+                esc(c.change.as_str()),
+                esc(&r.name),
+                esc(c.previous.as_ref().map_or("", |p| p.verdict.as_str())),
+                esc(r.verdict.as_str())
+            );
+            if !c.new_findings.is_empty() {
+                let _ = write!(out, "; new: {}", esc(&c.new_labels()));
+            }
+            if !c.resolved_findings.is_empty() {
+                let _ = write!(out, "; resolved: {}", esc(&c.resolved_labels()));
+            }
+            out.push_str("</li>");
+        }
+        out.push_str("</ul>");
+    }
+    out.push_str("</section>\n");
+    out
+}
+
 /// A stable anchor for a row: its source and line.
 pub fn anchor(source: &str, line: u64) -> String {
     let mut h: u32 = 0x811c_9dc5;
@@ -256,6 +297,9 @@ impl Render for HtmlRender {
                 head.push_str("</ul>");
             }
             head.push_str("</section>\n");
+        }
+        if let Some(cs) = &summary.changes {
+            head.push_str(&changes_section(cs));
         }
         head.push_str("<div id=\"summary\">\n<div class=\"cards\">");
         let _ = write!(

@@ -1,6 +1,7 @@
 //! JSON reports: each JSONL line is the library's `Report` JSON plus a `row` object naming the
 //! input row (`source`, `line`, pass-through `columns`), which `--resume` reads back. `--format
-//! json` prints the bare `Report` for one domain and an array of lines' objects otherwise.
+//! json` prints the bare `Report` for one domain and an array of lines' objects otherwise. With
+//! the history on, both carry the history's `run_id` and a `changes` object.
 
 use serde_json::{Map, Value, json};
 
@@ -18,13 +19,24 @@ pub fn row_value(row: &Row, columns: &[String]) -> Value {
     json!({ "source": &*row.source, "line": row.line, "input": row.input, "columns": cols })
 }
 
-/// The report JSON with the `row` object added.
+/// The report JSON with the `row` object added, and with the history on, the `run_id` and the
+/// `changes` object (see [`crate::history::Changes::to_json`]).
 pub fn line_value(item: Item<'_>) -> Value {
     let mut v = serde_json::to_value(item.report).unwrap_or(Value::Null);
     if let Value::Object(map) = &mut v {
         map.insert("row".to_owned(), row_value(item.row, item.columns));
+        add_history(map, item);
     }
     v
+}
+
+fn add_history(map: &mut Map<String, Value>, item: Item<'_>) {
+    if let Some(id) = item.run_id {
+        map.insert("run_id".to_owned(), Value::String(id.to_owned()));
+    }
+    if let Some(c) = item.changes {
+        map.insert("changes".to_owned(), c.to_json());
+    }
 }
 
 /// Renders JSONL: one compact object per line.
@@ -68,7 +80,11 @@ impl Render for JsonRender {
 
     fn row(&self, item: Item<'_>) -> Chunk {
         let body = if self.single {
-            serde_json::to_string_pretty(item.report).unwrap_or_default()
+            let mut v = serde_json::to_value(item.report).unwrap_or(Value::Null);
+            if let Value::Object(map) = &mut v {
+                add_history(map, item);
+            }
+            serde_json::to_string_pretty(&v).unwrap_or_default()
         } else {
             line_value(item).to_string()
         };

@@ -1,11 +1,53 @@
 //! The Markdown report (tickets, wikis): the summary, a table of every row, then the findings
-//! with advice for each domain that has any. Cells are escaped for Markdown tables.
+//! with advice for each domain that has any. Cells are escaped for Markdown tables. With the
+//! history on, it leads with "Changed since <date>": the counts and a table of the domains whose
+//! verdict or findings changed.
 
 use std::fmt::Write as _;
 
 use super::{Chunk, Finish, Item, Render};
 use crate::sanitize::markdown as md;
-use crate::summary::Summary;
+use crate::summary::{ChangeSummary, Summary};
+
+/// The "Changed since" section: counts, then a table of the changed domains, worst change first.
+pub fn changes_section(cs: &ChangeSummary) -> String {
+    let mut out = format!("## {}\n\n{}", md(&cs.heading()), cs.counts_text());
+    if cs.new_broken > 0 {
+        let _ = write!(out, "; {} newly broken", cs.new_broken);
+    }
+    out.push_str(".\n\n");
+    if cs.changed.is_empty() {
+        if cs.since().is_some() {
+            out.push_str("No domain changed.\n\n");
+        }
+        return out;
+    }
+    out.push_str("| domain | change | was | now | new findings | resolved findings |\n|---|---|---|---|---|---|\n");
+    let mut rows: Vec<_> = cs.changed.iter().collect();
+    rows.sort_by_key(|r| r.changes.change);
+    for r in rows {
+        let c = &r.changes;
+        let _ = writeln!(
+            out,
+            "| {} | **{}** | {} | {} | {} | {} |",
+            md(&r.name),
+            c.change,
+            c.previous.as_ref().map_or("", |p| p.verdict.as_str()),
+            r.verdict,
+            md(&c.new_labels()),
+            md(&c.resolved_labels())
+        );
+    }
+    if cs.changed_total > cs.changed.len() as u64 {
+        let _ = writeln!(
+            out,
+            "\n… and {} more changed domain(s).",
+            cs.changed_total - cs.changed.len() as u64
+        );
+    }
+    out.push('\n');
+    out
+}
 
 /// Renders Markdown.
 #[derive(Debug, Clone, Default)]
@@ -57,6 +99,27 @@ impl Render for MarkdownRender {
             if let Some(e) = &r.error {
                 let _ = writeln!(details, "Why: {}\n", md(e));
             }
+            if let Some(c) = item.changes.filter(|c| c.is_change())
+                && let Some(p) = &c.previous
+            {
+                let _ = writeln!(
+                    details,
+                    "Changed since {}: **{}** (was {}).{}{}\n",
+                    crate::history::time::local(p.started_at),
+                    c.change,
+                    p.verdict,
+                    if c.new_findings.is_empty() {
+                        String::new()
+                    } else {
+                        format!(" New: {}.", md(&c.new_labels()))
+                    },
+                    if c.resolved_findings.is_empty() {
+                        String::new()
+                    } else {
+                        format!(" Resolved: {}.", md(&c.resolved_labels()))
+                    }
+                );
+            }
             if let Some(a) = &r.auth {
                 let _ = writeln!(
                     details,
@@ -90,6 +153,9 @@ impl Render for MarkdownRender {
 
     fn finish(&self, summary: &Summary) -> Finish {
         let mut head = format!("# {}\n\n", md(&self.title));
+        if let Some(cs) = &summary.changes {
+            head.push_str(&changes_section(cs));
+        }
         if let Some(here) = summary.from_here() {
             head.push_str("## From here\n\nThis machine's vantage point (not the domains):\n\n");
             for line in &here.lines {

@@ -94,6 +94,10 @@ pub struct Item<'a> {
     pub report: &'a Report,
     /// Pass-through column names.
     pub columns: &'a [String],
+    /// What changed since the domain's previous run (`None`: no history).
+    pub changes: Option<&'a crate::history::Changes>,
+    /// The history's run id (`None`: no history).
+    pub run_id: Option<&'a str>,
 }
 
 /// A pure renderer for one format.

@@ -2,6 +2,11 @@
 //! findings with advice (worst first) and the SMTP conversation as a telnet session would show
 //! it. A batch: one line per row. Everything that came from the network is cleaned of control
 //! characters and escape sequences; colour only when asked (a TTY without `NO_COLOR`).
+//!
+//! With the history on, a detailed report leads with what changed since the domain's previous
+//! run, a batch line ends with `[worse, was ok]` / `[better, was broken]`, and a text file report
+//! (`-o audit.txt`) leads with the run's "Changed since" block (on a terminal that block is in
+//! the summary on stderr).
 
 use std::fmt::Write as _;
 
@@ -9,6 +14,7 @@ use mailcheck::report::AddressSummary;
 use mailcheck::{Report, Severity, Verdict};
 
 use super::{Chunk, Finish, Item, Render};
+use crate::history::{Change, Changes};
 use crate::sanitize::terminal;
 use crate::summary::Summary;
 
@@ -52,6 +58,49 @@ impl TextRender {
 
     fn bold(&self, text: &str) -> String {
         self.paint("\x1b[1m", text)
+    }
+
+    /// What changed since the domain's previous run, for the top of a detailed report.
+    pub fn changes_block(&self, report: &Report, changes: &Changes) -> String {
+        let mut out = String::new();
+        let Some(p) = &changes.previous else {
+            let _ = writeln!(
+                out,
+                "First recorded run of this domain: nothing to compare with yet.\n"
+            );
+            return out;
+        };
+        let when = crate::history::time::local(p.started_at);
+        let head = match changes.change {
+            Change::Worse => self.paint("\x1b[1;31m", "WORSE"),
+            Change::Better => self.paint("\x1b[1;32m", "BETTER"),
+            Change::New | Change::Same => "same verdict".to_owned(),
+        };
+        if changes.is_change() {
+            let _ = writeln!(
+                out,
+                "{} {head}: was {}, now {}",
+                self.bold(&format!("Changed since {when}:")),
+                p.verdict,
+                report.verdict
+            );
+        } else {
+            let _ = writeln!(
+                out,
+                "Unchanged since {when}: {}, the same findings.",
+                report.verdict
+            );
+        }
+        for (label, keys) in [
+            ("new", &changes.new_findings),
+            ("resolved", &changes.resolved_findings),
+        ] {
+            for k in keys {
+                let _ = writeln!(out, "  {label}: {}", terminal(&k.label()));
+            }
+        }
+        out.push('\n');
+        out
     }
 
     /// The full report of one domain.
@@ -218,8 +267,16 @@ impl TextRender {
             String::new()
         };
         let verdict = format!("{:<12}", r.verdict.as_str());
+        let change = match item.changes {
+            Some(c) if matches!(c.change, Change::Worse | Change::Better) => c
+                .previous
+                .as_ref()
+                .map(|p| format!(" [{}, was {}]", c.change, p.verdict))
+                .unwrap_or_default(),
+            _ => String::new(),
+        };
         format!(
-            "{} {:<32} {issue}{more}\n",
+            "{} {:<32} {issue}{more}{change}\n",
             self.paint(verdict_color(r.verdict), &verdict),
             name
         )
@@ -293,7 +350,11 @@ impl Render for TextRender {
 
     fn row(&self, item: Item<'_>) -> Chunk {
         let body = if self.detailed {
-            self.detailed(item.report)
+            let lead = item
+                .changes
+                .map(|c| self.changes_block(item.report, c))
+                .unwrap_or_default();
+            lead + &self.detailed(item.report)
         } else {
             self.line(item)
         };
@@ -307,7 +368,14 @@ impl Render for TextRender {
         if self.detailed { "\n" } else { "" }
     }
 
-    fn finish(&self, _summary: &Summary) -> Finish {
-        Finish::Append(String::new())
+    fn finish(&self, summary: &Summary) -> Finish {
+        match (&summary.changes, self.detailed) {
+            (Some(cs), false) => Finish::Document {
+                head: crate::summary::changes_text(cs, crate::summary::MAX_CHANGED) + "\n",
+                middle: String::new(),
+                tail: String::new(),
+            },
+            _ => Finish::Append(String::new()),
+        }
     }
 }

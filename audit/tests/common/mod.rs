@@ -89,12 +89,14 @@ impl LabArgs {
     }
 }
 
-/// Runs the binary.
+/// Runs the binary. The history is off (`MAILCHECK_HISTORY=off`) unless a test passes
+/// `--history PATH`: no test writes to the real home.
 pub async fn run(base: &[String], extra: &[&str], stdin: Option<&str>) -> Output {
     let mut cmd = tokio::process::Command::new(bin());
     cmd.args(base)
         .args(extra)
         .env("NO_COLOR", "1")
+        .env("MAILCHECK_HISTORY", "off")
         .env_remove("RUST_LOG")
         .stdin(if stdin.is_some() {
             Stdio::piped()

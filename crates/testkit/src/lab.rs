@@ -772,6 +772,15 @@ impl Lab {
         self.servers.iter().find(|(n, _)| n == host).map(|(_, s)| s)
     }
 
+    /// A fault injected between two runs: stops the SMTP server of `host` (e.g.
+    /// `mx.healthy.test`), as an outage would, so its address refuses connections from now on
+    /// (`smtp.refused`). Returns whether there was such a server.
+    pub fn stop_server(&mut self, host: &str) -> bool {
+        let before = self.servers.len();
+        self.servers.retain(|(n, _)| n != host);
+        self.servers.len() < before
+    }
+
     /// Total SMTP connections the lab's servers have accepted.
     pub fn connections(&self) -> usize {
         self.servers.iter().map(|(_, s)| s.connections()).sum()

@@ -1,0 +1,409 @@
+//! What changed for one domain since its previous recorded run: pure, no I/O.
+//!
+//! [`compare`] takes the domain's [`Baseline`] (what the store remembers of the run it is
+//! compared with) and the current report, and gives [`Changes`]: the previous verdict, the
+//! [`Change`] (`new`, `worse`, `better`, `same`), and the findings that appeared and went away,
+//! matched by code and subject.
+//!
+//! The rules, in order:
+//! - No baseline: `new` (the first recorded run of this domain).
+//! - Today `inconclusive` ("could not check"): `same`, never `worse` or `better`, and no finding
+//!   is called resolved (it may only have gone unchecked). Its new findings are still listed.
+//! - Verdicts are ranked by the library's [`Verdict::badness`] (broken and invalid 3, degraded 2),
+//!   and between the two of badness 0, `no_mail` ranks below `ok` (mail that was delivered no
+//!   longer is). A higher rank is `worse`, a lower one `better`, an equal one `same`; new or
+//!   resolved findings under an unchanged verdict are listed but keep it `same`.
+//! - The baseline is the domain's latest earlier run that could check it, so inconclusive nights
+//!   are skipped: ok, inconclusive, broken says `worse` on the third night (nobody was told on
+//!   the second). Only when every earlier run was inconclusive is the baseline inconclusive; then
+//!   degraded or broken is `worse` (the first night it is known) and ok is `same`.
+//!
+//! "New broken" ([`Changes::new_broken`]) is a broken (or invalid) verdict today whose baseline
+//! was not broken, or which has no baseline at all.
+
+use mailcheck::{Report, Verdict};
+use serde::Serialize;
+
+/// A finding as the history keeps it (enough to match and to say what it was).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct FindingKey {
+    /// The finding code, e.g. `smtp.refused`.
+    pub code: String,
+    /// What it is about (domain, host, address, `this machine`).
+    pub subject: String,
+    /// Its severity when it was seen.
+    pub severity: String,
+    /// Its one-line summary when it was seen.
+    pub summary: String,
+}
+
+impl FindingKey {
+    /// The findings of a report, in the report's order, one per (code, subject).
+    pub fn of(report: &Report) -> Vec<Self> {
+        let mut out: Vec<Self> = Vec::with_capacity(report.findings.len());
+        for f in &report.findings {
+            if !out
+                .iter()
+                .any(|k| k.code == f.code.as_str() && k.subject == f.subject)
+            {
+                out.push(Self {
+                    code: f.code.as_str().to_owned(),
+                    subject: f.subject.clone(),
+                    severity: f.severity.as_str().to_owned(),
+                    summary: f.summary.clone(),
+                });
+            }
+        }
+        out
+    }
+
+    fn same_as(&self, other: &Self) -> bool {
+        self.code == other.code && self.subject == other.subject
+    }
+
+    /// `code (subject)`, as the CSV and text reports list it.
+    pub fn label(&self) -> String {
+        format!("{} ({})", self.code, self.subject)
+    }
+}
+
+/// What the store remembers of the run a domain is compared with.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Baseline {
+    /// The run's id.
+    pub run_id: String,
+    /// When that run started (Unix milliseconds, UTC).
+    pub started_at: i64,
+    /// The domain's verdict then.
+    pub verdict: Verdict,
+    /// The domain's findings then.
+    pub findings: Vec<FindingKey>,
+}
+
+/// How a domain's verdict moved.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Change {
+    /// Worse than before.
+    Worse,
+    /// First recorded run of this domain.
+    New,
+    /// Better than before.
+    Better,
+    /// Same verdict (or today could not check).
+    Same,
+}
+
+impl Change {
+    /// The contract's spelling: `new`, `worse`, `better`, `same`.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::New => "new",
+            Self::Worse => "worse",
+            Self::Better => "better",
+            Self::Same => "same",
+        }
+    }
+
+    /// Every value, in the order summaries list them.
+    pub const ALL: &'static [Self] = &[Self::Worse, Self::Better, Self::New, Self::Same];
+}
+
+impl std::fmt::Display for Change {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// The run a domain was compared with.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Previous {
+    /// Its run id.
+    pub run_id: String,
+    /// When it started (Unix milliseconds, UTC).
+    pub started_at: i64,
+    /// The domain's verdict then.
+    pub verdict: Verdict,
+}
+
+/// What changed for one domain.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Changes {
+    /// The run compared with (`None`: first recorded run of this domain).
+    pub previous: Option<Previous>,
+    /// How the verdict moved.
+    pub change: Change,
+    /// Broken (or invalid) now, and not at the baseline (or no baseline).
+    pub new_broken: bool,
+    /// Findings now that the baseline did not have (by code and subject).
+    pub new_findings: Vec<FindingKey>,
+    /// Findings of the baseline that are gone (none when today is inconclusive).
+    pub resolved_findings: Vec<FindingKey>,
+}
+
+impl Changes {
+    /// Whether anything is worth showing: the verdict moved or findings came or went.
+    pub fn is_change(&self) -> bool {
+        matches!(self.change, Change::Worse | Change::Better)
+            || (self.previous.is_some()
+                && (!self.new_findings.is_empty() || !self.resolved_findings.is_empty()))
+    }
+}
+
+impl Changes {
+    /// The JSONL `changes` object: `previous_run`, `previous_at` (RFC 3339, local offset),
+    /// `previous_verdict` (all `null` for a new domain), `change`, `new_broken`,
+    /// `new_findings` and `resolved_findings` (each `{code, subject, severity, summary}`).
+    pub fn to_json(&self) -> serde_json::Value {
+        let p = self.previous.as_ref();
+        serde_json::json!({
+            "previous_run": p.map(|p| p.run_id.as_str()),
+            "previous_at": p.map(|p| super::time::rfc3339(p.started_at)),
+            "previous_verdict": p.map(|p| p.verdict.as_str()),
+            "change": self.change.as_str(),
+            "new_broken": self.new_broken,
+            "new_findings": self.new_findings,
+            "resolved_findings": self.resolved_findings,
+        })
+    }
+
+    /// `code (subject)` of each new finding, `; `-separated (the CSV cell).
+    pub fn new_labels(&self) -> String {
+        labels(&self.new_findings)
+    }
+
+    /// `code (subject)` of each resolved finding, `; `-separated (the CSV cell).
+    pub fn resolved_labels(&self) -> String {
+        labels(&self.resolved_findings)
+    }
+}
+
+fn labels(keys: &[FindingKey]) -> String {
+    keys.iter()
+        .map(FindingKey::label)
+        .collect::<Vec<_>>()
+        .join("; ")
+}
+
+/// The rank verdicts are compared by: [`Verdict::badness`], with `no_mail` above `ok`.
+fn rank(v: Verdict) -> u8 {
+    v.badness() * 2 + u8::from(v == Verdict::NoMail)
+}
+
+/// Compares the current report with the domain's baseline (see the module doc for the rules).
+pub fn compare(baseline: Option<&Baseline>, current: &Report) -> Changes {
+    compare_findings(baseline, current.verdict, FindingKey::of(current))
+}
+
+/// [`compare`] from a verdict and its findings (as the history keeps them).
+pub fn compare_findings(
+    baseline: Option<&Baseline>,
+    verdict: Verdict,
+    now: Vec<FindingKey>,
+) -> Changes {
+    let new_broken_now = verdict.badness() >= 3;
+    let Some(base) = baseline else {
+        return Changes {
+            previous: None,
+            change: Change::New,
+            new_broken: new_broken_now,
+            new_findings: now,
+            resolved_findings: Vec::new(),
+        };
+    };
+    let new_findings: Vec<FindingKey> = now
+        .iter()
+        .filter(|k| !base.findings.iter().any(|b| b.same_as(k)))
+        .cloned()
+        .collect();
+    let resolved_findings: Vec<FindingKey> = if verdict == Verdict::Inconclusive {
+        Vec::new()
+    } else {
+        base.findings
+            .iter()
+            .filter(|b| !now.iter().any(|k| k.same_as(b)))
+            .cloned()
+            .collect()
+    };
+    let change = match (base.verdict, verdict) {
+        (_, Verdict::Inconclusive) => Change::Same,
+        (Verdict::Inconclusive, v) if v.badness() >= 2 => Change::Worse,
+        (Verdict::Inconclusive, _) => Change::Same,
+        (was, is) if rank(is) > rank(was) => Change::Worse,
+        (was, is) if rank(is) < rank(was) => Change::Better,
+        _ => Change::Same,
+    };
+    Changes {
+        previous: Some(Previous {
+            run_id: base.run_id.clone(),
+            started_at: base.started_at,
+            verdict: base.verdict,
+        }),
+        change,
+        new_broken: new_broken_now && base.verdict.badness() < 3,
+        new_findings,
+        resolved_findings,
+    }
+}
+
+/// The baseline for the entry at `index` of a domain's timeline (oldest first), by the same
+/// rule as the store's: the latest earlier entry that could check it, else the latest earlier.
+pub fn timeline_baseline<T>(earlier: &[T], verdict_of: impl Fn(&T) -> Verdict) -> Option<&T> {
+    earlier
+        .iter()
+        .rev()
+        .find(|e| verdict_of(e) != Verdict::Inconclusive)
+        .or_else(|| earlier.last())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use mailcheck::{Code, Finding};
+
+    fn report(verdict: Verdict, findings: &[(Code, &str)]) -> Report {
+        let mut r = Report::invalid("x.test", "unused");
+        r.domain = "x.test".to_owned();
+        r.error = None;
+        r.verdict = verdict;
+        r.findings = findings
+            .iter()
+            .map(|(c, s)| Finding::new(*c, *s, "summary"))
+            .collect();
+        r
+    }
+
+    fn base(verdict: Verdict, findings: &[(Code, &str)]) -> Baseline {
+        Baseline {
+            run_id: "r1".to_owned(),
+            started_at: 1_000,
+            verdict,
+            findings: FindingKey::of(&report(verdict, findings)),
+        }
+    }
+
+    fn codes(keys: &[FindingKey]) -> Vec<String> {
+        keys.iter().map(FindingKey::label).collect()
+    }
+
+    #[test]
+    fn first_run_is_new() {
+        let c = compare(
+            None,
+            &report(Verdict::Broken, &[(Code::SmtpRefused, "mx.x")]),
+        );
+        assert_eq!(c.change, Change::New);
+        assert!(
+            c.new_broken,
+            "a broken domain seen for the first time is news"
+        );
+        assert!(c.previous.is_none() && !c.is_change());
+        let c = compare(None, &report(Verdict::Ok, &[]));
+        assert!(!c.new_broken);
+    }
+
+    #[test]
+    fn verdict_moves_and_findings_match_by_code_and_subject() {
+        let b = base(Verdict::Ok, &[(Code::SmtpRefused, "mx1.x")]);
+        let now = report(
+            Verdict::Broken,
+            &[
+                (Code::SmtpRefused, "mx2.x"),
+                (Code::DnsblListed, "192.0.2.1"),
+            ],
+        );
+        let c = compare(Some(&b), &now);
+        assert_eq!(c.change, Change::Worse);
+        assert!(c.new_broken && c.is_change());
+        assert_eq!(
+            codes(&c.new_findings),
+            ["smtp.refused (mx2.x)", "dnsbl.listed (192.0.2.1)"]
+        );
+        assert_eq!(codes(&c.resolved_findings), ["smtp.refused (mx1.x)"]);
+        assert_eq!(c.previous.unwrap().verdict, Verdict::Ok);
+
+        let c = compare(
+            Some(&base(Verdict::Broken, &[])),
+            &report(Verdict::Degraded, &[]),
+        );
+        assert_eq!(c.change, Change::Better);
+        assert!(!c.new_broken);
+        let c = compare(
+            Some(&base(Verdict::Broken, &[])),
+            &report(Verdict::Broken, &[]),
+        );
+        assert_eq!(c.change, Change::Same);
+        assert!(!c.new_broken, "broken yesterday too: not new");
+    }
+
+    #[test]
+    fn same_verdict_with_other_findings_stays_same() {
+        let b = base(Verdict::Degraded, &[(Code::SmtpStarttlsMissing, "mx.x")]);
+        let c = compare(
+            Some(&b),
+            &report(Verdict::Degraded, &[(Code::MxCname, "x.test")]),
+        );
+        assert_eq!(c.change, Change::Same);
+        assert!(c.is_change(), "the finding lists changed");
+        assert_eq!(c.new_findings.len(), 1);
+        assert_eq!(c.resolved_findings.len(), 1);
+    }
+
+    #[test]
+    fn inconclusive_is_never_worse_or_better() {
+        for was in [Verdict::Ok, Verdict::Broken, Verdict::Degraded] {
+            let c = compare(
+                Some(&base(was, &[(Code::SmtpRefused, "mx.x")])),
+                &report(Verdict::Inconclusive, &[(Code::DnsLookupFailed, "x.test")]),
+            );
+            assert_eq!(c.change, Change::Same, "{was} -> inconclusive");
+            assert!(!c.new_broken);
+            assert!(c.resolved_findings.is_empty(), "unchecked is not resolved");
+            assert_eq!(codes(&c.new_findings), ["dns.lookup_failed (x.test)"]);
+        }
+    }
+
+    #[test]
+    fn inconclusive_baseline_only_when_nothing_better_was_recorded() {
+        let b = base(Verdict::Inconclusive, &[]);
+        assert_eq!(
+            compare(Some(&b), &report(Verdict::Broken, &[])).change,
+            Change::Worse
+        );
+        assert!(compare(Some(&b), &report(Verdict::Broken, &[])).new_broken);
+        assert_eq!(
+            compare(Some(&b), &report(Verdict::Ok, &[])).change,
+            Change::Same
+        );
+    }
+
+    #[test]
+    fn null_mx_ranks_below_ok() {
+        assert_eq!(
+            compare(Some(&base(Verdict::Ok, &[])), &report(Verdict::NoMail, &[])).change,
+            Change::Worse
+        );
+        assert_eq!(
+            compare(Some(&base(Verdict::NoMail, &[])), &report(Verdict::Ok, &[])).change,
+            Change::Better
+        );
+        assert_eq!(
+            compare(
+                Some(&base(Verdict::NoMail, &[])),
+                &report(Verdict::Degraded, &[])
+            )
+            .change,
+            Change::Worse
+        );
+    }
+
+    #[test]
+    fn invalid_rows_compare_like_broken() {
+        let c = compare(
+            Some(&base(Verdict::Invalid, &[])),
+            &report(Verdict::Invalid, &[]),
+        );
+        assert_eq!(c.change, Change::Same);
+        assert!(!c.new_broken);
+    }
+}

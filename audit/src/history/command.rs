@@ -1,0 +1,413 @@
+//! `mailcheck-audit history …`: the recorded runs, read back. Text for people (times in the
+//! local zone), `--format json` for machines (RFC 3339 times with the local offset).
+//!
+//! - `runs [--limit N]`: the latest runs, newest first, with their verdict counts.
+//! - `show DOMAIN [--limit N]`: the domain's timeline, oldest first: each run's verdict, the
+//!   change from the run before (by the rules of [`super::changes`]) and the findings that
+//!   appeared and went away.
+//! - `diff RUN [RUN]`: what changed between two runs (the earlier one is the base); with one
+//!   RUN, since the run before it. RUN is an id, a unique prefix, `latest` or `previous`.
+//! - `prune --keep-days N`: delete the runs that started more than N days ago (never the newest
+//!   run, so the next one still has a baseline).
+//! - `export [--run RUN]`: every recorded row as a JSON line: the audit's JSONL line (report and
+//!   `row`) plus `run_id` and `run_started_at`.
+
+use std::fmt::Write as _;
+use std::io::Write as _;
+
+use clap::{Args, Subcommand, ValueEnum};
+use mailcheck::DomainName;
+use serde_json::{Value, json};
+
+use super::changes::{Change, Changes, compare_findings, timeline_baseline};
+use super::store::{DomainResult, RunInfo};
+use super::{History, HistoryError, Location, time};
+use crate::app::Exit;
+use crate::cli::Cli;
+use crate::error::AuditError;
+use crate::sanitize::terminal;
+
+/// Domains missing from the later run that `diff` lists in text.
+const MAX_GONE: usize = 20;
+
+/// `mailcheck-audit history`.
+#[derive(Debug, Args)]
+pub struct HistoryArgs {
+    /// What to do
+    #[command(subcommand)]
+    pub action: Action,
+
+    /// Output: text (local times), or json for scripts
+    #[arg(
+        id = "history_format",
+        long = "format",
+        value_enum,
+        value_name = "F",
+        default_value_t = HistoryFormat::Text,
+        global = true
+    )]
+    pub format: HistoryFormat,
+}
+
+/// Output formats of the `history` subcommands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum HistoryFormat {
+    /// Readable text, times in the local zone.
+    Text,
+    /// JSON (`export` always writes JSON lines).
+    Json,
+}
+
+/// The `history` subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Action {
+    /// List the recorded runs, newest first
+    Runs {
+        /// How many
+        #[arg(long, value_name = "N", default_value_t = 20)]
+        limit: i64,
+    },
+    /// A domain's timeline: its verdict and the findings that came and went, run by run
+    Show {
+        /// The domain (or the input as given, for an invalid row)
+        domain: String,
+        /// How many of its latest runs
+        #[arg(long, value_name = "N", default_value_t = 30)]
+        limit: i64,
+    },
+    /// What changed between two runs (one RUN: since the run before it); a RUN is an id, a
+    /// unique prefix of one, `latest` or `previous`
+    Diff {
+        /// A run
+        run: String,
+        /// Another run (the earlier of the two is the base)
+        other: Option<String>,
+    },
+    /// Delete the runs older than N days (the newest run is always kept)
+    Prune {
+        /// Keep the runs of the last N days
+        #[arg(long, value_name = "N")]
+        keep_days: u32,
+    },
+    /// Every recorded row as JSON lines (report, row, run_id, run_started_at)
+    Export {
+        /// Only this run
+        #[arg(long, value_name = "RUN")]
+        run: Option<String>,
+    },
+}
+
+/// Runs a `history` subcommand.
+pub async fn main(cli: &Cli, args: &HistoryArgs) -> Result<Exit, AuditError> {
+    let location = cli.history_location()?.ok_or_else(|| {
+        AuditError::Usage(format!(
+            "no history to read: {}=off; give --history PATH|URL",
+            super::ENV
+        ))
+    })?;
+    if let Location::Sqlite(path) = &location
+        && !path.exists()
+    {
+        return Err(HistoryError::NoSuchRun(format!(
+            "no run history at {} yet: runs record there by default (or give --history PATH|URL)",
+            path.display()
+        ))
+        .into());
+    }
+    let store = History::open(&location).await?;
+    let json = args.format == HistoryFormat::Json;
+    let out = match &args.action {
+        Action::Runs { limit } => runs(&store, (*limit).max(1), json).await?,
+        Action::Show { domain, limit } => show(&store, domain, (*limit).max(1), json).await?,
+        Action::Diff { run, other } => diff(&store, run, other.as_deref(), json).await?,
+        Action::Prune { keep_days } => prune(&store, *keep_days, json).await?,
+        Action::Export { run } => {
+            export(&store, run.as_deref()).await?;
+            String::new()
+        }
+    };
+    store.close().await;
+    print!("{out}");
+    Ok(Exit::Ok)
+}
+
+fn run_json(r: &RunInfo) -> Value {
+    let verdicts: serde_json::Map<String, Value> = r
+        .verdicts
+        .iter()
+        .map(|(v, n)| (v.as_str().to_owned(), json!(n)))
+        .collect();
+    json!({
+        "run_id": r.meta.run_id,
+        "started_at": time::rfc3339(r.meta.started_at),
+        "finished_at": r.finished_at.map(time::rfc3339),
+        "input_name": r.meta.input_name,
+        "input_hash": r.meta.input_hash,
+        "host": r.meta.host,
+        "version": r.meta.tool_version,
+        "rows": r.rows,
+        "verdicts": verdicts,
+    })
+}
+
+fn verdicts_text(r: &RunInfo) -> String {
+    r.verdicts
+        .iter()
+        .map(|(v, n)| format!("{v} {n}"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+fn pretty(v: &Value) -> String {
+    serde_json::to_string_pretty(v).unwrap_or_default() + "\n"
+}
+
+async fn runs(store: &History, limit: i64, json: bool) -> Result<String, AuditError> {
+    let runs = store.runs(limit).await?;
+    if json {
+        return Ok(pretty(&Value::Array(runs.iter().map(run_json).collect())));
+    }
+    if runs.is_empty() {
+        return Ok("No runs recorded yet.\n".to_owned());
+    }
+    let mut out = format!(
+        "{:<26} {:<16} {:<16} {:>6}  {:<24} VERDICTS\n",
+        "RUN", "STARTED", "FINISHED", "ROWS", "INPUT"
+    );
+    for r in &runs {
+        let mut input: String = terminal(&r.meta.input_name).chars().take(24).collect();
+        if r.meta.input_name.chars().count() > 24 {
+            input.pop();
+            input.push('…');
+        }
+        let _ = writeln!(
+            out,
+            "{:<26} {:<16} {:<16} {:>6}  {input:<24} {}",
+            r.meta.run_id,
+            time::local(r.meta.started_at),
+            r.finished_at
+                .map_or_else(|| "(unfinished)".to_owned(), time::local),
+            r.rows,
+            verdicts_text(r)
+        );
+    }
+    Ok(out)
+}
+
+/// One step of a timeline or a diff: a result and how it compares with its baseline.
+fn step_json(d: &DomainResult, c: &Changes) -> Value {
+    json!({
+        "run_id": d.run_id,
+        "started_at": time::rfc3339(d.started_at),
+        "domain": d.domain,
+        "verdict": d.verdict.as_str(),
+        "findings": d.findings,
+        "changes": c.to_json(),
+    })
+}
+
+fn finding_lines(out: &mut String, c: &Changes, indent: &str) {
+    for k in &c.new_findings {
+        let _ = writeln!(out, "{indent}+ {}", terminal(&k.label()));
+    }
+    for k in &c.resolved_findings {
+        let _ = writeln!(out, "{indent}- {}", terminal(&k.label()));
+    }
+}
+
+async fn show(store: &History, domain: &str, limit: i64, json: bool) -> Result<String, AuditError> {
+    let key = DomainName::parse(domain)
+        .map_or_else(|_| domain.trim().to_owned(), |d| d.as_str().to_owned());
+    let timeline = store.timeline(&key, limit).await?;
+    let steps: Vec<(&DomainResult, Changes)> = timeline
+        .iter()
+        .enumerate()
+        .map(|(i, d)| {
+            let base = timeline_baseline(&timeline[..i], |e| e.verdict).map(DomainResult::baseline);
+            (
+                d,
+                compare_findings(base.as_ref(), d.verdict, d.findings.clone()),
+            )
+        })
+        .collect();
+    if json {
+        return Ok(pretty(&json!({
+            "domain": key,
+            "runs": steps.iter().map(|(d, c)| step_json(d, c)).collect::<Vec<_>>(),
+        })));
+    }
+    if steps.is_empty() {
+        return Ok(format!("{}: not in the history.\n", terminal(&key)));
+    }
+    let mut out = format!(
+        "{}: {} recorded run(s), oldest first\n",
+        terminal(&key),
+        steps.len()
+    );
+    for (d, c) in &steps {
+        let was = c
+            .previous
+            .as_ref()
+            .filter(|_| matches!(c.change, Change::Worse | Change::Better))
+            .map(|p| format!(" (was {})", p.verdict))
+            .unwrap_or_default();
+        let _ = writeln!(
+            out,
+            "  {}  {}  {:<12} {}{was}",
+            time::local(d.started_at),
+            d.run_id,
+            d.verdict.as_str(),
+            c.change
+        );
+        finding_lines(&mut out, c, "      ");
+    }
+    Ok(out)
+}
+
+async fn diff(store: &History, a: &str, b: Option<&str>, json: bool) -> Result<String, AuditError> {
+    let first = store.run(a).await?;
+    let (base, target) = match b {
+        Some(b) => {
+            let second = store.run(b).await?;
+            if (second.meta.started_at, &second.meta.run_id)
+                < (first.meta.started_at, &first.meta.run_id)
+            {
+                (second, first)
+            } else {
+                (first, second)
+            }
+        }
+        None => {
+            let before = store.run_before(&first).await?.ok_or_else(|| {
+                HistoryError::NoSuchRun(format!(
+                    "run {} is the first one recorded: nothing to diff with",
+                    first.meta.run_id
+                ))
+            })?;
+            (before, first)
+        }
+    };
+    let old = store.results(&base.meta.run_id).await?;
+    let new = store.results(&target.meta.run_id).await?;
+    let steps: Vec<(&DomainResult, Changes)> = new
+        .iter()
+        .map(|d| {
+            let b = old
+                .iter()
+                .find(|o| o.domain == d.domain)
+                .map(DomainResult::baseline);
+            (
+                d,
+                compare_findings(b.as_ref(), d.verdict, d.findings.clone()),
+            )
+        })
+        .collect();
+    let gone: Vec<&DomainResult> = old
+        .iter()
+        .filter(|o| !new.iter().any(|d| d.domain == o.domain))
+        .collect();
+    let count = |c: Change| steps.iter().filter(|(_, s)| s.change == c).count();
+    if json {
+        let counts: serde_json::Map<String, Value> = Change::ALL
+            .iter()
+            .map(|c| (c.as_str().to_owned(), json!(count(*c))))
+            .collect();
+        return Ok(pretty(&json!({
+            "from": run_json(&base),
+            "to": run_json(&target),
+            "counts": counts,
+            "domains": steps.iter().map(|(d, c)| step_json(d, c)).collect::<Vec<_>>(),
+            "gone": gone.iter().map(|g| json!({"domain": g.domain, "verdict": g.verdict.as_str()})).collect::<Vec<_>>(),
+        })));
+    }
+    let mut out = format!(
+        "From {} ({}) to {} ({}): {}, {} gone\n",
+        time::local(base.meta.started_at),
+        base.meta.run_id,
+        time::local(target.meta.started_at),
+        target.meta.run_id,
+        Change::ALL
+            .iter()
+            .map(|c| format!("{} {c}", count(*c)))
+            .collect::<Vec<_>>()
+            .join(", "),
+        gone.len()
+    );
+    let mut changed: Vec<&(&DomainResult, Changes)> =
+        steps.iter().filter(|(_, c)| c.is_change()).collect();
+    changed.sort_by_key(|(_, c)| c.change);
+    for (d, c) in changed {
+        let _ = writeln!(
+            out,
+            "  {:<7} {}  {} → {}",
+            c.change.as_str(),
+            terminal(&d.domain),
+            c.previous.as_ref().map_or("", |p| p.verdict.as_str()),
+            d.verdict
+        );
+        finding_lines(&mut out, c, "          ");
+    }
+    for (d, _) in steps.iter().filter(|(_, c)| c.change == Change::New) {
+        let _ = writeln!(out, "  new     {}  {}", terminal(&d.domain), d.verdict);
+    }
+    for g in gone.iter().take(MAX_GONE) {
+        let _ = writeln!(
+            out,
+            "  gone    {}  (was {})",
+            terminal(&g.domain),
+            g.verdict
+        );
+    }
+    if gone.len() > MAX_GONE {
+        let _ = writeln!(
+            out,
+            "  … {} more gone (--format json lists them all)",
+            gone.len() - MAX_GONE
+        );
+    }
+    Ok(out)
+}
+
+async fn prune(store: &History, keep_days: u32, json: bool) -> Result<String, AuditError> {
+    let cutoff = time::now_ms() - i64::from(keep_days) * 86_400_000;
+    let p = store.prune(cutoff).await?;
+    Ok(if json {
+        pretty(&json!({
+            "runs_deleted": p.runs,
+            "rows_deleted": p.results,
+            "cutoff": time::rfc3339(cutoff),
+        }))
+    } else {
+        format!(
+            "Deleted {} run(s) ({} row(s)) started before {} (the newest run is always kept).\n",
+            p.runs,
+            p.results,
+            time::local(cutoff)
+        )
+    })
+}
+
+async fn export(store: &History, run: Option<&str>) -> Result<(), AuditError> {
+    let run_id = match run {
+        Some(spec) => Some(store.run(spec).await?.meta.run_id),
+        None => None,
+    };
+    let stdout = std::io::stdout();
+    let mut w = std::io::BufWriter::new(stdout.lock());
+    store
+        .export(run_id.as_deref(), |run, started, row, report| {
+            let mut v: Value = serde_json::from_str(report).unwrap_or(Value::Null);
+            if let Value::Object(map) = &mut v {
+                map.insert(
+                    "row".to_owned(),
+                    serde_json::from_str(row).unwrap_or(Value::Null),
+                );
+                map.insert("run_id".to_owned(), json!(run));
+                map.insert("run_started_at".to_owned(), json!(time::rfc3339(started)));
+            }
+            serde_json::to_writer(&mut w, &v)?;
+            w.write_all(b"\n")
+        })
+        .await?;
+    w.flush().map_err(|e| AuditError::output("-", e))
+}
