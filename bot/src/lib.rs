@@ -55,8 +55,11 @@
 pub mod backend;
 pub mod command;
 pub mod config;
+pub mod events;
 pub mod guard;
+pub mod health;
 pub mod lab;
+pub mod register;
 pub mod render;
 pub mod sanitize;
 pub mod vantage;
@@ -83,6 +86,8 @@ pub struct Data {
     pub cache: guard::ReportCache,
     /// Global cap on concurrent checks.
     pub cap: guard::ConcurrencyCap,
+    /// What `/healthz` reports; the command calls [`health::HealthState::check_finished`].
+    pub health: health::HealthState,
 }
 
 impl Data {
@@ -107,10 +112,12 @@ impl Data {
 
     /// State with any [`Diagnoser`] (tests, or a host with its own checker).
     pub fn with_diagnoser(config: BotConfig, diagnoser: Arc<dyn Diagnoser>) -> Self {
+        let cap = guard::ConcurrencyCap::new(config.max_concurrent_checks);
         Self {
             cooldowns: guard::Cooldowns::new(config.user_cooldown(), config.guild_cooldown()),
             cache: guard::ReportCache::new(config.cache_ttl()),
-            cap: guard::ConcurrencyCap::new(config.max_concurrent_checks),
+            health: health::HealthState::new(cap.clone()),
+            cap,
             diagnoser,
             config,
         }
@@ -129,23 +136,39 @@ impl HasMailcheck for Data {
     }
 }
 
-/// The commands to register: `/mailcheck`.
+/// The commands to register: `/mailcheck`. A host bot registering them itself can state
+/// where they may be used with [`register::set_contexts`].
 pub fn commands<U: HasMailcheck>() -> Vec<poise::Command<U, Error>> {
     vec![command::mailcheck()]
 }
 
-/// The poise framework of the stand-alone bot: registers the commands in the configured guild
-/// (or globally) once connected, and logs command errors.
+/// The poise framework of the stand-alone bot.
+///
+/// Once connected it registers the commands one by one ([`register`]: never replacing other
+/// commands of the application) in the configured guilds, or globally. If Discord refuses, it
+/// logs why, records it in [`Data::health`] ([`health::HealthState::fatal`]) and stops every
+/// shard, so the client returns instead of idling on a gateway connection that answers
+/// nothing. Gateway events go to [`events::on_event`]; command errors are logged.
 pub fn framework(data: Data) -> poise::Framework<Data, Error> {
+    let mut commands = commands();
+    register::set_contexts(&mut commands, &data.config);
     poise::Framework::builder()
         .options(poise::FrameworkOptions {
-            commands: commands(),
+            commands,
+            event_handler: |framework, event| {
+                Box::pin(async move {
+                    events::on_event(framework.serenity_context, event, framework.user_data).await;
+                    Ok(())
+                })
+            },
             on_error: |error| {
                 Box::pin(async move {
                     match error {
                         poise::FrameworkError::Command { error, ctx, .. } => {
                             tracing::error!(command = %ctx.command().name, "command failed: {error}");
                         }
+                        // Logged by the setup, which also stopped the shards.
+                        poise::FrameworkError::Setup { .. } => {}
                         other => {
                             if let Err(e) = poise::builtins::on_error(other).await {
                                 tracing::error!("error while handling an error: {e}");
@@ -159,19 +182,34 @@ pub fn framework(data: Data) -> poise::Framework<Data, Error> {
         .initialize_owners(false)
         .setup(move |ctx, ready, framework| {
             Box::pin(async move {
+                let shards = framework.shard_manager();
+                data.health.attach_shard_manager(std::sync::Arc::clone(shards));
                 let commands = &framework.options().commands;
-                match data.config.guild_id {
-                    Some(guild) => {
-                        let guild = serenity::all::GuildId::new(guild);
-                        poise::builtins::register_in_guild(ctx, commands, guild).await?;
-                        tracing::info!(bot = %ready.user.name, %guild, "registered /mailcheck in the guild");
+                match register::register(&ctx.http, commands, &data.config).await {
+                    Ok(scopes) => {
+                        if data.config.allow_dms && !scopes.contains(&register::Scope::Global) {
+                            tracing::info!(
+                                "/mailcheck is registered per guild, so it is not offered in \
+                                 DMs (that needs global registration: no guild_id, no \
+                                 allowed_guilds)"
+                            );
+                        }
+                        if scopes.contains(&register::Scope::Global) {
+                            tracing::info!(
+                                bot = %ready.user.name,
+                                "registered globally: new or changed commands can take up to \
+                                 an hour to appear"
+                            );
+                        }
+                        Ok(data)
                     }
-                    None => {
-                        poise::builtins::register_globally(ctx, commands).await?;
-                        tracing::info!(bot = %ready.user.name, "registered /mailcheck globally (may take up to an hour to appear)");
+                    Err(e) => {
+                        tracing::error!("{e}; stopping");
+                        data.health.set_fatal(e.to_string());
+                        shards.shutdown_all().await;
+                        Err(e.into())
                     }
                 }
-                Ok(data)
             })
         })
         .build()
