@@ -183,7 +183,7 @@ pub fn framework(data: Data) -> poise::Framework<Data, Error> {
         .setup(move |ctx, ready, framework| {
             Box::pin(async move {
                 let shards = framework.shard_manager();
-                data.health.attach_shard_manager(std::sync::Arc::clone(shards));
+                data.health.attach_shard_manager(Arc::clone(shards));
                 let commands = &framework.options().commands;
                 match register::register(&ctx.http, commands, &data.config).await {
                     Ok(scopes) => {
