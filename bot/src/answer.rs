@@ -316,6 +316,7 @@ async fn run_check(
     };
     let (report, ()) = tokio::join!(check, show_progress);
     if leader {
+        data.health.check_finished();
         data.cache
             .put(domain.as_str(), Arc::clone(&report), Instant::now());
         info!(domain = %domain, verdict = %report.verdict, findings = report.findings.len(),

@@ -57,8 +57,11 @@ pub mod backend;
 pub mod buttons;
 pub mod command;
 pub mod config;
+pub mod events;
 pub mod guard;
+pub mod health;
 pub mod lab;
+pub mod register;
 pub mod render;
 pub mod sanitize;
 pub mod vantage;
@@ -91,6 +94,9 @@ pub struct Data {
     pub answers: guard::Answers,
     /// A warning about the bot's own host for every answer's footer (port 25 blocked here).
     pub host_note: vantage::HostNote,
+    /// What `/healthz` reports; each finished check calls
+    /// [`health::HealthState::check_finished`].
+    pub health: health::HealthState,
 }
 
 /// How many answers keep working buttons (the oldest are forgotten first).
@@ -118,13 +124,15 @@ impl Data {
 
     /// State with any [`Diagnoser`] (tests, or a host with its own checker).
     pub fn with_diagnoser(config: BotConfig, diagnoser: Arc<dyn Diagnoser>) -> Self {
+        let cap = guard::ConcurrencyCap::new(config.max_concurrent_checks);
         Self {
             cooldowns: guard::Cooldowns::new(config.user_cooldown(), config.guild_cooldown()),
             cache: guard::ReportCache::new(config.cache_ttl(), config.failure_cache_ttl()),
-            cap: guard::ConcurrencyCap::new(config.max_concurrent_checks),
             running: Arc::default(),
             answers: guard::Answers::new(KEPT_ANSWERS),
             host_note: vantage::HostNote::default(),
+            health: health::HealthState::new(cap.clone()),
+            cap,
             diagnoser,
             config,
         }
@@ -143,23 +151,39 @@ impl HasMailcheck for Data {
     }
 }
 
-/// The commands to register: `/mailcheck`.
+/// The commands to register: `/mailcheck`. A host bot registering them itself can state
+/// where they may be used with [`register::set_contexts`].
 pub fn commands<U: HasMailcheck>() -> Vec<poise::Command<U, Error>> {
     vec![command::mailcheck()]
 }
 
-/// The poise framework of the stand-alone bot: registers the commands in the configured guild
-/// (or globally) once connected, and logs command errors.
+/// The poise framework of the stand-alone bot.
+///
+/// Once connected it registers the commands one by one ([`register`]: never replacing other
+/// commands of the application) in the configured guilds, or globally. If Discord refuses, it
+/// logs why, records it in [`Data::health`] ([`health::HealthState::fatal`]) and stops every
+/// shard, so the client returns instead of idling on a gateway connection that answers
+/// nothing. Gateway events go to [`events::on_event`]; command errors are logged.
 pub fn framework(data: Data) -> poise::Framework<Data, Error> {
+    let mut commands = commands();
+    register::set_contexts(&mut commands, &data.config);
     poise::Framework::builder()
         .options(poise::FrameworkOptions {
-            commands: commands(),
+            commands,
+            event_handler: |framework, event| {
+                Box::pin(async move {
+                    events::on_event(framework.serenity_context, event, framework.user_data).await;
+                    Ok(())
+                })
+            },
             on_error: |error| {
                 Box::pin(async move {
                     match error {
                         poise::FrameworkError::Command { error, ctx, .. } => {
                             tracing::error!(command = %ctx.command().name, "command failed: {error}");
                         }
+                        // Logged by the setup, which also stopped the shards.
+                        poise::FrameworkError::Setup { .. } => {}
                         other => {
                             if let Err(e) = poise::builtins::on_error(other).await {
                                 tracing::error!("error while handling an error: {e}");
@@ -168,36 +192,39 @@ pub fn framework(data: Data) -> poise::Framework<Data, Error> {
                     }
                 })
             },
-            event_handler: |framework, event| {
-                Box::pin(async move {
-                    if let serenity::all::FullEvent::InteractionCreate {
-                        interaction: serenity::all::Interaction::Component(click),
-                    } = event
-                    {
-                        let http = &framework.serenity_context.http;
-                        buttons::on_click(http, framework.user_data, click).await?;
-                    }
-                    Ok(())
-                })
-            },
             ..Default::default()
         })
         .initialize_owners(false)
         .setup(move |ctx, ready, framework| {
             Box::pin(async move {
+                let shards = framework.shard_manager();
+                data.health.attach_shard_manager(Arc::clone(shards));
                 let commands = &framework.options().commands;
-                match data.config.guild_id {
-                    Some(guild) => {
-                        let guild = serenity::all::GuildId::new(guild);
-                        poise::builtins::register_in_guild(ctx, commands, guild).await?;
-                        tracing::info!(bot = %ready.user.name, %guild, "registered /mailcheck in the guild");
+                match register::register(&ctx.http, commands, &data.config).await {
+                    Ok(scopes) => {
+                        if data.config.allow_dms && !scopes.contains(&register::Scope::Global) {
+                            tracing::info!(
+                                "/mailcheck is registered per guild, so it is not offered in \
+                                 DMs (that needs global registration: no guild_id, no \
+                                 allowed_guilds)"
+                            );
+                        }
+                        if scopes.contains(&register::Scope::Global) {
+                            tracing::info!(
+                                bot = %ready.user.name,
+                                "registered globally: new or changed commands can take up to \
+                                 an hour to appear"
+                            );
+                        }
+                        Ok(data)
                     }
-                    None => {
-                        poise::builtins::register_globally(ctx, commands).await?;
-                        tracing::info!(bot = %ready.user.name, "registered /mailcheck globally (may take up to an hour to appear)");
+                    Err(e) => {
+                        tracing::error!("{e}; stopping");
+                        data.health.set_fatal(e.to_string());
+                        shards.shutdown_all().await;
+                        Err(e.into())
                     }
                 }
-                Ok(data)
             })
         })
         .build()

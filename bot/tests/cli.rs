@@ -1,7 +1,19 @@
 //! The `mailcheck-bot` binary: `--help` explains setup and names `preview`; `preview --lab`
-//! prints the exact embed JSON for a lab domain without Discord or the internet.
+//! prints the exact embed JSON for a lab domain without Discord or the internet; `run` against
+//! the Discord stand-in registers `/mailcheck` without replacing other commands, serves
+//! `/healthz`, shards, logs JSON on request, stops with exit 1 when Discord refuses the
+//! registration, and shuts down gracefully on SIGTERM.
+
+mod front;
 
 use std::process::Command;
+use std::time::Duration;
+
+use front::{CommandsFront, Registration};
+use mailcheck_testkit::discord::{CommandScope, DiscordEvent, DiscordStandIn};
+
+/// Generous: a wait ends as soon as the awaited event or line arrives.
+const WAIT: Duration = Duration::from_secs(40);
 
 fn bot() -> Command {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_mailcheck-bot"));
@@ -35,6 +47,21 @@ fn help_explains_setup_and_names_preview() {
         "ca_file",
         "From here",
         "inconclusive",
+        "allowed_guilds",
+        "allow_dms",
+        "private_by_default",
+        "private_guilds",
+        "failure_cache_ttl_secs",
+        "address_budget_secs",
+        "max_smtp_connections",
+        "max_mx_hosts",
+        "max_addresses_per_host",
+        "max_addresses_per_domain",
+        "--health-addr",
+        "/healthz",
+        "--shards",
+        "--log-format",
+        "exits 1",
     ] {
         assert!(help.contains(needle), "{needle:?} missing in\n{help}");
     }
@@ -113,13 +140,10 @@ fn preview_rejects_input_that_is_not_a_domain() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn run_answers_and_shuts_down_gracefully_on_sigterm() {
     use std::net::{IpAddr, Ipv4Addr, SocketAddr};
-    use std::time::Duration;
 
-    use mailcheck_testkit::discord::{DiscordEvent, DiscordStandIn};
     use mailcheck_testkit::dns::DnsServer;
     use mailcheck_testkit::smtp::{Command as SmtpCommand, Hostile, SmtpServer};
 
-    const WAIT: Duration = Duration::from_secs(40);
     const GUILD: u64 = 555_000_000_000_000_003;
     let ip = Ipv4Addr::new(127, 0, 0, 63);
     let smtp = SmtpServer::builder()
@@ -140,9 +164,10 @@ async fn run_answers_and_shuts_down_gracefully_on_sigterm() {
         .build()
         .await;
     let discord = DiscordStandIn::start().await.unwrap();
+    let front = CommandsFront::start(&discord, Registration::Created).await;
 
     let mut child = tokio::process::Command::from(bot())
-        .args(["run", "--discord-api", &discord.http_base()])
+        .args(["run", "--discord-api", &front.base()])
         .env("DISCORD_TOKEN", "standin-token")
         .env("RUST_LOG", "info,serenity=warn")
         .env("MAILCHECK_GUILD_ID", GUILD.to_string())
@@ -159,12 +184,10 @@ async fn run_answers_and_shuts_down_gracefully_on_sigterm() {
         .spawn()
         .unwrap();
     discord.wait_ready(WAIT).await.unwrap();
-    let registered = discord
-        .wait_for(WAIT, |e| matches!(e, DiscordEvent::RegisterCommands { .. }))
-        .await
-        .unwrap();
-    assert!(
-        registered.event.summary().contains(&GUILD.to_string()),
+    let registered = front.wait_posts(1, WAIT).await;
+    assert_eq!(
+        registered[0].scope,
+        CommandScope::Guild(GUILD),
         "{registered:?}"
     );
 
@@ -218,6 +241,7 @@ async fn run_answers_and_shuts_down_gracefully_on_sigterm() {
         "probe.identity",
         "identity is poor",
         "allow_private is on",
+        "registered /mailcheck in guild",
         "shutting down",
         "waiting for running checks",
         "stopped",
@@ -228,4 +252,326 @@ async fn run_answers_and_shuts_down_gracefully_on_sigterm() {
         !stderr.contains('\u{1b}'),
         "no colour codes in a non-terminal log: {stderr}"
     );
+}
+
+/// The lines a child writes to stderr, read as they come; waits wake on each new line.
+struct LogLines {
+    lines: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
+    count: tokio::sync::watch::Receiver<usize>,
+    reader: tokio::task::JoinHandle<()>,
+}
+
+impl LogLines {
+    fn capture(stderr: tokio::process::ChildStderr) -> Self {
+        use tokio::io::AsyncBufReadExt;
+        let lines = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let (tx, count) = tokio::sync::watch::channel(0);
+        let sink = std::sync::Arc::clone(&lines);
+        let reader = tokio::spawn(async move {
+            let mut stderr = tokio::io::BufReader::new(stderr).lines();
+            while let Ok(Some(line)) = stderr.next_line().await {
+                let mut lines = sink.lock().unwrap();
+                lines.push(line);
+                tx.send_replace(lines.len());
+            }
+        });
+        Self {
+            lines,
+            count,
+            reader,
+        }
+    }
+
+    fn text(&self) -> String {
+        self.lines.lock().unwrap().join("\n")
+    }
+
+    /// The first line containing `needle`, waiting for it until `WAIT` (or the end of the
+    /// output) if it has not come yet.
+    async fn wait_for(&mut self, needle: &str) -> String {
+        let found = |lines: &[String]| lines.iter().find(|l| l.contains(needle)).cloned();
+        let waited = tokio::time::timeout(
+            WAIT,
+            self.count
+                .wait_for(|_| found(&self.lines.lock().unwrap()).is_some()),
+        )
+        .await;
+        let ok = matches!(waited, Ok(Ok(_)));
+        drop(waited);
+        let line = found(&self.lines.lock().unwrap());
+        match line {
+            Some(line) if ok => line,
+            _ => panic!("{needle:?} not logged; stderr:\n{}", self.text()),
+        }
+    }
+
+    /// Everything, once the child closed stderr.
+    async fn finish(self) -> String {
+        let text = || self.lines.lock().unwrap().join("\n");
+        let _ = tokio::time::timeout(WAIT, self.reader).await;
+        text()
+    }
+}
+
+/// `mailcheck-bot run` against `api` (a [`CommandsFront`] or the stand-in) with logs captured;
+/// no check ever leaves loopback (blocklists and the egress self-test are off; the resolver is
+/// a closed loopback port).
+fn run_bot(api: &str, extra: &[&str], env: &[(&str, &str)]) -> (tokio::process::Child, LogLines) {
+    let mut cmd = tokio::process::Command::from(bot());
+    cmd.args(["run", "--discord-api", api])
+        .args(extra)
+        .env("DISCORD_TOKEN", "standin-token")
+        .env("RUST_LOG", "info,serenity=warn")
+        .env("MAILCHECK_RESOLVER", "127.0.0.1:9")
+        .env("MAILCHECK_DNSBL_ZONES", "none")
+        .env("MAILCHECK_EGRESS_CANARIES", "none")
+        .env("MAILCHECK_HELO_NAME", "probe.deploy.test")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .kill_on_drop(true);
+    for (key, value) in env {
+        cmd.env(key, value);
+    }
+    let mut child = cmd.spawn().unwrap();
+    let logs = LogLines::capture(child.stderr.take().unwrap());
+    (child, logs)
+}
+
+/// Sends SIGTERM and waits for the exit.
+async fn terminate(child: &mut tokio::process::Child) -> std::process::ExitStatus {
+    let pid = child.id().unwrap().to_string();
+    let killed = Command::new("kill").args(["-TERM", &pid]).status().unwrap();
+    assert!(killed.success());
+    tokio::time::timeout(WAIT, child.wait())
+        .await
+        .expect("the bot exits after SIGTERM")
+        .unwrap()
+}
+
+/// `/healthz` as JSON, with its status code.
+async fn healthz(addr: std::net::SocketAddr) -> (u16, serde_json::Value) {
+    let (status, body) = mailcheck_bot::health::probe(addr, WAIT).await.unwrap();
+    let json = serde_json::from_str(&body).unwrap_or_else(|e| panic!("{e}: {body:?}"));
+    (status, json)
+}
+
+/// The address in the "serving GET /healthz on http://ADDR/healthz" line.
+async fn health_addr(logs: &mut LogLines) -> std::net::SocketAddr {
+    let line = logs.wait_for("serving GET /healthz on http://").await;
+    let start = line.find("http://").unwrap() + "http://".len();
+    let rest = &line[start..];
+    rest[..rest.find("/healthz").unwrap()].parse().unwrap()
+}
+
+/// `/healthz` answers 503 while the bot connects and while Discord has not yet confirmed the
+/// registration, then 200 with every field; /mailcheck is created command by command (POST,
+/// an upsert by name) in each configured guild, never by replacing the application's command
+/// list (PUT), with its install and interaction contexts stated; the shard count comes from
+/// `GET /gateway/bot`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn healthz_turns_ok_once_registered_and_registration_upserts_per_guild() {
+    const GUILD_A: u64 = 555_000_000_000_000_011;
+    const GUILD_B: u64 = 555_000_000_000_000_012;
+    let discord = DiscordStandIn::start().await.unwrap();
+    let front = CommandsFront::start_gated(&discord, Registration::Created, false).await;
+    let (mut child, mut logs) = run_bot(
+        &front.base(),
+        &["--health-addr", "127.0.0.1:0"],
+        &[
+            ("MAILCHECK_GUILD_ID", &GUILD_A.to_string()),
+            ("MAILCHECK_ALLOWED_GUILDS", &format!("{GUILD_A},{GUILD_B}")),
+        ],
+    );
+    let addr = health_addr(&mut logs).await;
+    let fields = [
+        "status",
+        "gateway_connected",
+        "shards",
+        "shards_connected",
+        "checks_running",
+        "last_check_age_secs",
+        "uptime_secs",
+    ];
+
+    // Registration is held: the gateway session is up, but nothing answers commands yet.
+    let posts = front.wait_posts(1, WAIT).await;
+    let (status, json) = healthz(addr).await;
+    assert_eq!(status, 503, "{json}");
+    assert_eq!(json["status"], "degraded");
+    assert_eq!(json["gateway_connected"], false);
+    assert_eq!(json["shards"], 1, "known from /gateway/bot: {json}");
+    assert_eq!(json["shards_connected"], 0);
+    for field in fields {
+        assert!(json.get(field).is_some(), "{field} missing: {json}");
+    }
+    assert_eq!(posts[0].scope, CommandScope::Guild(GUILD_A));
+
+    front.release();
+    logs.wait_for("shard 0 connected to the gateway").await;
+    let (status, json) = healthz(addr).await;
+    assert_eq!(status, 200, "{json}");
+    assert_eq!(json["status"], "ok");
+    assert_eq!(json["gateway_connected"], true);
+    assert_eq!(
+        (json["shards"].as_u64(), json["shards_connected"].as_u64()),
+        (Some(1), Some(1))
+    );
+    assert_eq!(json["checks_running"], 0);
+    assert_eq!(json["last_check_age_secs"], serde_json::Value::Null);
+    assert!(json["uptime_secs"].is_u64(), "{json}");
+    let (status, _) = raw_get(addr, "/").await;
+    assert_eq!(status, 404);
+
+    // One POST per guild, each carrying the whole definition; no bulk overwrite.
+    let posts = front.posts();
+    let scopes: Vec<CommandScope> = posts.iter().map(|p| p.scope).collect();
+    assert_eq!(
+        scopes,
+        [CommandScope::Guild(GUILD_A), CommandScope::Guild(GUILD_B)]
+    );
+    for post in &posts {
+        assert_eq!(post.body["name"], "mailcheck", "{post:?}");
+        assert_eq!(post.body["options"][0]["name"], "domain");
+        assert_eq!(post.body["integration_types"], serde_json::json!([0, 1]));
+        assert_eq!(post.body["contexts"], serde_json::json!([0, 1, 2]));
+    }
+    let events = discord.events();
+    assert!(
+        !events.iter().any(
+            |r| matches!(&r.event, DiscordEvent::RegisterCommands { .. })
+                || matches!(&r.event, DiscordEvent::Other { method, .. } if method == "PUT")
+        ),
+        "nothing may replace the command list: {events:#?}"
+    );
+    // Autosharding: the recommended count was asked for.
+    assert!(
+        events.iter().any(|r| matches!(
+            &r.event,
+            DiscordEvent::Other { method, path, .. } if method == "GET" && path == "/api/v10/gateway/bot"
+        )),
+        "{events:#?}"
+    );
+
+    let status = terminate(&mut child).await;
+    let stderr = logs.finish().await;
+    assert!(status.success(), "{status:?}\n{stderr}");
+    for needle in [
+        format!("registered /mailcheck in guild {GUILD_A}"),
+        format!("registered /mailcheck in guild {GUILD_B}"),
+        "running 1 shard(s), as Discord recommends".to_owned(),
+    ] {
+        assert!(stderr.contains(&needle), "{needle:?} missing in\n{stderr}");
+    }
+}
+
+async fn raw_get(addr: std::net::SocketAddr, path: &str) -> (u16, String) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut stream = tokio::net::TcpStream::connect(addr).await.unwrap();
+    stream
+        .write_all(format!("GET {path} HTTP/1.1\r\nHost: x\r\n\r\n").as_bytes())
+        .await
+        .unwrap();
+    let mut answer = String::new();
+    stream.read_to_string(&mut answer).await.unwrap();
+    let status = answer.split(' ').nth(1).unwrap().parse().unwrap();
+    (status, answer)
+}
+
+/// Discord refuses the registration (the bot was invited without `applications.commands`):
+/// the bot does not stay connected answering nothing; it stops its shard and exits 1 with
+/// Discord's words and what to check.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_refused_registration_stops_the_bot_with_exit_1_and_discords_words() {
+    const GUILD: u64 = 555_000_000_000_000_013;
+    let discord = DiscordStandIn::start().await.unwrap();
+    let refusal = serde_json::json!({ "message": "Missing Access", "code": 50001 });
+    let front = CommandsFront::start(&discord, Registration::Refused(403, refusal)).await;
+    let (mut child, logs) = run_bot(
+        &front.base(),
+        &["--health-addr", "127.0.0.1:0"],
+        &[("MAILCHECK_GUILD_ID", &GUILD.to_string())],
+    );
+    let status = tokio::time::timeout(WAIT, child.wait())
+        .await
+        .expect("the bot stops on its own")
+        .unwrap();
+    let stderr = logs.finish().await;
+    assert_eq!(status.code(), Some(1), "{stderr}");
+    let expected = format!(
+        "error: cannot register /mailcheck in guild {GUILD}: Missing Access [HTTP 403, code \
+         50001] (is the bot invited with the applications.commands scope?)"
+    );
+    assert!(
+        stderr.lines().any(|l| l == expected),
+        "{expected:?} missing in\n{stderr}"
+    );
+    // What the bot sent: one POST of the definition to that guild.
+    let posts = front.posts();
+    assert_eq!(posts.len(), 1, "{posts:?}");
+    assert_eq!(posts[0].scope, CommandScope::Guild(GUILD));
+    assert_eq!(posts[0].body["name"], "mailcheck");
+    assert!(!stderr.contains("registered /mailcheck"), "{stderr}");
+}
+
+/// `--shards 2` runs two shards without asking for a recommendation, `/healthz` counts both,
+/// and `--log-format json` writes one JSON object per line.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn forced_shards_and_json_logs() {
+    const GUILD: u64 = 555_000_000_000_000_014;
+    let discord = DiscordStandIn::start().await.unwrap();
+    let front = CommandsFront::start(&discord, Registration::Created).await;
+    let (mut child, mut logs) = run_bot(
+        &front.base(),
+        &["--shards", "2", "--health-addr", "127.0.0.1:0"],
+        &[
+            ("MAILCHECK_GUILD_ID", &GUILD.to_string()),
+            ("MAILCHECK_LOG_FORMAT", "json"),
+        ],
+    );
+    let addr = health_addr(&mut logs).await;
+    // serenity starts the second shard 5 s after the first.
+    logs.wait_for("shard 0 connected to the gateway").await;
+    logs.wait_for("shard 1 connected to the gateway").await;
+    let (status, json) = healthz(addr).await;
+    assert_eq!(status, 200, "{json}");
+    assert_eq!(
+        (json["shards"].as_u64(), json["shards_connected"].as_u64()),
+        (Some(2), Some(2))
+    );
+
+    let events = discord.events();
+    let identifies = events
+        .iter()
+        .filter(|r| matches!(r.event, DiscordEvent::Identify { .. }))
+        .count();
+    assert_eq!(identifies, 2, "{events:#?}");
+    assert!(
+        !events.iter().any(|r| matches!(
+            &r.event,
+            DiscordEvent::Other { path, .. } if path.starts_with("/api/v10/gateway/bot")
+        )),
+        "--shards needs no recommendation: {events:#?}"
+    );
+    // Registered once, by the first shard.
+    assert_eq!(front.posts().len(), 1);
+
+    let status = terminate(&mut child).await;
+    let stderr = logs.finish().await;
+    assert!(status.success(), "{status:?}\n{stderr}");
+    let mut messages = Vec::new();
+    for line in stderr.lines() {
+        let json: serde_json::Value = serde_json::from_str(line)
+            .unwrap_or_else(|e| panic!("not a JSON line ({e}): {line:?}\n{stderr}"));
+        for field in ["timestamp", "level", "target", "message"] {
+            assert!(json.get(field).is_some(), "{field} missing: {line}");
+        }
+        messages.push(json["message"].as_str().unwrap_or_default().to_owned());
+    }
+    assert!(
+        messages
+            .iter()
+            .any(|m| m == "running 2 shard(s) (--shards)"),
+        "{messages:#?}"
+    );
+    assert!(messages.iter().any(|m| m == "stopped"), "{messages:#?}");
 }

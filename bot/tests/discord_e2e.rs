@@ -147,14 +147,23 @@ async fn registers_defers_first_then_shows_progress_and_a_safe_final_embed() {
     let registered = h
         .bot
         .discord
-        .wait_for(WAIT, |e| matches!(e, DiscordEvent::RegisterCommands { .. }))
+        .wait_for(WAIT, |e| matches!(e, DiscordEvent::CreateCommand { .. }))
         .await
         .unwrap();
-    let DiscordEvent::RegisterCommands { commands, .. } = &registered.event else {
+    let DiscordEvent::CreateCommand { command, .. } = &registered.event else {
         unreachable!()
     };
-    assert_eq!(commands[0]["name"], "mailcheck");
-    assert_eq!(commands[0]["options"][0]["name"], "domain");
+    assert_eq!(command["name"], "mailcheck");
+    assert_eq!(command["options"][0]["name"], "domain");
+    assert_eq!(command["options"][1]["name"], "private");
+    // Upserted by name: never a bulk overwrite that would drop a host bot's other commands.
+    assert!(
+        !h.bot
+            .discord
+            .events()
+            .iter()
+            .any(|r| matches!(r.event, DiscordEvent::RegisterCommands { .. }))
+    );
 
     let sent = h.bot.send(42, Some(GUILD), "Postmaster@Example.TEST");
     // The first answer is the defer, and it comes while the check is still held at the gate;

@@ -102,6 +102,14 @@ pub enum DiscordEvent {
         /// Who ended it and how.
         cause: CloseCause,
     },
+    /// One command was created, or updated by name (`POST …/commands`), leaving the
+    /// application's other commands alone.
+    CreateCommand {
+        /// Global or for one guild.
+        scope: CommandScope,
+        /// The command definition as sent.
+        command: Value,
+    },
     /// Commands were registered (bulk overwrite).
     RegisterCommands {
         /// Global or for one guild.
@@ -286,6 +294,10 @@ impl DiscordEvent {
             Self::GatewayClosed { session_id, cause } => {
                 format!("gateway closed {session_id:?} {cause:?}")
             }
+            Self::CreateCommand { scope, command } => format!(
+                "create command {} {scope:?}",
+                command["name"].as_str().unwrap_or("?")
+            ),
             Self::RegisterCommands { scope, commands } => format!(
                 "register {} command(s) {scope:?}",
                 commands.as_array().map_or(0, Vec::len)

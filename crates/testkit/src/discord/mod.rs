@@ -75,6 +75,8 @@
 //! | `GET /api/v10/users/@me` | the bot user | [`DiscordEvent::Other`] |
 //! | `PUT /api/v10/applications/{app}/commands` | `[]` | [`DiscordEvent::RegisterCommands`] |
 //! | `PUT /api/v10/applications/{app}/guilds/{g}/commands` | `[]` | [`DiscordEvent::RegisterCommands`] |
+//! | `POST /api/v10/applications/{app}/commands` | 201, the command with its ids | [`DiscordEvent::CreateCommand`] |
+//! | `POST /api/v10/applications/{app}/guilds/{g}/commands` | 201, the command with its ids | [`DiscordEvent::CreateCommand`] |
 //! | `POST /api/v10/interactions/{id}/{token}/callback` | 204 | [`DiscordEvent::Callback`] |
 //! | `PATCH /api/v10/webhooks/{app}/{token}/messages/@original` | a Message | [`DiscordEvent::EditOriginal`] |
 //! | `GET /api/v10/webhooks/{app}/{token}/messages/@original` | a Message | [`DiscordEvent::GetOriginal`] |

@@ -20,6 +20,8 @@ enum Route<'a> {
     Me,
     GlobalCommands,
     GuildCommands(&'a str),
+    CreateGlobalCommand,
+    CreateGuildCommand(&'a str),
     Callback { id: &'a str, token: &'a str },
     Original { token: &'a str },
     Execute { token: &'a str },
@@ -32,7 +34,10 @@ impl Route<'_> {
         match self {
             Self::Gateway | Self::GatewayBot => (Bucket::Gateway, ""),
             Self::Me => (Bucket::User, ""),
-            Self::GlobalCommands | Self::GuildCommands(_) => (Bucket::Commands, ""),
+            Self::GlobalCommands
+            | Self::GuildCommands(_)
+            | Self::CreateGlobalCommand
+            | Self::CreateGuildCommand(_) => (Bucket::Commands, ""),
             Self::Callback { id, .. } => (Bucket::Callback, id),
             Self::Original { token } | Self::Execute { token } | Self::Message { token, .. } => {
                 (Bucket::Webhook, token)
@@ -55,6 +60,10 @@ fn classify<'a>(shared: &Shared, method: &str, segments: &[&'a str]) -> Route<'a
         ("PUT", ["applications", a, "guilds", g, "commands"]) if *a == app => {
             Route::GuildCommands(g)
         }
+        ("POST", ["applications", a, "commands"]) if *a == app => Route::CreateGlobalCommand,
+        ("POST", ["applications", a, "guilds", g, "commands"]) if *a == app => {
+            Route::CreateGuildCommand(g)
+        }
         ("POST", ["interactions", id, token, "callback"]) => Route::Callback { id, token },
         ("GET" | "PATCH" | "DELETE", ["webhooks", a, token, "messages", "@original"])
             if *a == app =>
@@ -67,6 +76,36 @@ fn classify<'a>(shared: &Shared, method: &str, segments: &[&'a str]) -> Route<'a
         }
         _ => Route::Unknown,
     }
+}
+
+/// Discord's answer to a created (or, by name, updated) command: the definition as sent, with
+/// the ids and defaults serenity needs.
+fn created_command(
+    shared: &Shared,
+    body: &serde_json::Value,
+    guild: Option<u64>,
+) -> serde_json::Value {
+    let mut command = body.clone();
+    if let Some(map) = command.as_object_mut() {
+        let name = map
+            .get("name")
+            .and_then(serde_json::Value::as_str)
+            .unwrap_or("");
+        let id = 900_000_000_000_000_000u64 + name.bytes().map(u64::from).sum::<u64>();
+        map.insert("id".into(), json!(id.to_string()));
+        map.insert(
+            "application_id".into(),
+            json!(shared.application_id.to_string()),
+        );
+        map.insert("version".into(), json!("1"));
+        map.entry("type").or_insert(json!(1));
+        map.entry("options").or_insert(json!([]));
+        map.entry("description").or_insert(json!(""));
+        if let Some(g) = guild {
+            map.insert("guild_id".into(), json!(g.to_string()));
+        }
+    }
+    command
 }
 
 fn other(req: &Request, status: u16) -> DiscordEvent {
@@ -180,6 +219,26 @@ fn serve(
                     commands: body,
                 },
                 Response::json(200, json!([])),
+            ),
+            Err(_) => (
+                other(req, 404),
+                Response::error(404, 10004, "Unknown Guild"),
+            ),
+        },
+        Route::CreateGlobalCommand => (
+            DiscordEvent::CreateCommand {
+                scope: CommandScope::Global,
+                command: body.clone(),
+            },
+            Response::json(201, created_command(shared, &body, None)),
+        ),
+        Route::CreateGuildCommand(g) => match g.parse::<u64>() {
+            Ok(guild) => (
+                DiscordEvent::CreateCommand {
+                    scope: CommandScope::Guild(guild),
+                    command: body.clone(),
+                },
+                Response::json(201, created_command(shared, &body, Some(guild))),
             ),
             Err(_) => (
                 other(req, 404),
