@@ -18,7 +18,7 @@ use mailcheck::report::{AddressSummary, DnsblSummary, MxSummary, SmtpSummary};
 use mailcheck::{Code, DomainName, Finding, Report, Verdict};
 use mailcheck_bot::backend::BoxFuture;
 use mailcheck_bot::{BotConfig, Data, Diagnoser, Progress, ProgressSender};
-use mailcheck_testkit::discord::{CommandSpec, DiscordEvent};
+use mailcheck_testkit::discord::{CommandSpec, DiscordEvent, Fault, RouteMatch};
 use tokio::sync::watch;
 
 const WAIT: Duration = Duration::from_secs(20);
@@ -441,4 +441,253 @@ async fn operators_choose_the_guilds_and_whether_dms_work() {
     let sent = h.bot.send(42, Some(GUILD), "example.test");
     h.bot.final_edit(&sent.token).await;
     assert_eq!(h.scripted.calls.load(Ordering::SeqCst), 1);
+}
+
+/// The custom ids of the buttons on an answer's message.
+fn button_ids(edit: &mailcheck_testkit::discord::Recorded) -> Vec<String> {
+    let payload = edit.event.message_payload().unwrap();
+    payload["components"][0]["components"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|b| b["custom_id"].as_str().unwrap().to_owned())
+        .collect()
+}
+
+#[tokio::test]
+async fn the_buttons_recheck_show_the_transcript_and_explain() {
+    let h = start(lenient(), true).await;
+    let sent = h.bot.send(42, Some(GUILD), "example.test");
+    let first = h.bot.final_edit(&sent.token).await;
+    let ids = button_ids(&first);
+    assert_eq!(ids.len(), 3, "{ids:?}");
+    assert!(ids[0].starts_with("mailcheck:recheck:"), "{ids:?}");
+    assert_eq!(h.scripted.calls.load(Ordering::SeqCst), 1);
+
+    // Re-check: a fresh probe (not the cached result), the same message updated in place.
+    let click = h
+        .bot
+        .discord
+        .click(sent.token.as_str(), &ids[0], 43, Some(GUILD))
+        .unwrap();
+    let ack = h.bot.answer(&click.token).await;
+    assert_eq!(ack.event.callback_type(), Some(6), "{ack:?}");
+    let updated = h.bot.final_edit(&click.token).await;
+    assert!(updated.succeeded(), "{updated:?}");
+    assert_eq!(h.scripted.calls.load(Ordering::SeqCst), 2, "a fresh probe");
+    assert_eq!(button_ids(&updated), ids, "the buttons keep working");
+
+    // Show transcript: privately, as a file.
+    let click = h
+        .bot
+        .discord
+        .click(sent.token.as_str(), &ids[1], 44, Some(GUILD))
+        .unwrap();
+    let answer = h.bot.answer(&click.token).await;
+    assert_eq!(answer.event.callback_type(), Some(4));
+    assert!(
+        answer.event.is_ephemeral() && answer.succeeded(),
+        "{answer:?}"
+    );
+    let file = answer.event.files()[0].text();
+    assert!(file.contains("mailcheck report for example.test"), "{file}");
+
+    // Explain: privately, the step ladder.
+    let click = h
+        .bot
+        .discord
+        .click(sent.token.as_str(), &ids[2], 45, Some(GUILD))
+        .unwrap();
+    let answer = h.bot.answer(&click.token).await;
+    assert!(
+        answer.event.is_ephemeral() && answer.succeeded(),
+        "{answer:?}"
+    );
+    let embed = answer.event.embeds()[0].to_string();
+    assert!(embed.contains("Explained: example.test"), "{embed}");
+}
+
+#[tokio::test]
+async fn an_answer_still_arrives_through_a_429_storm() {
+    let h = start(lenient(), false).await;
+    let sent = h.bot.send(42, Some(GUILD), "example.test");
+    h.bot
+        .first_answer_and_progress(&sent.token, "MX 10 mx1.example.test")
+        .await;
+    h.bot.discord.fail_next(
+        RouteMatch::edit_original(),
+        3,
+        Fault::RateLimited {
+            retry_after: Duration::from_millis(50),
+            global: false,
+        },
+    );
+    h.open_gate.send(true).unwrap();
+    let edit = h.bot.final_edit(&sent.token).await;
+    assert!(edit.succeeded(), "{edit:?}");
+    let faults = h
+        .bot
+        .discord
+        .events()
+        .iter()
+        .filter(|r| r.event.is_fault_on(&sent.token))
+        .count();
+    assert_eq!(faults, 3);
+}
+
+#[tokio::test]
+async fn server_errors_are_retried_and_then_a_follow_up_carries_the_answer() {
+    let h = start(lenient(), false).await;
+    // A few 502s: the final edit is retried until it lands.
+    let sent = h.bot.send(42, Some(GUILD), "example.test");
+    h.bot
+        .first_answer_and_progress(&sent.token, "MX 10 mx1.example.test")
+        .await;
+    h.bot
+        .discord
+        .fail_next(RouteMatch::edit_original(), 2, Fault::ServerError(502));
+    h.open_gate.send(true).unwrap();
+    let edit = h.bot.final_edit(&sent.token).await;
+    assert!(edit.succeeded(), "{edit:?}");
+
+    // Editing keeps failing: the answer comes as a follow-up message instead.
+    h.open_gate.send(false).unwrap();
+    let sent = h.bot.send(43, Some(GUILD), "other.test");
+    h.bot
+        .first_answer_and_progress(&sent.token, "MX 10 mx1.example.test")
+        .await;
+    h.bot
+        .discord
+        .fail_next(RouteMatch::edit_original(), 10, Fault::ServerError(503));
+    h.open_gate.send(true).unwrap();
+    let followup = h
+        .bot
+        .discord
+        .wait_for(WAIT, |e| {
+            matches!(e, DiscordEvent::Followup { .. })
+                && e.token() == Some(sent.token.as_str())
+                && !e.files().is_empty()
+        })
+        .await
+        .unwrap();
+    assert!(followup.succeeded(), "{followup:?}");
+    h.bot.discord.clear_faults();
+}
+
+#[tokio::test]
+async fn an_answer_still_arrives_after_a_gateway_reconnect_mid_check() {
+    let h = start(lenient(), false).await;
+    let sent = h.bot.send(42, Some(GUILD), "example.test");
+    h.bot
+        .first_answer_and_progress(&sent.token, "MX 10 mx1.example.test")
+        .await;
+    h.bot.discord.drop_gateway().unwrap();
+    h.open_gate.send(true).unwrap();
+    let edit = h.bot.final_edit(&sent.token).await;
+    assert!(edit.succeeded());
+    // The client came back (a RESUME) and answers new commands.
+    h.bot
+        .discord
+        .wait_for(WAIT, |e| matches!(e, DiscordEvent::Resume { .. }))
+        .await
+        .unwrap();
+    let again = h.bot.send(43, Some(GUILD), "other.test");
+    assert!(h.bot.final_edit(&again.token).await.succeeded());
+}
+
+#[tokio::test]
+async fn a_rejected_late_acknowledgement_means_no_probe_at_all() {
+    let (open_gate, gate) = watch::channel(true);
+    let scripted = Arc::new(Scripted {
+        report: sample_report(),
+        gate,
+        calls: AtomicUsize::new(0),
+    });
+    let data = Data::with_diagnoser(
+        BotConfig {
+            guild_id: Some(GUILD),
+            ..lenient()
+        },
+        Arc::clone(&scripted) as Arc<dyn Diagnoser>,
+    );
+    let bot = Bot::start_with(
+        mailcheck_testkit::discord::DiscordStandIn::builder().interaction_deadline(Duration::ZERO),
+        data,
+        WAIT,
+    )
+    .await;
+    let sent = bot.send(42, Some(GUILD), "example.test");
+    let refused = bot.answer(&sent.token).await;
+    assert_eq!(refused.error_code(), Some(10062), "{refused:?}");
+    // Discord's window again: the next command is answered, and only it was probed.
+    bot.discord.set_interaction_deadline(Duration::from_secs(3));
+    let next = bot.send(43, Some(GUILD), "other.test");
+    assert!(bot.final_edit(&next.token).await.succeeded());
+    assert_eq!(
+        scripted.calls.load(Ordering::SeqCst),
+        1,
+        "the refused one never probed"
+    );
+    drop(open_gate);
+}
+
+#[tokio::test]
+async fn oversized_server_text_never_makes_discord_refuse_the_answer() {
+    let (open_gate, gate) = watch::channel(true);
+    let mut report = sample_report();
+    let huge = format!("{} {}", "x".repeat(5000), "\u{301}".repeat(500));
+    report.mx = (0..30)
+        .map(|i| {
+            let mut mx = report.mx[0].clone();
+            mx.host = format!("mx{i}.{}", "a".repeat(200));
+            mx.addresses[0].smtp.banner = Some(huge.clone());
+            mx
+        })
+        .collect();
+    report.findings = (0..40)
+        .map(|i| {
+            Finding::new(
+                Code::SmtpBannerMismatch,
+                format!("192.0.2.{i}"),
+                huge.clone(),
+            )
+            .evidence(huge.clone())
+            .evidence(huge.clone())
+            .advice(huge.clone())
+        })
+        .collect();
+    report.error = Some(huge.clone());
+    let scripted = Arc::new(Scripted {
+        report,
+        gate,
+        calls: AtomicUsize::new(0),
+    });
+    let data = Data::with_diagnoser(
+        BotConfig {
+            guild_id: Some(GUILD),
+            ..lenient()
+        },
+        Arc::clone(&scripted) as Arc<dyn Diagnoser>,
+    );
+    let bot = Bot::start(data, WAIT).await;
+    let sent = bot.send(42, Some(GUILD), "example.test");
+    let edit = bot.final_edit(&sent.token).await;
+    assert!(edit.succeeded(), "{:?}", edit.error);
+    // Explain renders the same flood within the limits too.
+    let ids = button_ids(&edit);
+    let click = bot
+        .discord
+        .click(sent.token.as_str(), &ids[2], 43, Some(GUILD))
+        .unwrap();
+    let answer = bot.answer(&click.token).await;
+    assert!(answer.succeeded(), "{:?}", answer.error);
+    // No call the bot made was refused.
+    let refused: Vec<_> = bot
+        .discord
+        .events()
+        .into_iter()
+        .filter(|r| r.status.is_some_and(|s| s >= 400))
+        .collect();
+    assert!(refused.is_empty(), "{refused:#?}");
+    drop(open_gate);
 }
