@@ -481,3 +481,33 @@ async fn a_second_domain_on_the_same_mx_address_within_the_budget_opens_no_conne
     let text = edit.event.embeds()[0].to_string();
     assert!(text.contains("smtp.incomplete"), "{text}");
 }
+
+/// "Explain" on a real check: the seed's ladder up to the step that failed, with what the
+/// server said and the advice.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn explain_walks_the_seeds_ladder_to_the_failing_step() {
+    let lab = Lab::start().await.unwrap();
+    let bot = lab_bot(&lab).await;
+    let sent = bot.send(601, Some(GUILD), "relay.test");
+    let done = bot.final_edit(&sent.token).await;
+    let payload = done.event.message_payload().unwrap();
+    let explain = payload["components"][0]["components"][2]["custom_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let click = bot
+        .discord
+        .click(sent.token.as_str(), &explain, 602, Some(GUILD))
+        .unwrap();
+    let answer = bot.answer(&click.token).await;
+    assert!(
+        answer.event.is_ephemeral() && answer.succeeded(),
+        "{answer:?}"
+    );
+    let text = answer.event.embeds()[0].to_string();
+    for step in ["MX ✓", "greeting ✓", "EHLO ✓", "MAIL FROM ✓", "RCPT TO ✗"] {
+        assert!(text.contains(step), "{step} missing in {text}");
+    }
+    assert!(text.contains("Relay access denied"), "{text}");
+    assert!(text.contains("What to do"), "{text}");
+}
