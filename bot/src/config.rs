@@ -642,6 +642,73 @@ mod tests {
     }
 
     #[test]
+    fn operator_and_politeness_settings() {
+        let mut c = BotConfig::from_toml(
+            "allowed_guilds = [1, 2]\nprivate_guilds = [2]\nmax_mx_hosts = 3\n",
+        )
+        .unwrap();
+        c.apply_env(env(&[
+            ("MAILCHECK_ALLOW_DMS", "off"),
+            ("MAILCHECK_ADDRESS_BUDGET_SECS", "600"),
+            ("MAILCHECK_MAX_SMTP_CONNECTIONS", "8"),
+            ("MAILCHECK_FAILURE_CACHE_TTL_SECS", "30"),
+            ("MAILCHECK_MAX_ADDRESSES_PER_DOMAIN", "5"),
+        ]))
+        .unwrap();
+        c.validate().unwrap();
+        assert!(c.allowed_in(Some(1)) && !c.allowed_in(Some(3)) && !c.allowed_in(None));
+        assert!(c.private_default(Some(2)) && !c.private_default(Some(1)));
+        assert_eq!(c.failure_cache_ttl(), Duration::from_secs(30));
+        let check = c.check_config().unwrap();
+        // The budget lives with the checker's caches (300 s by default).
+        assert_eq!(check.smtp.address_budget, Duration::from_secs(300));
+        assert_eq!(check.smtp.max_connections, 8);
+        assert_eq!(
+            (check.fan_out.max_hosts, check.fan_out.max_addresses),
+            (3, 5)
+        );
+        assert!(
+            BotConfig::default().allowed_in(Some(99)),
+            "empty: any guild"
+        );
+        assert!(BotConfig::default().allowed_in(None), "DMs on by default");
+    }
+
+    #[test]
+    fn the_deadline_is_bounded_and_the_timeouts_fit_inside_it() {
+        let too_long = BotConfig {
+            check_deadline_secs: 841,
+            ..BotConfig::default()
+        };
+        let err = too_long.validate().unwrap_err().to_string();
+        assert!(
+            err.contains("check_deadline_secs") && err.contains("840"),
+            "{err}"
+        );
+        let short = BotConfig {
+            check_deadline_secs: 20,
+            ..BotConfig::default()
+        };
+        short.validate().unwrap();
+        let check = short.check_config().unwrap();
+        let deadline = Duration::from_secs(20);
+        assert!(check.smtp.session_deadline <= deadline);
+        for t in [
+            check.smtp.greeting_timeout,
+            check.smtp.command_timeout,
+            check.smtp.connect_timeout,
+            check.smtp.tls_timeout,
+            check.dns.timeout,
+            check.auth.https_timeout,
+        ] {
+            assert!(t < deadline, "{t:?}");
+        }
+        // The default 60 s deadline leaves each SMTP step up to 24 s (the library allows 60).
+        let long = BotConfig::default().check_config().unwrap();
+        assert_eq!(long.smtp.greeting_timeout, Duration::from_secs(24));
+    }
+
+    #[test]
     fn bad_values_name_the_setting() {
         let err = BotConfig::default()
             .apply_env(env(&[("MAILCHECK_USER_COOLDOWN_SECS", "soon")]))
