@@ -100,7 +100,7 @@ pub struct Data {
 }
 
 /// How many answers keep working buttons (the oldest are forgotten first).
-pub const KEPT_ANSWERS: usize = 1000;
+pub const KEPT_ANSWERS: usize = 500;
 
 impl Data {
     /// State with a [`mailcheck::Checker`] built from the configuration.

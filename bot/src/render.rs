@@ -1194,6 +1194,42 @@ mod tests {
     }
 
     #[test]
+    fn a_blocked_port_25_here_shows_in_every_answers_footer() {
+        let report = Report::invalid("example.com", "x");
+        let plain = render_report(&report, &RenderContext::default());
+        assert!(!plain.embed.footer.contains("port 25"));
+        let ctx = RenderContext {
+            host_note: Some(crate::vantage::FOOTER_PORT25_BLOCKED.to_owned()),
+            ..RenderContext::default()
+        };
+        let noted = render_report(&report, &ctx);
+        assert!(
+            noted
+                .embed
+                .footer
+                .starts_with("⚠ the bot's host cannot reach port 25"),
+            "{}",
+            noted.embed.footer
+        );
+    }
+
+    #[test]
+    fn buttons_carry_the_answer_id_and_parse_back() {
+        for action in [
+            ButtonAction::Recheck,
+            ButtonAction::Transcript,
+            ButtonAction::Explain,
+        ] {
+            let id = action.custom_id(77);
+            assert!(id.len() <= 100, "Discord's custom_id limit");
+            assert_eq!(ButtonAction::parse(&id), Some((action, 77)));
+        }
+        assert_eq!(ButtonAction::parse("mailcheck:recheck:x"), None);
+        assert_eq!(ButtonAction::parse("other:recheck:1"), None);
+        assert_eq!(answer_buttons(1).len(), 1);
+    }
+
+    #[test]
     fn untested_addresses_say_why() {
         let report = report_with(
             Vec::new(),
