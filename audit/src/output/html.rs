@@ -154,12 +154,12 @@ fn csp_hash(text: &str) -> String {
     format!("'sha256-{}'", base64(d.as_ref()))
 }
 
-/// The page's Content-Security-Policy: nothing may load, only our own style and script run
-/// (by hash), no forms, no base URL, no frames.
+/// The page's Content-Security-Policy: nothing may load (no images, fonts, frames or
+/// connections), only our own style and script apply (by hash), no forms, no base URL. (`frame-ancestors` is not allowed in a `<meta>` policy:
+/// browsers ignore it there, with a console error.)
 pub fn content_security_policy() -> String {
     format!(
-        "default-src 'none'; style-src {}; script-src {}; img-src data:; base-uri 'none'; \
-         form-action 'none'; frame-ancestors 'none'",
+        "default-src 'none'; style-src {}; script-src {}; base-uri 'none'; form-action 'none'",
         csp_hash(STYLE),
         csp_hash(SCRIPT)
     )
@@ -200,7 +200,8 @@ tr.more details[open]{padding-bottom:.6em}
 .trend i{display:inline-block;width:.8em;height:1.1em;margin-right:1px;border:1px solid #999;vertical-align:middle}
 .trend i.now{border:2px solid #222}
 .sr{position:absolute;width:1px;height:1px;overflow:hidden;clip-path:inset(50%);white-space:nowrap}
-.ch-worse{color:#b00020;font-weight:bold}.ch-better{color:#1b7f3b}
+td.ch-worse,span.ch-worse{color:#b00020;font-weight:bold}td.ch-better,span.ch-better{color:#1b7f3b}
+table.mx td{overflow-wrap:anywhere}
 .sev-critical,.sev-error{color:#b00020}.sev-warning{color:#8a6d00}.sev-inconclusive{color:#1f5f99}.sev-info{color:#666}
 ul.findings li{margin:.3em 0}.advice{margin-left:1em}
 pre{background:#f4f4f4;padding:.6em;overflow-x:auto;white-space:pre-wrap;word-break:break-all;font-size:.85em}
