@@ -2,8 +2,9 @@
 # The project's test command (see README):
 #   1. cargo test --workspace          unit tests and the in-process labs (no root, no network)
 #   2. the interop tier                the built mailcheck-audit against real Postfix, Exim,
-#                                      OpenSMTPD, Knot, Unbound and rbldnsd in netns "mxlab", and
-#                                      the run history on a real PostgreSQL there
+#                                      OpenSMTPD, Knot, Unbound and rbldnsd in netns "mxlab", the
+#                                      run history on a real PostgreSQL there, and the HTML report
+#                                      in a real (headless) Chromium
 # Step 2 needs root, network namespaces and the lab packages (sudo bash tests/lab/install.sh).
 # Where it cannot run, it says so, and what it skipped; with CI=true that is a failure.
 # If the lab is not up, this script brings it up and takes it down again at the end (keep it

@@ -188,6 +188,7 @@ pub async fn main(cli: Cli) -> Result<Exit, AuditError> {
             Format::Html => Arc::new(HtmlRender {
                 columns: columns.clone(),
                 title: title.clone(),
+                history: active.is_some(),
             }),
             Format::Markdown => Arc::new(MarkdownRender {
                 columns: columns.clone(),

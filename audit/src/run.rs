@@ -31,7 +31,7 @@ use tokio::sync::{OnceCell, mpsc, oneshot};
 
 use crate::error::AuditError;
 use crate::history::store::Recorded;
-use crate::history::{ActiveRun, Changes, FindingKey, compare, domain_key};
+use crate::history::{ActiveRun, Changes, FindingKey, TREND_RUNS, compare, domain_key};
 use crate::input::{Inputs, Row};
 use crate::output::{Chunk, Item, Render, Sink, render_all};
 use crate::resume::Resume;
@@ -221,15 +221,17 @@ impl Ctx {
 
     async fn process(self: Arc<Self>, seq: u64, row: Row) -> Result<Done, AuditError> {
         let (report, origin) = self.report(&row).await?;
-        let changes = match &self.history {
+        let (changes, trend) = match &self.history {
             Some(h) => {
-                let base = h
+                let key = domain_key(&report);
+                let base = h.store.baseline(&h.run_id, &key, h.started_at).await?;
+                let trend = h
                     .store
-                    .baseline(&h.run_id, &domain_key(&report), h.started_at)
+                    .recent(&h.run_id, &key, h.started_at, TREND_RUNS)
                     .await?;
-                Some(compare(base.as_ref(), &report))
+                (Some(compare(base.as_ref(), &report)), trend)
             }
-            None => None,
+            None => (None, Vec::new()),
         };
         let (tx, rx) = oneshot::channel();
         let ctx = Arc::clone(&self);
@@ -242,6 +244,7 @@ impl Ctx {
                 columns: &ctx.columns,
                 changes: ch.as_ref(),
                 run_id: ctx.history.as_ref().map(|h| h.run_id.as_str()),
+                trend: &trend,
             };
             let chunks = render_all(&ctx.renderers, item);
             let record = ctx

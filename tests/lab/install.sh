@@ -3,8 +3,10 @@
 # Idempotent and quick when already done (no apt-get update unless a package is missing).
 #
 # Postfix, Knot (knotd, keymgr), Unbound, rbldnsd, nginx-light (MTA-STS policies over HTTPS),
-# python3-milter (for lab-milter.py) and postgresql (the run history's PostgreSQL store; its own
-# cluster is never started, up.sh runs a throwaway one) come from apt as usual.
+# python3-milter (for lab-milter.py), postgresql (the run history's PostgreSQL store; its own
+# cluster is never started, up.sh runs a throwaway one) and chromium (headless, for the HTML
+# report's browser test, tests/tests/report_browser.rs; the largest package here, hence
+# --no-install-recommends like everything else) come from apt as usual.
 # Exim and OpenSMTPD conflict with Postfix (all three provide mail-transport-agent), so they are
 # only downloaded and unpacked into $MXLAB_EXTRACT; their shared libraries are ordinary packages
 # and get installed here.
@@ -24,7 +26,7 @@ fi
 
 PKGS=(
   knot knot-dnsutils unbound rbldnsd nginx-light postfix nftables iproute2 bind9-dnsutils openssl
-  python3 python3-milter util-linux procps ca-certificates postgresql
+  python3 python3-milter util-linux procps ca-certificates postgresql chromium
   # libraries of the unpacked exim4-daemon-light and opensmtpd
   libdb5.3 libgnutls-dane0 libgnutls30 libidn12 libidn2-0 libnsl2 libpcre2-8-0 libcrypt1
   libevent-2.1-7 libpam0g libssl3 zlib1g

@@ -24,7 +24,10 @@ pub mod time;
 use std::path::{Path, PathBuf};
 
 pub use changes::{Baseline, Change, Changes, FindingKey, compare};
-pub use store::{History, RunMeta};
+pub use store::{History, Past, RunMeta};
+
+/// Earlier runs the HTML report's trend shows per domain (today's verdict comes on top).
+pub const TREND_RUNS: i64 = 7;
 
 /// The environment variable that sets the history location when `--history` is not given
 /// (`off` disables it, like `--no-history`).

@@ -93,6 +93,17 @@ impl DomainResult {
     }
 }
 
+/// One earlier verdict of a domain, for the HTML report's trend.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Past {
+    /// The run.
+    pub run_id: String,
+    /// The run's start (Unix milliseconds).
+    pub started_at: i64,
+    /// The domain's verdict in it.
+    pub verdict: Verdict,
+}
+
 /// What `prune` removed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct Pruned {
@@ -324,6 +335,47 @@ impl History {
             run_id,
             findings,
         }))
+    }
+
+    /// The domain's verdicts in its latest `limit` runs before run `run_id` (started at
+    /// `before`), oldest first: one per run (a run's duplicate rows share one report).
+    pub async fn recent(
+        &self,
+        run_id: &str,
+        domain: &str,
+        before: i64,
+        limit: i64,
+    ) -> Result<Vec<Past>, HistoryError> {
+        let rows = sqlx::query(
+            "SELECT r.run_id, runs.started_at, r.verdict FROM results r \
+             JOIN runs ON runs.run_id = r.run_id \
+             WHERE r.domain = $1 AND r.run_id <> $2 AND runs.started_at < $3 \
+             ORDER BY runs.started_at DESC, r.run_id DESC, r.row_no LIMIT $4",
+        )
+        .bind(domain)
+        .bind(run_id)
+        .bind(before)
+        // Duplicate rows of one run come one after the other: fetch a few more than asked.
+        .bind(limit.saturating_mul(2))
+        .fetch_all(&self.pool)
+        .await?;
+        let mut out: Vec<Past> = Vec::new();
+        for r in &rows {
+            let id: String = r.try_get("run_id")?;
+            if out.last().is_some_and(|p| p.run_id == id) {
+                continue;
+            }
+            if out.len() as i64 >= limit {
+                break;
+            }
+            out.push(Past {
+                run_id: id,
+                started_at: r.try_get("started_at")?,
+                verdict: verdict(&r.try_get::<String, _>("verdict")?)?,
+            });
+        }
+        out.reverse();
+        Ok(out)
     }
 
     async fn verdict_counts(&self, run: &mut RunInfo) -> Result<(), HistoryError> {
@@ -661,6 +713,19 @@ mod tests {
         assert!(h.run("zz").await.is_err());
         let r3 = h.run("r3").await.unwrap();
         assert_eq!(h.run_before(&r3).await.unwrap().unwrap().meta.run_id, "r2");
+
+        let past = h.recent("r4", "a.test", 4 * day, 2).await.unwrap();
+        let seen: Vec<(&str, Verdict)> = past
+            .iter()
+            .map(|p| (p.run_id.as_str(), p.verdict))
+            .collect();
+        assert_eq!(
+            seen,
+            [("r2", Verdict::Inconclusive), ("r3", Verdict::Broken)],
+            "the latest two, oldest first"
+        );
+        assert_eq!(h.recent("r3", "a.test", 3 * day, 7).await.unwrap().len(), 2);
+        assert!(h.recent("r1", "a.test", day, 7).await.unwrap().is_empty());
 
         let t = h.timeline("a.test", 10).await.unwrap();
         let ids: Vec<&str> = t.iter().map(|d| d.run_id.as_str()).collect();

@@ -98,6 +98,9 @@ pub struct Item<'a> {
     pub changes: Option<&'a crate::history::Changes>,
     /// The history's run id (`None`: no history).
     pub run_id: Option<&'a str>,
+    /// The domain's verdicts in its latest earlier runs, oldest first (empty: no history, or
+    /// first recorded run).
+    pub trend: &'a [crate::history::Past],
 }
 
 /// A pure renderer for one format.
