@@ -777,8 +777,8 @@ pub fn summary_text(m: &Manifest, dir: &Path, removed: &[String]) -> String {
         m.dns.without_addresses,
         if m.dns.failed > 0 {
             format!(
-                "; {} had a failed lookup and were placed by what did resolve",
-                m.dns.failed
+                "; {} had a failed lookup (placed by what did resolve; plan again if that is many)",
+                plural(m.dns.failed, "domain", "domains")
             )
         } else {
             String::new()
@@ -794,7 +794,7 @@ pub fn summary_text(m: &Manifest, dir: &Path, removed: &[String]) -> String {
     );
     let _ = writeln!(
         out,
-        "Groups sharing addresses: {}; the largest has {} ({}, {}).",
+        "Groups of domains with addresses (those sharing one stay together): {}; the largest has {} ({}, {}).",
         m.components.count,
         plural(m.components.largest_rows, "row", "rows"),
         plural(m.components.largest_domains, "domain", "domains"),
