@@ -317,9 +317,9 @@ pub enum Command {
     /// The run history: list runs, show a domain's timeline, diff two runs, prune, export
     History(crate::history::command::HistoryArgs),
     /// Split a CSV into shards for several machines: domains sharing an MX address stay in one
-    /// shard (DNS only); writes DIR/shard-<i>.csv (i from 0) and DIR/plan.json
+    /// shard (DNS only); writes `DIR/shard-<i>.csv` (i from 0) and `DIR/plan.json`
     Plan(crate::shard::plan::PlanArgs),
-    /// Rebuild the reports of a sharded audit from the shards' JSONL (-o shard-<i>.jsonl), in
+    /// Rebuild the reports of a sharded audit from the shards' JSONL (`-o shard-<i>.jsonl`), in
     /// input order; fails when a shard is missing or incomplete
     Merge(crate::shard::merge::MergeArgs),
 }

@@ -2,7 +2,7 @@
 //! JSONL in input order through the same renderers and sinks as a normal run.
 //!
 //! Two passes over the files, so nothing is written unless everything adds up:
-//! 1. [`scan`] reads only each line's `row.origin`: one plan, one shard per file, each shard in
+//! 1. `scan` reads only each line's `row.origin`: one plan, one shard per file, each shard in
 //!    one file, rows in ascending input order within a file, no row twice, every shard complete
 //!    (its rows = its `shard_rows`) and, all together, every row of the input. An error names
 //!    the shard and the file.

@@ -54,7 +54,7 @@ pub struct PlanArgs {
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=i64::from(MAX_SHARDS)))]
     pub shards: u32,
 
-    /// Where to write shard-0.csv … shard-<N-1>.csv and plan.json (created if missing)
+    /// Where to write `shard-0.csv` … `shard-<N-1>.csv` and `plan.json` (created if missing)
     #[arg(long, value_name = "DIR")]
     pub out: PathBuf,
 
