@@ -2,7 +2,7 @@
 //! open the reports, run the engine, print the summary, apply `--fail-on`.
 
 use std::io::IsTerminal;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use mailcheck::{CheckConfig, Checker};
@@ -32,19 +32,13 @@ pub enum Exit {
 
 /// Runs the whole invocation.
 pub async fn main(cli: Cli) -> Result<Exit, AuditError> {
-    if let Some(Command::History(args)) = &cli.command {
-        return history::command::main(&cli, args).await;
+    match &cli.command {
+        Some(Command::History(args)) => return history::command::main(&cli, args).await,
+        Some(Command::Plan(args)) => return crate::shard::plan::main(args).await,
+        Some(Command::Merge(args)) => return crate::shard::merge::main(args).await,
+        None => {}
     }
-    let mut formats = Vec::new();
-    for path in &cli.outputs {
-        let f = Format::from_path(path).ok_or_else(|| {
-            AuditError::Usage(format!(
-                "-o {}: unknown report format; use .csv .jsonl .json .html .md",
-                path.display()
-            ))
-        })?;
-        formats.push((path.clone(), f));
-    }
+    let formats = report_formats(&cli.outputs)?;
     let resume_path = resume_target(&cli, &formats)?;
     if cli.vantage {
         return vantage(&cli).await;
@@ -155,51 +149,21 @@ pub async fn main(cli: Cli) -> Result<Exit, AuditError> {
     } else {
         "Mail delivery audit".to_owned()
     };
-    let mut sinks = Vec::new();
     let stdout_format = match (cli.format, cli.outputs.is_empty()) {
         (Some(f), _) => Some(f),
         (None, true) => Some(StdoutFormat::Text),
         (None, false) => None,
     };
-    if let Some(f) = stdout_format {
-        let color = f == StdoutFormat::Text
-            && std::io::stdout().is_terminal()
-            && std::env::var_os("NO_COLOR").is_none();
-        let render: Arc<dyn Render> = match f {
-            StdoutFormat::Text => Arc::new(TextRender {
-                detailed: only_domains,
-                color,
-            }),
-            StdoutFormat::Json => Arc::new(JsonRender { single }),
-            StdoutFormat::Jsonl => Arc::new(JsonlRender),
-            StdoutFormat::Csv => Arc::new(CsvRender),
-        };
-        sinks.push(Sink::stdout(render, &columns)?);
-    }
-    for (path, format) in &formats {
-        let render: Arc<dyn Render> = match format {
-            Format::Text => Arc::new(TextRender {
-                detailed: only_domains,
-                color: false,
-            }),
-            Format::Json => Arc::new(JsonRender { single: false }),
-            Format::Jsonl => Arc::new(JsonlRender),
-            Format::Csv => Arc::new(CsvRender),
-            Format::Html => Arc::new(HtmlRender {
-                columns: columns.clone(),
-                title: title.clone(),
-                history: active.is_some(),
-            }),
-            Format::Markdown => Arc::new(MarkdownRender {
-                columns: columns.clone(),
-                title: title.clone(),
-            }),
-        };
-        let is_resume = resume_path.as_ref() == Some(path);
-        let mut sink = Sink::file(path, *format, render, &columns, is_resume)?;
-        sink.resume_source = is_resume;
-        sinks.push(sink);
-    }
+    let sinks = open_sinks(&Reports {
+        formats: &formats,
+        stdout: stdout_format,
+        columns: &columns,
+        title: &title,
+        detailed: only_domains,
+        single,
+        resume: resume_path.as_deref(),
+        history: active.is_some(),
+    })?;
 
     let checker = Arc::new(Checker::new(config)?);
     let mut opts = Options::new(cli.concurrency);
@@ -243,6 +207,89 @@ pub async fn main(cli: Cli) -> Result<Exit, AuditError> {
         FailOn::Broken
     });
     Ok(exit_for(&summary, fail_on))
+}
+
+/// The report format of each `-o` path, by extension.
+pub fn report_formats(outputs: &[PathBuf]) -> Result<Vec<(PathBuf, Format)>, AuditError> {
+    outputs
+        .iter()
+        .map(|path| {
+            let f = Format::from_path(path).ok_or_else(|| {
+                AuditError::Usage(format!(
+                    "-o {}: unknown report format; use .csv .jsonl .json .html .md",
+                    path.display()
+                ))
+            })?;
+            Ok((path.clone(), f))
+        })
+        .collect()
+}
+
+/// The reports to open for a run (or a merge).
+#[derive(Debug, Clone, Copy)]
+pub struct Reports<'a> {
+    /// The `-o` files and their formats.
+    pub formats: &'a [(PathBuf, Format)],
+    /// The stdout format, if anything goes to stdout.
+    pub stdout: Option<StdoutFormat>,
+    /// The pass-through column names.
+    pub columns: &'a [String],
+    /// The HTML and Markdown title.
+    pub title: &'a str,
+    /// Text reports show each domain in detail (only domains were given).
+    pub detailed: bool,
+    /// One domain: JSON on stdout is the bare report.
+    pub single: bool,
+    /// The JSONL being resumed (appended to, not truncated).
+    pub resume: Option<&'a Path>,
+    /// A run history is kept: the HTML report shows the change and trend columns.
+    pub history: bool,
+}
+
+/// Opens every report's sink, stdout first, with its renderer: the one output layer of runs
+/// and merges.
+pub fn open_sinks(r: &Reports<'_>) -> Result<Vec<Sink>, AuditError> {
+    let mut sinks = Vec::new();
+    if let Some(f) = r.stdout {
+        let color = f == StdoutFormat::Text
+            && std::io::stdout().is_terminal()
+            && std::env::var_os("NO_COLOR").is_none();
+        let render: Arc<dyn Render> = match f {
+            StdoutFormat::Text => Arc::new(TextRender {
+                detailed: r.detailed,
+                color,
+            }),
+            StdoutFormat::Json => Arc::new(JsonRender { single: r.single }),
+            StdoutFormat::Jsonl => Arc::new(JsonlRender),
+            StdoutFormat::Csv => Arc::new(CsvRender),
+        };
+        sinks.push(Sink::stdout(render, r.columns)?);
+    }
+    for (path, format) in r.formats {
+        let render: Arc<dyn Render> = match format {
+            Format::Text => Arc::new(TextRender {
+                detailed: r.detailed,
+                color: false,
+            }),
+            Format::Json => Arc::new(JsonRender { single: false }),
+            Format::Jsonl => Arc::new(JsonlRender),
+            Format::Csv => Arc::new(CsvRender),
+            Format::Html => Arc::new(HtmlRender {
+                columns: r.columns.to_vec(),
+                title: r.title.to_owned(),
+                history: r.history,
+            }),
+            Format::Markdown => Arc::new(MarkdownRender {
+                columns: r.columns.to_vec(),
+                title: r.title.to_owned(),
+            }),
+        };
+        let is_resume = r.resume == Some(path.as_path());
+        let mut sink = Sink::file(path, *format, render, r.columns, is_resume)?;
+        sink.resume_source = is_resume;
+        sinks.push(sink);
+    }
+    Ok(sinks)
 }
 
 /// `--vantage`: checks this machine's vantage point and prints the "From here" block (or its

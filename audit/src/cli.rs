@@ -59,7 +59,8 @@ pub enum StdoutFormat {
     Csv,
 }
 
-fn parse_secs(s: &str) -> Result<Duration, String> {
+/// A number of seconds between 0 and 86400 (flag parser).
+pub fn parse_secs(s: &str) -> Result<Duration, String> {
     let v: f64 = s
         .trim()
         .parse()
@@ -70,7 +71,8 @@ fn parse_secs(s: &str) -> Result<Duration, String> {
     Ok(Duration::from_secs_f64(v))
 }
 
-fn parse_concurrency(s: &str) -> Result<usize, String> {
+/// A concurrency between 1 and 10000 (flag parser).
+pub fn parse_concurrency(s: &str) -> Result<usize, String> {
     match s.parse::<usize>() {
         Ok(n) if (1..=10_000).contains(&n) => Ok(n),
         _ => Err(format!("{s:?} is not between 1 and 10000")),
@@ -91,6 +93,8 @@ Examples:
   mailcheck-audit clients.csv -o run.jsonl --resume   continue a killed run
   mailcheck-audit --demo -o demo.html              offline demo against a built-in lab
   mailcheck-audit --vantage                        what this host looks like to mail servers
+  mailcheck-audit plan big.csv --shards 8 --out plan/   split for 8 machines (no shared MX address)
+  mailcheck-audit merge out/shard-*.jsonl -o audit.html -o audit.csv   their reports, in input order
 
 Two sides: every observation is about the target or about us (this machine: its outbound
 port 25, its public address, its EHLO name and sender). A finding about us (subject \"this
@@ -117,7 +121,7 @@ Exit codes: 0 ok, 1 --fail-on reached (with --vantage: port 25 blocked), 2 usage
 )]
 #[command(args_conflicts_with_subcommands = true, subcommand_negates_reqs = true)]
 pub struct Cli {
-    /// `history`: the recorded runs (see `mailcheck-audit history --help`)
+    /// `history`: the recorded runs; `plan`/`merge`: shards for very large audits
     #[command(subcommand)]
     pub command: Option<Command>,
 
@@ -312,6 +316,12 @@ pub struct Cli {
 pub enum Command {
     /// The run history: list runs, show a domain's timeline, diff two runs, prune, export
     History(crate::history::command::HistoryArgs),
+    /// Split a CSV into shards for several machines: domains sharing an MX address stay in one
+    /// shard (DNS only); writes `DIR/shard-<i>.csv` (i from 0) and `DIR/plan.json`
+    Plan(crate::shard::plan::PlanArgs),
+    /// Rebuild the reports of a sharded audit from the shards' JSONL (`-o shard-<i>.jsonl`), in
+    /// input order; fails when a shard is missing or incomplete
+    Merge(crate::shard::merge::MergeArgs),
 }
 
 impl Cli {

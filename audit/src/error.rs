@@ -33,6 +33,10 @@ pub enum AuditError {
     /// The run history could not be opened, read or written.
     #[error("{0}")]
     History(#[from] crate::history::HistoryError),
+    /// `merge`: the shard outputs do not add up to their plan (a shard missing or cut short, a
+    /// row twice, two plans mixed).
+    #[error("{0}")]
+    Shards(String),
 }
 
 impl AuditError {

@@ -14,7 +14,9 @@
 //!   non-ASCII text are kept; only the domain cell and the header names are trimmed;
 //! - a malformed line (unbalanced quote, far too long) becomes one `invalid` row with the reason;
 //!   the lines after it are read normally. Quoted fields may span up to
-//!   [`MAX_CONTINUATION_LINES`] lines.
+//!   [`MAX_CONTINUATION_LINES`] lines;
+//! - a column named [`crate::shard::ORIGIN_COLUMN`] (in the shard files `plan` writes) is not
+//!   passed through: it is the row's [`Origin`] in the planned input.
 
 use std::collections::VecDeque;
 use std::fs::File;
@@ -23,6 +25,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use crate::error::AuditError;
+use crate::shard::{ORIGIN_COLUMN, Origin};
 
 /// Longest physical line accepted (longer ones become an `invalid` row).
 pub const MAX_LINE: usize = 64 * 1024;
@@ -122,6 +125,21 @@ pub struct Row {
     pub columns: Vec<String>,
     /// Why the line could not be read as CSV (the row is then `invalid`).
     pub problem: Option<String>,
+    /// Where the row comes from, for a row of a shard file (see [`crate::shard`]).
+    pub origin: Option<Origin>,
+}
+
+/// How a CSV source is laid out, as the audit read it: what `plan` needs to write shard files
+/// that read the same way.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Layout {
+    /// The header line's cells as read (`None`: the first line is data, and the columns are
+    /// named `column1`, `column2`, …).
+    pub header: Option<Vec<String>>,
+    /// Cells per row: the header's, or the first row's (at least 1). Cells beyond are not read.
+    pub width: usize,
+    /// Whether the header has an [`ORIGIN_COLUMN`] (the source is a shard file).
+    pub has_origin: bool,
 }
 
 /// All inputs, opened, with their headers read: ready to stream rows.
@@ -144,6 +162,9 @@ struct CsvSource {
     domain_col: usize,
     /// Source column → global pass-through column.
     mapping: Vec<Option<usize>>,
+    /// The [`ORIGIN_COLUMN`], in a shard file.
+    origin_col: Option<usize>,
+    layout: Layout,
 }
 
 impl std::fmt::Debug for CsvSource {
@@ -152,6 +173,7 @@ impl std::fmt::Debug for CsvSource {
             .field("name", &self.name)
             .field("domain_col", &self.domain_col)
             .field("mapping", &self.mapping)
+            .field("origin_col", &self.origin_col)
             .finish_non_exhaustive()
     }
 }
@@ -180,9 +202,11 @@ impl Inputs {
             let first = reader
                 .next_record()
                 .map_err(|e| AuditError::input(&name, Some(reader.line), e.to_string()))?;
+            let mut header = None;
             let (peeked, domain_col, names) = match first {
                 Some(Record::Fields { line, fields }) => match header_of(&fields) {
                     Some(col) => {
+                        header = Some(fields.clone());
                         let names = fields
                             .iter()
                             .enumerate()
@@ -209,10 +233,21 @@ impl Inputs {
                 },
                 other => (other, 0, Vec::new()),
             };
+            let layout = Layout {
+                has_origin: header.is_some() && names.iter().any(|(_, n)| n == ORIGIN_COLUMN),
+                width: names.len().max(domain_col + 1),
+                header,
+            };
             let mut mapping = Vec::new();
             let mut used: Vec<String> = Vec::new();
+            let mut origin_col = None;
             for (i, n) in names {
                 if i == domain_col {
+                    mapping.push(None);
+                    continue;
+                }
+                if layout.has_origin && n == ORIGIN_COLUMN && origin_col.is_none() {
+                    origin_col = Some(i);
                     mapping.push(None);
                     continue;
                 }
@@ -238,6 +273,8 @@ impl Inputs {
                 peeked,
                 domain_col,
                 mapping,
+                origin_col,
+                layout,
             }));
         }
         Ok(Self {
@@ -251,9 +288,34 @@ impl Inputs {
         &self.columns
     }
 
+    /// The layout of the first source, when it is CSV (a file, stdin or text).
+    pub fn layout(&self) -> Option<&Layout> {
+        match self.sources.first()? {
+            Opened::Csv(src) => Some(&src.layout),
+            Opened::Domains(_) => None,
+        }
+    }
+
     /// Streams every row to `sink`, in input order; stops early when `sink` returns false.
     /// Blocking: run it on its own thread.
     pub fn for_each_row(self, mut sink: impl FnMut(Row) -> bool) -> Result<(), AuditError> {
+        self.stream(false, |row, _| sink(row))
+    }
+
+    /// [`Inputs::for_each_row`] with each CSV row's cells as read (`None` for a malformed line
+    /// or a domain argument): for `plan`, which writes them to the shard files.
+    pub fn for_each_record(
+        self,
+        sink: impl FnMut(Row, Option<Vec<String>>) -> bool,
+    ) -> Result<(), AuditError> {
+        self.stream(true, sink)
+    }
+
+    fn stream(
+        self,
+        keep_cells: bool,
+        mut sink: impl FnMut(Row, Option<Vec<String>>) -> bool,
+    ) -> Result<(), AuditError> {
         let width = self.columns.len();
         let argument: Arc<str> = Arc::from("argument");
         for source in self.sources {
@@ -266,8 +328,9 @@ impl Inputs {
                             input: d,
                             columns: vec![String::new(); width],
                             problem: None,
+                            origin: None,
                         };
-                        if !sink(row) {
+                        if !sink(row, None) {
                             return Ok(());
                         }
                     }
@@ -280,8 +343,12 @@ impl Inputs {
                         })?,
                     };
                     let Some(record) = record else { break };
+                    let cells = match &record {
+                        Record::Fields { fields, .. } if keep_cells => Some(fields.clone()),
+                        _ => None,
+                    };
                     let row = src.row(record, width);
-                    if !sink(row) {
+                    if !sink(row, cells) {
                         return Ok(());
                     }
                 },
@@ -305,13 +372,29 @@ impl CsvSource {
                     .get(self.domain_col)
                     .map(|f| f.trim().to_owned())
                     .unwrap_or_default();
-                Row {
+                let mut row = Row {
                     source: self.name.clone(),
                     line,
                     input,
                     columns,
                     problem: None,
+                    origin: None,
+                };
+                if let Some(i) = self.origin_col {
+                    match Origin::from_cell(fields.get(i).map_or("", String::as_str)) {
+                        Ok(origin) => {
+                            // A malformed input line travels as a well-formed shard row.
+                            if let Some(m) = &origin.malformed {
+                                row.input.clone_from(&m.input);
+                                row.problem = Some(m.reason.clone());
+                                row.columns = vec![String::new(); width];
+                            }
+                            row.origin = Some(origin);
+                        }
+                        Err(e) => row.problem = Some(e),
+                    }
                 }
+                row
             }
             Record::Malformed { line, raw, reason } => Row {
                 source: self.name.clone(),
@@ -319,6 +402,7 @@ impl CsvSource {
                 input: raw,
                 columns,
                 problem: Some(reason),
+                origin: None,
             },
         }
     }

@@ -15,6 +15,8 @@
 //! - [`resume`]: `--resume` from a previous run's JSONL.
 //! - [`history`]: the run history (SQLite or PostgreSQL), what changed since each domain's
 //!   previous run, and the `history` subcommand.
+//! - [`shard`]: `plan` and `merge`, shards for very large audits (no MX address in two shards,
+//!   reports rebuilt in input order).
 //! - [`summary`]: counts per verdict and per code.
 //! - [`sanitize`]: untrusted text for terminals, HTML, spreadsheets and Markdown.
 //! - [`demo`]: the offline demo lab.
@@ -30,6 +32,7 @@ pub mod output;
 pub mod resume;
 pub mod run;
 pub mod sanitize;
+pub mod shard;
 pub mod summary;
 
 pub use error::AuditError;

@@ -22,10 +22,11 @@
 //! was not broken, or which has no baseline at all.
 
 use mailcheck::{Report, Verdict};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
 
 /// A finding as the history keeps it (enough to match and to say what it was).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct FindingKey {
     /// The finding code, e.g. `smtp.refused`.
     pub code: String,
@@ -167,6 +168,32 @@ impl Changes {
         })
     }
 
+    /// Reads back a JSONL `changes` object that [`Changes::to_json`] wrote (`merge` renders a
+    /// shard's rows again); `None` when it is not one.
+    pub fn from_json(v: &Value) -> Option<Self> {
+        let change = Change::ALL
+            .iter()
+            .copied()
+            .find(|c| v.get("change").and_then(Value::as_str) == Some(c.as_str()))?;
+        let previous = match v.get("previous_run").and_then(Value::as_str) {
+            Some(run_id) => Some(Previous {
+                run_id: run_id.to_owned(),
+                started_at: chrono::DateTime::parse_from_rfc3339(v.get("previous_at")?.as_str()?)
+                    .ok()?
+                    .timestamp_millis(),
+                verdict: v.get("previous_verdict")?.as_str()?.parse().ok()?,
+            }),
+            None => None,
+        };
+        Some(Self {
+            previous,
+            change,
+            new_broken: v.get("new_broken")?.as_bool()?,
+            new_findings: serde_json::from_value(v.get("new_findings")?.clone()).ok()?,
+            resolved_findings: serde_json::from_value(v.get("resolved_findings")?.clone()).ok()?,
+        })
+    }
+
     /// `code (subject)` of each new finding, `; `-separated (the CSV cell).
     pub fn new_labels(&self) -> String {
         labels(&self.new_findings)
@@ -284,6 +311,22 @@ mod tests {
 
     fn codes(keys: &[FindingKey]) -> Vec<String> {
         keys.iter().map(FindingKey::label).collect()
+    }
+
+    #[test]
+    fn changes_json_round_trip() {
+        let before = base(Verdict::Ok, &[(Code::SmtpRefused, "mx.x")]);
+        let c = compare(
+            Some(&before),
+            &report(Verdict::Broken, &[(Code::DnsNxdomain, "x.test")]),
+        );
+        assert_eq!(Changes::from_json(&c.to_json()), Some(c));
+        let new = compare(None, &report(Verdict::Ok, &[]));
+        assert_eq!(Changes::from_json(&new.to_json()), Some(new));
+        assert_eq!(
+            Changes::from_json(&serde_json::json!({"change": "?"})),
+            None
+        );
     }
 
     #[test]

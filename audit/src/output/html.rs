@@ -732,6 +732,7 @@ mod tests {
             input: input.to_owned(),
             columns: vec![format!("Client <b>{line}</b>")],
             problem: None,
+            origin: None,
         }
     }
 

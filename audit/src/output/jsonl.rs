@@ -1,5 +1,6 @@
 //! JSON reports: each JSONL line is the library's `Report` JSON plus a `row` object naming the
-//! input row (`source`, `line`, pass-through `columns`), which `--resume` reads back. `--format
+//! input row (`source`, `line`, pass-through `columns`; for a shard file's row also `origin` and
+//! `column_order`), which `--resume` and `merge` read back. `--format
 //! json` prints the bare `Report` for one domain and an array of lines' objects otherwise. With
 //! the history on, both carry the history's `run_id` and a `changes` object.
 
@@ -9,14 +10,25 @@ use super::{Chunk, Finish, Item, Render};
 use crate::input::Row;
 use crate::summary::Summary;
 
-/// The `row` object of a JSONL line.
+/// The `row` object of a JSONL line. A row of a shard file also carries its `origin` in the
+/// planned input and the pass-through columns' order (`column_order`), which `merge` needs
+/// (see [`crate::shard`]).
 pub fn row_value(row: &Row, columns: &[String]) -> Value {
     let cols: Map<String, Value> = columns
         .iter()
         .zip(&row.columns)
         .map(|(k, v)| (k.clone(), Value::String(v.clone())))
         .collect();
-    json!({ "source": &*row.source, "line": row.line, "input": row.input, "columns": cols })
+    let mut v =
+        json!({ "source": &*row.source, "line": row.line, "input": row.input, "columns": cols });
+    if let (Some(origin), Value::Object(map)) = (&row.origin, &mut v) {
+        map.insert(
+            "origin".to_owned(),
+            serde_json::to_value(origin).unwrap_or(Value::Null),
+        );
+        map.insert("column_order".to_owned(), json!(columns));
+    }
+    v
 }
 
 /// The report JSON with the `row` object added, and with the history on, the `run_id` and the

@@ -305,7 +305,7 @@ impl Sink {
 }
 
 /// Temp files are created 0600; a report is an ordinary file.
-fn set_readable(path: &Path) {
+pub(crate) fn set_readable(path: &Path) {
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt;
