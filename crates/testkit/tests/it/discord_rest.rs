@@ -3,11 +3,9 @@
 //! faults, payload limits, the callback window and token expiry are answered as Discord does.
 //! No assertion depends on wall-clock durations: only on what was recorded, in which order.
 
-mod discord_support;
-
 use std::time::Duration;
 
-use discord_support::{Mode, RawGateway, WAIT, command, http, plain_client, start_client};
+use crate::discord_support::{Mode, RawGateway, WAIT, command, http, plain_client, start_client};
 use mailcheck_testkit::discord::{
     Bucket, DiscordEvent, DiscordStandIn, Fault, RateLimit, Recorded, RouteMatch,
     install_ring_provider,

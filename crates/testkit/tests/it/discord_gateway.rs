@@ -3,11 +3,9 @@
 //! heartbeats are acknowledged; a silent client is closed with 4009. Assertions are on the
 //! recorded order of events, never on durations.
 
-mod discord_support;
-
 use std::time::Duration;
 
-use discord_support::{Mode, RawGateway, WAIT, command, start_client};
+use crate::discord_support::{Mode, RawGateway, WAIT, command, start_client};
 use mailcheck_testkit::discord::{CloseCause, DiscordEvent, DiscordStandIn};
 use serde_json::json;
 

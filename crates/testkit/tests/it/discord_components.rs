@@ -2,9 +2,7 @@
 //! component interaction that serenity parses, and the handler's answer (update, deferred
 //! update then edit, or a new ephemeral message) is recorded and applied to the stored message.
 
-mod discord_support;
-
-use discord_support::{GUILD, Mode, WAIT, command, start_client};
+use crate::discord_support::{GUILD, Mode, WAIT, command, start_client};
 use mailcheck_testkit::discord::{
     CALLBACK_CHANNEL_MESSAGE, CALLBACK_DEFERRED_UPDATE_MESSAGE, CALLBACK_UPDATE_MESSAGE,
     DiscordStandIn, FLAG_EPHEMERAL, Recorded, StandInError,
