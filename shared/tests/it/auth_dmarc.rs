@@ -2,11 +2,9 @@
 //! authorization (§7.1), TLS-RPT (RFC 8460) and the SPF checks of the MX addresses, collected
 //! against the in-process authoritative server.
 
-mod common;
-
 use std::net::{IpAddr, Ipv4Addr};
 
-use common::resolver;
+use crate::common::resolver;
 use mailcheck::auth::dmarc::{DmarcPolicy, organizational_domain};
 use mailcheck::auth::{AuthContext, AuthFacts, collect};
 use mailcheck::config::AuthConfig;

@@ -1,12 +1,10 @@
 //! The politeness layer: one connection per address, sessions reused across domains, QUIT after
 //! idle and on close, connection failures remembered.
 
-mod common;
-
 use std::net::{IpAddr, SocketAddr};
 use std::time::Duration;
 
-use common::{MX, closing, code, ip, smtp_config, unused_port};
+use crate::common::{MX, closing, code, ip, smtp_config, unused_port};
 use futures::StreamExt;
 use mailcheck::config::SmtpConfig;
 use mailcheck::facts::{ConnectOutcome, StepOutcome};

@@ -1,12 +1,10 @@
 //! The DNS layer against the in-process authoritative server: every outcome class told apart,
 //! explicit servers on a non-53 port, record normalisation.
 
-mod common;
-
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::time::Duration;
 
-use common::{resolver, resolver_with_timeout};
+use crate::common::{resolver, resolver_with_timeout};
 use mailcheck::config::{DnsConfig, ResolverChoice};
 use mailcheck::facts::{DnsFailure, Lookup, MxRecord};
 use mailcheck::probe::dns::{DnsSource, HickoryDns};
@@ -245,7 +243,7 @@ async fn identical_queries_are_asked_once_and_answers_cached_for_their_ttl() {
     // Without a cache every later query asks the server; concurrent ones are still coalesced.
     let uncached = HickoryDns::new(&DnsConfig {
         cache_size: 0,
-        ..common::dns_config(server.addr(), common::DNS_TIMEOUT)
+        ..crate::common::dns_config(server.addr(), crate::common::DNS_TIMEOUT)
     })
     .unwrap();
     server.reset_queries();

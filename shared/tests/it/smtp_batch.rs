@@ -3,11 +3,9 @@
 //! within the error budget and the per-address limit; MX names of one address share a session
 //! only when the server ignores SNI.
 
-mod common;
-
 use std::time::Duration;
 
-use common::{code, ip, smtp_config};
+use crate::common::{code, ip, smtp_config};
 use futures::future::join_all;
 use mailcheck::config::SmtpConfig;
 use mailcheck::facts::SmtpFacts;
@@ -52,7 +50,7 @@ async fn concurrent_domains_share_pipelined_transactions() {
     let server = SmtpServer::builder().build().await;
     let prober = SmtpProber::new(&config(server.addr().port())).unwrap();
     let ds = domains(30);
-    let all = probe_all(&prober, &server, common::MX, &ds).await;
+    let all = probe_all(&prober, &server, crate::common::MX, &ds).await;
 
     assert_eq!(server.connections(), 1);
     assert_eq!(server.command_count(Command::Rcpt), 30);
@@ -99,7 +97,7 @@ async fn without_pipelining_a_batch_still_shares_one_mail_from() {
         .await;
     let prober = SmtpProber::new(&config(server.addr().port())).unwrap();
     let ds = domains(11);
-    let all = probe_all(&prober, &server, common::MX, &ds).await;
+    let all = probe_all(&prober, &server, crate::common::MX, &ds).await;
     assert_eq!(server.connections(), 1);
     assert_eq!(server.command_count(Command::Mail), 2);
     assert_eq!(server.command_count(Command::Rcpt), 11);
@@ -123,7 +121,7 @@ async fn each_recipient_reply_belongs_to_its_domain() {
         .await;
     let prober = SmtpProber::new(&config(server.addr().port())).unwrap();
     let ds = domains(8);
-    let all = probe_all(&prober, &server, common::MX, &ds).await;
+    let all = probe_all(&prober, &server, crate::common::MX, &ds).await;
     for (facts, d) in all.iter().zip(&ds) {
         let rcpt = code(facts.rcpt.as_ref());
         match d.as_str() {
@@ -160,10 +158,12 @@ async fn a_drop_mid_batch_is_not_inherited() {
     let prober = SmtpProber::new(&config(server.addr().port())).unwrap();
     // d0 alone first; of d1..d5 asked at once, d1 starts alone (nobody else waits yet) and
     // d2..d5 share the next transaction, d2 first.
-    let first = prober.probe(ip(&server), common::MX, "d0.example").await;
+    let first = prober
+        .probe(ip(&server), crate::common::MX, "d0.example")
+        .await;
     assert!(first.accepted_postmaster());
     let ds: Vec<String> = (1..6).map(|i| format!("d{i}.example")).collect();
-    let all = probe_all(&prober, &server, common::MX, &ds).await;
+    let all = probe_all(&prober, &server, crate::common::MX, &ds).await;
     for (facts, d) in all.iter().zip(&ds) {
         match d.as_str() {
             "d2.example" => assert_eq!(code(facts.rcpt.as_ref()), Some(421), "{d}"),
@@ -205,10 +205,12 @@ async fn a_refused_sender_is_retried_with_the_null_sender_for_the_whole_batch() 
         .build()
         .await;
     let prober = SmtpProber::new(&config(server.addr().port())).unwrap();
-    let first = prober.probe(ip(&server), common::MX, "d0.example").await;
+    let first = prober
+        .probe(ip(&server), crate::common::MX, "d0.example")
+        .await;
     assert!(first.null_sender.is_some());
     let ds: Vec<String> = (1..5).map(|i| format!("d{i}.example")).collect();
-    let all = probe_all(&prober, &server, common::MX, &ds).await;
+    let all = probe_all(&prober, &server, crate::common::MX, &ds).await;
     for (facts, d) in all.iter().zip(&ds) {
         assert_eq!(code(facts.mail.as_ref()), Some(553), "{d}");
         let retry = facts.null_sender.as_ref().expect("null sender retry");
@@ -238,7 +240,7 @@ async fn sessions_stay_inside_the_error_budget() {
     };
     let prober = SmtpProber::new(&cfg).unwrap();
     let ds = domains(25);
-    let all = probe_all(&prober, &server, common::MX, &ds).await;
+    let all = probe_all(&prober, &server, crate::common::MX, &ds).await;
     for facts in &all {
         assert_eq!(code(facts.rcpt.as_ref()), Some(550));
     }
@@ -263,7 +265,7 @@ async fn at_most_the_per_address_session_limit() {
         ..config(server.addr().port())
     };
     let prober = SmtpProber::new(&cfg).unwrap();
-    let all = probe_all(&prober, &server, common::MX, &domains(12)).await;
+    let all = probe_all(&prober, &server, crate::common::MX, &domains(12)).await;
     assert!(all.iter().all(SmtpFacts::accepted_postmaster));
     assert!(server.max_concurrent_connections() <= 2);
     let n = server.connections();

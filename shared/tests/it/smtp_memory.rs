@@ -13,12 +13,10 @@
 //! few timeout tests use short real timeouts against a server that never answers: their outcome
 //! does not depend on timing.
 
-mod common;
-
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use common::{MX, code, smtp_config};
+use crate::common::{MX, code, smtp_config};
 use futures::FutureExt;
 use mailcheck::classify::{About, Stage, Us, classify};
 use mailcheck::config::SmtpConfig;

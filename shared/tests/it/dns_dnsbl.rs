@@ -1,11 +1,9 @@
 //! Blocklist queries and canary self-tests against DNSBL zones served in process.
 
-mod common;
-
 use std::net::{IpAddr, Ipv4Addr};
 use std::time::Duration;
 
-use common::{dns, dns_with_timeout};
+use crate::common::{dns, dns_with_timeout};
 use mailcheck::dnsbl::{DnsblStatus, ListingKind, classify, zone_problem};
 use mailcheck::facts::{DnsFailure, Lookup};
 use mailcheck::probe::dnsbl::DnsblEngine;

@@ -1,10 +1,8 @@
 //! Reverse DNS and FCrDNS against the in-process authoritative server.
 
-mod common;
-
 use std::net::{IpAddr, Ipv4Addr};
 
-use common::dns;
+use crate::common::dns;
 use mailcheck::facts::{DnsFailure, Lookup};
 use mailcheck::probe::rdns::{ReverseDns, reverse};
 use mailcheck_testkit::dns::{DnsServer, RecordType, reverse_name};

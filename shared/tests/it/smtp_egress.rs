@@ -1,8 +1,6 @@
 //! Our own vantage point: the canaries, per address family, greeted like a sender would (connect,
 //! greeting, EHLO, QUIT), and the address they echo back.
 
-mod common;
-
 use std::net::Ipv4Addr;
 use std::time::Duration;
 
@@ -17,13 +15,13 @@ use mailcheck_testkit::smtp::{Command, SmtpServer};
 async fn canaries_connected_refused_and_bad() {
     let open = SmtpServer::builder().echo_client().build().await;
     let open_port = open.addr().port();
-    let closed_port = common::unused_port();
+    let closed_port = crate::common::unused_port();
     let dns = DnsServer::builder()
         .a("canary.test", Ipv4Addr::LOCALHOST)
         .build()
         .await;
-    let dns = common::dns(&dns);
-    let client = SmtpClient::new(&common::smtp_config(open_port)).unwrap();
+    let dns = crate::common::dns(&dns);
+    let client = SmtpClient::new(&crate::common::smtp_config(open_port)).unwrap();
     let config = EgressConfig {
         enabled: true,
         canaries: vec![

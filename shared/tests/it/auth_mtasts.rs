@@ -3,8 +3,6 @@
 //! whole check runs (SMTP off unless the test needs it) and the `mtasts.*` findings are read
 //! from the report.
 
-mod common;
-
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::time::Duration;
 
@@ -46,7 +44,7 @@ fn sts_domain(b: DnsServerBuilder, domain: &str, https_ip: Ipv4Addr) -> DnsServe
 
 fn config(dns: &DnsServer, https_port: u16, ca: &TestCa) -> CheckConfig {
     let mut c = CheckConfig::default().allow_private(true);
-    c.dns = common::dns_config(dns.addr(), common::DNS_TIMEOUT);
+    c.dns = crate::common::dns_config(dns.addr(), crate::common::DNS_TIMEOUT);
     c.smtp.enabled = false;
     c.dnsbl.enabled = false;
     c.egress.enabled = false;
@@ -57,7 +55,7 @@ fn config(dns: &DnsServer, https_port: u16, ca: &TestCa) -> CheckConfig {
 }
 
 fn checker(c: CheckConfig, dns: &DnsServer) -> Checker {
-    Checker::with_dns(c, common::dns(dns), "test kit").expect("config")
+    Checker::with_dns(c, crate::common::dns(dns), "test kit").expect("config")
 }
 
 /// The findings about MTA-STS: `mtasts.*`, and lookups of its names that failed.
@@ -494,7 +492,7 @@ async fn enforce_makes_a_certificate_problem_of_a_covered_mx_an_error() {
         .build()
         .await;
     let mut c = config(&dns, https.addr().port(), &ca);
-    c.smtp = common::smtp_config(smtp.addr().port());
+    c.smtp = crate::common::smtp_config(smtp.addr().port());
     c.smtp.extra_ca_pem = vec![ca.ca_pem()];
     let checker = checker(c, &dns);
     for (domain, severity) in [
@@ -528,7 +526,7 @@ async fn a_silent_or_closed_policy_host_is_invalid() {
         .await;
     for (port, kind) in [
         (silent.local_addr().unwrap().port(), FetchErrorKind::Timeout),
-        (common::unused_port(), FetchErrorKind::Connect),
+        (crate::common::unused_port(), FetchErrorKind::Connect),
     ] {
         let mut c = config(&dns, port, &ca);
         c.auth.https_timeout = Duration::from_secs(1);

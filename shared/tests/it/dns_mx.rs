@@ -1,11 +1,9 @@
 //! MX collection (RFC 5321 §5.1, RFC 7505) against the in-process authoritative server.
 
-mod common;
-
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::time::Duration;
 
-use common::{dns, dns_with_timeout};
+use crate::common::{dns, dns_with_timeout};
 use mailcheck::DomainName;
 use mailcheck::facts::{AddressScope, DnsFailure, Facts, HostFacts, Lookup, ProbeScope};
 use mailcheck::probe::mx::{MailHosts, MxCollector, collect_mail_hosts};

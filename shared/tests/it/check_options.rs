@@ -2,12 +2,10 @@
 //! global connection cap, a fresh look ("I fixed it, check again") and a deadline that still
 //! gives a report of what was checked so far.
 
-mod common;
-
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::time::Duration;
 
-use common::{MX, ip, smtp_config, unused_port};
+use crate::common::{MX, ip, smtp_config, unused_port};
 use hickory_resolver::proto::rr::rdata::A;
 use mailcheck::config::{ResolverChoice, SmtpConfig};
 use mailcheck::facts::ConnectOutcome;

@@ -1,11 +1,9 @@
 //! The SMTP session against the test kit's scriptable server on loopback.
 
-mod common;
-
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use common::{MX, closing, code, ip, smtp_config, unused_port};
+use crate::common::{MX, closing, code, ip, smtp_config, unused_port};
 use mailcheck::config::SmtpConfig;
 use mailcheck::facts::{CertProblem, ConnectOutcome, SmtpFacts, StepOutcome};
 use mailcheck::probe::smtp::{Session, SmtpClient};
