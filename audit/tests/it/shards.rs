@@ -2,12 +2,10 @@
 //! four shard processes at once, `merge`, compared with one run over the same input; then what
 //! `merge` says when the shards do not add up.
 
-mod common;
-
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 
-use common::{LabArgs, code, codes, json_lines, read_csv, stderr, stdout};
+use crate::common::{LabArgs, code, codes, json_lines, read_csv, stderr, stdout};
 use mailcheck_testkit::lab::Lab;
 use serde_json::Value;
 
@@ -38,7 +36,7 @@ fn without_timings(cell: &str) -> String {
 
 /// Runs the binary without the lab flags (`plan`, `merge`).
 async fn bare(args: &[&str]) -> std::process::Output {
-    common::run(&[], args, None).await
+    crate::common::run(&[], args, None).await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

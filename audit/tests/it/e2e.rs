@@ -1,10 +1,8 @@
 //! End to end through the built binary, against the in-process lab started in each test.
 
-mod common;
-
 use std::collections::BTreeSet;
 
-use common::{LabArgs, code, codes, col, csv_table, json_lines, read_csv, stderr, stdout};
+use crate::common::{LabArgs, code, codes, col, csv_table, json_lines, read_csv, stderr, stdout};
 use mailcheck_testkit::lab::Lab;
 use mailcheck_testkit::smtp::Command;
 
@@ -508,7 +506,7 @@ async fn killed_run_leaves_a_usable_jsonl() {
         "domain\nhealthy.test\nnullmx.test\nsilent.test\nnopostmaster.test\n",
     );
     let jsonl = t.path("run.jsonl");
-    let mut child = tokio::process::Command::new(common::bin())
+    let mut child = tokio::process::Command::new(crate::common::bin())
         .env("MAILCHECK_HISTORY", "off")
         .args(&t.args)
         .args(["-j", "1", "-o", jsonl.to_str().unwrap(), &list])
@@ -600,7 +598,7 @@ async fn hostile_banner_is_escaped_in_html_and_terminal() {
     .iter()
     .map(|s| (*s).to_owned())
     .collect();
-    let out = common::run(&base, &[], None).await;
+    let out = crate::common::run(&base, &[], None).await;
     assert_eq!(code(&out), 1, "{}", stderr(&out));
     let text = stdout(&out);
     assert!(text.contains("smtp.rcpt_rejected"), "{text}");
@@ -619,7 +617,7 @@ async fn hostile_banner_is_escaped_in_html_and_terminal() {
 
 #[tokio::test]
 async fn demo_runs_offline_on_its_own_lab() {
-    let out = common::run(
+    let out = crate::common::run(
         &[],
         &[
             "--demo",

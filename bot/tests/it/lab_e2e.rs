@@ -2,12 +2,10 @@
 //! (real serenity gateway and REST code), the mail world is the in-process lab of the test kit
 //! (or a tiny DNS + SMTP pair built here). Nothing leaves loopback.
 
-mod common;
-
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::time::Duration;
 
-use common::{Bot, assert_neutralized};
+use crate::common::{Bot, assert_neutralized};
 use mailcheck_bot::{BotConfig, Data};
 use mailcheck_testkit::discord::Recorded;
 use mailcheck_testkit::dns::DnsServer;

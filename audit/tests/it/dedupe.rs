@@ -1,8 +1,6 @@
 //! Per-IP politeness through the binary: 1000 generated domains whose MX hosts are 10 shared
 //! SMTP servers make at most 10 connections, counted by the servers themselves.
 
-mod common;
-
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 
 use mailcheck_testkit::dns::DnsServer;
@@ -71,16 +69,25 @@ async fn thousand_domains_on_ten_mx_addresses_make_at_most_ten_connections() {
     .iter()
     .map(|s| (*s).to_owned())
     .collect();
-    let out = common::run(&args, &[], None).await;
-    assert_eq!(common::code(&out), 0, "{}", common::stderr(&out));
+    let out = crate::common::run(&args, &[], None).await;
+    assert_eq!(
+        crate::common::code(&out),
+        0,
+        "{}",
+        crate::common::stderr(&out)
+    );
 
-    let (header, rows) = common::read_csv(&report);
+    let (header, rows) = crate::common::read_csv(&report);
     assert_eq!(rows.len(), DOMAINS);
     for (i, row) in rows.iter().enumerate() {
-        assert_eq!(common::col(&header, row, "n"), i.to_string(), "input order");
+        assert_eq!(
+            crate::common::col(&header, row, "n"),
+            i.to_string(),
+            "input order"
+        );
         // No TLS on these servers: degraded for a missing STARTTLS, nothing else.
         assert_eq!(
-            common::col(&header, row, "findings"),
+            crate::common::col(&header, row, "findings"),
             "smtp.starttls_missing"
         );
     }

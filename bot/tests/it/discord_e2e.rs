@@ -3,14 +3,12 @@
 //! tests exercise the bot (defer, progress, rendering, safety, cooldowns, cache, cap) and not the
 //! probes.
 
-mod common;
-
 use std::net::{IpAddr, Ipv4Addr};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
-use common::{Bot, assert_neutralized};
+use crate::common::{Bot, assert_neutralized};
 use mailcheck::check::MailHost;
 use mailcheck::dnsbl::DnsblStatus;
 use mailcheck::facts::AddressScope;

@@ -4,14 +4,12 @@
 //! the same run), and the CSV round trip of the client's columns.
 //!
 //! Every run passes `--history` in a temp dir or runs with `MAILCHECK_HISTORY=off`
-//! (`common::run`): nothing is written to the real home.
-
-mod common;
+//! (`crate::common::run`): nothing is written to the real home.
 
 use std::path::Path;
 use std::time::Duration;
 
-use common::{LabArgs, code, col, json_lines, read_csv, stderr, stdout};
+use crate::common::{LabArgs, code, col, json_lines, read_csv, stderr, stdout};
 use mailcheck_audit::history::{History, Location};
 use mailcheck_testkit::lab::Lab;
 
@@ -164,7 +162,7 @@ async fn two_runs_with_one_fault_changed_show_it_everywhere() {
         args.extend_from_slice(extra);
         args.into_iter().map(str::to_owned).collect::<Vec<_>>()
     };
-    let out = common::run(&h(&["show", "healthy.test"]), &[], None).await;
+    let out = crate::common::run(&h(&["show", "healthy.test"]), &[], None).await;
     let show = stdout(&out);
     assert_eq!(code(&out), 0, "{}", stderr(&out));
     let steps: Vec<&str> = show
@@ -181,7 +179,8 @@ async fn two_runs_with_one_fault_changed_show_it_everywhere() {
     );
     assert!(show.contains("+ smtp.refused (127.0.0.10)"), "{show}");
 
-    let out = common::run(&h(&["show", "healthy.test", "--format", "json"]), &[], None).await;
+    let out =
+        crate::common::run(&h(&["show", "healthy.test", "--format", "json"]), &[], None).await;
     let v: serde_json::Value = serde_json::from_str(&stdout(&out)).unwrap();
     let changes: Vec<&str> = v["runs"]
         .as_array()
@@ -191,22 +190,22 @@ async fn two_runs_with_one_fault_changed_show_it_everywhere() {
         .collect();
     assert_eq!(changes, ["new", "worse", "same", "same", "same"]);
 
-    let out = common::run(&h(&["diff", &run1, &run2]), &[], None).await;
+    let out = crate::common::run(&h(&["diff", &run1, &run2]), &[], None).await;
     assert!(
         stdout(&out).contains("worse   healthy.test  ok → broken"),
         "{}",
         stdout(&out)
     );
-    let out = common::run(&h(&["runs", "--format", "json"]), &[], None).await;
+    let out = crate::common::run(&h(&["runs", "--format", "json"]), &[], None).await;
     let runs: serde_json::Value = serde_json::from_str(&stdout(&out)).unwrap();
     assert_eq!(runs.as_array().unwrap().len(), 5);
     assert!(runs[0]["finished_at"].is_string());
-    let out = common::run(&h(&["export", "--run", &run2]), &[], None).await;
+    let out = crate::common::run(&h(&["export", "--run", &run2]), &[], None).await;
     let exported = json_lines(&stdout(&out));
     assert_eq!(exported.len(), 3);
     assert_eq!(exported[0]["row"]["columns"]["client"], "Alpha");
     assert_eq!(exported[0]["verdict"], "broken");
-    let out = common::run(&h(&["prune", "--keep-days", "0"]), &[], None).await;
+    let out = crate::common::run(&h(&["prune", "--keep-days", "0"]), &[], None).await;
     assert!(
         stdout(&out).contains("Deleted 4 run(s)"),
         "{}",
@@ -237,7 +236,7 @@ async fn killed_run_keeps_every_reported_row_and_resume_continues_it() {
     );
     let jsonl = t.path("run.jsonl");
     let hist = t.path("h.sqlite3");
-    let mut child = tokio::process::Command::new(common::bin())
+    let mut child = tokio::process::Command::new(crate::common::bin())
         .args(&t.args)
         .args(["-j", "1", "--history", s(&hist), "-o", s(&jsonl), &list])
         .stdout(std::process::Stdio::null())
