@@ -10,11 +10,11 @@
 //!   embeddings, overrides and isolates, zero-width space and joiners, word joiner and invisible
 //!   operators, BOM, soft hyphen, U+180E, U+061C, the interlinear annotation marks, the tag
 //!   characters), the unassigned code points of the default-ignorable blocks (U+2065,
-//!   U+FFF0–FFF8, the rest of U+E0000–E0FFF), noncharacters (U+FDD0–FDEF and every U+xFFFE/xFFFF),
-//!   private-use characters (they show as nothing, as tofu or as a vendor's logo, and only
-//!   confuse) and the Hangul fillers U+115F, U+1160, U+3164 and U+FFA0 (invisible letters used
-//!   for blank names). Variation selectors are kept. Removing the zero-width joiner splits emoji
-//!   ZWJ sequences into their parts, which stay readable.
+//!   U+FFF0–FFF8, the rest of U+E0000–E0FFF), noncharacters (U+FDD0–FDEF and every
+//!   U+xFFFE/xFFFF), private-use characters (they show as nothing, as tofu or as a vendor's logo,
+//!   and only confuse) and the Hangul fillers U+115F, U+1160, U+3164 and U+FFA0 (invisible letters
+//!   used for blank names). Variation selectors are kept. Removing the zero-width joiner splits
+//!   emoji ZWJ sequences into their parts, which stay readable.
 //! - **Combining marks capped** ([`MAX_COMBINING_MARKS`]): at most that many nonspacing or
 //!   enclosing marks (Mn, Me) in a row; the rest of a "Zalgo" flood is dropped.
 //! - **Bounded length** ([`truncate`]): counted in characters, cut with [`ELLIPSIS`], never inside

@@ -244,7 +244,10 @@ impl Validator {
                 let mut last = String::new();
                 // One retry: a lost packet must not turn DANE off for the whole run.
                 for _ in 0..2 {
-                    match resolver.lookup(self.probe.clone(), RecordType::DNSKEY).await {
+                    match resolver
+                        .lookup(self.probe.clone(), RecordType::DNSKEY)
+                        .await
+                    {
                         Ok(lookup) => {
                             let keys: Vec<&Record> = lookup
                                 .answers()
@@ -255,7 +258,8 @@ impl Validator {
                                 return None;
                             }
                             last = format!(
-                                "the DNSKEY records of {} did not validate against the trust anchor",
+                                "the DNSKEY records of {} did not validate \
+                                 against the trust anchor",
                                 self.probe
                             );
                         }
@@ -263,7 +267,8 @@ impl Validator {
                     }
                 }
                 Some(format!(
-                    "the resolver does not hand out DNSSEC records we can validate (DNSKEY {}: {last}); DNSSEC and DANE were not checked",
+                    "the resolver does not hand out DNSSEC records we can validate (DNSKEY {}: \
+                     {last}); DNSSEC and DANE were not checked",
                     self.probe
                 ))
             })
@@ -361,7 +366,12 @@ impl Validator {
             Ok(m) => m,
             Err((failure, detail)) => {
                 let what = servfail.map_or_else(
-                    || format!("validation failed, and asking again with checking disabled failed too: {detail}"),
+                    || {
+                        format!(
+                            "validation failed, and asking again with checking \
+                             disabled failed too: {detail}"
+                        )
+                    },
                     |code| format!("{code}, and {detail} with checking disabled too"),
                 );
                 return unknown(failure, &what);
@@ -391,7 +401,8 @@ impl Validator {
         let reason = self.reason(name, rtype, &response).await;
         let reason = match servfail {
             Some(code) => format!(
-                "the resolver answers {code}, but returns the records with checking disabled: {reason}"
+                "the resolver answers {code}, but returns the records with \
+                 checking disabled: {reason}"
             ),
             None => reason,
         };
@@ -435,7 +446,8 @@ impl Validator {
                 format!("the {rtype} records of {name} carry no signature (RRSIG)")
             } else {
                 format!(
-                    "the answer that {name} has no {rtype} records carries no signed proof (NSEC/NSEC3 with RRSIG)"
+                    "the answer that {name} has no {rtype} records carries no signed \
+                     proof (NSEC/NSEC3 with RRSIG)"
                 )
             };
         }
@@ -486,7 +498,8 @@ impl Validator {
             .collect();
         if !tags.contains(&tag) {
             return format!(
-                "{name} {rtype} is signed with key tag {tag}, which is not in {signer}'s DNSKEY set (tags {})",
+                "{name} {rtype} is signed with key tag {tag}, which is not in {signer}'s \
+                 DNSKEY set (tags {})",
                 join(&tags)
             );
         }
@@ -507,14 +520,17 @@ impl Validator {
             if !ds.is_empty() && !matched {
                 let ds_tags: Vec<u16> = ds.iter().map(|d| d.key_tag()).collect();
                 return format!(
-                    "none of {signer}'s DNSKEYs (tags {}) matches its DS records in the parent zone (tags {})",
+                    "none of {signer}'s DNSKEYs (tags {}) matches its DS records in \
+                     the parent zone (tags {})",
                     join(&tags),
                     join(&ds_tags)
                 );
             }
         }
         format!(
-            "the signatures over {name} {rtype} are current and the keys of {signer} match its DS records, yet validation fails: a signature does not verify, or the chain of trust above {signer} is broken"
+            "the signatures over {name} {rtype} are current and the keys of {signer} match its \
+             DS records, yet validation fails: a signature does not verify, or the chain of \
+             trust above {signer} is broken"
         )
     }
 

@@ -117,7 +117,8 @@ fn judge(reply: &DirectMx) -> Judged {
         ) => Judged::Lame("SERVFAIL: it cannot load or serve the zone".to_owned()),
         (failed @ Lookup::Failed { .. }, _) => Judged::Lame(failed.describe()),
         (_, false) => Judged::Lame(format!(
-            "answered without the AA bit, so not from its own copy of the zone (a referral or a cached answer): {}",
+            "answered without the AA bit, so not from its own copy of the zone (a referral \
+             or a cached answer): {}",
             MxView::of_reply(reply).map_or_else(String::new, |v| v.show())
         )),
         (_, true) => MxView::of_reply(reply).map_or(Judged::Unjudged, Judged::Answered),
@@ -149,9 +150,13 @@ fn lame(facts: &Facts, c: &ConsistencyFacts, out: &mut Vec<Finding>) {
                 // Addresses, none asked: all loopback/private/reserved (not asked unless
                 // private addresses are allowed).
                 bad.push(format!(
-                    "{}: has only loopback/private/reserved addresses ({}), which no resolver on the Internet can reach",
+                    "{}: has only loopback/private/reserved addresses ({}), which no resolver \
+                     on the Internet can reach",
                     ns.name,
-                    all.iter().map(ToString::to_string).collect::<Vec<_>>().join(", ")
+                    all.iter()
+                        .map(ToString::to_string)
+                        .collect::<Vec<_>>()
+                        .join(", ")
                 ));
             }
         }
@@ -200,14 +205,21 @@ fn lame(facts: &Facts, c: &ConsistencyFacts, out: &mut Vec<Finding>) {
                 Code::DnsLameDelegation,
                 domain,
                 format!(
-                    "{them} {} {verb} not serve {domain} to the Internet (unreachable, refusing, or not authoritative)",
+                    "{them} {} {verb} not serve {domain} to the Internet (unreachable, \
+                     refusing, or not authoritative)",
                     lame_servers.join(", ")
                 ),
             )
             .evidence(delegation)
             .evidence_lines(evidence)
             .evidence_lines(not_judged.iter().map(|l| format!("not judged: {l}")))
-            .advice("Every name server listed for the zone (at the registrar and in the zone's own NS records) must serve it. Resolvers that pick a lame one retry elsewhere or give up, so some senders see delays or temporary DNS failures and defer or bounce the mail. Fix the server (load the zone, allow queries from everyone) or remove it from the delegation."),
+            .advice(
+                "Every name server listed for the zone (at the registrar and in the zone's own \
+                 NS records) must serve it. Resolvers that pick a lame one retry elsewhere or \
+                 give up, so some senders see delays or temporary DNS failures and defer or \
+                 bounce the mail. Fix the server (load the zone, allow queries from everyone) or \
+                 remove it from the delegation.",
+            ),
         );
     }
 }
@@ -315,9 +327,15 @@ fn inconsistent(facts: &Facts, c: &ConsistencyFacts, out: &mut Vec<Finding>) {
         });
     }
     let advice = if distinct.len() > 1 {
-        "Make every name server of the zone serve the same MX records: a secondary that no longer gets zone transfers (compare the SOA serials), or a change made at one DNS provider but not the other, sends the senders that ask that server to other mail hosts. Until then, delivery depends on which server a sender's resolver happens to ask."
+        "Make every name server of the zone serve the same MX records: a secondary that no longer \
+         gets zone transfers (compare the SOA serials), or a change made at one DNS provider but \
+         not the other, sends the senders that ask that server to other mail hosts. Until then, \
+         delivery depends on which server a sender's resolver happens to ask."
     } else {
-        "A resolver keeps an answer for its TTL: if the MX records changed recently, the difference goes away within that time. If it stays, the resolver sees another version of the zone (split-horizon DNS, a stale secondary, a filtering resolver): senders that use it deliver to other hosts. Check with the resolver the sending mail servers really use."
+        "A resolver keeps an answer for its TTL: if the MX records changed recently, the \
+         difference goes away within that time. If it stays, the resolver sees another version of \
+         the zone (split-horizon DNS, a stale secondary, a filtering resolver): senders that use \
+         it deliver to other hosts. Check with the resolver the sending mail servers really use."
     };
     out.push(
         Finding::new(Code::DnsInconsistent, domain, summary)

@@ -62,13 +62,15 @@ pub(super) fn adjust(facts: &Facts, auth: &AuthFacts, out: &mut [Finding]) {
             };
             let why = if matched.record.usage == 3 {
                 format!(
-                    "DNSSEC-validated DANE-EE record {} at {} matches this certificate: DANE senders check neither issuer, names nor dates (RFC 7672 §3.1.1)",
+                    "DNSSEC-validated DANE-EE record {} at {} matches this certificate: DANE \
+                     senders check neither issuer, names nor dates (RFC 7672 §3.1.1)",
                     matched.record.describe(),
                     host.tlsa_name
                 )
             } else {
                 format!(
-                    "DNSSEC-validated DANE-TA record {} at {} matches {} in the chain: DANE senders take it as the trust anchor (RFC 7672 §3.1.2)",
+                    "DNSSEC-validated DANE-TA record {} at {} matches {} in the chain: DANE \
+                     senders take it as the trust anchor (RFC 7672 §3.1.2)",
                     matched.record.describe(),
                     host.tlsa_name,
                     describe_cert(chain, matched.index)
@@ -115,14 +117,19 @@ fn bogus(facts: &Facts, dane: &DaneFacts, out: &mut Vec<Finding>) {
             Code::DnsDnssecBogus,
             &facts.domain,
             format!(
-                "DNSSEC validation fails for the mail records of {}: validating resolvers answer SERVFAIL",
+                "DNSSEC validation fails for the mail records of {}: validating \
+                 resolvers answer SERVFAIL",
                 facts.domain
             ),
         )
         .evidence_lines(lines)
         .evidence(dane.validator.clone())
         .advice(
-            "Fix the signing of the zone: re-sign it (expired or missing signatures), make the DS records at the parent match the zone's current key-signing key (after a key roll, or when the zone moved to another DNS host), or remove the DS at the registrar to turn DNSSEC off cleanly. Large mail providers validate DNSSEC and cannot reach the mail hosts until then.",
+            "Fix the signing of the zone: re-sign it (expired or missing signatures), make the \
+             DS records at the parent match the zone's current key-signing key (after a key \
+             roll, or when the zone moved to another DNS host), or remove the DS at the registrar \
+             to turn DNSSEC off cleanly. Large mail providers validate DNSSEC and cannot reach \
+             the mail hosts until then.",
         ),
     );
 }
@@ -183,7 +190,8 @@ fn judge_host(facts: &Facts, dane: &DaneFacts, host: &DaneHost, out: &mut Vec<Fi
             Code::DaneMismatch,
             &host.host,
             format!(
-                "the DNSSEC-validated TLSA records of {} match no certificate it serves: DANE senders will not deliver there",
+                "the DNSSEC-validated TLSA records of {} match no certificate it serves: DANE \
+                 senders will not deliver there",
                 host.host
             ),
         )
@@ -204,7 +212,10 @@ fn judge_host(facts: &Facts, dane: &DaneFacts, host: &DaneHost, out: &mut Vec<Fi
             })
             .unwrap_or_default();
         out.push(finding.advice(format!(
-            "Publish TLSA records that match the certificate the server presents, or serve the certificate the records name. When renewing or replacing a key, publish the new TLSA record first, wait for the old one's TTL, then switch the certificate; a `3 1 1` record (SHA-256 of the public key) survives renewals that keep the key.{suggestion}"
+            "Publish TLSA records that match the certificate the server presents, or serve the \
+             certificate the records name. When renewing or replacing a key, publish the new TLSA \
+             record first, wait for the old one's TTL, then switch the certificate; a `3 1 1` \
+             record (SHA-256 of the public key) survives renewals that keep the key.{suggestion}"
         )));
         return;
     }
@@ -220,7 +231,10 @@ fn judge_host(facts: &Facts, dane: &DaneFacts, host: &DaneHost, out: &mut Vec<Fi
             )
             .evidence(tlsa_line)
             .evidence_lines(matched)
-            .advice("Nothing to do. Keep the TLSA records in step with certificate and key changes (publish the new record before switching)."),
+            .advice(
+                "Nothing to do. Keep the TLSA records in step with certificate and key changes \
+                 (publish the new record before switching).",
+            ),
         );
     }
 }
@@ -232,7 +246,9 @@ struct Unusable {
 }
 
 fn unusable_reason(dane: &DaneFacts, host: &DaneHost) -> Option<Unusable> {
-    const SIGN: &str = "Sign the zone with DNSSEC (and publish its DS at the parent), or remove the TLSA records: unsigned TLSA records give no protection, and DANE senders ignore them.";
+    const SIGN: &str = "Sign the zone with DNSSEC (and publish its DS at the parent), or \
+                        remove the TLSA records: unsigned TLSA records give no protection, and \
+                        DANE senders ignore them.";
     if host.tlsa.dnssec != DnssecState::Secure {
         return Some(Unusable {
             evidence: format!(
@@ -247,10 +263,12 @@ fn unusable_reason(dane: &DaneFacts, host: &DaneHost) -> Option<Unusable> {
         {
             return Some(Unusable {
                 evidence: format!(
-                    "the {family} records of {} are not DNSSEC-signed: DANE senders look up TLSA only for hosts whose addresses are secure (RFC 7672 §2.2)",
+                    "the {family} records of {} are not DNSSEC-signed: DANE senders look up TLSA \
+                     only for hosts whose addresses are secure (RFC 7672 §2.2)",
                     host.host
                 ),
-                advice: "Sign the zone that holds the MX host's addresses (and any alias leading to them).",
+                advice: "Sign the zone that holds the MX host's addresses (and any \
+                         alias leading to them).",
             });
         }
     }
@@ -259,21 +277,31 @@ fn unusable_reason(dane: &DaneFacts, host: &DaneHost) -> Option<Unusable> {
         && mx.dnssec == DnssecState::Insecure
     {
         return Some(Unusable {
-            evidence: "the domain's MX records are not DNSSEC-signed: DANE senders do not trust MX host names obtained insecurely, and deliver without DANE (RFC 7672 §2.2.1)".to_owned(),
-            advice: "Sign the domain's zone with DNSSEC and publish its DS at the registrar, so the MX records validate; the MX host's TLSA records then apply.",
+            evidence:
+                "the domain's MX records are not DNSSEC-signed: DANE senders do not trust MX host \
+                 names obtained insecurely, and deliver without DANE (RFC 7672 §2.2.1)"
+                    .to_owned(),
+            advice: "Sign the domain's zone with DNSSEC and publish its DS at the registrar, so \
+                     the MX records validate; the MX host's TLSA records then apply.",
         });
     }
     let published = host.tlsa_records();
     if !published.iter().any(TlsaRecord::is_dane_usage) {
         return Some(Unusable {
-            evidence: "only PKIX usages (0 PKIX-TA, 1 PKIX-EE) are published: SMTP senders treat them as unusable (RFC 7672 §3.1.3)".to_owned(),
-            advice: "Publish DANE-EE records (`3 1 1`, the SHA-256 of the server's public key) or DANE-TA records (`2 1 1` for the issuing CA's key) instead of usages 0 and 1.",
+            evidence: "only PKIX usages (0 PKIX-TA, 1 PKIX-EE) are published: SMTP senders treat \
+                       them as unusable (RFC 7672 §3.1.3)"
+                .to_owned(),
+            advice: "Publish DANE-EE records (`3 1 1`, the SHA-256 of the server's public key) or \
+                     DANE-TA records (`2 1 1` for the issuing CA's key) instead of usages 0 and 1.",
         });
     }
     if dane_records(host).is_empty() {
         return Some(Unusable {
-            evidence: "no DANE-TA/DANE-EE record has a selector (0, 1) and matching type (0, 1, 2) senders support".to_owned(),
-            advice: "Publish records with selector 0 or 1 and matching type 1 (SHA-256), e.g. `3 1 1`.",
+            evidence: "no DANE-TA/DANE-EE record has a selector (0, 1) and matching type \
+                       (0, 1, 2) senders support"
+                .to_owned(),
+            advice: "Publish records with selector 0 or 1 and matching type 1 \
+                     (SHA-256), e.g. `3 1 1`.",
         });
     }
     None

@@ -27,7 +27,9 @@ pub(super) fn check(facts: &Facts, auth: &AuthFacts, out: &mut Vec<Finding>) {
                 .severity(Severity::Inconclusive)
                 .evidence_lines(asked(dmarc))
                 .advice(format!(
-                    "Receivers that cannot look up {} judge the mail without DMARC or defer it. If the name is in your zone, check that all its name servers answer; then check again.",
+                    "Receivers that cannot look up {} judge the mail without DMARC or \
+                     defer it. If the name is in your zone, check that all its name servers \
+                     answer; then check again.",
                     lookup.name
                 )),
             );
@@ -44,9 +46,16 @@ pub(super) fn check(facts: &Facts, auth: &AuthFacts, out: &mut Vec<Finding>) {
                         lookup.records.len()
                     ),
                 )
-                .evidence_lines(lookup.records.iter().map(|r| format!("TXT {}: {r}", lookup.name)))
+                .evidence_lines(
+                    lookup
+                        .records
+                        .iter()
+                        .map(|r| format!("TXT {}: {r}", lookup.name)),
+                )
                 .advice(format!(
-                    "RFC 7489 says a receiver that finds more than one `v=DMARC1` record applies no DMARC policy at all. Keep one TXT record at {} (merge the tags you want into it) and delete the others.",
+                    "RFC 7489 says a receiver that finds more than one `v=DMARC1` record applies \
+                     no DMARC policy at all. Keep one TXT record at {} (merge the tags you want \
+                     into it) and delete the others.",
                     lookup.name
                 )),
             );
@@ -75,11 +84,15 @@ pub(super) fn check(facts: &Facts, auth: &AuthFacts, out: &mut Vec<Finding>) {
     };
     let example = if null_mx {
         format!(
-            "`v=DMARC1; p=reject` — {domain} sends no mail, so receivers may refuse everything that claims to come from it"
+            "`v=DMARC1; p=reject` — {domain} sends no mail, so receivers may refuse everything \
+             that claims to come from it"
         )
     } else {
         format!(
-            "`v=DMARC1; p=none; rua=mailto:dmarc-reports@{domain}` to start: receivers then send you daily reports of who sends mail as {domain}. Once the reports show that all your own mail passes SPF or DKIM, move to `p=quarantine` (failing mail goes to the spam folder) and then `p=reject` (it is refused)"
+            "`v=DMARC1; p=none; rua=mailto:dmarc-reports@{domain}` to start: receivers then send \
+             you daily reports of who sends mail as {domain}. Once the reports show that all your \
+             own mail passes SPF or DKIM, move to `p=quarantine` (failing mail goes to the spam \
+             folder) and then `p=reject` (it is refused)"
         )
     };
     let org_note = if dmarc.organizational_domain != *domain {
@@ -98,7 +111,9 @@ pub(super) fn check(facts: &Facts, auth: &AuthFacts, out: &mut Vec<Finding>) {
         )
         .evidence_lines(asked(dmarc))
         .advice(format!(
-            "Without DMARC, receivers have no policy for mail that forges {domain}, and large providers (Gmail, Yahoo, Microsoft) require one from bulk senders. Publish a TXT record at _dmarc.{domain}{org_note}: {example}."
+            "Without DMARC, receivers have no policy for mail that forges {domain}, and large \
+             providers (Gmail, Yahoo, Microsoft) require one from bulk senders. Publish a TXT \
+             record at _dmarc.{domain}{org_note}: {example}."
         )),
     );
 }
@@ -150,7 +165,9 @@ fn invalid_record(
                 "the DMARC record at {} has no `p=`: receivers treat it as `p=none`",
                 lookup.name
             ),
-            "Add the policy right after the version: `v=DMARC1; p=none; …` (or `p=quarantine`, `p=reject`).".to_owned(),
+            "Add the policy right after the version: `v=DMARC1; p=none; …` (or \
+             `p=quarantine`, `p=reject`)."
+                .to_owned(),
         ),
         DmarcErrorKind::MissingPolicy {
             treated_as_none: false,
@@ -159,14 +176,18 @@ fn invalid_record(
                 "the DMARC record at {} has no `p=`: receivers ignore it",
                 lookup.name
             ),
-            "Add the policy right after the version: `v=DMARC1; p=none; …` (or `p=quarantine`, `p=reject`).".to_owned(),
+            "Add the policy right after the version: `v=DMARC1; p=none; …` (or \
+             `p=quarantine`, `p=reject`)."
+                .to_owned(),
         ),
         DmarcErrorKind::BadUri { .. } => (
             format!(
                 "the DMARC record at {} has a report address receivers cannot use",
                 lookup.name
             ),
-            "Write each report address as a URI with `mailto:` in front, separated by commas: `rua=mailto:dmarc@example.com,mailto:other@example.net`.".to_owned(),
+            "Write each report address as a URI with `mailto:` in front, separated by commas: \
+             `rua=mailto:dmarc@example.com,mailto:other@example.net`."
+                .to_owned(),
         ),
         _ => (
             format!("the DMARC record at {} does not parse", lookup.name),
@@ -182,7 +203,11 @@ fn invalid_record(
         .evidence(format!("TXT {}: {text}", lookup.name))
         .evidence(format!("it breaks {at}: {}", error.kind))
         .advice(format!(
-            "{fix} A DMARC record is one TXT record at {}: `v=DMARC1` first, then `p=` (none, quarantine or reject), then optional tags separated by semicolons — `rua=mailto:…` (aggregate reports), `sp=` (policy for subdomains), `pct=` (0–100), `adkim=`/`aspf=` (r or s). Example: `v=DMARC1; p=quarantine; rua=mailto:dmarc-reports@{domain}`.",
+            "{fix} A DMARC record is one TXT record at {}: `v=DMARC1` first, then \
+             `p=` (none, quarantine or reject), then optional tags separated by \
+             semicolons — `rua=mailto:…` (aggregate reports), `sp=` (policy \
+             for subdomains), `pct=` (0–100), `adkim=`/`aspf=` (r or s). Example: \
+             `v=DMARC1; p=quarantine; rua=mailto:dmarc-reports@{domain}`.",
             lookup.name
         ))
 }
@@ -203,7 +228,8 @@ fn policy(
     let via_sp = lookup.domain != dmarc.domain && record.subdomain_policy.is_some();
     let summary = if via_sp {
         format!(
-            "the DMARC policy for subdomains of {} is `sp=none`, and it applies to {domain}: monitoring only",
+            "the DMARC policy for subdomains of {} is `sp=none`, and it applies to \
+             {domain}: monitoring only",
             lookup.domain
         )
     } else {
@@ -211,7 +237,8 @@ fn policy(
     };
     let reports = if record.rua.is_empty() {
         format!(
-            " First add `rua=mailto:dmarc-reports@{domain}` to receive reports of who sends mail as {domain}."
+            " First add `rua=mailto:dmarc-reports@{domain}` to receive reports of \
+             who sends mail as {domain}."
         )
     } else {
         String::new()
@@ -224,7 +251,10 @@ fn policy(
         ));
     }
     out.push(f.advice(format!(
-        "With `none` receivers deliver mail that fails DMARC as usual, so mail forged as {domain} still arrives.{reports} Once the aggregate reports show that all your own mail passes SPF or DKIM, move to `p=quarantine` (failing mail goes to the spam folder), then `p=reject` (it is refused)."
+        "With `none` receivers deliver mail that fails DMARC as usual, so mail forged as {domain} \
+         still arrives.{reports} Once the aggregate reports show that all your own mail passes \
+         SPF or DKIM, move to `p=quarantine` (failing mail goes to the spam folder), then \
+         `p=reject` (it is refused)."
     )));
 }
 
@@ -257,7 +287,11 @@ fn reports(domain: &str, dmarc: &DmarcFacts, lookup: &DmarcLookup, out: &mut Vec
     };
     let advice = |dests: &str| {
         format!(
-            "Reports to an address in another organization's domain are sent only when that domain agrees to receive them, by publishing the TXT record `v=DMARC1` at `{}._report._dmarc.<its domain>` (RFC 7489 §7.1). If {dests} is your reporting service, ask it to publish that record (most do when you register {} with them); otherwise send the reports to an address in your own domain.",
+            "Reports to an address in another organization's domain are sent only when \
+             that domain agrees to receive them, by publishing the TXT record `v=DMARC1` at \
+             `{}._report._dmarc.<its domain>` (RFC 7489 §7.1). If {dests} is your reporting \
+             service, ask it to publish that record (most do when you register {} with them); \
+             otherwise send the reports to an address in your own domain.",
             lookup.domain, lookup.domain
         )
     };
@@ -273,10 +307,15 @@ fn reports(domain: &str, dmarc: &DmarcFacts, lookup: &DmarcLookup, out: &mut Vec
                 Code::DmarcReportUnauthorized,
                 domain,
                 format!(
-                    "DMARC reports for {domain} go to {dests}, which {verb} not agree to receive them: receivers drop those reports"
+                    "DMARC reports for {domain} go to {dests}, which {verb} not agree to receive \
+                     them: receivers drop those reports"
                 ),
             )
-            .evidence(format!("TXT {}: {}", lookup.name, lookup.records.join(" | ")))
+            .evidence(format!(
+                "TXT {}: {}",
+                lookup.name,
+                lookup.records.join(" | ")
+            ))
             .evidence_lines(lines(&unauthorized))
             .evidence_lines(lines(&unknown))
             .advice(advice(&dests)),
@@ -290,11 +329,16 @@ fn reports(domain: &str, dmarc: &DmarcFacts, lookup: &DmarcLookup, out: &mut Vec
                 Code::DmarcReportUnauthorized,
                 domain,
                 format!(
-                    "whether {dests} agrees to receive DMARC reports for {domain} could not be checked"
+                    "whether {dests} agrees to receive DMARC reports for {domain} \
+                     could not be checked"
                 ),
             )
             .severity(Severity::Info)
-            .evidence(format!("TXT {}: {}", lookup.name, lookup.records.join(" | ")))
+            .evidence(format!(
+                "TXT {}: {}",
+                lookup.name,
+                lookup.records.join(" | ")
+            ))
             .evidence_lines(lines(&unknown))
             .advice(advice(&dests)),
         );

@@ -44,10 +44,32 @@ pub(super) fn check(facts: &Facts, out: &mut Vec<Finding>) {
                         .evidence_lines(check.txt.iter().map(|t| format!("TXT: {t}")))
                         .evidence_lines(super::spf::sends_evidence(facts, addr.ip))
                         .advice(match (kind, sends) {
-                            (ListingKind::Abuse, true) => format!("{} sends the domain's mail (its SPF record names it), so receivers that use this list junk or refuse that mail now. Find out why it was listed (compromised account or host, open relay, bad mailing list), fix it, then request removal at {delist}.", addr.ip),
-                            (ListingKind::Policy, true) => format!("A policy listing says this address should not send mail directly to receivers (e.g. a dynamic range), yet the domain's SPF record names it as a sender. Send through your provider's smarthost, or have the range owner update the listing ({delist})."),
-                            (ListingKind::Abuse, false) => format!("A listing hurts the mail this address SENDS, not what it receives. If {} also sends mail (often the same server), find out why it was listed (compromised account or host, open relay, bad mailing list), fix it, then request removal at {delist}.", addr.ip),
-                            (ListingKind::Policy, false) => format!("A policy listing says this address should not send mail directly to receivers (e.g. a dynamic range). Harmless for receiving; if it also sends mail, send through your provider's smarthost or have the range owner update the listing ({delist})."),
+                            (ListingKind::Abuse, true) => format!(
+                                "{} sends the domain's mail (its SPF record names it), so \
+                                 receivers that use this list junk or refuse that mail now. Find \
+                                 out why it was listed (compromised account or host, open relay, \
+                                 bad mailing list), fix it, then request removal at {delist}.",
+                                addr.ip
+                            ),
+                            (ListingKind::Policy, true) => format!(
+                                "A policy listing says this address should not send mail directly \
+                                 to receivers (e.g. a dynamic range), yet the domain's SPF record \
+                                 names it as a sender. Send through your provider's smarthost, or \
+                                 have the range owner update the listing ({delist})."
+                            ),
+                            (ListingKind::Abuse, false) => format!(
+                                "A listing hurts the mail this address SENDS, not what it \
+                                 receives. If {} also sends mail (often the same server), find out \
+                                 why it was listed (compromised account or host, open relay, bad \
+                                 mailing list), fix it, then request removal at {delist}.",
+                                addr.ip
+                            ),
+                            (ListingKind::Policy, false) => format!(
+                                "A policy listing says this address should not send mail directly \
+                                 to receivers (e.g. a dynamic range). Harmless for receiving; if \
+                                 it also sends mail, send through your provider's smarthost or \
+                                 have the range owner update the listing ({delist})."
+                            ),
                         }),
                     );
                 }
@@ -73,7 +95,11 @@ pub(super) fn check(facts: &Facts, out: &mut Vec<Finding>) {
                 format!("the blocklist {zone} could not answer our resolver"),
             )
             .evidence_lines(reasons)
-            .advice("This is about our resolver, not the checked addresses. Blocklists refuse queries from public or unregistered resolvers: use your own recursive resolver or the list's registered/keyed access, then check again."),
+            .advice(
+                "This is about our resolver, not the checked addresses. Blocklists refuse queries \
+                 from public or unregistered resolvers: use your own recursive resolver or the \
+                 list's registered/keyed access, then check again.",
+            ),
         );
     }
 }

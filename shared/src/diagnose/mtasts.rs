@@ -10,7 +10,10 @@ use crate::auth::mtasts::{FetchErrorKind, MtaStsFacts, PolicyFetch, StsMode, Sts
 use crate::facts::{Facts, Lookup};
 use crate::finding::{Code, Finding, Severity};
 
-const FIX_RECORD: &str = "Publish exactly one TXT record at _mta-sts.<domain> of the form \"v=STSv1; id=20250101T000000\" (the id: 1 to 32 letters and digits, changed whenever the policy changes), or remove it to drop MTA-STS. Senders ignore a malformed record, so the domain has no policy now.";
+const FIX_RECORD: &str = "Publish exactly one TXT record at _mta-sts.<domain> of the form \
+                          \"v=STSv1; id=20250101T000000\" (the id: 1 to 32 letters and digits, \
+                          changed whenever the policy changes), or remove it to drop MTA-STS. \
+                          Senders ignore a malformed record, so the domain has no policy now.";
 
 pub(super) fn check(facts: &Facts, auth: &AuthFacts, out: &mut Vec<Finding>) {
     let Some(m) = &auth.mta_sts else { return };
@@ -19,9 +22,19 @@ pub(super) fn check(facts: &Facts, auth: &AuthFacts, out: &mut Vec<Finding>) {
     let txt_line = format!("TXT {txt_name}: {}", describe_txt(&m.txt));
     if m.txt.is_failed() {
         out.push(
-            Finding::new(Code::DnsLookupFailed, &txt_name, format!("could not tell whether {domain} publishes an MTA-STS policy: the {txt_name} TXT lookup failed"))
-                .evidence(txt_line)
-                .advice("Not proof that there is no policy; try again later. If it persists, the domain's name servers fail for this name, and senders cannot find the policy either."),
+            Finding::new(
+                Code::DnsLookupFailed,
+                &txt_name,
+                format!(
+                    "could not tell whether {domain} publishes an MTA-STS policy: the \
+                     {txt_name} TXT lookup failed"
+                ),
+            )
+            .evidence(txt_line)
+            .advice(
+                "Not proof that there is no policy; try again later. If it persists, the domain's \
+                 name servers fail for this name, and senders cannot find the policy either.",
+            ),
         );
         return;
     }
@@ -38,16 +51,35 @@ pub(super) fn check(facts: &Facts, auth: &AuthFacts, out: &mut Vec<Finding>) {
                 .collect();
             if !attempts.is_empty() {
                 out.push(
-                    Finding::new(Code::MtastsInvalid, domain, format!("the MTA-STS record of {domain} does not start with v=STSv1, so senders ignore it"))
-                        .evidence_lines(attempts.iter().map(|r| format!("TXT {txt_name}: \"{r}\"")))
-                        .evidence("a record must start with v=STSv1 exactly (case matters)")
-                        .advice(FIX_RECORD),
+                    Finding::new(
+                        Code::MtastsInvalid,
+                        domain,
+                        format!(
+                            "the MTA-STS record of {domain} does not start with \
+                             v=STSv1, so senders ignore it"
+                        ),
+                    )
+                    .evidence_lines(attempts.iter().map(|r| format!("TXT {txt_name}: \"{r}\"")))
+                    .evidence("a record must start with v=STSv1 exactly (case matters)")
+                    .advice(FIX_RECORD),
                 );
             } else if !facts.hosts.is_empty() {
                 out.push(
-                    Finding::new(Code::MtastsAbsent, domain, format!("{domain} has no MTA-STS policy: senders fall back to opportunistic TLS, which an attacker on the path can strip"))
-                        .evidence(txt_line)
-                        .advice("Optional hardening: serve a policy at https://mta-sts.<domain>/.well-known/mta-sts.txt (start with mode: testing), publish _mta-sts TXT \"v=STSv1; id=...\", and a TLS-RPT record to receive failure reports."),
+                    Finding::new(
+                        Code::MtastsAbsent,
+                        domain,
+                        format!(
+                            "{domain} has no MTA-STS policy: senders fall back to opportunistic \
+                             TLS, which an attacker on the path can strip"
+                        ),
+                    )
+                    .evidence(txt_line)
+                    .advice(
+                        "Optional hardening: serve a policy at \
+                         https://mta-sts.<domain>/.well-known/mta-sts.txt (start with mode: \
+                         testing), publish _mta-sts TXT \"v=STSv1; id=...\", and a TLS-RPT record \
+                         to receive failure reports.",
+                    ),
                 );
             }
             return;
@@ -79,11 +111,18 @@ pub(super) fn check(facts: &Facts, auth: &AuthFacts, out: &mut Vec<Finding>) {
         let host = format!("mta-sts.{domain}");
         if error.kind == FetchErrorKind::DnsFailed {
             out.push(
-                Finding::new(Code::DnsLookupFailed, &host, format!("could not fetch the MTA-STS policy of {domain}: the address lookup of {host} failed"))
-                    .evidence(record_line)
-                    .evidence(format!("policy URL: {}", fetch.url))
-                    .evidence(error.detail.clone())
-                    .advice("Not proof that the policy host is missing; try again later."),
+                Finding::new(
+                    Code::DnsLookupFailed,
+                    &host,
+                    format!(
+                        "could not fetch the MTA-STS policy of {domain}: the address \
+                         lookup of {host} failed"
+                    ),
+                )
+                .evidence(record_line)
+                .evidence(format!("policy URL: {}", fetch.url))
+                .evidence(error.detail.clone())
+                .advice("Not proof that the policy host is missing; try again later."),
             );
             return;
         }
@@ -118,7 +157,12 @@ pub(super) fn check(facts: &Facts, auth: &AuthFacts, out: &mut Vec<Finding>) {
             if let Some(body) = &fetch.body {
                 f = f.evidence(format!("policy: {}", shorten(body)));
             }
-            out.push(f.advice("Serve a policy of CRLF- or LF-separated lines: \"version: STSv1\", \"mode: enforce\" (or testing or none), one \"mx: <host or *.domain>\" line per MX, and \"max_age: <seconds, at most 31557600>\"; then change the id in the _mta-sts TXT record."));
+            out.push(f.advice(
+                "Serve a policy of CRLF- or LF-separated lines: \"version: STSv1\", \
+                 \"mode: enforce\" (or testing or none), one \"mx: <host or *.domain>\" line \
+                 per MX, and \"max_age: <seconds, at most 31557600>\"; then change the id \
+                 in the _mta-sts TXT record.",
+            ));
             return;
         }
         Some(Ok(policy)) => policy,
@@ -135,14 +179,27 @@ pub(super) fn check(facts: &Facts, auth: &AuthFacts, out: &mut Vec<Finding>) {
         let consequence = if policy.mode == StsMode::Enforce {
             "senders that enforce the policy will not deliver there"
         } else {
-            "in testing mode senders still deliver, but report the failure; under enforce they would not deliver there"
+            "in testing mode senders still deliver, but report the failure; under enforce \
+             they would not deliver there"
         };
         out.push(
-            Finding::new(Code::MtastsMxMismatch, &host.host, format!("MX host {} matches none of the mx: patterns of {domain}'s MTA-STS policy ({} mode): {consequence}", host.host, policy.mode))
-                .severity(severity)
-                .evidence(format!("MX {} {}", host.preference, host.host))
-                .evidence(policy_line(policy, &fetch.url))
-                .advice(format!("Add \"mx: {}\" (or a *. pattern covering it) to the policy, change the id in the _mta-sts TXT record, or point the MX at a host the policy lists.", host.host)),
+            Finding::new(
+                Code::MtastsMxMismatch,
+                &host.host,
+                format!(
+                    "MX host {} matches none of the mx: patterns of {domain}'s MTA-STS policy \
+                     ({} mode): {consequence}",
+                    host.host, policy.mode
+                ),
+            )
+            .severity(severity)
+            .evidence(format!("MX {} {}", host.preference, host.host))
+            .evidence(policy_line(policy, &fetch.url))
+            .advice(format!(
+                "Add \"mx: {}\" (or a *. pattern covering it) to the policy, change the id in the \
+                 _mta-sts TXT record, or point the MX at a host the policy lists.",
+                host.host
+            )),
         );
     }
 }
@@ -177,7 +234,9 @@ pub(super) fn adjust(facts: &Facts, auth: &AuthFacts, out: &mut [Finding]) {
             f.severity = Severity::Error;
         }
         f.evidence.push(format!(
-            "MTA-STS: {}'s policy is in enforce mode and covers {} (mx: {pattern}): senders that apply it deliver there only over STARTTLS with a valid, trusted certificate for {}, so they will not deliver to {ip}",
+            "MTA-STS: {}'s policy is in enforce mode and covers {} (mx: {pattern}): senders that \
+             apply it deliver there only over STARTTLS with a valid, trusted certificate for {}, \
+             so they will not deliver to {ip}",
             facts.domain, host.host, host.host
         ));
     }
@@ -250,7 +309,8 @@ fn fetch_summary(kind: FetchErrorKind) -> &'static str {
         FetchErrorKind::Connect => "no connection to the policy host",
         FetchErrorKind::Timeout => "the policy host did not answer in time",
         FetchErrorKind::Certificate => {
-            "its HTTPS certificate is refused (not for this name, not from a trusted CA, or expired)"
+            "its HTTPS certificate is refused (not for this name, not from a \
+             trusted CA, or expired)"
         }
         FetchErrorKind::Tls => "the TLS handshake failed",
         FetchErrorKind::Redirect => "the URL redirects, and senders do not follow redirects",
@@ -263,17 +323,21 @@ fn fetch_summary(kind: FetchErrorKind) -> &'static str {
 
 fn fetch_advice(kind: FetchErrorKind, host: &str) -> String {
     let serve = format!(
-        "Serve the policy at https://{host}/.well-known/mta-sts.txt directly (status 200, Content-Type: text/plain)"
+        "Serve the policy at https://{host}/.well-known/mta-sts.txt directly (status 200, \
+         Content-Type: text/plain)"
     );
     match kind {
         FetchErrorKind::NoAddress | FetchErrorKind::PrivateAddress => format!(
-            "Give {host} a public A/AAAA record pointing at a web server that serves the policy. {serve}; until then senders treat the domain as having no policy."
+            "Give {host} a public A/AAAA record pointing at a web server that serves the policy. \
+             {serve}; until then senders treat the domain as having no policy."
         ),
         FetchErrorKind::Certificate => format!(
-            "Install a current certificate from a public CA whose names include {host} (one for the bare domain or www does not count), and serve the full chain."
+            "Install a current certificate from a public CA whose names include {host} (one for \
+             the bare domain or www does not count), and serve the full chain."
         ),
         FetchErrorKind::Redirect => format!(
-            "{serve}: senders never follow redirects (RFC 8461 §3.3), so a redirect to another host or path makes the policy unreachable."
+            "{serve}: senders never follow redirects (RFC 8461 §3.3), so a redirect to another \
+             host or path makes the policy unreachable."
         ),
         FetchErrorKind::TooLarge => format!("{serve}: a policy is a few lines of text."),
         _ => format!(

@@ -89,9 +89,22 @@ pub(super) fn check(facts: &Facts, policy: &Policy, out: &mut Vec<Finding>) -> V
     for (host, addr) in facts.addresses() {
         let Some(smtp) = &addr.smtp else {
             if let Some(why) = &addr.unfinished {
-                out.push(Finding::new(Code::SmtpIncomplete, addr.ip.to_string(), format!("the conversation with {} ({}) did not finish", addr.ip, host.host))
+                out.push(
+                    Finding::new(
+                        Code::SmtpIncomplete,
+                        addr.ip.to_string(),
+                        format!(
+                            "the conversation with {} ({}) did not finish",
+                            addr.ip, host.host
+                        ),
+                    )
                     .evidence(why.clone())
-                    .advice("The check ran out of time before this server answered everything: it may be very slow (a tarpit) or filtering us. Check again later; the other findings are of what was checked so far."));
+                    .advice(
+                        "The check ran out of time before this server answered everything: it may \
+                         be very slow (a tarpit) or filtering us. Check again later; the other \
+                         findings are of what was checked so far.",
+                    ),
+                );
                 results.push(AddressResult::Inconclusive);
             }
             continue;
@@ -138,9 +151,17 @@ pub(super) fn check(facts: &Facts, policy: &Policy, out: &mut Vec<Finding>) -> V
                 .iter()
                 .any(|f| f.code == Code::TlsLegacyVersion);
         if !smtp.reached_rcpt() && !said_why {
-            out.push(ctx.finding(Code::SmtpIncomplete, format!("the conversation with {} stopped before RCPT TO", ctx.at()))
+            out.push(
+                ctx.finding(
+                    Code::SmtpIncomplete,
+                    format!("the conversation with {} stopped before RCPT TO", ctx.at()),
+                )
                 .evidence_lines(last_lines(smtp))
-                .advice("Nothing specific was refused, but the check did not get far enough to tell whether the server accepts mail for the domain. Check again later."));
+                .advice(
+                    "Nothing specific was refused, but the check did not get far enough to tell \
+                     whether the server accepts mail for the domain. Check again later.",
+                ),
+            );
         }
         results.push(result);
     }
@@ -148,17 +169,41 @@ pub(super) fn check(facts: &Facts, policy: &Policy, out: &mut Vec<Finding>) -> V
     for (family, lines) in blocked_families {
         let egress = facts.vantage.egress(family);
         out.push(
-            Finding::new(Code::ProbeEgressBlocked, THIS_MACHINE, format!("our own outbound port 25 over {} is blocked, so SMTP results over it from here mean nothing", family.as_str()))
-                .evidence_lines(lines)
-                .evidence_lines(egress.into_iter().flat_map(|e| e.canaries.iter()).map(|c| format!("canary {}: {}", c.target, connect_text(&c.outcome))))
-                .advice("Many clouds and ISPs block outbound port 25, and a host firewall (ufw, iptables, nftables) may reject it. Run the check from a host that can reach port 25, or have the block lifted; the target may be fine."),
+            Finding::new(
+                Code::ProbeEgressBlocked,
+                THIS_MACHINE,
+                format!(
+                    "our own outbound port 25 over {} is blocked, so SMTP results over \
+                     it from here mean nothing",
+                    family.as_str()
+                ),
+            )
+            .evidence_lines(lines)
+            .evidence_lines(
+                egress
+                    .into_iter()
+                    .flat_map(|e| e.canaries.iter())
+                    .map(|c| format!("canary {}: {}", c.target, connect_text(&c.outcome))),
+            )
+            .advice(
+                "Many clouds and ISPs block outbound port 25, and a host firewall (ufw, iptables, \
+                 nftables) may reject it. Run the check from a host that can reach port 25, or \
+                 have the block lifted; the target may be fine.",
+            ),
         );
     }
     if !local_errors.is_empty() && !accepted {
         out.push(
-            Finding::new(Code::ProbeEgressBlocked, THIS_MACHINE, "this machine could not open SMTP connections")
-                .evidence_lines(local_errors)
-                .advice("Check the source address setting and this machine's network and firewall; the target was not tested."),
+            Finding::new(
+                Code::ProbeEgressBlocked,
+                THIS_MACHINE,
+                "this machine could not open SMTP connections",
+            )
+            .evidence_lines(local_errors)
+            .advice(
+                "Check the source address setting and this machine's network and firewall; \
+                 the target was not tested.",
+            ),
         );
     }
     if bad_outcome {
@@ -258,16 +303,43 @@ fn address(
             return Outcome::EgressBlocked(connect_failed(connect_text(other)));
         }
         ConnectOutcome::Refused => {
-            out.push(ctx.finding(Code::SmtpRefused, format!("{} refused the connection to port {}: nothing listens there", ctx.at(), smtp.port))
+            out.push(
+                ctx.finding(
+                    Code::SmtpRefused,
+                    format!(
+                        "{} refused the connection to port {}: nothing listens there",
+                        ctx.at(),
+                        smtp.port
+                    ),
+                )
                 .evidence_lines(egress_evidence(facts, family))
-                .advice(format!("Start the mail server, or make it listen on {}:{} (not only on localhost), and check the port forward to it.", ctx.addr.ip, smtp.port)));
+                .advice(format!(
+                    "Start the mail server, or make it listen on {}:{} (not only on localhost), \
+                     and check the port forward to it.",
+                    ctx.addr.ip, smtp.port
+                )),
+            );
             return Outcome::Done(AddressResult::HardFail);
         }
         ConnectOutcome::TimedOut { .. } | ConnectOutcome::Unreachable { .. } => {
-            out.push(ctx.finding(Code::SmtpUnreachable, format!("{} could not be reached on port {}: the connection timed out or had no route", ctx.at(), smtp.port))
+            out.push(
+                ctx.finding(
+                    Code::SmtpUnreachable,
+                    format!(
+                        "{} could not be reached on port {}: the connection \
+                         timed out or had no route",
+                        ctx.at(),
+                        smtp.port
+                    ),
+                )
                 .evidence(connect_text(&smtp.connect))
                 .evidence_lines(egress_evidence(facts, family))
-                .advice("A firewall drops the connection or a port forward is missing. Open TCP port 25 from the Internet to the mail server (and check the provider's network firewall)."));
+                .advice(
+                    "A firewall drops the connection or a port forward is missing. Open \
+                     TCP port 25 from the Internet to the mail server (and check the \
+                     provider's network firewall).",
+                ),
+            );
             return Outcome::Done(AddressResult::HardFail);
         }
         ConnectOutcome::Error { detail } => {
@@ -280,9 +352,26 @@ fn address(
     match &greeting.outcome {
         StepOutcome::Replied { reply } if reply.is_positive() => {
             if greeting.ms >= policy.slow_greeting_ms {
-                out.push(ctx.finding(Code::SmtpSlowGreeting, format!("{} sent its greeting only {:.1} s after the connection was made", ctx.at(), greeting.ms as f64 / 1000.0))
-                    .evidence(format!("greeting {} ms after the TCP connect completed: {}", greeting.ms, reply.one_line()))
-                    .advice("A long greeting delay (greet-pause, tarpit) slows every sender and makes impatient ones give up. Keep it at a few seconds (postscreen's 6 s is fine)."));
+                out.push(
+                    ctx.finding(
+                        Code::SmtpSlowGreeting,
+                        format!(
+                            "{} sent its greeting only {:.1} s after the connection was made",
+                            ctx.at(),
+                            greeting.ms as f64 / 1000.0
+                        ),
+                    )
+                    .evidence(format!(
+                        "greeting {} ms after the TCP connect completed: {}",
+                        greeting.ms,
+                        reply.one_line()
+                    ))
+                    .advice(
+                        "A long greeting delay (greet-pause, tarpit) slows every sender \
+                         and makes impatient ones give up. Keep it at a few seconds \
+                         (postscreen's 6 s is fine).",
+                    ),
+                );
             }
             banner(
                 ctx,
@@ -302,15 +391,40 @@ fn address(
                 out.push(tempfail(ctx, "its greeting", reply.one_line()));
                 return Outcome::Done(AddressResult::Deferred);
             }
-            out.push(ctx.finding(Code::SmtpGreetingRejected, format!("{} refuses every session in its greeting ({})", ctx.at(), reply.code))
+            out.push(
+                ctx.finding(
+                    Code::SmtpGreetingRejected,
+                    format!(
+                        "{} refuses every session in its greeting ({})",
+                        ctx.at(),
+                        reply.code
+                    ),
+                )
                 .evidence(reply.one_line())
-                .advice("The server answers with a permanent error instead of 220: it refuses all clients. Check its client restrictions and logs."));
+                .advice(
+                    "The server answers with a permanent error instead of 220: it refuses all \
+                     clients. Check its client restrictions and logs.",
+                ),
+            );
             return Outcome::Done(AddressResult::HardFail);
         }
         StepOutcome::Closed | StepOutcome::TimedOut | StepOutcome::Broken { .. } => {
-            out.push(ctx.finding(Code::SmtpNoGreeting, format!("{} accepted the connection but sent no greeting", ctx.at()))
-                .evidence(format!("after {} ms: {}", greeting.ms, outcome_text(&greeting.outcome)))
-                .advice("The port is open but no working SMTP server answers: the server is hung or overloaded, something else listens on port 25, or a middlebox swallows the banner."));
+            out.push(
+                ctx.finding(
+                    Code::SmtpNoGreeting,
+                    format!("{} accepted the connection but sent no greeting", ctx.at()),
+                )
+                .evidence(format!(
+                    "after {} ms: {}",
+                    greeting.ms,
+                    outcome_text(&greeting.outcome)
+                ))
+                .advice(
+                    "The port is open but no working SMTP server answers: the server \
+                     is hung or overloaded, something else listens on port 25, or a \
+                     middlebox swallows the banner.",
+                ),
+            );
             return Outcome::Done(AddressResult::HardFail);
         }
     }
@@ -331,17 +445,37 @@ fn banner(
     let first = reply.lines.first().cloned().unwrap_or_default();
     let ip = ctx.addr.ip;
     let advice_name = format!(
-        "Set the server's host name (Postfix `myhostname`, Exim `primary_hostname`) to a public name with an A record pointing to {ip} — ideally its PTR name. The same name is usually used in EHLO when this server sends mail, and receivers refuse unresolvable or non-public HELO names."
+        "Set the server's host name (Postfix `myhostname`, Exim `primary_hostname`) to a public \
+         name with an A record pointing to {ip} — ideally its PTR name. The same name is \
+         usually used in EHLO when this server sends mail, and receivers refuse unresolvable \
+         or non-public HELO names."
     );
     let Some(name) = name else {
         match banner_token(&first) {
-            Some(token) => out.push(ctx.finding(Code::SmtpBannerUnresolvable, format!("{} announces itself as {token}, which is not a public host name", ctx.at()))
+            Some(token) => out.push(
+                ctx.finding(
+                    Code::SmtpBannerUnresolvable,
+                    format!(
+                        "{} announces itself as {token}, which is not a public host name",
+                        ctx.at()
+                    ),
+                )
                 .evidence(format!("greeting: {first}"))
-                .advice(advice_name)),
-            None => out.push(ctx.finding(Code::SmtpBannerUnresolvable, format!("{} does not announce a host name in its greeting", ctx.at()))
+                .advice(advice_name),
+            ),
+            None => out.push(
+                ctx.finding(
+                    Code::SmtpBannerUnresolvable,
+                    format!("{} does not announce a host name in its greeting", ctx.at()),
+                )
                 .severity(Severity::Info)
                 .evidence(format!("greeting: {first}"))
-                .advice(format!("Put the server's public host name first in the 220 line (e.g. `220 {} ESMTP`); some strict senders expect it.", ctx.host.host))),
+                .advice(format!(
+                    "Put the server's public host name first in the 220 line (e.g. \
+                     `220 {} ESMTP`); some strict senders expect it.",
+                    ctx.host.host
+                )),
+            ),
         }
         return;
     };
@@ -376,8 +510,14 @@ fn banner(
         if ptr_confirmed {
             f = f
                 .severity(Severity::Info)
-                .evidence(format!("PTR {ip}: {} (forward-confirmed)", ctx.ptr_names().join(", ")))
-                .advice("A provider's internal node name; receiving works. If this host also sends mail, make its EHLO name the public, forward-confirmed PTR name.");
+                .evidence(format!(
+                    "PTR {ip}: {} (forward-confirmed)",
+                    ctx.ptr_names().join(", ")
+                ))
+                .advice(
+                    "A provider's internal node name; receiving works. If this host also sends \
+                     mail, make its EHLO name the public, forward-confirmed PTR name.",
+                );
         } else {
             f = f.advice(advice_name);
         }
@@ -409,9 +549,20 @@ fn banner(
         // An address the domain's own SPF record authorizes sends its mail, and its greeting
         // name is then its HELO name: receivers check that.
         out.push(match super::spf::sends_evidence(ctx.facts, ip) {
-            Some(sends) => f.severity(Severity::Warning).evidence(sends)
-                .advice(format!("This host sends the domain's mail, usually under its greeting name as HELO name, and receivers check that the HELO name, the PTR of {ip} and that name's A record agree. Make them agree: set the server's host name to the PTR name of {ip}, or change the PTR and A records to the name it uses.")),
-            None => f.advice(format!("Harmless for receiving (pooled servers and large providers do this by design). It matters only if this host also sends mail under that name: then make the greeting name, the PTR of {ip} and that name's A record agree.")),
+            Some(sends) => f
+                .severity(Severity::Warning)
+                .evidence(sends)
+                .advice(format!(
+                    "This host sends the domain's mail, usually under its greeting name as HELO \
+                     name, and receivers check that the HELO name, the PTR of {ip} and that name's \
+                     A record agree. Make them agree: set the server's host name to the PTR name \
+                     of {ip}, or change the PTR and A records to the name it uses."
+                )),
+            None => f.advice(format!(
+                "Harmless for receiving (pooled servers and large providers do this by design). It \
+                 matters only if this host also sends mail under that name: then make the greeting \
+                 name, the PTR of {ip} and that name's A record agree."
+            )),
         });
     }
 }
@@ -468,27 +619,67 @@ fn hello(
             return Some(AddressResult::Deferred);
         }
     }
-    out.push(ctx.finding(Code::SmtpHeloRejected, format!("{} rejected both EHLO and HELO", ctx.at()))
+    out.push(
+        ctx.finding(
+            Code::SmtpHeloRejected,
+            format!("{} rejected both EHLO and HELO", ctx.at()),
+        )
         .evidence_lines(evidence)
-        .advice("The server refuses to start an SMTP session after the greeting, for reasons that are not about our name. Check its HELO restrictions and logs; a server that closes the connection here is broken or blocks by policy."));
+        .advice(
+            "The server refuses to start an SMTP session after the greeting, for reasons that are \
+             not about our name. Check its HELO restrictions and logs; a server that closes the \
+             connection here is broken or blocks by policy.",
+        ),
+    );
     Some(AddressResult::HardFail)
 }
 
 fn starttls(ctx: &Ctx<'_>, out: &mut Vec<Finding>) {
     let smtp = ctx.smtp;
     if !smtp.advertises_starttls() {
-        out.push(ctx.finding(Code::SmtpStarttlsMissing, format!("{} does not offer STARTTLS: mail to it travels unencrypted", ctx.at()))
-            .evidence(format!("extensions: {}", if smtp.extensions.is_empty() { "none (HELO only)".to_owned() } else { smtp.extensions.join(", ") }))
-            .advice("Enable STARTTLS with a certificate for the MX host name (Postfix: smtpd_tls_security_level = may plus smtpd_tls_chain_files). If the banner or extensions look masked (asterisks, XXXXXXXA), a firewall's SMTP inspection is stripping it."));
+        out.push(
+            ctx.finding(
+                Code::SmtpStarttlsMissing,
+                format!(
+                    "{} does not offer STARTTLS: mail to it travels unencrypted",
+                    ctx.at()
+                ),
+            )
+            .evidence(format!(
+                "extensions: {}",
+                if smtp.extensions.is_empty() {
+                    "none (HELO only)".to_owned()
+                } else {
+                    smtp.extensions.join(", ")
+                }
+            ))
+            .advice(
+                "Enable STARTTLS with a certificate for the MX host name (Postfix: \
+                 smtpd_tls_security_level = may plus smtpd_tls_chain_files). If the \
+                 banner or extensions look masked (asterisks, XXXXXXXA), a firewall's SMTP \
+                 inspection is stripping it.",
+            ),
+        );
         return;
     }
     let Some(st) = &smtp.starttls else { return };
     if let Some(legacy) = st.legacy.as_ref().filter(|l| l.legacy_only()) {
         let version = legacy.outcome.as_deref().unwrap_or("an old version");
-        out.push(ctx.finding(Code::TlsLegacyVersion, format!("{} speaks only {version}: modern senders cannot start TLS with it", ctx.at()))
+        out.push(
+            ctx.finding(
+                Code::TlsLegacyVersion,
+                format!(
+                    "{} speaks only {version}: modern senders cannot start TLS with it",
+                    ctx.at()
+                ),
+            )
             .evidence(format!("TLS 1.2/1.3 handshake failed: {}", legacy.trigger))
             .evidence(format!("version probe: the server chose {version}"))
-            .advice("Enable TLS 1.2 and 1.3 on the mail server (TLS 1.0/1.1 are deprecated, RFC 8996); until then senders fall back to unencrypted delivery or defer."));
+            .advice(
+                "Enable TLS 1.2 and 1.3 on the mail server (TLS 1.0/1.1 are deprecated, RFC 8996); \
+                 until then senders fall back to unencrypted delivery or defer.",
+            ),
+        );
         return;
     }
     let command_ok = st.command.reply().is_some_and(|r| r.code == 220);
@@ -516,7 +707,11 @@ fn starttls(ctx: &Ctx<'_>, out: &mut Vec<Finding>) {
                 "reconnected without TLS to finish the check, as opportunistic senders do",
             );
         }
-        out.push(f.advice("Fix the TLS setup (certificate and key files readable, matching, supported key type) or stop advertising STARTTLS; senders that fail the handshake may retry in clear text or defer the mail."));
+        out.push(f.advice(
+            "Fix the TLS setup (certificate and key files readable, matching, supported key \
+             type) or stop advertising STARTTLS; senders that fail the handshake may retry in \
+             clear text or defer the mail.",
+        ));
     }
 }
 
@@ -540,10 +735,22 @@ fn transaction(ctx: &Ctx<'_>, out: &mut Vec<Finding>, identity: &mut Vec<String>
                 out.push(probe_blocked(ctx, "MAIL FROM", reply));
                 return AddressResult::Inconclusive;
             }
-            out.push(ctx.finding(Code::SmtpMailRejected, format!("{} refuses our sender and the null sender <> at MAIL FROM", ctx.at()))
+            out.push(
+                ctx.finding(
+                    Code::SmtpMailRejected,
+                    format!(
+                        "{} refuses our sender and the null sender <> at MAIL FROM",
+                        ctx.at()
+                    ),
+                )
                 .evidence_lines(ours)
                 .evidence(step_text(&retry.mail))
-                .advice("The server refuses MAIL FROM even for the null sender, which RFC 5321 §4.5.5 requires it to accept (bounces use it): it rejects most senders this way. Check its sender restrictions and logs."));
+                .advice(
+                    "The server refuses MAIL FROM even for the null sender, which RFC 5321 §4.5.5 \
+                     requires it to accept (bounces use it): it rejects most senders this way. \
+                     Check its sender restrictions and logs.",
+                ),
+            );
             return AddressResult::HardFail;
         }
     }
@@ -567,24 +774,54 @@ fn transaction(ctx: &Ctx<'_>, out: &mut Vec<Finding>, identity: &mut Vec<String>
                 return AddressResult::Inconclusive;
             }
             if reply.is_permanent() {
-                out.push(ctx.finding(Code::SmtpMailRejected, format!("{} rejected MAIL FROM ({})", ctx.at(), reply.code))
+                out.push(
+                    ctx.finding(
+                        Code::SmtpMailRejected,
+                        format!("{} rejected MAIL FROM ({})", ctx.at(), reply.code),
+                    )
                     .evidence(step_text(mail))
-                    .advice("The server refuses the sender before any recipient is named, for reasons that are not about our address. Check its sender restrictions; if it rejects most senders this way, legitimate mail bounces too."));
+                    .advice(
+                        "The server refuses the sender before any recipient is named, for reasons \
+                         that are not about our address. Check its sender restrictions; if it \
+                         rejects most senders this way, legitimate mail bounces too.",
+                    ),
+                );
                 return AddressResult::HardFail;
             }
             return deferral(ctx, out, mail, reply, about);
         }
         StepOutcome::Closed if smtp.mail_pipelined => {
-            out.push(ctx.finding(Code::SmtpIncomplete, format!("{} closed the connection at MAIL FROM, sent together with RCPT TO", ctx.at()))
+            out.push(
+                ctx.finding(
+                    Code::SmtpIncomplete,
+                    format!(
+                        "{} closed the connection at MAIL FROM, sent together with RCPT TO",
+                        ctx.at()
+                    ),
+                )
                 .evidence(step_text(mail))
-                .advice("A drop after pipelined commands cannot be pinned on MAIL FROM. Check again later."));
+                .advice(
+                    "A drop after pipelined commands cannot be pinned on MAIL \
+                     FROM. Check again later.",
+                ),
+            );
             return AddressResult::Inconclusive;
         }
         StepOutcome::Closed => {
-            out.push(ctx.finding(Code::SmtpDisconnectAfterMail, format!("{} closed the connection right after MAIL FROM", ctx.at()))
+            out.push(
+                ctx.finding(
+                    Code::SmtpDisconnectAfterMail,
+                    format!("{} closed the connection right after MAIL FROM", ctx.at()),
+                )
                 .evidence(step_text(mail))
                 .evidence(our_blocklist_status(ctx.facts))
-                .advice("The seed's rule: a drop after MAIL FROM usually means the SENDING IP is on a blocklist the server uses — here that is our own address, so this says more about us than about the target. Check again from a host with a clean address; if your own mail server's IP is dropped like this, look it up at Spamhaus."));
+                .advice(
+                    "The seed's rule: a drop after MAIL FROM usually means the SENDING IP is on a \
+                     blocklist the server uses — here that is our own address, so this says more \
+                     about us than about the target. Check again from a host with a clean address; \
+                     if your own mail server's IP is dropped like this, look it up at Spamhaus.",
+                ),
+            );
             return AddressResult::Inconclusive;
         }
         StepOutcome::TimedOut | StepOutcome::Broken { .. } => {
@@ -602,15 +839,42 @@ fn transaction(ctx: &Ctx<'_>, out: &mut Vec<Finding>, identity: &mut Vec<String>
             let about = classify(reply, Stage::Rcpt, &ctx.us);
             match about {
                 About::Relay => {
-                    out.push(ctx.finding(Code::SmtpRelayDenied, format!("{} does not accept mail for {} (relay denied)", ctx.at(), smtp.rcpt_domain))
+                    out.push(
+                        ctx.finding(
+                            Code::SmtpRelayDenied,
+                            format!(
+                                "{} does not accept mail for {} (relay denied)",
+                                ctx.at(),
+                                smtp.rcpt_domain
+                            ),
+                        )
                         .evidence(step_text(rcpt))
-                        .advice(format!("This server is not configured as a destination for {}: add the domain to its accepted/virtual domains (Postfix mydestination or virtual_mailbox_domains, Exim local_domains, Exchange accepted domains), or fix the MX record if it points at the wrong server. A 4xx here only delays the bounce. Never open relaying to fix this.", smtp.rcpt_domain)));
+                        .advice(format!(
+                            "This server is not configured as a destination for {}: add the \
+                             domain to its accepted/virtual domains (Postfix mydestination or \
+                             virtual_mailbox_domains, Exim local_domains, Exchange accepted \
+                             domains), or fix the MX record if it points at the wrong server. A \
+                             4xx here only delays the bounce. Never open relaying to fix this.",
+                            smtp.rcpt_domain
+                        )),
+                    );
                     AddressResult::HardFail
                 }
                 About::Mailbox if reply.is_permanent() => {
-                    out.push(ctx.finding(Code::SmtpNoPostmaster, format!("{} has no {postmaster}", ctx.at()))
+                    out.push(
+                        ctx.finding(
+                            Code::SmtpNoPostmaster,
+                            format!("{} has no {postmaster}", ctx.at()),
+                        )
                         .evidence(step_text(rcpt))
-                        .advice(format!("The domain is hosted here, but RFC 5321 §4.5.1 requires every mail domain to accept postmaster. Create postmaster@{} (or an alias to an administrator); in Exchange Online, add it as an alias of a mailbox or group.", smtp.rcpt_domain)));
+                        .advice(format!(
+                            "The domain is hosted here, but RFC 5321 §4.5.1 requires every \
+                             mail domain to accept postmaster. Create postmaster@{} (or an \
+                             alias to an administrator); in Exchange Online, add it as an \
+                             alias of a mailbox or group.",
+                            smtp.rcpt_domain
+                        )),
+                    );
                     AddressResult::Accepted
                 }
                 About::OurSender | About::OurHelo | About::OurClient => {
@@ -625,18 +889,39 @@ fn transaction(ctx: &Ctx<'_>, out: &mut Vec<Finding>, identity: &mut Vec<String>
                     AddressResult::Inconclusive
                 }
                 _ if reply.is_permanent() => {
-                    out.push(ctx.finding(Code::SmtpRcptRejected, format!("{} rejected {postmaster}", ctx.at()))
+                    out.push(
+                        ctx.finding(
+                            Code::SmtpRcptRejected,
+                            format!("{} rejected {postmaster}", ctx.at()),
+                        )
                         .evidence(step_text(rcpt))
-                        .advice(format!("The server refuses mail for {}: the domain is not served or routed here. Add it to the server's domains, or point the MX record at the server that hosts the domain.", smtp.rcpt_domain)));
+                        .advice(format!(
+                            "The server refuses mail for {}: the domain is not served or routed \
+                             here. Add it to the server's domains, or point the MX record at the \
+                             server that hosts the domain.",
+                            smtp.rcpt_domain
+                        )),
+                    );
                     AddressResult::HardFail
                 }
                 _ => deferral(ctx, out, rcpt, reply, about),
             }
         }
         StepOutcome::Closed => {
-            out.push(ctx.finding(Code::SmtpRcptRejected, format!("{} closed the connection after RCPT TO:<{postmaster}>", ctx.at()))
+            out.push(
+                ctx.finding(
+                    Code::SmtpRcptRejected,
+                    format!(
+                        "{} closed the connection after RCPT TO:<{postmaster}>",
+                        ctx.at()
+                    ),
+                )
                 .evidence(step_text(rcpt))
-                .advice("The server drops the session when asked for postmaster; check its recipient restrictions and logs."));
+                .advice(
+                    "The server drops the session when asked for postmaster; check its \
+                     recipient restrictions and logs.",
+                ),
+            );
             AddressResult::HardFail
         }
         StepOutcome::TimedOut | StepOutcome::Broken { .. } => {
@@ -647,10 +932,23 @@ fn transaction(ctx: &Ctx<'_>, out: &mut Vec<Finding>, identity: &mut Vec<String>
     if let Some(relay) = &smtp.relay_test
         && relay.accepted()
     {
-        out.push(ctx.finding(Code::SmtpOpenRelay, format!("{} is an OPEN RELAY: it accepted a recipient in an outside domain", ctx.at()))
-                .evidence(step_text(relay))
-                .evidence("accepted at RCPT TO only; no DATA was sent")
-                .advice("Close it now: accept mail only for your own domains, and relay for others only after authentication (Postfix: smtpd_relay_restrictions = permit_mynetworks, permit_sasl_authenticated, reject_unauth_destination). Open relays are abused for spam within hours and end up on every blocklist."));
+        out.push(
+            ctx.finding(
+                Code::SmtpOpenRelay,
+                format!(
+                    "{} is an OPEN RELAY: it accepted a recipient in an outside domain",
+                    ctx.at()
+                ),
+            )
+            .evidence(step_text(relay))
+            .evidence("accepted at RCPT TO only; no DATA was sent")
+            .advice(
+                "Close it now: accept mail only for your own domains, and relay for others only \
+                 after authentication (Postfix: smtpd_relay_restrictions = permit_mynetworks, \
+                 permit_sasl_authenticated, reject_unauth_destination). Open relays are abused for \
+                 spam within hours and end up on every blocklist.",
+            ),
+        );
     }
     result
 }
@@ -664,9 +962,23 @@ fn deferral(
     about: About,
 ) -> AddressResult {
     if about == About::Greylisting {
-        out.push(ctx.finding(Code::SmtpGreylisted, format!("{} deferred {} with greylisting ({})", ctx.at(), verb(&step.command), reply.code))
+        out.push(
+            ctx.finding(
+                Code::SmtpGreylisted,
+                format!(
+                    "{} deferred {} with greylisting ({})",
+                    ctx.at(),
+                    verb(&step.command),
+                    reply.code
+                ),
+            )
             .evidence(step_text(step))
-            .advice("Greylisting: the server defers first-time senders and accepts them when they retry minutes later, as every real mail server does. Acceptance could not be confirmed in one check; it is normal, not a fault."));
+            .advice(
+                "Greylisting: the server defers first-time senders and accepts them when they \
+                 retry minutes later, as every real mail server does. Acceptance could not be \
+                 confirmed in one check; it is normal, not a fault.",
+            ),
+        );
         return AddressResult::Inconclusive;
     }
     out.push(tempfail(ctx, &verb(&step.command), step_text(step)));
@@ -674,9 +986,16 @@ fn deferral(
 }
 
 fn tempfail(ctx: &Ctx<'_>, stage: &str, evidence: String) -> Finding {
-    ctx.finding(Code::SmtpTempfail, format!("{} answered {stage} with a temporary failure", ctx.at()))
-        .evidence(evidence)
-        .advice("A 4xx means \"try again later\": too many connections, a rate limit, a local error or full storage. Real senders retry; if it persists for hours, mail is delayed and then bounces. Check the server's logs, limits and disk space.")
+    ctx.finding(
+        Code::SmtpTempfail,
+        format!("{} answered {stage} with a temporary failure", ctx.at()),
+    )
+    .evidence(evidence)
+    .advice(
+        "A 4xx means \"try again later\": too many connections, a rate limit, a local error or \
+         full storage. Real senders retry; if it persists for hours, mail is delayed and then \
+         bounces. Check the server's logs, limits and disk space.",
+    )
 }
 
 fn probe_blocked(ctx: &Ctx<'_>, stage: &str, reply: &Reply) -> Finding {
@@ -703,7 +1022,12 @@ fn probe_blocked(ctx: &Ctx<'_>, stage: &str, reply: &Reply) -> Finding {
             "first attempt: {seen}; retried once after a back-off"
         ));
     }
-    f.advice("The refusal names our own address, client, sender or HELO name (a blocklist listing, missing reverse DNS, a sender the server cannot verify). It says nothing about the target; check again from a host with a clean, properly named address and a real sender address.")
+    f.advice(
+        "The refusal names our own address, client, sender or HELO name (a blocklist \
+         listing, missing reverse DNS, a sender the server cannot verify). It says nothing \
+         about the target; check again from a host with a clean, properly named address \
+         and a real sender address.",
+    )
 }
 
 /// Evidence of the egress check for a family, when it was made and found port 25 open.
@@ -720,7 +1044,8 @@ fn egress_evidence(facts: &Facts, family: Family) -> Vec<String> {
                 .map(|c| c.target.as_str())
                 .collect();
             vec![format!(
-                "our outbound port 25 over {} works (canary {} answered), so this is the target's side",
+                "our outbound port 25 over {} works (canary {} answered), so \
+                 this is the target's side",
                 family.as_str(),
                 open.join(", ")
             )]
@@ -733,7 +1058,8 @@ fn our_blocklist_status(facts: &Facts) -> String {
     use crate::dnsbl::{DnsblStatus, classify as classify_dnsbl};
     let v = &facts.vantage;
     if v.public_ips.is_empty() {
-        return "our public address is not known (configure it, or it is learned from servers that echo it in EHLO), so its blocklist status is unknown".to_owned();
+        return "our public address is not known (configure it, or it is learned from servers that \
+                echo it in EHLO), so its blocklist status is unknown".to_owned();
     }
     let parts: Vec<String> = v
         .public_ips
@@ -852,14 +1178,27 @@ fn identity_finding(facts: &Facts, evidence: Vec<String>) -> Finding {
     } else {
         v.mail_from.clone()
     };
-    Finding::new(Code::ProbeIdentity, THIS_MACHINE, "receivers may refuse us for who we are: our EHLO name, sender or address, not the target's fault")
-        .evidence_lines(evidence)
-        .evidence(format!(
-            "our EHLO name: {}; sender: {sender}; public address: {}",
-            v.helo_name,
-            if public.is_empty() { "unknown".to_owned() } else { public.join(", ") }
-        ))
-        .advice("Give the prober a good identity: an EHLO name that resolves to its public address and is that address's forward-confirmed PTR name, and a real sender address in a domain that receives mail. Until then, refusals of our sender or name say nothing about the target.")
+    Finding::new(
+        Code::ProbeIdentity,
+        THIS_MACHINE,
+        "receivers may refuse us for who we are: our EHLO name, sender or address, \
+         not the target's fault",
+    )
+    .evidence_lines(evidence)
+    .evidence(format!(
+        "our EHLO name: {}; sender: {sender}; public address: {}",
+        v.helo_name,
+        if public.is_empty() {
+            "unknown".to_owned()
+        } else {
+            public.join(", ")
+        }
+    ))
+    .advice(
+        "Give the prober a good identity: an EHLO name that resolves to its public address and \
+         is that address's forward-confirmed PTR name, and a real sender address in a domain that \
+         receives mail. Until then, refusals of our sender or name say nothing about the target.",
+    )
 }
 
 /// `probe.listed`: our public address on an abuse blocklist.
@@ -890,9 +1229,17 @@ pub(super) fn our_listings(
         }
     }
     (!lines.is_empty()).then(|| {
-        Finding::new(Code::ProbeListed, THIS_MACHINE, "our public address is on an abuse blocklist: receivers that drop or refuse us may do it for that reason")
-            .evidence_lines(lines)
-            .advice("Check from an address that is not listed, or have this one delisted (find out why it was listed first). Refusals and drops seen from here may be about us.")
+        Finding::new(
+            Code::ProbeListed,
+            THIS_MACHINE,
+            "our public address is on an abuse blocklist: receivers that drop or refuse us \
+             may do it for that reason",
+        )
+        .evidence_lines(lines)
+        .advice(
+            "Check from an address that is not listed, or have this one delisted (find out why it \
+             was listed first). Refusals and drops seen from here may be about us.",
+        )
     })
 }
 

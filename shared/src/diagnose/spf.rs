@@ -44,7 +44,8 @@ pub(super) fn check(facts: &Facts, auth: &AuthFacts, out: &mut Vec<Finding>) {
                     Code::SpfMultiple,
                     domain,
                     format!(
-                        "{domain} publishes {} SPF records: receivers treat that as a permanent error",
+                        "{domain} publishes {} SPF records: receivers treat \
+                         that as a permanent error",
                         root.records.len()
                     ),
                 )
@@ -55,7 +56,10 @@ pub(super) fn check(facts: &Facts, auth: &AuthFacts, out: &mut Vec<Finding>) {
                         .map(|(i, r)| format!("TXT {domain} #{}: {r}", i + 1)),
                 )
                 .advice(format!(
-                    "With two or more `v=spf1` records SPF fails (permerror) for all mail from {domain}. Merge them into one TXT record — one `v=spf1`, every mechanism of both, one `all` at the end (e.g. `v=spf1 mx include:<provider> -all`) — and delete the others."
+                    "With two or more `v=spf1` records SPF fails (permerror) for all mail from \
+                     {domain}. Merge them into one TXT record — one `v=spf1`, every mechanism \
+                     of both, one `all` at the end (e.g. `v=spf1 mx include:<provider> -all`) \
+                     — and delete the others."
                 )),
             );
             return;
@@ -114,7 +118,10 @@ pub(super) fn check(facts: &Facts, auth: &AuthFacts, out: &mut Vec<Finding>) {
             Finding::new(
                 Code::SpfInvalid,
                 domain,
-                format!("the SPF record of {domain} ends in a permanent error for senders it does not list"),
+                format!(
+                    "the SPF record of {domain} ends in a permanent error for \
+                     senders it does not list"
+                ),
             )
             .evidence(format!("TXT {domain}: {}", root.records.join(" | ")))
             .evidence(format!(
@@ -122,7 +129,10 @@ pub(super) fn check(facts: &Facts, auth: &AuthFacts, out: &mut Vec<Finding>) {
                 u.ip,
                 u.reason.as_deref().unwrap_or("no reason given")
             ))
-            .advice("Receivers treat a permanent error like a failure (and DMARC may reject the mail). Fix the term the evidence names."),
+            .advice(
+                "Receivers treat a permanent error like a failure (and DMARC may reject the mail). \
+                 Fix the term the evidence names.",
+            ),
         );
     }
     permissive(domain, spf, out);
@@ -157,7 +167,8 @@ pub(super) fn sends_for_domain(facts: &Facts, ip: IpAddr) -> bool {
 pub(super) fn sends_evidence(facts: &Facts, ip: IpAddr) -> Option<String> {
     sending_term(facts, ip).map(|term| {
         format!(
-            "the SPF record of {} authorizes {ip} directly (`{term}`): this address sends the domain's mail",
+            "the SPF record of {} authorizes {ip} directly (`{term}`): this address \
+             sends the domain's mail",
             facts.domain
         )
     })
@@ -178,11 +189,17 @@ fn missing(facts: &Facts, root: &PolicyNode) -> Finding {
     };
     let advice = if null_mx {
         format!(
-            "{domain} receives no mail (null MX); say that it sends none either: publish the TXT record `v=spf1 -all` at {domain}, so receivers refuse mail forged in its name."
+            "{domain} receives no mail (null MX); say that it sends none either: publish the TXT \
+             record `v=spf1 -all` at {domain}, so receivers refuse mail forged in its name."
         )
     } else {
         format!(
-            "Without SPF, receivers cannot tell your servers from forgers, and large providers (Gmail, Microsoft, Yahoo) junk or refuse such mail. Publish one TXT record at {domain} that lists the servers sending its mail: `v=spf1 mx -all` when the MX hosts send it; add `include:` with your mail provider's SPF domain (its documentation names it) or `ip4:`/`ip6:` for other senders. `-all` says everything else fails (use `~all` while testing). A domain that sends no mail publishes `v=spf1 -all`."
+            "Without SPF, receivers cannot tell your servers from forgers, and large providers \
+             (Gmail, Microsoft, Yahoo) junk or refuse such mail. Publish one TXT record at \
+             {domain} that lists the servers sending its mail: `v=spf1 mx -all` when the MX hosts \
+             send it; add `include:` with your mail provider's SPF domain (its documentation names \
+             it) or `ip4:`/`ip6:` for other senders. `-all` says everything else fails (use `~all` \
+             while testing). A domain that sends no mail publishes `v=spf1 -all`."
         )
     };
     Finding::new(
@@ -213,7 +230,11 @@ fn invalid_syntax(domain: &str, node: &PolicyNode) -> Finding {
         f = f.evidence(format!("it breaks {at}: {}", e.kind));
     }
     f.advice(format!(
-        "A record that does not parse makes SPF fail (permerror) for all mail from {domain}. Fix the term named above. The record is `v=spf1`, then mechanisms (`a`, `mx`, `ip4:`, `ip6:`, `include:`, `exists:`, each with an optional `+ - ~ ?` in front) and modifiers (`redirect=`, `exp=`, at most once each), separated by single spaces; e.g. `v=spf1 mx ip4:192.0.2.0/24 include:_spf.provider.example -all`."
+        "A record that does not parse makes SPF fail (permerror) for all mail from {domain}. \
+         Fix the term named above. The record is `v=spf1`, then mechanisms (`a`, `mx`, \
+         `ip4:`, `ip6:`, `include:`, `exists:`, each with an optional `+ - ~ ?` in front) and \
+         modifiers (`redirect=`, `exp=`, at most once each), separated by single spaces; e.g. \
+         `v=spf1 mx ip4:192.0.2.0/24 include:_spf.provider.example -all`."
     ))
 }
 
@@ -244,7 +265,8 @@ fn broken_tree(domain: &str, spf: &SpfFacts, broken: &[&PolicyNode]) -> Finding 
         Code::SpfInvalid,
         domain,
         format!(
-            "the SPF record of {domain} reaches `{term}`, and {} {}: receivers get a permanent error",
+            "the SPF record of {domain} reaches `{term}`, and {} {}: receivers \
+             get a permanent error",
             first.domain,
             node_problem(first)
         ),
@@ -259,7 +281,10 @@ fn broken_tree(domain: &str, spf: &SpfFacts, broken: &[&PolicyNode]) -> Finding 
     }))
     .evidence_lines(tree_lines(spf))
     .advice(format!(
-        "Every `include:` and `redirect=` must name a domain that publishes exactly one valid SPF record; otherwise SPF fails (permerror) for senders that reach it. Correct the name (a typo, or a provider that moved its record: its documentation gives the current one) or remove the term from the record of {domain}."
+        "Every `include:` and `redirect=` must name a domain that publishes exactly one valid SPF \
+         record; otherwise SPF fails (permerror) for senders that reach it. Correct the name (a \
+         typo, or a provider that moved its record: its documentation gives the current one) or \
+         remove the term from the record of {domain}."
     ))
 }
 
@@ -282,7 +307,11 @@ fn lookup_failed(domain: &str, failed: &[&PolicyNode], unlisted: Option<&SpfIpCh
             u.reason.as_deref().unwrap_or("no reason given")
         ));
     }
-    f.advice("While SPF cannot be evaluated receivers defer the mail (temperror) or judge it without SPF. If the failing name is in your zone, check that all its name servers answer; if it belongs to a provider you include, check the name in your record; then check again later.")
+    f.advice(
+        "While SPF cannot be evaluated receivers defer the mail (temperror) or judge it without \
+         SPF. If the failing name is in your zone, check that all its name servers answer; if it \
+         belongs to a provider you include, check the name in your record; then check again later.",
+    )
 }
 
 fn too_many_lookups(
@@ -295,23 +324,27 @@ fn too_many_lookups(
     let at_least = if count.complete { "" } else { "at least " };
     let summary = if terms {
         format!(
-            "the SPF record of {domain} needs {at_least}{} DNS lookups, more than the {} receivers allow",
+            "the SPF record of {domain} needs {at_least}{} DNS lookups, more than \
+             the {} receivers allow",
             count.total, count.limit
         )
     } else {
         format!(
-            "the SPF record of {domain} makes more than {MAX_VOID_LOOKUPS} lookups of names that do not exist or have no records"
+            "the SPF record of {domain} makes more than {MAX_VOID_LOOKUPS} lookups of names that \
+             do not exist or have no records"
         )
     };
     let mut f = Finding::new(Code::SpfTooManyLookups, domain, summary).evidence(format!(
-        "{at_least}{} DNS-querying terms (include, a, mx, ptr, exists, redirect) over the whole tree, as a receiver reaches them for a sender listed late or not at all; the limit is {}",
+        "{at_least}{} DNS-querying terms (include, a, mx, ptr, exists, redirect) over the whole \
+         tree, as a receiver reaches them for a sender listed late or not at all; the limit is {}",
         count.total, count.limit
     ));
     if let Some(u) = unlisted
         && u.void_lookups > MAX_VOID_LOOKUPS
     {
         f = f.evidence(format!(
-            "void lookups (NXDOMAIN or no records) for a sender no record lists: {}; the limit is {MAX_VOID_LOOKUPS}{}",
+            "void lookups (NXDOMAIN or no records) for a sender no record lists: {}; the \
+             limit is {MAX_VOID_LOOKUPS}{}",
             u.void_lookups,
             u.reason
                 .as_deref()
@@ -320,7 +353,13 @@ fn too_many_lookups(
         ));
     }
     f.evidence_lines(tree_lines(spf)).advice(format!(
-        "Receivers stop with a permanent error (permerror) at the 11th DNS-querying term or the 3rd lookup that finds nothing, so SPF fails for every sender not matched before that point. Shorten the tree of {domain}: remove includes of services you no longer use and terms naming hosts that no longer exist; replace `a` and `mx` by the `ip4:`/`ip6:` addresses they stand for; flatten an include by writing the provider's published `ip4:`/`ip6:` ranges in place of it (and keep them up to date); or send one service's mail from a subdomain with its own record."
+        "Receivers stop with a permanent error (permerror) at the 11th DNS-querying term or the \
+         3rd lookup that finds nothing, so SPF fails for every sender not matched before that \
+         point. Shorten the tree of {domain}: remove includes of services you no longer use \
+         and terms naming hosts that no longer exist; replace `a` and `mx` by the `ip4:`/`ip6:` \
+         addresses they stand for; flatten an include by writing the provider's published \
+         `ip4:`/`ip6:` ranges in place of it (and keep them up to date); or send one service's \
+         mail from a subdomain with its own record."
     ))
 }
 
@@ -395,7 +434,8 @@ fn permissive(domain: &str, spf: &SpfFacts, out: &mut Vec<Finding>) {
             ),
             Some((term, Qualifier::Neutral)) => (
                 format!(
-                    "the SPF record of {domain} ends with `{}`: servers it does not list are neutral",
+                    "the SPF record of {domain} ends with `{}`: servers it \
+                     does not list are neutral",
                     term.text
                 ),
                 format!(
@@ -414,8 +454,13 @@ fn permissive(domain: &str, spf: &SpfFacts, out: &mut Vec<Finding>) {
                     }
                 }
                 (
-                    format!("the SPF record of {domain} has no `all`: servers it does not list are neutral"),
-                    "Without `all` (or `redirect=`) a server the record does not list gets `neutral`, so forged mail is not failed.".to_owned(),
+                    format!(
+                        "the SPF record of {domain} has no `all`: servers it \
+                         does not list are neutral"
+                    ),
+                    "Without `all` (or `redirect=`) a server the record does not list gets \
+                     `neutral`, so forged mail is not failed."
+                        .to_owned(),
                 )
             }
         };
@@ -423,7 +468,9 @@ fn permissive(domain: &str, spf: &SpfFacts, out: &mut Vec<Finding>) {
             Finding::new(Code::SpfPermissive, domain, summary)
                 .evidence(evidence)
                 .advice(format!(
-                    "{why} End the record with `-all` (mail from servers not listed fails SPF) or `~all` (softfail, while you make sure every sending service is listed), e.g. `v=spf1 mx -all`."
+                    "{why} End the record with `-all` (mail from servers not listed fails \
+                     SPF) or `~all` (softfail, while you make sure every sending service is \
+                     listed), e.g. `v=spf1 mx -all`."
                 )),
         );
         return;
@@ -455,6 +502,10 @@ fn ptr_used(domain: &str, nodes: &[&PolicyNode], out: &mut Vec<Finding>) {
             format!("the SPF record of {domain} uses the deprecated `ptr` mechanism"),
         )
         .evidence_lines(found)
-        .advice("`ptr` is slow and unreliable, RFC 7208 §5.5 says not to use it, and some receivers skip it, so the servers it stands for may fail SPF there. List those servers with `ip4:`/`ip6:` (or `a:` their host name) instead."),
+        .advice(
+            "`ptr` is slow and unreliable, RFC 7208 §5.5 says not to use it, and some receivers \
+             skip it, so the servers it stands for may fail SPF there. List those servers with \
+             `ip4:`/`ip6:` (or `a:` their host name) instead.",
+        ),
     );
 }

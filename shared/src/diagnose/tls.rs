@@ -26,25 +26,64 @@ pub(super) fn check(facts: &Facts, policy: &Policy, out: &mut Vec<Finding>) {
         let mut expired = false;
         for problem in &tls.problems {
             let finding = match problem {
-                CertProblem::Untrusted { detail } => Finding::new(Code::TlsCertUntrusted, &subject, format!("the certificate of {} is not signed by a trusted authority", host.host))
-                    .evidence(cert_line.clone())
-                    .evidence(format!("verifier: {detail}"))
-                    .advice("Use a certificate from a public CA (e.g. Let's Encrypt) and serve the full chain (leaf plus intermediates). Opportunistic senders still deliver, but MTA-STS/DANE-enforcing senders will not."),
+                CertProblem::Untrusted { detail } => Finding::new(
+                    Code::TlsCertUntrusted,
+                    &subject,
+                    format!(
+                        "the certificate of {} is not signed by a trusted authority",
+                        host.host
+                    ),
+                )
+                .evidence(cert_line.clone())
+                .evidence(format!("verifier: {detail}"))
+                .advice(
+                    "Use a certificate from a public CA (e.g. Let's Encrypt) and serve the full \
+                     chain (leaf plus intermediates). Opportunistic senders still deliver, but \
+                     MTA-STS/DANE-enforcing senders will not.",
+                ),
                 CertProblem::Expired { detail } => {
                     expired = true;
-                    Finding::new(Code::TlsCertExpired, &subject, format!("the certificate of {} is expired or not yet valid", host.host))
-                        .evidence(cert_line.clone())
-                        .evidence(format!("verifier: {detail}"))
-                        .advice("Renew the certificate and reload the mail server; check that automatic renewal also reloads it.")
-                }
-                CertProblem::NameMismatch { expected, presented } => Finding::new(Code::TlsCertNameMismatch, &subject, format!("the certificate does not cover the MX host name {expected}"))
-                    .evidence(format!("expected {expected}; certificate names: [{}]", presented.join(", ")))
-                    .evidence(cert_line.clone())
-                    .advice(format!("Issue a certificate that includes {expected} (the name in the MX record), or point the MX at a name the certificate covers. MTA-STS-enforcing senders check this name.")),
-                CertProblem::Other { detail } => Finding::new(Code::TlsCertUntrusted, &subject, format!("the certificate of {} could not be verified", host.host))
+                    Finding::new(
+                        Code::TlsCertExpired,
+                        &subject,
+                        format!(
+                            "the certificate of {} is expired or not yet valid",
+                            host.host
+                        ),
+                    )
                     .evidence(cert_line.clone())
                     .evidence(format!("verifier: {detail}"))
-                    .advice("Serve a valid certificate chain from a public CA."),
+                    .advice(
+                        "Renew the certificate and reload the mail server; check that automatic \
+                         renewal also reloads it.",
+                    )
+                }
+                CertProblem::NameMismatch {
+                    expected,
+                    presented,
+                } => Finding::new(
+                    Code::TlsCertNameMismatch,
+                    &subject,
+                    format!("the certificate does not cover the MX host name {expected}"),
+                )
+                .evidence(format!(
+                    "expected {expected}; certificate names: [{}]",
+                    presented.join(", ")
+                ))
+                .evidence(cert_line.clone())
+                .advice(format!(
+                    "Issue a certificate that includes {expected} (the name in the MX record), \
+                     or point the MX at a name the certificate covers. MTA-STS-enforcing \
+                     senders check this name."
+                )),
+                CertProblem::Other { detail } => Finding::new(
+                    Code::TlsCertUntrusted,
+                    &subject,
+                    format!("the certificate of {} could not be verified", host.host),
+                )
+                .evidence(cert_line.clone())
+                .evidence(format!("verifier: {detail}"))
+                .advice("Serve a valid certificate chain from a public CA."),
             };
             out.push(finding);
         }
@@ -52,10 +91,21 @@ pub(super) fn check(facts: &Facts, policy: &Policy, out: &mut Vec<Finding>) {
             let left = leaf.not_after - facts.observed_at;
             if left >= 0 && left < i64::from(policy.cert_expiring_days) * 86_400 {
                 out.push(
-                        Finding::new(Code::TlsCertExpiring, &subject, format!("the certificate of {} expires in {} day(s)", host.host, left / 86_400))
-                            .evidence(cert_line.clone())
-                            .advice("Renew it now, and check that automatic renewal works and reloads the mail server."),
-                    );
+                    Finding::new(
+                        Code::TlsCertExpiring,
+                        &subject,
+                        format!(
+                            "the certificate of {} expires in {} day(s)",
+                            host.host,
+                            left / 86_400
+                        ),
+                    )
+                    .evidence(cert_line.clone())
+                    .advice(
+                        "Renew it now, and check that automatic renewal works and \
+                         reloads the mail server.",
+                    ),
+                );
             }
         }
         if matches!(
@@ -63,9 +113,16 @@ pub(super) fn check(facts: &Facts, policy: &Policy, out: &mut Vec<Finding>) {
             "SSLv3" | "TLSv1.0" | "TLSv1.1" | "TLSv1"
         ) {
             out.push(
-                Finding::new(Code::TlsLegacyVersion, &subject, format!("{} negotiated only {}", host.host, tls.version))
-                    .evidence(format!("negotiated {} with {}", tls.version, tls.cipher))
-                    .advice("Enable TLS 1.2 and 1.3 on the mail server; TLS 1.0/1.1 are deprecated (RFC 8996)."),
+                Finding::new(
+                    Code::TlsLegacyVersion,
+                    &subject,
+                    format!("{} negotiated only {}", host.host, tls.version),
+                )
+                .evidence(format!("negotiated {} with {}", tls.version, tls.cipher))
+                .advice(
+                    "Enable TLS 1.2 and 1.3 on the mail server; TLS 1.0/1.1 are \
+                     deprecated (RFC 8996).",
+                ),
             );
         }
     }

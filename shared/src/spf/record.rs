@@ -828,14 +828,14 @@ mod tests {
 
     #[test]
     fn modifiers() {
-        let r = ok(
-            "v=spf1 mx REDIRECT=_spf.example.com exp=explain.%{d} moo.cow-far_out=man:dog/cat default=+",
-        );
+        let r = ok("v=spf1 mx REDIRECT=_spf.example.com exp=explain.%{d} \
+                    moo.cow-far_out=man:dog/cat default=+");
         assert_eq!(r.redirect().unwrap().1.to_string(), "_spf.example.com");
         assert_eq!(r.explanation().unwrap().to_string(), "explain.%{d}");
         assert!(matches!(
             &r.terms[3].kind,
-            TermKind::Modifier(Modifier::Unknown { name, value }) if name == "moo.cow-far_out" && value.as_str() == "man:dog/cat"
+            TermKind::Modifier(Modifier::Unknown { name, value })
+                if name == "moo.cow-far_out" && value.as_str() == "man:dog/cat"
         ));
         assert!(!r.has_all());
         assert_eq!(r.reached_dns_terms(), 2);
@@ -851,17 +851,24 @@ mod tests {
     #[test]
     fn domains_with_odd_characters_and_cidr() {
         let m = mechanisms(
-            "v=spf1 a:foo:bar/baz.example.com mx:foo.example.com/24 a:%{d}/24//64 a:foo.example.xn--zckzah",
+            "v=spf1 a:foo:bar/baz.example.com mx:foo.example.com/24 a:%{d}/24//64 \
+             a:foo.example.xn--zckzah",
         );
-        assert!(
-            matches!(&m[0].1, Mechanism::A { domain: Some(d), cidr } if d.to_string() == "foo:bar/baz.example.com" && *cidr == DualCidr::default())
-        );
-        assert!(
-            matches!(&m[1].1, Mechanism::Mx { domain: Some(d), cidr } if d.to_string() == "foo.example.com" && cidr.v4 == 24)
-        );
-        assert!(
-            matches!(&m[2].1, Mechanism::A { domain: Some(d), cidr } if d.to_string() == "%{d}" && *cidr == DualCidr { v4: 24, v6: 64 })
-        );
+        assert!(matches!(
+            &m[0].1,
+            Mechanism::A { domain: Some(d), cidr }
+                if d.to_string() == "foo:bar/baz.example.com" && *cidr == DualCidr::default()
+        ));
+        assert!(matches!(
+            &m[1].1,
+            Mechanism::Mx { domain: Some(d), cidr }
+                if d.to_string() == "foo.example.com" && cidr.v4 == 24
+        ));
+        assert!(matches!(
+            &m[2].1,
+            Mechanism::A { domain: Some(d), cidr }
+                if d.to_string() == "%{d}" && *cidr == DualCidr { v4: 24, v6: 64 }
+        ));
         assert!(matches!(
             &m[3].1,
             Mechanism::A {
