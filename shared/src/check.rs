@@ -555,9 +555,7 @@ impl Checker {
             }
         }));
         let helo = async {
-            let looks_like_name =
-                helo_name.contains('.') && helo_name.parse::<std::net::IpAddr>().is_err();
-            if looks_like_name {
+            if crate::identity::worth_resolving(&helo_name) {
                 Some(st.mx.host_addresses(&helo_name).await.lookups)
             } else {
                 None

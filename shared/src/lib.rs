@@ -24,7 +24,10 @@
 //!   front-ends that explain a result step by step.
 //! - [`diagnose`](mod@diagnose): the pure diagnosis, one module per area (DNS/MX, rDNS, SMTP, TLS,
 //!   blocklists, verdict).
-//! - [`dnsbl`]: the blocklist catalogue and the pure classification of answers.
+//! - [`dnsbl`]: the blocklist catalogue and the pure classification of answers (also what a
+//!   listing means for the mail an address sends).
+//! - [`identity`]: judging a sending identity (PTR, forward confirmation, generic PTR names,
+//!   the HELO name), shared by our own vantage check and the sender check.
 //! - [`spf`]: SPF (RFC 7208) as a building block: the record parser with macros, `check_host()`
 //!   with its include/redirect trace and limits, the lookup count over a domain's whole tree,
 //!   and [`spf::SpfFacts`] ready to be stored.
@@ -65,6 +68,7 @@ pub mod domain;
 pub mod error;
 pub mod facts;
 pub mod finding;
+pub mod identity;
 pub mod ladder;
 pub mod probe;
 pub mod report;
