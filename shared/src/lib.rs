@@ -28,6 +28,9 @@
 //!   listing means for the mail an address sends).
 //! - [`identity`]: judging a sending identity (PTR, forward confirmation, generic PTR names,
 //!   the HELO name), shared by our own vantage check and the sender check.
+//! - [`sender`]: the sender's side — [`Checker::check_sender`] judges any sending IP, its HELO
+//!   name and its envelope sender domain as large receivers do (`sender.*` findings, SPF
+//!   `check_host()` with its trace, a Gmail/Yahoo/Microsoft checklist).
 //! - [`spf`]: SPF (RFC 7208) as a building block: the record parser with macros, `check_host()`
 //!   with its include/redirect trace and limits, the lookup count over a domain's whole tree,
 //!   and [`spf::SpfFacts`] ready to be stored.
@@ -73,6 +76,7 @@ pub mod ladder;
 pub mod probe;
 pub mod report;
 pub mod sanitize;
+pub mod sender;
 pub mod spf;
 
 pub use check::{CheckOptions, Checker};
@@ -83,3 +87,4 @@ pub use error::Error;
 pub use facts::Facts;
 pub use finding::{Code, Finding, Severity};
 pub use report::{Report, Verdict};
+pub use sender::{SenderQuery, SenderReport};
