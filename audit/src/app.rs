@@ -32,8 +32,10 @@ pub enum Exit {
 
 /// Runs the whole invocation.
 pub async fn main(cli: Cli) -> Result<Exit, AuditError> {
-    if let Some(Command::History(args)) = &cli.command {
-        return history::command::main(&cli, args).await;
+    match &cli.command {
+        Some(Command::History(args)) => return history::command::main(&cli, args).await,
+        Some(Command::Sender(args)) => return crate::sender::main(args).await,
+        None => {}
     }
     let mut formats = Vec::new();
     for path in &cli.outputs {

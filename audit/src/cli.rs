@@ -91,6 +91,8 @@ Examples:
   mailcheck-audit clients.csv -o run.jsonl --resume   continue a killed run
   mailcheck-audit --demo -o demo.html              offline demo against a built-in lab
   mailcheck-audit --vantage                        what this host looks like to mail servers
+  mailcheck-audit sender --ip 203.0.113.25 --helo mail.example.com --domain example.com
+                                                   a sending server, as Gmail and Outlook judge it
 
 Two sides: every observation is about the target or about us (this machine: its outbound
 port 25, its public address, its EHLO name and sender). A finding about us (subject \"this
@@ -117,7 +119,8 @@ Exit codes: 0 ok, 1 --fail-on reached (with --vantage: port 25 blocked), 2 usage
 )]
 #[command(args_conflicts_with_subcommands = true, subcommand_negates_reqs = true)]
 pub struct Cli {
-    /// `history`: the recorded runs (see `mailcheck-audit history --help`)
+    /// `history`: the recorded runs (see `mailcheck-audit history --help`); `sender`: check a
+    /// sending server (see `mailcheck-audit sender --help`)
     #[command(subcommand)]
     pub command: Option<Command>,
 
@@ -312,6 +315,9 @@ pub struct Cli {
 pub enum Command {
     /// The run history: list runs, show a domain's timeline, diff two runs, prune, export
     History(crate::history::command::HistoryArgs),
+    /// Check a sending server as Gmail, Outlook and Yahoo judge it: its IP's reverse DNS, HELO
+    /// name, blocklists, and SPF/DMARC for its domain (see `mailcheck-audit sender --help`)
+    Sender(Box<crate::sender::SenderArgs>),
 }
 
 impl Cli {
