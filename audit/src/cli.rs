@@ -316,7 +316,7 @@ pub enum Command {
     /// The run history: list runs, show a domain's timeline, diff two runs, prune, export
     History(crate::history::command::HistoryArgs),
     /// Check a sending server as Gmail, Outlook and Yahoo judge it: its IP's reverse DNS, HELO
-    /// name, blocklists, and SPF/DMARC for its domain (see `mailcheck-audit sender --help`)
+    /// name, blocklists, and SPF/DMARC for its domain
     Sender(Box<crate::sender::SenderArgs>),
 }
 
