@@ -36,6 +36,7 @@ pub async fn main(cli: Cli) -> Result<Exit, AuditError> {
         Some(Command::History(args)) => return history::command::main(&cli, args).await,
         Some(Command::Plan(args)) => return crate::shard::plan::main(args).await,
         Some(Command::Merge(args)) => return crate::shard::merge::main(args).await,
+        Some(Command::Sender(args)) => return crate::sender::main(args).await,
         None => {}
     }
     let formats = report_formats(&cli.outputs)?;

@@ -95,6 +95,8 @@ Examples:
   mailcheck-audit --vantage                        what this host looks like to mail servers
   mailcheck-audit plan big.csv --shards 8 --out plan/   split for 8 machines (no shared MX address)
   mailcheck-audit merge out/shard-*.jsonl -o audit.html -o audit.csv   their reports, in input order
+  mailcheck-audit sender --ip 203.0.113.25 --helo mail.example.com --domain example.com
+                                                   a sending server, as Gmail and Outlook judge it
 
 Two sides: every observation is about the target or about us (this machine: its outbound
 port 25, its public address, its EHLO name and sender). A finding about us (subject \"this
@@ -121,7 +123,8 @@ Exit codes: 0 ok, 1 --fail-on reached (with --vantage: port 25 blocked), 2 usage
 )]
 #[command(args_conflicts_with_subcommands = true, subcommand_negates_reqs = true)]
 pub struct Cli {
-    /// `history`: the recorded runs; `plan`/`merge`: shards for very large audits
+    /// `history`: the recorded runs; `plan`/`merge`: shards for very large audits; `sender`:
+    /// check a sending server (see `mailcheck-audit sender --help`)
     #[command(subcommand)]
     pub command: Option<Command>,
 
@@ -322,6 +325,9 @@ pub enum Command {
     /// Rebuild the reports of a sharded audit from the shards' JSONL (`-o shard-<i>.jsonl`), in
     /// input order; fails when a shard is missing or incomplete
     Merge(crate::shard::merge::MergeArgs),
+    /// Check a sending server as Gmail, Outlook and Yahoo judge it: its IP's reverse DNS, HELO
+    /// name, blocklists, and SPF/DMARC for its domain
+    Sender(Box<crate::sender::SenderArgs>),
 }
 
 impl Cli {

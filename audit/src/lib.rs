@@ -20,6 +20,8 @@
 //! - [`summary`]: counts per verdict and per code.
 //! - [`sanitize`]: untrusted text for terminals, HTML, spreadsheets and Markdown.
 //! - [`demo`]: the offline demo lab.
+//! - [`sender`]: the `sender` subcommand: a sending IP (or this machine, or a CSV of outbound
+//!   gateways) checked as large receivers judge it, with its own report formats.
 //! - [`error`]: [`AuditError`] (exit code 2).
 
 pub mod app;
@@ -32,6 +34,7 @@ pub mod output;
 pub mod resume;
 pub mod run;
 pub mod sanitize;
+pub mod sender;
 pub mod shard;
 pub mod summary;
 

@@ -7,7 +7,7 @@ use std::pin::Pin;
 
 use mailcheck::check::MailHost;
 use mailcheck::diagnose::vantage::VantageView;
-use mailcheck::{CheckOptions, DomainName, Report};
+use mailcheck::{CheckOptions, DomainName, Report, SenderQuery, SenderReport};
 use tokio::sync::mpsc;
 
 /// A boxed, sendable future.
@@ -65,6 +65,17 @@ pub trait Diagnoser: Send + Sync + fmt::Debug {
     fn vantage_view(&self) -> BoxFuture<'_, Option<VantageView>> {
         Box::pin(async { None })
     }
+
+    /// Checks a sending server (its IP, HELO name and sender domain) as large receivers judge
+    /// it; `None` when this diagnoser cannot (test doubles). See [`crate::sender`].
+    fn check_sender<'a>(
+        &'a self,
+        query: &'a SenderQuery,
+        options: CheckOptions,
+    ) -> BoxFuture<'a, Option<SenderReport>> {
+        let _ = (query, options);
+        Box::pin(async { None })
+    }
 }
 
 impl Diagnoser for mailcheck::Checker {
@@ -96,5 +107,13 @@ impl Diagnoser for mailcheck::Checker {
             let (facts, zones) = Self::vantage(self).await;
             Some(mailcheck::diagnose::vantage::view(&facts, &zones))
         })
+    }
+
+    fn check_sender<'a>(
+        &'a self,
+        query: &'a SenderQuery,
+        options: CheckOptions,
+    ) -> BoxFuture<'a, Option<SenderReport>> {
+        Box::pin(async move { Some(self.check_sender_with(query, options).await) })
     }
 }

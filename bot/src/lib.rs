@@ -64,6 +64,7 @@ pub mod lab;
 pub mod register;
 pub mod render;
 pub mod sanitize;
+pub mod sender;
 pub mod vantage;
 
 use std::sync::Arc;
@@ -151,10 +152,10 @@ impl HasMailcheck for Data {
     }
 }
 
-/// The commands to register: `/mailcheck`. A host bot registering them itself can state
+/// The commands to register: `/mailcheck` and `/mailcheck-sender`. A host bot registering them itself can state
 /// where they may be used with [`register::set_contexts`].
 pub fn commands<U: HasMailcheck>() -> Vec<poise::Command<U, Error>> {
-    vec![command::mailcheck()]
+    vec![command::mailcheck(), sender::mailcheck_sender()]
 }
 
 /// The poise framework of the stand-alone bot.

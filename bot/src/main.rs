@@ -24,8 +24,9 @@ SETUP
      permission \"Send Messages\" (and \"Attach Files\" for the report file); open the URL
      and pick your server.
   3. Run it:   DISCORD_TOKEN=... mailcheck-bot run --config mailcheck-bot.toml
-     With `guild_id` set (or MAILCHECK_GUILD_ID), /mailcheck appears in that server at
-     once; without, it is registered globally, which can take up to an hour.
+     With `guild_id` set (or MAILCHECK_GUILD_ID), /mailcheck and /mailcheck-sender (a
+     sending server's PTR, HELO, blocklists, SPF) appear in that server at once; without,
+     they are registered globally, which can take up to an hour.
 
 CONFIGURATION (file keys; each also as MAILCHECK_<KEY> in the environment, which wins;
   lists comma-separated there; every key is described in the crate's config module)
@@ -83,7 +84,8 @@ SHUTDOWN
   SIGINT or SIGTERM closes the gateway connection, lets running checks finish (up to
   check_deadline_secs), closes pooled SMTP sessions politely, then exits.";
 
-/// Discord bot: `/mailcheck domain:<text>` diagnoses a domain's mail delivery in the channel.
+/// Discord bot: `/mailcheck domain:<text>` diagnoses a domain's mail delivery in the channel;
+/// `/mailcheck-sender ip:<ip> [helo:<name>] [domain:<domain>]` checks a sending server.
 #[derive(Debug, Parser)]
 #[command(version, after_long_help = SETUP, after_help = "Run with --help for setup steps.")]
 struct Cli {

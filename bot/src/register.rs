@@ -202,12 +202,17 @@ mod tests {
             let mut commands = crate::commands::<crate::Data>();
             set_contexts(&mut commands, &config);
             let built = poise::builtins::create_application_commands(&commands);
-            assert_eq!(built.len(), 1);
-            let json = serde_json::to_value(&built[0]).unwrap();
-            assert_eq!(json["name"], "mailcheck");
-            assert_eq!(json["integration_types"], integration_types, "{json}");
-            assert_eq!(json["contexts"], contexts, "{json}");
-            assert_eq!(json["options"][0]["name"], "domain");
+            assert_eq!(built.len(), 2);
+            for (command, first_option) in [
+                (0, ("mailcheck", "domain")),
+                (1, ("mailcheck-sender", "ip")),
+            ] {
+                let json = serde_json::to_value(&built[command]).unwrap();
+                assert_eq!(json["name"], first_option.0);
+                assert_eq!(json["integration_types"], integration_types, "{json}");
+                assert_eq!(json["contexts"], contexts, "{json}");
+                assert_eq!(json["options"][0]["name"], first_option.1);
+            }
         }
     }
 

@@ -31,7 +31,7 @@ use crate::report::Report;
 pub struct Checker {
     config: CheckConfig,
     resolver_label: String,
-    dns: Arc<dyn DnsSource>,
+    pub(crate) dns: Arc<dyn DnsSource>,
     state: std::sync::Mutex<Arc<RunState>>,
 }
 
@@ -39,11 +39,11 @@ pub struct Checker {
 /// failures), our vantage point. Replaced by a fresh one when older than
 /// [`CheckConfig::cache_ttl`], so a long-lived checker (the bot) sees changes.
 #[derive(Debug)]
-struct RunState {
+pub(crate) struct RunState {
     started: Instant,
-    mx: MxCollector,
-    rdns: ReverseDns,
-    dnsbl: Option<DnsblEngine>,
+    pub(crate) mx: MxCollector,
+    pub(crate) rdns: ReverseDns,
+    pub(crate) dnsbl: Option<DnsblEngine>,
     smtp: Option<SmtpProber>,
     /// The HTTPS client for MTA-STS policies (pooled), when the authentication checks are on.
     mta_sts: Option<crate::auth::mtasts::MtaStsClient>,
@@ -135,7 +135,7 @@ impl RunState {
 impl RunState {
     /// Forgets what the run remembers of `ip`: PTR, blocklist answers, SMTP outcomes and the
     /// per-address budget (idle sessions get `QUIT`).
-    async fn forget(&self, ip: IpAddr) {
+    pub(crate) async fn forget(&self, ip: IpAddr) {
         self.rdns.forget(ip);
         if let Some(engine) = &self.dnsbl {
             engine.forget(ip);
@@ -207,7 +207,7 @@ impl Checker {
 
     /// The current per-run caches, renewed when older than `cache_ttl` (the old pool's idle
     /// sessions then get their QUIT in the background).
-    fn state(&self) -> Arc<RunState> {
+    pub(crate) fn state(&self) -> Arc<RunState> {
         let mut guard = self
             .state
             .lock()
@@ -555,9 +555,7 @@ impl Checker {
             }
         }));
         let helo = async {
-            let looks_like_name =
-                helo_name.contains('.') && helo_name.parse::<std::net::IpAddr>().is_err();
-            if looks_like_name {
+            if crate::identity::worth_resolving(&helo_name) {
                 Some(st.mx.host_addresses(&helo_name).await.lookups)
             } else {
                 None
@@ -733,12 +731,12 @@ async fn sender_domain(dns: &dyn DnsSource, mail_from: &str) -> Option<SenderDom
     })
 }
 
-fn unix_now() -> i64 {
+pub(crate) fn unix_now() -> i64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
 }
 
-fn elapsed_ms(started: Instant) -> u64 {
+pub(crate) fn elapsed_ms(started: Instant) -> u64 {
     u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX)
 }

@@ -66,7 +66,13 @@ pub struct ZoneInfo {
     /// Where a listed operator can look up and request removal.
     pub delist: &'static str,
     meanings: &'static [(u8, u8, u8, CodeMeaning)],
+    /// The policy codes that say "this address must not send mail directly to receivers'
+    /// MX hosts" (Spamhaus PBL: an end-user or dynamic range).
+    direct_to_mx: &'static [(u8, u8, u8)],
 }
+
+/// Spamhaus's PBL codes: 127.0.0.10 (maintained by the ISP) and 127.0.0.11 (by Spamhaus).
+const PBL: &[(u8, u8, u8)] = &[(0, 0, 10), (0, 0, 11)];
 
 const SPAMHAUS: &[(u8, u8, u8, CodeMeaning)] = &[
     (
@@ -174,54 +180,63 @@ pub const CATALOG: &[ZoneInfo] = &[
         ipv6: true,
         delist: "https://check.spamhaus.org/",
         meanings: SPAMHAUS,
+        direct_to_mx: PBL,
     },
     ZoneInfo {
         zone: "sbl.spamhaus.org",
         ipv6: true,
         delist: "https://check.spamhaus.org/",
         meanings: SPAMHAUS,
+        direct_to_mx: PBL,
     },
     ZoneInfo {
         zone: "xbl.spamhaus.org",
         ipv6: true,
         delist: "https://check.spamhaus.org/",
         meanings: SPAMHAUS,
+        direct_to_mx: PBL,
     },
     ZoneInfo {
         zone: "pbl.spamhaus.org",
         ipv6: true,
         delist: "https://check.spamhaus.org/",
         meanings: SPAMHAUS,
+        direct_to_mx: PBL,
     },
     ZoneInfo {
         zone: "b.barracudacentral.org",
         ipv6: false,
         delist: "https://www.barracudacentral.org/rbl/removal-request",
         meanings: SINGLE,
+        direct_to_mx: &[],
     },
     ZoneInfo {
         zone: "bl.spamcop.net",
         ipv6: false,
         delist: "https://www.spamcop.net/bl.shtml (listings expire 24 h after the last report)",
         meanings: SINGLE,
+        direct_to_mx: &[],
     },
     ZoneInfo {
         zone: "psbl.surriel.com",
         ipv6: false,
         delist: "https://psbl.org/remove",
         meanings: SINGLE,
+        direct_to_mx: &[],
     },
     ZoneInfo {
         zone: "bl.mailspike.net",
         ipv6: false,
         delist: "https://mailspike.io/ (self-service)",
         meanings: MAILSPIKE,
+        direct_to_mx: &[],
     },
     ZoneInfo {
         zone: "dnsbl-1.uceprotect.net",
         ipv6: false,
         delist: "https://www.uceprotect.net/en/rblcheck.php (expires about a week after the last hit)",
         meanings: SINGLE,
+        direct_to_mx: &[],
     },
 ];
 
@@ -229,6 +244,85 @@ pub const CATALOG: &[ZoneInfo] = &[
 pub fn zone_info(zone: &str) -> Option<&'static ZoneInfo> {
     let zone = zone.trim_end_matches('.').to_ascii_lowercase();
     CATALOG.iter().find(|z| z.zone == zone)
+}
+
+/// Where the operator of an address listed on `zone` looks it up and asks for removal: the
+/// catalogue's page, or the zone's own lookup page for a list we do not know.
+pub fn delist_hint(zone: &str) -> String {
+    zone_info(zone).map_or_else(
+        || format!("the {zone} operator's lookup page"),
+        |z| z.delist.to_owned(),
+    )
+}
+
+/// Whether `code` on `zone` is a policy listing that forbids sending directly to receivers'
+/// MX hosts (Spamhaus PBL): harmless for a server that only relays through its provider's
+/// smarthost, fatal for one that delivers itself.
+pub fn forbids_direct_to_mx(zone: &str, code: Ipv4Addr) -> bool {
+    let o = code.octets();
+    o[0] == 127 && zone_info(zone).is_some_and(|z| z.direct_to_mx.contains(&(o[1], o[2], o[3])))
+}
+
+/// One listing of a sending address, classified for what it means to the mail it sends.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SendingListing {
+    /// The zone.
+    pub zone: String,
+    /// The name queried.
+    pub query: String,
+    /// Abuse (worst of the codes) or policy.
+    pub kind: ListingKind,
+    /// A policy code that forbids direct-to-MX sending (Spamhaus PBL) is among the codes.
+    pub direct_to_mx: bool,
+    /// The returned codes.
+    pub codes: Vec<Ipv4Addr>,
+    /// What they mean.
+    pub meanings: Vec<String>,
+    /// The list's TXT explanation, if any.
+    pub txt: Vec<String>,
+    /// Where to look it up and ask for removal.
+    pub delist: String,
+}
+
+impl SendingListing {
+    /// Whether receivers that use the list refuse mail this address sends directly: an abuse
+    /// listing, or a policy listing that forbids direct-to-MX sending.
+    pub const fn blocks_sending(&self) -> bool {
+        matches!(self.kind, ListingKind::Abuse) || self.direct_to_mx
+    }
+}
+
+/// The answers for one sending address, classified with each zone's self-test: its listings,
+/// and the zones that could not answer (zone, why). Lists that do not cover the address family
+/// and clean answers give neither.
+pub fn sending_listings(
+    checks: &[DnsblCheck],
+    zones: &[ZoneHealth],
+) -> (Vec<SendingListing>, Vec<(String, String)>) {
+    let mut listed = Vec::new();
+    let mut unavailable = Vec::new();
+    for check in checks {
+        let health = zones.iter().find(|z| z.zone == check.zone);
+        match classify(check, health) {
+            DnsblStatus::Listed {
+                kind,
+                codes,
+                meanings,
+            } => listed.push(SendingListing {
+                zone: check.zone.clone(),
+                query: check.query.clone(),
+                kind,
+                direct_to_mx: codes.iter().any(|c| forbids_direct_to_mx(&check.zone, *c)),
+                codes,
+                meanings,
+                txt: check.txt.clone(),
+                delist: delist_hint(&check.zone),
+            }),
+            DnsblStatus::Unavailable { reason } => unavailable.push((check.zone.clone(), reason)),
+            DnsblStatus::NotListed | DnsblStatus::NotCovered => {}
+        }
+    }
+    (listed, unavailable)
 }
 
 /// Whether a zone answers for this address family (unknown custom zones: IPv4 only unless they
@@ -585,6 +679,41 @@ mod tests {
             classify(&check(z, ans(&[[10, 0, 0, 1]])), Some(&healthy(z))),
             DnsblStatus::Unavailable { .. }
         ));
+    }
+
+    #[test]
+    fn pbl_forbids_direct_to_mx_and_sending_listings_say_so() {
+        let z = "zen.spamhaus.org";
+        assert!(forbids_direct_to_mx(z, Ipv4Addr::new(127, 0, 0, 10)));
+        assert!(forbids_direct_to_mx(z, Ipv4Addr::new(127, 0, 0, 11)));
+        assert!(!forbids_direct_to_mx(z, Ipv4Addr::new(127, 0, 0, 30)));
+        assert!(!forbids_direct_to_mx(z, Ipv4Addr::new(127, 0, 0, 2)));
+        assert!(!forbids_direct_to_mx(
+            "bl.test",
+            Ipv4Addr::new(127, 0, 0, 10)
+        ));
+        let (listed, unavailable) = sending_listings(
+            &[
+                check(z, ans(&[[127, 0, 0, 10]])),
+                check("bl.test", ans(&[[127, 0, 0, 2]])),
+                check("down.test", ans(&[[127, 255, 255, 254]])),
+                check("clean.test", Lookup::NxDomain),
+            ],
+            &[
+                healthy(z),
+                healthy("bl.test"),
+                healthy("down.test"),
+                healthy("clean.test"),
+            ],
+        );
+        assert_eq!(listed.len(), 2);
+        assert!(listed[0].direct_to_mx && listed[0].kind == ListingKind::Policy);
+        assert!(listed[0].blocks_sending());
+        assert_eq!(listed[0].delist, "https://check.spamhaus.org/");
+        assert!(listed[1].kind == ListingKind::Abuse && !listed[1].direct_to_mx);
+        assert!(listed[1].delist.contains("bl.test"));
+        assert_eq!(unavailable.len(), 1);
+        assert_eq!(unavailable[0].0, "down.test");
     }
 
     #[test]

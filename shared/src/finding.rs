@@ -81,7 +81,8 @@ macro_rules! codes {
                 match self { $(Self::$variant => Severity::$sev,)* }
             }
 
-            /// What the subject of this code is: `domain`, `host`, `ip` or `prober`.
+            /// What the subject of this code is: `domain`, `host`, `ip` or `prober` (for the sender
+            /// codes: the sending IP, its HELO name, or the sender domain).
             pub const fn subject_kind(self) -> &'static str {
                 match self { $(Self::$variant => $area,)* }
             }
@@ -162,6 +163,16 @@ codes! {
     DnsDnssecBogus = "dns.dnssec_bogus", Error, "domain", "DNSSEC validation fails for the MX records, an MX host's addresses or its TLSA records.";
     DnsInconsistent = "dns.inconsistent", Warning, "domain", "The authoritative name servers (or the resolver in use) disagree on the MX set.";
     DnsLameDelegation = "dns.lame_delegation", Warning, "domain", "A delegated name server does not answer authoritatively for the domain.";
+    SenderNoPtr = "sender.no_ptr", Error, "ip", "The sending IP has no PTR record (Gmail answers 550 5.7.25; most receivers score it).";
+    SenderPtrMismatch = "sender.ptr_mismatch", Error, "ip", "No PTR name of the sending IP resolves back to it (FCrDNS fails).";
+    SenderPtrGeneric = "sender.ptr_generic", Warning, "ip", "The sending IP's PTR name looks dynamic or generic (its octets, `dyn`, `dsl`, `pool`, `dhcp`, `cable`…): receivers treat it as an end-user address.";
+    SenderHeloUnresolvable = "sender.helo_unresolvable", Warning, "host", "The sender's HELO name is not a public name, or does not resolve.";
+    SenderHeloMismatch = "sender.helo_mismatch", Warning, "host", "The sender's HELO name resolves, but not to the sending IP, and is not a PTR name of it.";
+    SenderListed = "sender.listed", Error, "ip", "The sending IP is listed: an abuse list, or a policy list that forbids sending direct to MX (Spamhaus PBL); a warning for other policy listings.";
+    SenderSpfFail = "sender.spf_fail", Error, "domain", "SPF `check_host()` of the sending IP for the sender domain gives `fail`.";
+    SenderSpfSoftfail = "sender.spf_softfail", Warning, "domain", "SPF gives `softfail` for the sending IP.";
+    SenderSpfNeutral = "sender.spf_neutral", Warning, "domain", "SPF gives `neutral` or `none`: the sending IP is not authorized by the sender domain.";
+    SenderSpfError = "sender.spf_error", Error, "domain", "SPF gives `permerror` for the sending IP (receivers treat it as a failure).";
 }
 
 impl fmt::Display for Code {

@@ -24,7 +24,13 @@
 //!   front-ends that explain a result step by step.
 //! - [`diagnose`](mod@diagnose): the pure diagnosis, one module per area (DNS/MX, rDNS, SMTP, TLS,
 //!   blocklists, verdict).
-//! - [`dnsbl`]: the blocklist catalogue and the pure classification of answers.
+//! - [`dnsbl`]: the blocklist catalogue and the pure classification of answers (also what a
+//!   listing means for the mail an address sends).
+//! - [`identity`]: judging a sending identity (PTR, forward confirmation, generic PTR names,
+//!   the HELO name), shared by our own vantage check and the sender check.
+//! - [`sender`]: the sender's side — [`Checker::check_sender`] judges any sending IP, its HELO
+//!   name and its envelope sender domain as large receivers do (`sender.*` findings, SPF
+//!   `check_host()` with its trace, a Gmail/Yahoo/Microsoft checklist).
 //! - [`spf`]: SPF (RFC 7208) as a building block: the record parser with macros, `check_host()`
 //!   with its include/redirect trace and limits, the lookup count over a domain's whole tree,
 //!   and [`spf::SpfFacts`] ready to be stored.
@@ -65,10 +71,12 @@ pub mod domain;
 pub mod error;
 pub mod facts;
 pub mod finding;
+pub mod identity;
 pub mod ladder;
 pub mod probe;
 pub mod report;
 pub mod sanitize;
+pub mod sender;
 pub mod spf;
 
 pub use check::{CheckOptions, Checker};
@@ -79,3 +87,4 @@ pub use error::Error;
 pub use facts::Facts;
 pub use finding::{Code, Finding, Severity};
 pub use report::{Report, Verdict};
+pub use sender::{SenderQuery, SenderReport};

@@ -348,6 +348,12 @@ for ip, name in [("127.0.0.10", "mx1.good.test"), ("127.0.0.11", "mx.bannerlie.t
                  (WAN_GOOD, "mx.wan.test"), (WAN_EXIM, "mx.natexim.test"),
                  (WAN_PF, "mx.natpostfix.test"), (WAN_CLOSED, "mx.wanclosed.test")]:
     fcrdns(ip, name)
+# the sending side (senders.tsv): a generic PTR that resolves back, no PTR, a PTR resolving elsewhere
+fcrdns("127.0.0.77", "127-0-0-77.dyn.office.test")
+dns(rev("127.0.0.78"), "PTR", "NXDOMAIN")
+dns(rev("127.0.0.79"), "PTR", "NOERROR", "noptr.office.test.")
+dns("noptr.office.test", "A", "NOERROR", "127.0.0.78")
+dns("office.test", "TXT", "NOERROR", "v=spf1 ip4:127.0.0.77 ip4:127.0.0.78 ~all")
 # DNSBL: RFC 5782 test points and the one real listing
 dns("2.0.0.127.bl.test", "A", "NOERROR", "127.0.0.2")
 dns("1.0.0.127.bl.test", "A", "NXDOMAIN")

@@ -246,6 +246,18 @@ zone multi.test <<'Z'
 @   MX 10 mx.filtered.test.
 @   MX 20 mx1.good.test.
 Z
+# ---- the sending side (../senders.tsv: `mailcheck-audit sender` rows; DNS only, nothing listens on
+# these addresses): an office line with a generic PTR (.77), one without any PTR (.78), one whose PTR
+# name resolves elsewhere (.79); SPF soft-fails everything else; nospf.office.test has no SPF and
+# spferr.office.test one that does not parse (permerror).
+zone office.test <<'Z'
+@               MX  10 mx1.good.test.
+@               TXT "v=spf1 ip4:127.0.0.77 ip4:127.0.0.78 ~all"
+127-0-0-77.dyn  A   127.0.0.77
+noptr           A   127.0.0.78
+nospf           TXT "this name sends mail but publishes no SPF record"
+spferr          TXT "v=spf1 ip4:198.51.100.300 -all"
+Z
 # servfail.test: configured in Knot, but its zone file is missing on purpose -> SERVFAIL.
 printf '  - domain: servfail.test.\n    file: servfail.test.zone-missing-on-purpose\n' >> "$OUT/knot-zones.conf"
 printf 'servfail NS ns1.test.\n' >> "$OUT/delegations.inc"
@@ -295,6 +307,9 @@ zone 127.in-addr.arpa 127.rev.zone <<'Z'
 26.0.0  PTR mx.senderrej.test.
 27.0.0  PTR mx.relayrcpt.test.
 28.0.0  PTR mx.daneself.test.
+; the sending side (senders.tsv): a generic name; .78 has no PTR; .79's name resolves to .78
+77.0.0  PTR 127-0-0-77.dyn.office.test.
+79.0.0  PTR noptr.office.test.
 Z
 zone 18.198.in-addr.arpa 198-18.rev.zone <<'Z'
 2.9     PTR nat.probe.test.

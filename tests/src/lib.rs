@@ -10,6 +10,9 @@
 //!   compares the report with the scenario and, on a mismatch, explains it with the findings,
 //!   the transcript and the whole report JSON, so a CI log alone is enough to diagnose it.
 //!
+//! * [`sender`]: the sending side, `tests/lab/senders.tsv`: `mailcheck-audit sender` per row
+//!   against the real Knot records (PTRs, HELO names, SPF, DMARC) and rbldnsd zones.
+//!
 //! The harness is `tests/interop.rs` (`cargo test -p mailcheck-interop`).
 
 use std::collections::BTreeSet;
@@ -20,6 +23,8 @@ use std::process::{Command, ExitStatus, Stdio};
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
+
+pub mod sender;
 
 /// One row of `tests/lab/scenarios.tsv`.
 #[derive(Debug, Clone, PartialEq, Eq)]

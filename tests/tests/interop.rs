@@ -10,8 +10,13 @@
 //! a `RCPT TO` each, pipelined): each domain must still get exactly its row's verdict, codes and
 //! greeting, and some domains must really have shared a transaction.
 //!
+//! Then the **sending side**: every row of `tests/lab/senders.tsv` through `mailcheck-audit
+//! sender` from the lab's own namespace — a sending IP, HELO name and domain judged against the
+//! real Knot records (PTRs, HELO names, SPF, DMARC) and rbldnsd zones (bl.test, the lab's
+//! zen.spamhaus.org with its PBL code): the exact verdict and codes, exit 1 exactly when broken.
+//!
 //! `cargo test -p mailcheck-interop [-- FILTER…]` (FILTER: substring of a row name such as
-//! `relay.test`, `wan.test@mxrej`, `vantage@mxdrop`). Environment:
+//! `relay.test`, `wan.test@mxrej`, `vantage@mxdrop`, `sender:pbl`). Environment:
 //! * `MXLAB_REQUIRED=1` — a missing lab or binary is a failure, not a skip (CI, tests/run-all.sh).
 //! * `MXLAB_JOBS` — scenarios run at once (default 16: most of them wait on deliberate
 //!   timeouts); `MXLAB_SCENARIO_TIMEOUT` — seconds (120).
@@ -21,6 +26,7 @@ use std::process::{Command, ExitCode};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
+use mailcheck_interop::sender::{SenderRow, check_sender, load_senders, run_sender};
 use mailcheck_interop::{
     Lab, Scenario, audit_binary, batchable, load_scenarios, run_batch, run_scenario,
 };
@@ -55,12 +61,28 @@ fn main() -> ExitCode {
         for s in load_scenarios().unwrap_or_default() {
             println!("{}: test", s.name);
         }
+        for s in load_senders().unwrap_or_default() {
+            println!("{}: test", s.label());
+        }
         return ExitCode::SUCCESS;
     }
     let mut scenarios: Vec<Scenario> = match load_scenarios() {
         Ok(s) => s
             .into_iter()
             .filter(|s| filters.is_empty() || filters.iter().any(|f| s.name.contains(f.as_str())))
+            .collect(),
+        Err(e) => {
+            println!("interop: FAILED — {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+
+    let senders: Vec<SenderRow> = match load_senders() {
+        Ok(s) => s
+            .into_iter()
+            .filter(|s| {
+                filters.is_empty() || filters.iter().any(|f| s.label().contains(f.as_str()))
+            })
             .collect(),
         Err(e) => {
             println!("interop: FAILED — {e}");
@@ -197,6 +219,32 @@ fn main() -> ExitCode {
             ));
         }
     }
+    // The sending side: a sender IP against the real Knot records and rbldnsd zones.
+    let has_sender = Command::new(&bin)
+        .args(["sender", "--help"])
+        .output()
+        .is_ok_and(|o| o.status.success());
+    let mut senders_run = 0;
+    if !has_sender && !senders.is_empty() {
+        println!(
+            "interop: SKIPPED — {} has no `sender` subcommand: the {} sender rows were NOT run",
+            bin.display(),
+            senders.len()
+        );
+    } else {
+        for row in &senders {
+            let out = run_sender(&lab, &bin, row, timeout);
+            let secs = out.elapsed.as_secs_f64();
+            senders_run += 1;
+            match check_sender(&out, row) {
+                Ok(()) => println!("{} ... ok ({secs:.1} s)", row.label()),
+                Err(msg) => {
+                    println!("{} ... FAILED ({secs:.1} s)", row.label());
+                    failures.push(msg);
+                }
+            }
+        }
+    }
     if !failures.is_empty() {
         println!("\nfailures:\n");
         for f in &failures {
@@ -206,7 +254,7 @@ fn main() -> ExitCode {
     println!(
         "\ninterop result: {}. {} passed; {} failed; finished in {:.1} s",
         if failures.is_empty() { "ok" } else { "FAILED" },
-        (scenarios.len() + batch.len()).saturating_sub(failures.len()),
+        (scenarios.len() + batch.len() + senders_run).saturating_sub(failures.len()),
         failures.len(),
         start.elapsed().as_secs_f64()
     );

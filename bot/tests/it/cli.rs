@@ -420,16 +420,26 @@ async fn healthz_turns_ok_once_registered_and_registration_upserts_per_guild() {
     let (status, _) = raw_get(addr, "/").await;
     assert_eq!(status, 404);
 
-    // One POST per guild, each carrying the whole definition; no bulk overwrite.
-    let posts = front.posts();
+    // One POST per command and guild (/mailcheck, /mailcheck-sender), each carrying the whole
+    // definition; no bulk overwrite.
+    let posts = front.wait_posts(4, WAIT).await;
     let scopes: Vec<CommandScope> = posts.iter().map(|p| p.scope).collect();
     assert_eq!(
         scopes,
-        [CommandScope::Guild(GUILD_A), CommandScope::Guild(GUILD_B)]
+        [
+            CommandScope::Guild(GUILD_A),
+            CommandScope::Guild(GUILD_A),
+            CommandScope::Guild(GUILD_B),
+            CommandScope::Guild(GUILD_B)
+        ]
     );
-    for post in &posts {
-        assert_eq!(post.body["name"], "mailcheck", "{post:?}");
-        assert_eq!(post.body["options"][0]["name"], "domain");
+    for (post, (name, option)) in posts.iter().zip(
+        [("mailcheck", "domain"), ("mailcheck-sender", "ip")]
+            .iter()
+            .cycle(),
+    ) {
+        assert_eq!(post.body["name"], *name, "{post:?}");
+        assert_eq!(post.body["options"][0]["name"], *option);
         assert_eq!(post.body["integration_types"], serde_json::json!([0, 1]));
         assert_eq!(post.body["contexts"], serde_json::json!([0, 1, 2]));
     }
@@ -550,8 +560,8 @@ async fn forced_shards_and_json_logs() {
         )),
         "--shards needs no recommendation: {events:#?}"
     );
-    // Registered once, by the first shard.
-    assert_eq!(front.posts().len(), 1);
+    // Registered once (a POST per command), by the first shard.
+    assert_eq!(front.posts().len(), 2);
 
     let status = terminate(&mut child).await;
     let stderr = logs.finish().await;

@@ -9,6 +9,9 @@
 //! policy), trusted CA = [`Lab::ca_pem`], blocklist zone [`LAB_DNSBL_ZONE`], private addresses
 //! allowed, and the open-relay test on (see [`Lab::checker_hints`]).
 //!
+//! The sending side has cases of its own ([`SENDER_SCENARIOS`]: sending addresses with their
+//! PTR, HELO name, SPF, DMARC and listings, for the sender check), in DNS only.
+//!
 //! The lab DNS is DNSSEC-signed under a lab root (trust it with [`CheckerHints::trust_anchor`]),
 //! so the DANE and DNSSEC scenarios show; `ns-split.test` and `ns-lame.test` are delegated to two
 //! extra name servers on `127.0.0.61`/`127.0.0.62`, asked directly on [`Lab::ns_port`].
@@ -23,6 +26,12 @@ use crate::https::{HttpResponse, HttpsServer};
 use crate::smtp::{Command, Hostile, SmtpServer, SmtpServerBuilder};
 use hickory_server::proto::rr::rdata::TLSA;
 use hickory_server::proto::rr::rdata::tlsa::{CertUsage, Matching, Selector};
+
+mod sender;
+
+pub use sender::{
+    LAB_POLICY_ZONE, SENDER_DNSBL_ZONES, SENDER_SCENARIOS, SenderScenario, senders_csv,
+};
 
 /// The blocklist zone the lab serves.
 pub const LAB_DNSBL_ZONE: &str = "bl.test";
@@ -1226,5 +1235,5 @@ fn zones(ipv6: bool, certs: &[(String, Vec<u8>)]) -> DnsServerBuilder {
             .aaaa("mx.v6only.test", Ipv6Addr::LOCALHOST)
             .ptr(IpAddr::V6(Ipv6Addr::LOCALHOST), "mx.v6only.test");
     }
-    b
+    sender::records(b)
 }

@@ -1,7 +1,7 @@
 //! Blocklist findings: `dnsbl.listed` (per MX IP) and `dnsbl.unavailable` (about this machine:
 //! one finding per zone that could not answer us, however many MX IPs asked it).
 
-use crate::dnsbl::{DnsblStatus, ListingKind, classify, zone_info};
+use crate::dnsbl::{DnsblStatus, ListingKind, classify, delist_hint};
 use crate::facts::Facts;
 use crate::finding::{Code, Finding, Severity, THIS_MACHINE};
 
@@ -28,10 +28,7 @@ pub(super) fn check(facts: &Facts, out: &mut Vec<Finding>) {
                         (ListingKind::Policy, false) => Severity::Info,
                     };
                     let codes: Vec<String> = codes.iter().map(ToString::to_string).collect();
-                    let delist = zone_info(&check.zone).map_or_else(
-                        || format!("the {} operator's lookup page", check.zone),
-                        |z| z.delist.to_owned(),
-                    );
+                    let delist = delist_hint(&check.zone);
                     out.push(
                         Finding::new(
                             Code::DnsblListed,

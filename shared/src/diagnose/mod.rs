@@ -95,6 +95,16 @@ fn findings_and_results(
     (out, results)
 }
 
+/// The domain's own SPF and DMARC findings (`spf.*`, `dmarc.*`) for facts that hold a domain's
+/// MX lookup and its SPF/DMARC facts: the sender check reports them for the envelope sender
+/// domain, exactly as the domain check does.
+pub(crate) fn spf_dmarc_findings(facts: &Facts, out: &mut Vec<Finding>) {
+    if let Some(auth) = &facts.auth {
+        spf::check(facts, auth, out);
+        dmarc::check(facts, auth, out);
+    }
+}
+
 /// The addresses of an answer (`192.0.2.1, 192.0.2.2`), or what the lookup said instead.
 fn describe_ips(lookup: &crate::facts::Lookup<std::net::IpAddr>) -> String {
     match lookup {

@@ -62,18 +62,6 @@ const STOPS_THE_CONVERSATION: &[Code] = &[
     Code::SmtpIncomplete,
 ];
 
-/// Special-use and private suffixes a public mail server's name never has.
-const NON_PUBLIC_SUFFIXES: &[&str] = &[
-    "local",
-    "localdomain",
-    "lan",
-    "internal",
-    "home.arpa",
-    "corp",
-    "localhost",
-    "invalid",
-];
-
 /// Words that stand where a greeting's host name would, without being one.
 const NOT_A_NAME: &[&str] = &[
     "esmtp", "smtp", "ready", "welcome", "service", "hello", "mail",
@@ -479,10 +467,7 @@ fn banner(
         }
         return;
     };
-    if let Some(suffix) = NON_PUBLIC_SUFFIXES
-        .iter()
-        .find(|s| name == **s || name.ends_with(&format!(".{s}")))
-    {
+    if let Some(suffix) = crate::identity::non_public_suffix(name) {
         out.push(
             ctx.finding(
                 Code::SmtpBannerUnresolvable,
@@ -1102,48 +1087,50 @@ pub(super) fn poor_identity(v: &crate::facts::VantageFacts) -> Vec<String> {
     if v.helo_name.is_empty() {
         return problems;
     }
+    use crate::identity::{HeloResolution, PtrState, helo_resolution, ptr_state};
     match &v.helo_lookups {
         None => problems.push(format!(
             "our EHLO name {} is not a fully qualified host name",
             v.helo_name
         )),
-        Some(l) if l.both_negative() => problems.push(format!(
-            "our EHLO name {} does not resolve (A: {}; AAAA: {})",
-            v.helo_name,
-            l.a.describe(),
-            l.aaaa.describe()
-        )),
-        Some(l) if l.any_failed() && l.ips().is_empty() => {}
-        Some(l) => {
-            let ips = l.ips();
-            for p in &v.public_ips {
-                if !ips.contains(&p.ip) {
-                    problems.push(format!(
-                        "our EHLO name {} resolves to {}, not to our public address {}",
-                        v.helo_name,
-                        ips.iter()
-                            .map(ToString::to_string)
-                            .collect::<Vec<_>>()
-                            .join(", "),
-                        p.ip
-                    ));
+        Some(l) => match helo_resolution(l) {
+            HeloResolution::Unresolvable => problems.push(format!(
+                "our EHLO name {} does not resolve (A: {}; AAAA: {})",
+                v.helo_name,
+                l.a.describe(),
+                l.aaaa.describe()
+            )),
+            HeloResolution::LookupFailed => {}
+            HeloResolution::Resolves(ips) => {
+                for p in &v.public_ips {
+                    if !ips.contains(&p.ip) {
+                        problems.push(format!(
+                            "our EHLO name {} resolves to {}, not to our public address {}",
+                            v.helo_name,
+                            ips.iter()
+                                .map(ToString::to_string)
+                                .collect::<Vec<_>>()
+                                .join(", "),
+                            p.ip
+                        ));
+                    }
                 }
             }
-        }
+        },
     }
     for p in &v.public_ips {
         let Some(ptr) = &p.ptr else { continue };
-        if ptr.lookup.is_negative() {
-            problems.push(format!(
+        match ptr_state(ptr, p.ip) {
+            PtrState::Missing => problems.push(format!(
                 "our public address {} has no reverse DNS (PTR)",
                 p.ip
-            ));
-        } else if ptr.confirms(p.ip) == Some(false) {
-            problems.push(format!(
+            )),
+            PtrState::NotConfirmed => problems.push(format!(
                 "the PTR of our public address {} ({}) does not resolve back to it",
                 p.ip,
                 ptr.names().join(", ")
-            ));
+            )),
+            PtrState::LookupFailed | PtrState::ForwardFailed | PtrState::Confirmed => {}
         }
     }
     if let Some(sender) = &v.sender_domain
@@ -1206,26 +1193,19 @@ pub(super) fn our_listings(
     vantage: &crate::facts::VantageFacts,
     zones: &[crate::facts::ZoneHealth],
 ) -> Option<Finding> {
-    use crate::dnsbl::{DnsblStatus, ListingKind, classify as classify_dnsbl};
+    use crate::dnsbl::{ListingKind, sending_listings};
     let mut lines = Vec::new();
     for p in &vantage.public_ips {
-        for check in &p.dnsbl {
-            let health = zones.iter().find(|z| z.zone == check.zone);
-            if let DnsblStatus::Listed {
-                kind: ListingKind::Abuse,
-                codes,
-                meanings,
-            } = classify_dnsbl(check, health)
-            {
-                let codes: Vec<String> = codes.iter().map(ToString::to_string).collect();
-                lines.push(format!(
-                    "{} is listed on {}: {} ({})",
-                    p.ip,
-                    check.zone,
-                    codes.join(", "),
-                    meanings.join("; ")
-                ));
-            }
+        let (listings, _) = sending_listings(&p.dnsbl, zones);
+        for l in listings.iter().filter(|l| l.kind == ListingKind::Abuse) {
+            let codes: Vec<String> = l.codes.iter().map(ToString::to_string).collect();
+            lines.push(format!(
+                "{} is listed on {}: {} ({})",
+                p.ip,
+                l.zone,
+                codes.join(", "),
+                l.meanings.join("; ")
+            ));
         }
     }
     (!lines.is_empty()).then(|| {

@@ -79,7 +79,12 @@ pub fn view(vantage: &VantageFacts, zones: &[ZoneHealth]) -> VantageView {
                     Some(false) => "NOT forward-confirmed",
                     None => "forward check failed",
                 };
-                format!("PTR {} ({confirmed})", ptr.names().join(", "))
+                let generic = ptr
+                    .names()
+                    .iter()
+                    .find_map(|n| crate::identity::generic_ptr(n, p.ip))
+                    .map_or_else(String::new, |why| format!("; looks generic: {why}"));
+                format!("PTR {} ({confirmed}{generic})", ptr.names().join(", "))
             }
         };
         lines.push(format!("public address: {} ({source}); {ptr}", p.ip));

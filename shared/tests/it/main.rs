@@ -1,4 +1,5 @@
-//! The library's integration tests, in one binary (one link instead of one per file): each module holds one topic.
+//! The library's integration tests, in one binary (one link instead of one per file): each module
+//! holds one topic.
 
 mod auth_consistency;
 mod auth_dane;
@@ -14,6 +15,8 @@ mod dns_rdns;
 mod dns_resolver;
 mod findings_doc;
 mod props;
+mod sender_fixtures;
+mod sender_lab;
 mod smtp_batch;
 mod smtp_egress;
 mod smtp_memory;

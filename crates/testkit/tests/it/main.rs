@@ -1,5 +1,5 @@
-//! The test kit's integration tests, in one binary (one link instead of one per file): each
-//! module holds one topic.
+//! The test kit's integration tests, in one binary (one link instead of one per file): each module
+//! holds one topic.
 
 mod discord_components;
 mod discord_gateway;
