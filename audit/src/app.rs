@@ -30,7 +30,7 @@ pub enum Exit {
     Failed,
 }
 
-/// Runs the whole invocation.
+/// Runs the whole invocation: a subcommand, `--vantage`, or an audit, step by step.
 pub async fn main(cli: Cli) -> Result<Exit, AuditError> {
     match &cli.command {
         Some(Command::History(args)) => return history::command::main(&cli, args).await,
@@ -44,10 +44,96 @@ pub async fn main(cli: Cli) -> Result<Exit, AuditError> {
     if cli.vantage {
         return vantage(&cli).await;
     }
-    let history_location = cli.history_location()?;
+    let history_location = history_location(&cli)?;
+    let plan = Plan::new(&cli).await?;
+    let want_progress = !cli.no_progress
+        && !cli.quiet
+        && !plan.single
+        && std::io::stderr().is_terminal()
+        && std::env::var("TERM").is_ok_and(|t| t != "dumb");
+    let (inputs, expected_rows, identity) = open_inputs(
+        plan.sources.clone(),
+        want_progress,
+        history_location.is_some(),
+    )
+    .await?;
+    let columns = inputs.columns().to_vec();
+    let resume = load_resume(resume_path.as_ref(), cli.quiet).await?;
+    let active = match &history_location {
+        Some(location) => Some(
+            open_run(
+                location,
+                resume.as_ref().and_then(Resume::run_id),
+                identity.unwrap_or_default(),
+                cli.quiet,
+            )
+            .await?,
+        ),
+        None => None,
+    };
+    let title = if cli.demo {
+        "Mail delivery audit (offline demo)"
+    } else {
+        "Mail delivery audit"
+    };
+    let stdout_format = match (cli.format, cli.outputs.is_empty()) {
+        (Some(f), _) => Some(f),
+        (None, true) => Some(StdoutFormat::Text),
+        (None, false) => None,
+    };
+    let sinks = open_sinks(&Reports {
+        formats: &formats,
+        stdout: stdout_format,
+        columns: &columns,
+        title,
+        detailed: plan.only_domains,
+        single: plan.single,
+        resume: resume_path.as_deref(),
+        history: active.is_some(),
+    })?;
+
+    let checker = Arc::new(Checker::new(plan.config)?);
+    let mut opts = Options::new(cli.concurrency);
+    opts.progress = want_progress;
+    opts.expected_rows = expected_rows;
+    let result = run::run(
+        Arc::clone(&checker),
+        inputs,
+        sinks,
+        resume,
+        active.clone(),
+        &opts,
+    )
+    .await;
+    checker.shutdown().await;
+    drop(plan.demo);
+    let summary = result?;
+    if let Some(a) = &active {
+        finish_run(a, &summary).await?;
+    }
+    if !cli.quiet && !plan.single {
+        eprint!("{}", summary.to_text());
+        if cli.demo && cli.outputs.is_empty() {
+            eprintln!(
+                "Try `mailcheck-audit --demo -o demo.html -o demo.csv` for the reports, or \
+                 `mailcheck-audit --demo --format jsonl` for the full JSON."
+            );
+        }
+    }
+    let fail_on = cli.fail_on.unwrap_or(if cli.demo {
+        FailOn::Never
+    } else {
+        FailOn::Broken
+    });
+    Ok(exit_for(&summary, fail_on))
+}
+
+/// Where the run history is kept, if anywhere; `--fail-on worse|new-broken` needs one.
+fn history_location(cli: &Cli) -> Result<Option<history::Location>, AuditError> {
+    let location = cli.history_location()?;
     if let Some(f) = cli.fail_on
         && f.needs_history()
-        && history_location.is_none()
+        && location.is_none()
     {
         return Err(AuditError::Usage(format!(
             "--fail-on {}: compares with previous runs, so it needs the history{}",
@@ -63,48 +149,73 @@ pub async fn main(cli: Cli) -> Result<Exit, AuditError> {
             }
         )));
     }
+    Ok(location)
+}
 
-    let (demo, config, sources) = if cli.demo {
-        let demo = crate::demo::start()
-            .await
-            .map_err(|e| AuditError::Usage(format!("cannot start the demo lab: {e}")))?;
-        let mut config = demo.config.clone();
-        apply_demo_overrides(&cli, &mut config);
-        // `--demo healthy.test` shows one lab domain in detail; no INPUT audits the whole list.
-        let sources = if cli.inputs.is_empty() {
-            vec![demo.source.clone()]
+/// What an audit checks and how: the library configuration, the sources, and the demo lab
+/// that must outlive the run (`--demo`).
+struct Plan {
+    demo: Option<crate::demo::Demo>,
+    config: CheckConfig,
+    sources: Vec<Source>,
+    /// Only domains were given (no file): text reports show each in detail.
+    only_domains: bool,
+    /// Exactly one domain.
+    single: bool,
+}
+
+impl Plan {
+    async fn new(cli: &Cli) -> Result<Self, AuditError> {
+        let (demo, mut config, sources) = if cli.demo {
+            let demo = crate::demo::start()
+                .await
+                .map_err(|e| AuditError::Usage(format!("cannot start the demo lab: {e}")))?;
+            let mut config = demo.config.clone();
+            apply_demo_overrides(cli, &mut config);
+            // `--demo healthy.test` shows one lab domain in detail; no INPUT audits the whole
+            // list.
+            let sources = if cli.inputs.is_empty() {
+                vec![demo.source.clone()]
+            } else {
+                Source::classify(&cli.inputs)?
+            };
+            (Some(demo), config, sources)
         } else {
-            Source::classify(&cli.inputs)?
+            (None, cli.check_config()?, Source::classify(&cli.inputs)?)
         };
-        (Some(demo), config, sources)
-    } else {
-        (None, cli.check_config()?, Source::classify(&cli.inputs)?)
-    };
-
-    let only_domains = sources.iter().all(|s| matches!(s, Source::Domains(_)));
-    let single = only_domains
-        && sources
+        let only_domains = sources.iter().all(|s| matches!(s, Source::Domains(_)));
+        let domains: usize = sources
             .iter()
             .map(|s| match s {
                 Source::Domains(d) => d.len(),
                 _ => 0,
             })
-            .sum::<usize>()
-            == 1;
-    // One domain: nothing to share a session with, so close it at once and show the QUIT in
-    // the transcript, as the seed's telnet session does.
-    let mut config = config;
-    if single {
-        config.smtp.reuse_idle = std::time::Duration::ZERO;
+            .sum();
+        let single = only_domains && domains == 1;
+        // One domain: nothing to share a session with, so close it at once and show the QUIT
+        // in the transcript, as the seed's telnet session does.
+        if single {
+            config.smtp.reuse_idle = std::time::Duration::ZERO;
+        }
+        Ok(Self {
+            demo,
+            config,
+            sources,
+            only_domains,
+            single,
+        })
     }
-    let want_progress = !cli.no_progress
-        && !cli.quiet
-        && !single
-        && std::io::stderr().is_terminal()
-        && std::env::var("TERM").is_ok_and(|t| t != "dumb");
-    let want_identity = history_location.is_some();
-    let (inputs, expected_rows, identity) = tokio::task::spawn_blocking(move || {
-        let estimate = if want_progress {
+}
+
+/// Opens the sources (off the async threads), with a row estimate for the progress bar and
+/// the input's identity for the history.
+async fn open_inputs(
+    sources: Vec<Source>,
+    want_estimate: bool,
+    want_identity: bool,
+) -> Result<(Inputs, Option<u64>, Option<(String, String)>), AuditError> {
+    tokio::task::spawn_blocking(move || {
+        let estimate = if want_estimate {
             estimate_rows(&sources)
         } else {
             None
@@ -113,101 +224,34 @@ pub async fn main(cli: Cli) -> Result<Exit, AuditError> {
         Inputs::open(sources).map(|i| (i, estimate, identity))
     })
     .await
-    .map_err(|e| AuditError::Usage(format!("input thread failed: {e}")))??;
-    let columns = inputs.columns().to_vec();
+    .map_err(|e| AuditError::Usage(format!("input thread failed: {e}")))?
+}
 
-    let resume = match &resume_path {
-        Some(p) => {
-            let p = p.clone();
-            Some(
-                tokio::task::spawn_blocking(move || Resume::load(&p))
-                    .await
-                    .map_err(|e| AuditError::Usage(format!("resume thread failed: {e}")))??,
-            )
-        }
-        None => None,
+/// The rows a resumed run already has.
+async fn load_resume(path: Option<&PathBuf>, quiet: bool) -> Result<Option<Resume>, AuditError> {
+    let Some(p) = path.cloned() else {
+        return Ok(None);
     };
-    if let Some(r) = &resume
-        && !cli.quiet
-    {
-        eprintln!("Resuming: {} row(s) already done.", r.done());
+    let resume = tokio::task::spawn_blocking(move || Resume::load(&p))
+        .await
+        .map_err(|e| AuditError::Usage(format!("resume thread failed: {e}")))??;
+    if !quiet {
+        eprintln!("Resuming: {} row(s) already done.", resume.done());
     }
-    let active = match &history_location {
-        Some(location) => Some(
-            open_run(
-                location,
-                resume.as_ref().and_then(Resume::run_id),
-                identity.unwrap_or_default(),
-                cli.quiet,
-            )
-            .await?,
-        ),
-        None => None,
-    };
+    Ok(Some(resume))
+}
 
-    let title = if cli.demo {
-        "Mail delivery audit (offline demo)".to_owned()
-    } else {
-        "Mail delivery audit".to_owned()
-    };
-    let stdout_format = match (cli.format, cli.outputs.is_empty()) {
-        (Some(f), _) => Some(f),
-        (None, true) => Some(StdoutFormat::Text),
-        (None, false) => None,
-    };
-    let sinks = open_sinks(&Reports {
-        formats: &formats,
-        stdout: stdout_format,
-        columns: &columns,
-        title: &title,
-        detailed: only_domains,
-        single,
-        resume: resume_path.as_deref(),
-        history: active.is_some(),
-    })?;
-
-    let checker = Arc::new(Checker::new(config)?);
-    let mut opts = Options::new(cli.concurrency);
-    opts.progress = want_progress;
-    opts.expected_rows = expected_rows;
-    let result = run::run(
-        Arc::clone(&checker),
-        inputs,
-        sinks,
-        resume,
-        active.clone(),
-        &opts,
-    )
-    .await;
-    checker.shutdown().await;
-    drop(demo);
-    let summary = result?;
-    if let Some(a) = &active {
-        if let Some((vantage, zones)) = &summary.vantage {
-            let json = serde_json::json!({ "vantage": vantage, "dnsbl_zones": zones });
-            a.store.set_vantage(&a.run_id, &json.to_string()).await?;
-        }
-        a.store
-            .finish_run(&a.run_id, history::time::now_ms())
-            .await?;
-        a.store.close().await;
+/// Records the run's vantage facts and its end in the history.
+async fn finish_run(a: &ActiveRun, summary: &Summary) -> Result<(), AuditError> {
+    if let Some((vantage, zones)) = &summary.vantage {
+        let json = serde_json::json!({ "vantage": vantage, "dnsbl_zones": zones });
+        a.store.set_vantage(&a.run_id, &json.to_string()).await?;
     }
-
-    if !cli.quiet && !single {
-        eprint!("{}", summary.to_text());
-        if cli.demo && cli.outputs.is_empty() {
-            eprintln!(
-                "Try `mailcheck-audit --demo -o demo.html -o demo.csv` for the reports, or \
-                 `mailcheck-audit --demo --format jsonl` for the full JSON."
-            );
-        }
-    }
-    let fail_on = cli.fail_on.unwrap_or(if cli.demo {
-        FailOn::Never
-    } else {
-        FailOn::Broken
-    });
-    Ok(exit_for(&summary, fail_on))
+    a.store
+        .finish_run(&a.run_id, history::time::now_ms())
+        .await?;
+    a.store.close().await;
+    Ok(())
 }
 
 /// The report format of each `-o` path, by extension.

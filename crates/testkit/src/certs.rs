@@ -199,10 +199,12 @@ impl TestCa {
         self.issue(names, now - Duration::days(395), now - Duration::days(30))
     }
 
-    /// A certificate that expires in `days` days (negative: expired that many days ago).
+    /// A certificate that expires in `days` days and a half (negative: expired that many days
+    /// ago, less half a day): any check within the next 12 hours counts `days` whole days,
+    /// however long after the issue it runs (whole seconds in the certificate included).
     pub fn expiring_in(&self, days: i64, names: &[&str]) -> TestCert {
         let now = OffsetDateTime::now_utc();
-        let not_after = now + Duration::days(days);
+        let not_after = now + Duration::days(days) + Duration::hours(12);
         self.issue(names, not_after.min(now) - Duration::days(30), not_after)
     }
 
