@@ -460,15 +460,7 @@ fn apply_demo_overrides(cli: &Cli, config: &mut CheckConfig) {
     if cli.no_auth {
         config.auth.enabled = false;
     }
-    if let Some(t) = cli.greeting_timeout {
-        config.smtp.greeting_timeout = t;
-    }
-    if let Some(t) = cli.connect_timeout {
-        config.smtp.connect_timeout = t;
-    }
-    if let Some(t) = cli.command_timeout {
-        config.smtp.command_timeout = t;
-    }
+    cli.apply_timeouts(config);
 }
 
 /// Rows to expect, for the progress bar (files are counted by lines: an upper bound).

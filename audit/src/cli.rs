@@ -331,6 +331,23 @@ pub enum Command {
 }
 
 impl Cli {
+    /// The time-limit flags, in one place: `--timeout` for every step, then the per-step
+    /// flags on top. Used for real runs and for `--demo` alike.
+    pub fn apply_timeouts(&self, c: &mut mailcheck::CheckConfig) {
+        if let Some(t) = self.timeout {
+            c.set_timeout(t);
+        }
+        if let Some(t) = self.connect_timeout {
+            c.smtp.connect_timeout = t;
+        }
+        if let Some(t) = self.greeting_timeout {
+            c.smtp.greeting_timeout = t;
+        }
+        if let Some(t) = self.command_timeout {
+            c.smtp.command_timeout = t;
+        }
+    }
+
     /// Where the history is for this invocation (`None`: no history). A normal run (and the
     /// `history` subcommand) uses `--history`, else `MAILCHECK_HISTORY`, else the default file;
     /// `--demo` records only with an explicit `--history` (the lab's domains are not yours).
@@ -403,23 +420,7 @@ impl Cli {
             }
             c.smtp.extra_ca_pem.push(pem);
         }
-        if let Some(t) = self.timeout {
-            c.dns.timeout = t;
-            c.smtp.connect_timeout = t;
-            c.smtp.greeting_timeout = t;
-            c.smtp.command_timeout = t;
-            c.smtp.tls_timeout = t;
-            c.egress.timeout = t;
-        }
-        if let Some(t) = self.connect_timeout {
-            c.smtp.connect_timeout = t;
-        }
-        if let Some(t) = self.greeting_timeout {
-            c.smtp.greeting_timeout = t;
-        }
-        if let Some(t) = self.command_timeout {
-            c.smtp.command_timeout = t;
-        }
+        self.apply_timeouts(&mut c);
         if let Some(t) = self.connect_interval {
             c.smtp.min_connect_interval = t;
         }

@@ -374,6 +374,18 @@ impl CheckConfig {
         self.auth.allow_private = yes;
         self
     }
+
+    /// One time limit for every network step: each DNS query, the SMTP connect, greeting,
+    /// command replies and TLS handshake, and the egress check (what a single `--timeout`
+    /// sets; per-step settings may then refine it).
+    pub fn set_timeout(&mut self, t: Duration) {
+        self.dns.timeout = t;
+        self.smtp.connect_timeout = t;
+        self.smtp.greeting_timeout = t;
+        self.smtp.command_timeout = t;
+        self.smtp.tls_timeout = t;
+        self.egress.timeout = t;
+    }
 }
 
 #[cfg(test)]

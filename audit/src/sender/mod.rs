@@ -165,11 +165,7 @@ impl SenderArgs {
         }
         c.egress.public_ips.clone_from(&self.public_ip);
         if let Some(t) = self.timeout {
-            c.dns.timeout = t;
-            c.smtp.connect_timeout = t;
-            c.smtp.greeting_timeout = t;
-            c.smtp.command_timeout = t;
-            c.egress.timeout = t;
+            c.set_timeout(t);
         }
         Ok(c)
     }
