@@ -379,9 +379,6 @@ impl BotConfig {
                 return Err(invalid(key, "must be at least 1"));
             }
         }
-        for server in &self.resolver {
-            ResolverChoice::parse_server(server).map_err(|e| invalid("resolver", e.to_string()))?;
-        }
         if self.egress_canaries.iter().any(|c| c == NO_EGRESS_CHECK) {
             if self.egress_canaries.len() > 1 {
                 return Err(invalid(
@@ -457,15 +454,8 @@ impl BotConfig {
     /// (never from chat), whatever else is configured.
     pub fn check_config(&self) -> Result<CheckConfig, ConfigError> {
         let mut config = CheckConfig::default().allow_private(self.allow_private);
-        if !self.resolver.is_empty() {
-            let servers = self
-                .resolver
-                .iter()
-                .map(|s| ResolverChoice::parse_server(s))
-                .collect::<Result<Vec<_>, _>>()
-                .map_err(|e| invalid("resolver", e.to_string()))?;
-            config.dns.resolver = ResolverChoice::Servers(servers);
-        }
+        config.dns.resolver = ResolverChoice::from_args(&self.resolver)
+            .map_err(|e| invalid("resolver", e.to_string()))?;
         config.auth.compare_resolvers = self
             .compare_resolvers
             .iter()
