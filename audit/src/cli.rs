@@ -330,6 +330,31 @@ pub enum Command {
     Sender(Box<crate::sender::SenderArgs>),
 }
 
+/// Where a [`mailcheck::setting::Setting`] is changed on this command line.
+pub const fn flag_for(setting: mailcheck::setting::Setting) -> &'static str {
+    use mailcheck::setting::Setting;
+    match setting {
+        Setting::HeloName => "--helo",
+        Setting::MailFrom => "--mail-from",
+        Setting::PublicIp => "--public-ip",
+        Setting::Resolver => "--resolver",
+    }
+}
+
+/// The hint that follows a finding's advice: the flags of the settings it speaks of (empty
+/// when it speaks of none).
+pub fn settings_hint(code: mailcheck::Code) -> String {
+    let flags: Vec<&str> = mailcheck::setting::settings_for(code)
+        .iter()
+        .map(|s| flag_for(*s))
+        .collect();
+    if flags.is_empty() {
+        String::new()
+    } else {
+        format!(" (set with {})", flags.join(", "))
+    }
+}
+
 impl Cli {
     /// The time-limit flags, in one place: `--timeout` for every step, then the per-step
     /// flags on top. Used for real runs and for `--demo` alike.
@@ -449,6 +474,19 @@ impl Cli {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn advice_about_us_gets_the_flags_of_its_settings() {
+        assert_eq!(
+            settings_hint(mailcheck::Code::ProbeIdentity),
+            " (set with --helo, --mail-from)"
+        );
+        assert_eq!(
+            settings_hint(mailcheck::Code::DnsblUnavailable),
+            " (set with --resolver)"
+        );
+        assert_eq!(settings_hint(mailcheck::Code::SmtpRelayDenied), "");
+    }
 
     #[test]
     fn flags_build_the_config() {

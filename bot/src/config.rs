@@ -191,6 +191,17 @@ pub struct BotConfig {
     pub max_addresses_per_domain: usize,
 }
 
+/// Where a [`mailcheck::setting::Setting`] is changed for the bot: its config key.
+pub const fn config_key(setting: mailcheck::setting::Setting) -> &'static str {
+    use mailcheck::setting::Setting;
+    match setting {
+        Setting::HeloName => "helo_name",
+        Setting::MailFrom => "mail_from",
+        Setting::PublicIp => "public_ip",
+        Setting::Resolver => "resolver",
+    }
+}
+
 /// The longest `check_deadline_secs`: a check must answer well within the 15 minutes an
 /// interaction token lives.
 pub const MAX_DEADLINE_SECS: u64 = 840;

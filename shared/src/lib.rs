@@ -39,6 +39,8 @@
 //! - [`classify`]: what an SMTP refusal is about (the domain, the mailbox, or us), shared by
 //!   the probe (null-sender retry) and the diagnosis.
 //! - [`config`]: [`CheckConfig`] and the diagnosis [`Policy`].
+//! - [`setting`]: the settings a finding's advice may ask to change; front-ends add their own
+//!   hint of where (a flag, a config key).
 //! - [`probe`]: all network I/O: DNS ([`probe::dns`]), MX collection, reverse DNS, blocklist
 //!   queries, the SMTP conversation ([`probe::smtp`]: a sans-I/O core, sessions over any stream,
 //!   batched transactions and the per-address pool), TLS, and our own vantage point.
@@ -77,6 +79,7 @@ pub mod probe;
 pub mod report;
 pub mod sanitize;
 pub mod sender;
+pub mod setting;
 pub mod spf;
 
 pub use check::{CheckOptions, Checker};

@@ -143,7 +143,12 @@ impl Render for MarkdownRender {
                     let _ = writeln!(details, "  - evidence: {}", md(e));
                 }
                 if !f.advice.is_empty() {
-                    let _ = writeln!(details, "  - what to do: {}", md(&f.advice));
+                    let _ = writeln!(
+                        details,
+                        "  - what to do: {}{}",
+                        md(&f.advice),
+                        md(&crate::cli::settings_hint(f.code))
+                    );
                 }
             }
             details.push('\n');

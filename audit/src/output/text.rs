@@ -223,7 +223,12 @@ impl TextRender {
                     let _ = writeln!(out, "               | {}", terminal(e));
                 }
                 if !f.advice.is_empty() {
-                    let _ = writeln!(out, "               What to do: {}", terminal(&f.advice));
+                    let _ = writeln!(
+                        out,
+                        "               What to do: {}{}",
+                        terminal(&f.advice),
+                        crate::cli::settings_hint(f.code)
+                    );
                 }
             }
         }

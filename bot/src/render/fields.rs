@@ -163,6 +163,13 @@ pub(super) fn finding_field(f: &Finding, lab: bool) -> FieldDraft {
             "Fix"
         };
         let _ = write!(value, "\n**{who}:** {}", shown(lab, &f.advice));
+        let keys: Vec<String> = mailcheck::setting::settings_for(f.code)
+            .iter()
+            .map(|s| format!("`{}`", crate::config::config_key(*s)))
+            .collect();
+        if !keys.is_empty() {
+            let _ = write!(value, " (bot settings: {})", keys.join(", "));
+        }
     }
     FieldDraft {
         name,

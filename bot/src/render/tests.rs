@@ -252,6 +252,28 @@ fn address_lines_do_not_blame_the_target_for_what_is_about_us() {
 }
 
 #[test]
+fn advice_about_the_bots_host_names_the_bot_settings_to_change() {
+    let mut report = Report::invalid("example.com", "x");
+    report.verdict = Verdict::Inconclusive;
+    report.error = None;
+    report.findings = vec![
+        Finding::new(
+            Code::ProbeIdentity,
+            THIS_MACHINE,
+            "our EHLO name does not resolve",
+        )
+        .evidence("EHLO probe.local")
+        .advice("Give the prober an EHLO name that resolves to its public address."),
+    ];
+    let r = render_report(&report, &RenderContext::default());
+    let text = serde_json::to_string(&r.embed_json()).unwrap();
+    assert!(
+        text.contains("(bot settings: `helo_name`, `mail_from`)"),
+        "{text}"
+    );
+}
+
+#[test]
 fn a_blocked_port_25_here_shows_in_every_answers_footer() {
     let report = Report::invalid("example.com", "x");
     let plain = render_report(&report, &RenderContext::default());
