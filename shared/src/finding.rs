@@ -5,8 +5,13 @@ use std::fmt;
 
 use serde::{Deserialize, Serialize};
 
-/// How bad a finding is. `Info < Warning < Error < Critical`; [`Severity::Inconclusive`] stands
-/// apart: we could not tell, and it is never counted as a fault.
+/// How bad a finding is. [`Severity::Inconclusive`] stands apart: we could not tell, and it is
+/// never counted as a fault.
+///
+/// Severities are ordered by how bad they are, and **a greater severity is worse**:
+/// `info < inconclusive < warning < error < critical` (inconclusive sits above info because it
+/// says a check is missing). Findings are sorted worst first by this order, `max()` is the worst
+/// and [`Severity::ALL`] lists them worst first.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Severity {
@@ -34,9 +39,17 @@ impl Severity {
         }
     }
 
-    /// Rank for sorting findings, worst first: critical 4, error 3, warning 2, inconclusive 1,
-    /// info 0. (Inconclusive is shown above info because it says a check is missing.)
-    pub const fn rank(self) -> u8 {
+    /// Every severity, worst first (descending [`Ord`]).
+    pub const ALL: &'static [Self] = &[
+        Self::Critical,
+        Self::Error,
+        Self::Warning,
+        Self::Inconclusive,
+        Self::Info,
+    ];
+
+    /// How bad: the one order behind [`Ord`], info 0 up to critical 4.
+    const fn rank(self) -> u8 {
         match self {
             Self::Critical => 4,
             Self::Error => 3,
@@ -49,6 +62,19 @@ impl Severity {
     /// Whether this severity counts as a fault (warning or worse).
     pub const fn is_fault(self) -> bool {
         matches!(self, Self::Warning | Self::Error | Self::Critical)
+    }
+}
+
+impl Ord for Severity {
+    /// Worse is greater (see [`Severity`]).
+    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+        self.rank().cmp(&other.rank())
+    }
+}
+
+impl PartialOrd for Severity {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
     }
 }
 
@@ -261,5 +287,19 @@ impl Finding {
     pub fn severity(mut self, severity: Severity) -> Self {
         self.severity = severity;
         self
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn all_is_the_order_worst_first() {
+        assert!(Severity::ALL.windows(2).all(|w| w[0] > w[1]));
+        assert_eq!(Severity::ALL.len(), 5);
+        assert!(
+            Severity::Inconclusive > Severity::Info && Severity::Warning > Severity::Inconclusive
+        );
     }
 }

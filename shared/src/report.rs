@@ -10,7 +10,13 @@ use crate::facts::{AddressScope, Facts};
 use crate::finding::{Finding, Severity};
 
 /// The domain's overall verdict (`spec/findings.md`, first match wins).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+///
+/// Verdicts are ordered by how bad they are, and **a greater verdict is worse**:
+/// `ok < no_mail < inconclusive < degraded < broken < invalid`, so `max()` is the worst of a
+/// run and `verdict >= Verdict::Degraded` reads "degraded or worse". [`Verdict::ALL`] lists them
+/// in that order, worst first. (The declaration order below is the contract's "first match
+/// wins" order of the rules, not the order of badness.)
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Verdict {
     /// The input is not a domain name.
@@ -40,7 +46,7 @@ impl Verdict {
         }
     }
 
-    /// Every verdict, worst first.
+    /// Every verdict, worst first (descending [`Ord`]).
     pub const ALL: &'static [Self] = &[
         Self::Invalid,
         Self::Broken,
@@ -50,13 +56,15 @@ impl Verdict {
         Self::Ok,
     ];
 
-    /// Badness for `--fail-on`: broken 3, degraded 2, everything else lower.
-    pub const fn badness(self) -> u8 {
+    /// How bad: the one order behind [`Ord`], 0 for `ok` up to 5 for `invalid`.
+    const fn rank(self) -> u8 {
         match self {
-            Self::Invalid | Self::Broken => 3,
-            Self::Degraded => 2,
-            Self::Inconclusive => 1,
-            Self::NoMail | Self::Ok => 0,
+            Self::Ok => 0,
+            Self::NoMail => 1,
+            Self::Inconclusive => 2,
+            Self::Degraded => 3,
+            Self::Broken => 4,
+            Self::Invalid => 5,
         }
     }
 
@@ -70,6 +78,19 @@ impl Verdict {
             Self::Inconclusive => "Nothing wrong found, but some checks could not be made.",
             Self::Ok => "Mail to this domain should be delivered.",
         }
+    }
+}
+
+impl Ord for Verdict {
+    /// Worse is greater (see [`Verdict`]).
+    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+        self.rank().cmp(&other.rank())
+    }
+}
+
+impl PartialOrd for Verdict {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
     }
 }
 
@@ -241,4 +262,17 @@ pub struct DnsblSummary {
     /// The classified status.
     #[serde(flatten)]
     pub status: DnsblStatus,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn all_is_the_order_worst_first() {
+        assert!(Verdict::ALL.windows(2).all(|w| w[0] > w[1]));
+        assert_eq!(Verdict::ALL.len(), 6);
+        assert_eq!(Verdict::ALL.iter().max(), Some(&Verdict::Invalid));
+        assert!(Verdict::NoMail > Verdict::Ok && Verdict::Degraded > Verdict::Inconclusive);
+    }
 }

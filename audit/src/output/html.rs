@@ -107,7 +107,7 @@ const fn verdict_class(v: Verdict) -> &'static str {
     }
 }
 
-/// Sort key of a verdict: its place in [`Verdict::ALL`] (worst first).
+/// Sort key of a verdict: its place in [`Verdict::ALL`] (the verdict order, worst first).
 fn verdict_rank(v: Verdict) -> usize {
     Verdict::ALL.iter().position(|a| *a == v).unwrap_or(0)
 }
@@ -117,9 +117,12 @@ fn change_rank(c: Change) -> usize {
     Change::ALL.iter().position(|a| *a == c).unwrap_or(0)
 }
 
-/// Sort key of the worst severity: critical first, none last.
-fn severity_key(s: Option<Severity>) -> u8 {
-    s.map_or(9, |s| 4 - s.rank().min(4))
+/// Sort key of the worst severity: its place in [`Severity::ALL`] (the severity order, worst
+/// first), none last.
+fn severity_key(s: Option<Severity>) -> usize {
+    s.map_or(9, |s| {
+        Severity::ALL.iter().position(|a| *a == s).unwrap_or(0)
+    })
 }
 
 fn display_name(input: &str, report: &Report) -> String {

@@ -151,8 +151,7 @@ pub fn sorted_findings(report: &Report) -> Vec<&Finding> {
     let mut findings: Vec<&Finding> = report.findings.iter().collect();
     findings.sort_by(|a, b| {
         b.severity
-            .rank()
-            .cmp(&a.severity.rank())
+            .cmp(&a.severity)
             .then(a.code.cmp(&b.code))
             .then(a.subject.cmp(&b.subject))
     });

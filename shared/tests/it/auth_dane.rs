@@ -236,7 +236,7 @@ fn codes(r: &Report, wanted: &[Code]) -> Vec<(Code, Severity)> {
         .filter(|f| wanted.contains(&f.code))
         .map(|f| (f.code, f.severity))
         .collect();
-    v.sort_by_key(|(c, s)| (*c, s.rank()));
+    v.sort_by_key(|(c, s)| (*c, *s));
     v
 }
 
