@@ -83,11 +83,14 @@ fn yes_no(checked: bool, yes: bool) -> String {
 }
 
 /// One short authentication state, empty when the checks did not run.
-fn auth(report: &Report, state: impl Fn(&mailcheck::report::AuthSummary) -> &String) -> String {
+fn auth(
+    report: &Report,
+    state: impl Fn(&mailcheck::report::AuthSummary) -> &'static str,
+) -> String {
     report
         .auth
         .as_ref()
-        .map(|a| state(a).clone())
+        .map(|a| state(a).to_owned())
         .unwrap_or_default()
 }
 
@@ -165,10 +168,10 @@ pub fn values(input: &str, report: &Report) -> Vec<String> {
         yes_no(checked, has(report, &[Code::DnsblListed])),
         starttls,
         tls.join(" "),
-        auth(report, |a| &a.spf),
-        auth(report, |a| &a.dmarc),
-        auth(report, |a| &a.mta_sts),
-        auth(report, |a| &a.dane),
+        auth(report, |a| a.spf.as_str()),
+        auth(report, |a| a.dmarc.as_str()),
+        auth(report, |a| a.mta_sts.as_str()),
+        auth(report, |a| a.dane.as_str()),
         codes.join(" "),
         top,
     ]

@@ -425,7 +425,7 @@ impl HtmlRender {
                         esc(&a.ip.to_string()),
                         esc(&a.ptr.join(" ")),
                         b(a.fcrdns),
-                        esc(&a.smtp.status),
+                        esc(a.smtp.status.as_str()),
                         esc(a.smtp.banner.as_deref().unwrap_or("–")),
                         b(a.smtp.starttls),
                         esc(a.smtp.tls_version.as_deref().unwrap_or("–")),
@@ -444,10 +444,10 @@ impl HtmlRender {
             let _ = writeln!(
                 out,
                 "<h4>Authentication and TLS policy</h4><table class=\"auth\"><thead><tr><th>SPF</th><th>DMARC</th><th>MTA-STS</th><th>DANE</th></tr></thead><tbody><tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr></tbody></table>",
-                esc(&a.spf),
-                esc(&a.dmarc),
-                esc(&a.mta_sts),
-                esc(&a.dane)
+                esc(a.spf.as_str()),
+                esc(a.dmarc.as_str()),
+                esc(a.mta_sts.as_str()),
+                esc(a.dane.as_str())
             );
         }
         if r.findings.is_empty() {
@@ -763,7 +763,7 @@ mod tests {
                 ptr: vec!["mx.hostile.test".to_owned()],
                 fcrdns: Some(true),
                 smtp: SmtpSummary {
-                    status: "rejected".to_owned(),
+                    status: mailcheck::report::SmtpStatus::Rejected,
                     banner: Some(HOSTILE.to_owned()),
                     starttls: Some(false),
                     tls_version: None,

@@ -124,10 +124,10 @@ impl Render for MarkdownRender {
                 let _ = writeln!(
                     details,
                     "Authentication and TLS policy: SPF {} · DMARC {} · MTA-STS {} · DANE {}\n",
-                    md(&a.spf),
-                    md(&a.dmarc),
-                    md(&a.mta_sts),
-                    md(&a.dane)
+                    md(a.spf.as_str()),
+                    md(a.dmarc.as_str()),
+                    md(a.mta_sts.as_str()),
+                    md(a.dane.as_str())
                 );
             }
             for f in &r.findings {

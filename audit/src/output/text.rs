@@ -307,7 +307,7 @@ fn address_cells(a: &AddressSummary) -> Vec<String> {
         a.ip.to_string(),
         ptr,
         opt(a.fcrdns).to_owned(),
-        a.smtp.status.clone(),
+        a.smtp.status.as_str().to_owned(),
         opt(a.smtp.starttls).to_owned(),
         a.smtp.tls_version.clone().unwrap_or_else(|| "-".to_owned()),
         match a.smtp.cert_ok {

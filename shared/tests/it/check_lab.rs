@@ -130,7 +130,7 @@ async fn healthy_report_carries_every_kind_of_fact() {
     let a = &mx.addresses[0];
     assert_eq!(a.ptr, vec!["mx.healthy.test".to_owned()]);
     assert_eq!(a.fcrdns, Some(true));
-    assert_eq!(a.smtp.status, "accepted");
+    assert_eq!(a.smtp.status, mailcheck::report::SmtpStatus::Accepted);
     assert_eq!(a.smtp.tls_version.as_deref(), Some("TLSv1.3"));
     assert_eq!(a.smtp.cert_ok, Some(true));
     assert_eq!(a.dnsbl[0].zone, "bl.test");

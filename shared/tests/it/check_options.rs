@@ -257,7 +257,10 @@ async fn at_the_deadline_the_report_shows_what_was_checked_so_far() {
     assert!(incomplete.evidence.iter().any(|e| e.contains("deadline")));
     // What was checked is there: the MX host and its address.
     assert_eq!(report.mx.len(), 1);
-    assert_eq!(report.mx[0].addresses[0].smtp.status, "unfinished");
+    assert_eq!(
+        report.mx[0].addresses[0].smtp.status,
+        mailcheck::report::SmtpStatus::Unfinished
+    );
 
     // Without a deadline nothing is marked partial (the healthy counter-case).
     let dns_ok = DnsServer::builder()
