@@ -314,6 +314,22 @@ impl Report {
         }
     }
 
+    /// The name a report is shown and keyed under: the normalised domain, or the input as given
+    /// when it is not a domain (verdict `invalid`). Untrusted: escape it for the target.
+    pub fn display_name(&self) -> &str {
+        if self.domain.is_empty() {
+            &self.input
+        } else {
+            &self.domain
+        }
+    }
+
+    /// The one-line headline of a report in tables: why the input is invalid, else the first
+    /// (worst) finding as `code: summary`, else empty. Untrusted: escape it for the target.
+    pub fn top_issue(&self) -> String {
+        top_issue(self.error.as_deref(), &self.findings)
+    }
+
     /// The SMTP transcripts of every probed address, each under a header line.
     pub fn transcript_text(&self) -> String {
         let Some(facts) = &self.facts else {
@@ -336,6 +352,15 @@ impl Report {
     /// Findings of at least warning severity (faults).
     pub fn faults(&self) -> impl Iterator<Item = &Finding> {
         self.findings.iter().filter(|f| f.severity.is_fault())
+    }
+}
+
+/// A report's headline: the error, else the first finding as `code: summary`, else empty.
+pub(crate) fn top_issue(error: Option<&str>, findings: &[Finding]) -> String {
+    match (error, findings.first()) {
+        (Some(e), _) => e.to_owned(),
+        (None, Some(f)) => format!("{}: {}", f.code, f.summary),
+        (None, None) => String::new(),
     }
 }
 

@@ -23,7 +23,7 @@
 
 use std::fmt::Write as _;
 
-use mailcheck::{Report, Severity, Verdict};
+use mailcheck::{Severity, Verdict};
 
 use super::{Chunk, Finish, Item, Render};
 use crate::history::{Change, Past};
@@ -123,14 +123,6 @@ fn severity_key(s: Option<Severity>) -> usize {
     s.map_or(9, |s| {
         Severity::ALL.iter().position(|a| *a == s).unwrap_or(0)
     })
-}
-
-fn display_name(input: &str, report: &Report) -> String {
-    if report.domain.is_empty() {
-        input.to_owned()
-    } else {
-        report.domain.clone()
-    }
 }
 
 /// Standard base64 (with padding), for the CSP hashes.
@@ -497,12 +489,12 @@ impl Render for HtmlRender {
 
     fn row(&self, item: Item<'_>) -> Chunk {
         let r = item.report;
-        let name = display_name(&item.row.input, r);
+        let name = r.display_name();
         let id = anchor(&item.row.source, item.row.line);
         let mut codes: Vec<&str> = r.findings.iter().map(|f| f.code.as_str()).collect();
         codes.sort_unstable();
         codes.dedup();
-        let mut text = vec![name.as_str(), item.row.input.as_str()];
+        let mut text = vec![name, item.row.input.as_str()];
         text.extend(item.row.columns.iter().map(String::as_str));
         text.extend(r.mx.iter().map(|m| m.host.as_str()));
         let text = text.join(" ").to_lowercase();
@@ -516,15 +508,11 @@ impl Render for HtmlRender {
         for c in &item.row.columns {
             let _ = write!(body, "<td>{}</td>", esc(c));
         }
-        let top = match (&r.error, r.findings.first()) {
-            (Some(e), _) => e.clone(),
-            (None, Some(f)) => format!("{}: {}", f.code, f.summary),
-            (None, None) => String::new(),
-        };
+        let top = r.top_issue();
         let _ = write!(
             body,
             "<td class=\"dom\"><a href=\"#{id}\">{}</a></td><td class=\"v {}\" data-sort=\"{}\">{}</td><td data-sort=\"{}\">{}</td><td data-sort=\"{}\">{}</td>",
-            esc(&name),
+            esc(name),
             verdict_class(r.verdict),
             verdict_rank(r.verdict),
             esc(r.verdict.as_str()),
@@ -719,7 +707,7 @@ mod tests {
 
     use mailcheck::facts::AddressScope;
     use mailcheck::report::{AddressSummary, MxSummary, SmtpSummary};
-    use mailcheck::{Code, Finding};
+    use mailcheck::{Code, Finding, Report};
 
     use super::*;
     use crate::history::{Baseline, compare};

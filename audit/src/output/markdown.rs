@@ -65,16 +65,8 @@ impl Render for MarkdownRender {
 
     fn row(&self, item: Item<'_>) -> Chunk {
         let r = item.report;
-        let name = if r.domain.is_empty() {
-            item.row.input.as_str()
-        } else {
-            r.domain.as_str()
-        };
-        let top = match (&r.error, r.findings.first()) {
-            (Some(e), _) => e.clone(),
-            (None, Some(f)) => format!("{}: {}", f.code, f.summary),
-            (None, None) => String::new(),
-        };
+        let name = r.display_name();
+        let top = r.top_issue();
         let mut body = String::from("|");
         for c in &item.row.columns {
             let _ = write!(body, " {} |", md(c));
