@@ -217,7 +217,7 @@ impl Summary {
                     "  {:>6}  {:<26} {}",
                     n,
                     c.as_str(),
-                    sanitize::terminal(c.describe())
+                    sanitize::terminal(c.fires_when())
                 );
             }
         }

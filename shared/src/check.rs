@@ -171,7 +171,7 @@ impl Checker {
     /// A checker for this configuration, with the resolver it names.
     pub fn new(config: CheckConfig) -> Result<Self, crate::Error> {
         let dns = HickoryDns::new(&config.dns)?;
-        let label = dns.describe();
+        let label = dns.label();
         Self::with_dns(config, Arc::new(dns), label)
     }
 

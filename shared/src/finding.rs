@@ -141,8 +141,8 @@ macro_rules! codes {
                 match self { $(Self::$variant => Group::$group,)* }
             }
 
-            /// One sentence on when the code fires.
-            pub const fn describe(self) -> &'static str {
+            /// One sentence on when the code fires (the contract's "fires when" column).
+            pub const fn fires_when(self) -> &'static str {
                 match self { $(Self::$variant => $desc,)* }
             }
         }

@@ -599,7 +599,7 @@ impl Render for HtmlRender {
                     head,
                     "<tr><td><code>{}</code></td><td>{n}</td><td>{}</td></tr>",
                     esc(c.as_str()),
-                    esc(c.describe())
+                    esc(c.fires_when())
                 );
             }
             head.push_str("</tbody></table>\n");
@@ -653,7 +653,7 @@ impl Render for HtmlRender {
                     head,
                     "<button type=\"button\" data-filter=\"code\" data-value=\"{}\" aria-pressed=\"false\" title=\"{}\">{} <span class=\"n\">{n}</span></button>",
                     esc(c.as_str()),
-                    esc(c.describe()),
+                    esc(c.fires_when()),
                     esc(c.as_str())
                 );
             }

@@ -174,7 +174,7 @@ impl Render for MarkdownRender {
         if !codes.is_empty() {
             head.push_str("\n| finding | domains | meaning |\n|---|---|---|\n");
             for (c, n) in codes {
-                let _ = writeln!(head, "| `{}` | {n} | {} |", c.as_str(), md(c.describe()));
+                let _ = writeln!(head, "| `{}` | {n} | {} |", c.as_str(), md(c.fires_when()));
             }
         }
         head.push_str("\n## All domains\n\n|");

@@ -73,7 +73,7 @@ pub trait DnsSource: Send + Sync + fmt::Debug {
     fn dnsbl_a<'a>(&'a self, query_name: &'a str) -> DnsFuture<'a, Lookup<Ipv4Addr>>;
 
     /// Which resolver answers, for the record: `system (IP:PORT, …)` or `IP:PORT, …`.
-    fn describe(&self) -> String;
+    fn label(&self) -> String;
 
     /// Forgets cached answers, so the next queries ask the servers (a long-lived checker's
     /// caches expired). The default has nothing to forget.
@@ -341,7 +341,7 @@ impl HickoryDns {
     }
 
     /// Which resolver answers: `system (IP:PORT, …)` or `IP:PORT, …`.
-    pub fn describe(&self) -> String {
+    pub fn label(&self) -> String {
         self.label.clone()
     }
 
@@ -518,7 +518,7 @@ impl DnsSource for HickoryDns {
         })
     }
 
-    fn describe(&self) -> String {
+    fn label(&self) -> String {
         self.label.clone()
     }
 
