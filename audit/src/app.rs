@@ -383,7 +383,7 @@ pub fn exit_for(summary: &Summary, fail_on: FailOn) -> Exit {
         FailOn::NewBroken => changes.is_some_and(|c| c.new_broken > 0),
         other => other
             .threshold()
-            .is_some_and(|t| summary.rows > 0 && summary.worst_badness >= t),
+            .is_some_and(|t| summary.worst.is_some_and(|w| w >= t)),
     };
     if failed { Exit::Failed } else { Exit::Ok }
 }

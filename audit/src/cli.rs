@@ -6,8 +6,8 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use clap::{ArgAction, Parser, Subcommand, ValueEnum};
-use mailcheck::CheckConfig;
 use mailcheck::config::ResolverChoice;
+use mailcheck::{CheckConfig, Verdict};
 
 use crate::error::AuditError;
 
@@ -31,12 +31,12 @@ pub enum FailOn {
 }
 
 impl FailOn {
-    /// The `Verdict::badness` from which the run fails (`None`: not a verdict level).
-    pub const fn threshold(self) -> Option<u8> {
+    /// The verdict from which the run fails: that one or worse (`None`: not a verdict level).
+    pub const fn threshold(self) -> Option<Verdict> {
         match self {
             Self::Never | Self::Worse | Self::NewBroken => None,
-            Self::Degraded => Some(2),
-            Self::Broken => Some(3),
+            Self::Degraded => Some(Verdict::Degraded),
+            Self::Broken => Some(Verdict::Broken),
         }
     }
 

@@ -206,7 +206,7 @@ impl Ctx {
                         .map_err(|e| AuditError::Usage(format!("resume reader failed: {e}")))??;
                     return Ok::<_, AuditError>(Arc::new(r));
                 }
-                Ok(Arc::new(self.checker.check(&row.input).await))
+                Ok(Arc::new(self.checker.check(&domain).await))
             })
             .await?;
         let report = if report.input == row.input {

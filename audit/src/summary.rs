@@ -98,8 +98,8 @@ pub struct Summary {
     pub verdicts: BTreeMap<Verdict, u64>,
     /// Rows with at least one finding of each code.
     pub codes: BTreeMap<Code, u64>,
-    /// The worst `Verdict::badness` seen.
-    pub worst_badness: u8,
+    /// The worst verdict seen (`None`: no rows).
+    pub worst: Option<Verdict>,
     /// Wall time of the run.
     pub elapsed: Duration,
     /// Our vantage point as the latest report saw it (the run learns as it goes), with the
@@ -120,7 +120,7 @@ impl Summary {
         for c in codes {
             *self.codes.entry(c).or_default() += 1;
         }
-        self.worst_badness = self.worst_badness.max(report.verdict.badness());
+        self.worst = self.worst.max(Some(report.verdict));
         if let Some(facts) = &report.facts
             && facts.scope.smtp
             && !facts.vantage.helo_name.is_empty()
@@ -158,10 +158,7 @@ impl Summary {
 
     /// Verdicts with their counts, worst first (only those that occur).
     pub fn verdict_counts(&self) -> Vec<(Verdict, u64)> {
-        Verdict::ALL
-            .iter()
-            .filter_map(|v| self.verdicts.get(v).map(|n| (*v, *n)))
-            .collect()
+        self.verdicts.iter().rev().map(|(v, n)| (*v, *n)).collect()
     }
 
     /// Codes with their counts, most frequent first.
@@ -220,7 +217,7 @@ impl Summary {
                     "  {:>6}  {:<26} {}",
                     n,
                     c.as_str(),
-                    sanitize::terminal(c.describe())
+                    sanitize::terminal(c.fires_when())
                 );
             }
         }

@@ -93,8 +93,7 @@ impl Diagnoser for mailcheck::Checker {
                     progress.send(Progress::MxFound(hosts));
                 }
             };
-            self.check_with(domain.as_str(), options, &on_progress)
-                .await
+            self.check_with(domain, options, &on_progress).await
         })
     }
 

@@ -639,7 +639,7 @@ mod tests {
         assert!(check.smtp.allow_private && check.policy.allow_private);
         assert!(!check.smtp.open_relay_test);
         assert_eq!(check.smtp.port, 2525);
-        assert_eq!(check.dns.resolver.describe(), "127.0.0.1:5353");
+        assert_eq!(check.dns.resolver.label(), "127.0.0.1:5353");
     }
 
     #[test]

@@ -130,7 +130,7 @@ mod tests {
         assert_eq!(c.auth.mta_sts_port, 8443);
         assert_eq!(c.auth.ns_port, 5353);
         assert_eq!(c.auth.trust_anchor, hints.trust_anchor);
-        assert_eq!(c.dns.resolver.describe(), "127.0.0.1:5300");
+        assert_eq!(c.dns.resolver.label(), "127.0.0.1:5300");
         assert_eq!(c.dnsbl.zones, ["bl.test"]);
         assert_eq!(c.smtp.extra_ca_pem, ["PEM"]);
         assert!(scenario_list().contains("closed.test"));

@@ -171,7 +171,7 @@ impl Checker {
     /// A checker for this configuration, with the resolver it names.
     pub fn new(config: CheckConfig) -> Result<Self, crate::Error> {
         let dns = HickoryDns::new(&config.dns)?;
-        let label = dns.describe();
+        let label = dns.label();
         Self::with_dns(config, Arc::new(dns), label)
     }
 
@@ -232,37 +232,52 @@ impl Checker {
         guard.clone()
     }
 
-    /// Checks one input (domain, e-mail address or URL). Never fails: input that is not a
-    /// domain gives a report with verdict `invalid` and the reason in `error`.
-    pub async fn check(&self, input: &str) -> Report {
-        self.check_with_progress(input, &|_| {}).await
+    /// Checks one domain. The report's `input` is the domain; a front-end that parsed it from
+    /// what a user typed sets `input` to that.
+    pub async fn check(&self, domain: &DomainName) -> Report {
+        self.check_with_progress(domain, &|_| {}).await
+    }
+
+    /// Checks what a user typed (a domain, an e-mail address or a URL): the convenience for raw
+    /// input. Never fails: input that is not a domain gives a report with verdict `invalid` and
+    /// the reason in `error`; the report's `input` is what was given.
+    pub async fn check_input(&self, input: &str) -> Report {
+        match DomainName::parse(input) {
+            Ok(domain) => {
+                let mut report = self.check(&domain).await;
+                input.clone_into(&mut report.input);
+                report
+            }
+            Err(e) => Report::invalid(input, e),
+        }
     }
 
     /// [`Checker::check`], telling `progress` what stage the check reached (for front-ends that
     /// show progress, like the bot's "MX found, probing…" message).
     pub async fn check_with_progress(
         &self,
-        input: &str,
+        domain: &DomainName,
         progress: &(dyn Fn(Progress) + Send + Sync),
     ) -> Report {
-        self.check_with(input, CheckOptions::default(), progress)
+        self.check_with(domain, CheckOptions::default(), progress)
             .await
     }
 
     /// [`Checker::check_with_progress`] with [`CheckOptions`]: a fresh look, a deadline.
     pub async fn check_with(
         &self,
-        input: &str,
+        domain: &DomainName,
         options: CheckOptions,
         progress: &(dyn Fn(Progress) + Send + Sync),
     ) -> Report {
         let started = Instant::now();
-        let domain = match DomainName::parse(input) {
-            Ok(d) => d,
-            Err(e) => return Report::invalid(input, e),
-        };
-        let facts = self.collect_with(&domain, options, progress).await;
-        diagnose(&facts, &self.config.policy, input, elapsed_ms(started))
+        let facts = self.collect_with(domain, options, progress).await;
+        diagnose(
+            &facts,
+            &self.config.policy,
+            domain.as_str(),
+            elapsed_ms(started),
+        )
     }
 
     /// Runs every probe for a valid domain and records what was observed.

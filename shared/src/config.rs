@@ -58,7 +58,7 @@ impl ResolverChoice {
     }
 
     /// How it is shown in reports.
-    pub fn describe(&self) -> String {
+    pub fn label(&self) -> String {
         match self {
             Self::System => "system resolver".to_owned(),
             Self::Servers(list) => list

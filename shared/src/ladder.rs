@@ -86,7 +86,7 @@ fn worst_advice(report: &Report, ip: IpAddr) -> Option<String> {
         .findings
         .iter()
         .filter(|f| f.subject == subject && !f.advice.is_empty())
-        .max_by_key(|f: &&Finding| f.severity.rank())
+        .max_by_key(|f: &&Finding| f.severity)
         .map(|f| f.advice.clone())
 }
 

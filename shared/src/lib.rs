@@ -55,13 +55,16 @@
 //! ```no_run
 //! # async fn run() -> Result<(), mailcheck::Error> {
 //! let checker = mailcheck::Checker::new(mailcheck::CheckConfig::default())?;
-//! let report = checker.check("example.com").await;
+//! let domain = mailcheck::DomainName::parse("example.com")?;
+//! let report = checker.check(&domain).await;
 //! println!("{}: {}", report.domain, report.verdict);
 //! for f in &report.findings {
 //!     println!("{} {} {}: {}", f.severity, f.code, f.subject, f.summary);
 //! }
 //! # Ok(()) }
 //! ```
+
+#![warn(missing_docs)]
 
 pub mod auth;
 pub mod check;

@@ -10,7 +10,13 @@ use crate::facts::{AddressScope, Facts};
 use crate::finding::{Finding, Severity};
 
 /// The domain's overall verdict (`spec/findings.md`, first match wins).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+///
+/// Verdicts are ordered by how bad they are, and **a greater verdict is worse**:
+/// `ok < no_mail < inconclusive < degraded < broken < invalid`, so `max()` is the worst of a
+/// run and `verdict >= Verdict::Degraded` reads "degraded or worse". [`Verdict::ALL`] lists them
+/// in that order, worst first. (The declaration order below is the contract's "first match
+/// wins" order of the rules, not the order of badness.)
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Verdict {
     /// The input is not a domain name.
@@ -40,7 +46,7 @@ impl Verdict {
         }
     }
 
-    /// Every verdict, worst first.
+    /// Every verdict, worst first (descending [`Ord`]).
     pub const ALL: &'static [Self] = &[
         Self::Invalid,
         Self::Broken,
@@ -50,13 +56,15 @@ impl Verdict {
         Self::Ok,
     ];
 
-    /// Badness for `--fail-on`: broken 3, degraded 2, everything else lower.
-    pub const fn badness(self) -> u8 {
+    /// How bad: the one order behind [`Ord`], 0 for `ok` up to 5 for `invalid`.
+    const fn rank(self) -> u8 {
         match self {
-            Self::Invalid | Self::Broken => 3,
-            Self::Degraded => 2,
-            Self::Inconclusive => 1,
-            Self::NoMail | Self::Ok => 0,
+            Self::Ok => 0,
+            Self::NoMail => 1,
+            Self::Inconclusive => 2,
+            Self::Degraded => 3,
+            Self::Broken => 4,
+            Self::Invalid => 5,
         }
     }
 
@@ -70,6 +78,19 @@ impl Verdict {
             Self::Inconclusive => "Nothing wrong found, but some checks could not be made.",
             Self::Ok => "Mail to this domain should be delivered.",
         }
+    }
+}
+
+impl Ord for Verdict {
+    /// Worse is greater (see [`Verdict`]).
+    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+        self.rank().cmp(&other.rank())
+    }
+}
+
+impl PartialOrd for Verdict {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
     }
 }
 
@@ -128,15 +149,150 @@ pub struct Report {
 /// carry the evidence.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct AuthSummary {
-    /// `ok`, `missing`, `invalid`, `permissive`, `unknown` (a lookup failed).
-    pub spf: String,
-    /// `reject`, `quarantine`, `none` (the policy), `missing`, `invalid`, `unknown`.
-    pub dmarc: String,
-    /// `enforce`, `testing`, `none` (the policy mode), `missing`, `invalid`, `unknown`.
-    pub mta_sts: String,
-    /// `valid`, `mismatch`, `unusable`, `bogus` (DNSSEC fails), `none` (no TLSA), `unknown`
-    /// (not checked: no DNSSEC from our resolver).
-    pub dane: String,
+    /// The SPF record's state.
+    pub spf: SpfState,
+    /// The DMARC policy, or why there is none.
+    pub dmarc: DmarcState,
+    /// The MTA-STS policy mode, or why there is none.
+    pub mta_sts: MtaStsState,
+    /// Whether DANE protects the MX hosts.
+    pub dane: DaneState,
+}
+
+/// Defines a short-state enum of the report: serde and [`as_str`](SpfState::as_str) spell each
+/// variant as given (the JSON and CSV words), `Display` the same.
+macro_rules! states {
+    ($(#[$meta:meta])* $name:ident { $( $(#[$vmeta:meta])* $variant:ident = $text:literal, )* }) => {
+        $(#[$meta])*
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+        pub enum $name {
+            $( $(#[$vmeta])* #[serde(rename = $text)] $variant, )*
+        }
+
+        impl $name {
+            /// The word in the JSON report and the CSV.
+            pub const fn as_str(self) -> &'static str {
+                match self { $(Self::$variant => $text,)* }
+            }
+        }
+
+        impl std::fmt::Display for $name {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str(self.as_str())
+            }
+        }
+    };
+}
+
+states! {
+    /// The SPF record of a domain in one word.
+    SpfState {
+        /// A single valid record that is not permissive.
+        Ok = "ok",
+        /// No `v=spf1` record.
+        Missing = "missing",
+        /// Several records, a syntax error or too many lookups (permerror).
+        Invalid = "invalid",
+        /// `+all`, `?all`, or neither `all` nor `redirect`.
+        Permissive = "permissive",
+        /// A lookup failed.
+        Unknown = "unknown",
+    }
+}
+
+states! {
+    /// The DMARC policy of a domain in one word.
+    DmarcState {
+        /// `p=reject`.
+        Reject = "reject",
+        /// `p=quarantine`.
+        Quarantine = "quarantine",
+        /// `p=none` (monitoring only).
+        None = "none",
+        /// No DMARC record.
+        Missing = "missing",
+        /// The record does not parse, lacks `p=`, or there is more than one.
+        Invalid = "invalid",
+        /// The lookup failed, or no policy could be read.
+        Unknown = "unknown",
+    }
+}
+
+states! {
+    /// The MTA-STS policy of a domain in one word.
+    MtaStsState {
+        /// Mode `enforce`.
+        Enforce = "enforce",
+        /// Mode `testing`.
+        Testing = "testing",
+        /// Mode `none`.
+        None = "none",
+        /// No MTA-STS policy.
+        Missing = "missing",
+        /// A malformed record, or a policy that cannot be fetched or parsed.
+        Invalid = "invalid",
+        /// No policy in force could be read.
+        Unknown = "unknown",
+    }
+}
+
+states! {
+    /// DANE for the MX hosts of a domain in one word.
+    DaneState {
+        /// Validated TLSA records match the served chain.
+        Valid = "valid",
+        /// Validated TLSA records match no certificate served.
+        Mismatch = "mismatch",
+        /// TLSA records exist but cannot be used.
+        Unusable = "unusable",
+        /// DNSSEC validation fails.
+        Bogus = "bogus",
+        /// No TLSA records.
+        None = "none",
+        /// Not checked: no DNSSEC from our resolver.
+        Unknown = "unknown",
+    }
+}
+
+states! {
+    /// The SMTP conversation with one address in one word: how the connection went, and when it
+    /// went through, how far the conversation got.
+    SmtpStatus {
+        /// `RCPT TO:<postmaster@domain>` was accepted.
+        Accepted = "accepted",
+        /// A permanent refusal at MAIL (when MAIL was refused) or RCPT.
+        Rejected = "rejected",
+        /// A temporary (4xx) refusal at the step that decided.
+        Tempfail = "tempfail",
+        /// Greeted with 220, but no transaction was reached.
+        Greeted = "greeted",
+        /// The TCP connection was refused.
+        Refused = "refused",
+        /// The TCP connection timed out or had no route.
+        Unreachable = "unreachable",
+        /// Not reachable from here: our own outbound port 25 is blocked for this address family.
+        EgressBlocked = "egress_blocked",
+        /// The connection or the conversation failed otherwise.
+        Error = "error",
+        /// Connected, but no complete greeting arrived.
+        NoGreeting = "no_greeting",
+        /// The greeting was not 220 (a refusal of every client).
+        GreetingRejected = "greeting_rejected",
+        /// Not probed, for a reason the note gives (SMTP probing off, a private address, a cap,
+        /// the same address under another name).
+        Skipped = "skipped",
+        /// Not finished: the check's deadline came first.
+        Unfinished = "unfinished",
+        /// Not probed, and no reason recorded.
+        NotProbed = "not_probed",
+    }
+}
+
+impl SmtpStatus {
+    /// Whether a conversation was attempted: not skipped, not probed at all.
+    pub const fn tested(self) -> bool {
+        !matches!(self, Self::Skipped | Self::NotProbed)
+    }
 }
 
 impl Report {
@@ -156,6 +312,22 @@ impl Report {
             auth: None,
             partial: None,
         }
+    }
+
+    /// The name a report is shown and keyed under: the normalised domain, or the input as given
+    /// when it is not a domain (verdict `invalid`). Untrusted: escape it for the target.
+    pub fn display_name(&self) -> &str {
+        if self.domain.is_empty() {
+            &self.input
+        } else {
+            &self.domain
+        }
+    }
+
+    /// The one-line headline of a report in tables: why the input is invalid, else the first
+    /// (worst) finding as `code: summary`, else empty. Untrusted: escape it for the target.
+    pub fn top_issue(&self) -> String {
+        top_issue(self.error.as_deref(), &self.findings)
     }
 
     /// The SMTP transcripts of every probed address, each under a header line.
@@ -180,6 +352,15 @@ impl Report {
     /// Findings of at least warning severity (faults).
     pub fn faults(&self) -> impl Iterator<Item = &Finding> {
         self.findings.iter().filter(|f| f.severity.is_fault())
+    }
+}
+
+/// A report's headline: the error, else the first finding as `code: summary`, else empty.
+pub(crate) fn top_issue(error: Option<&str>, findings: &[Finding]) -> String {
+    match (error, findings.first()) {
+        (Some(e), _) => e.to_owned(),
+        (None, Some(f)) => format!("{}: {}", f.code, f.summary),
+        (None, None) => String::new(),
     }
 }
 
@@ -216,9 +397,8 @@ pub struct AddressSummary {
 /// The SMTP conversation in brief.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SmtpSummary {
-    /// `accepted` (postmaster accepted), `rejected`, `tempfail`, `refused`, `unreachable`,
-    /// `no_greeting`, `greeting_rejected`, `error`, `skipped`, `not_probed`.
-    pub status: String,
+    /// How the connection and the conversation went.
+    pub status: SmtpStatus,
     /// The first greeting line.
     pub banner: Option<String>,
     /// STARTTLS advertised.
@@ -241,4 +421,17 @@ pub struct DnsblSummary {
     /// The classified status.
     #[serde(flatten)]
     pub status: DnsblStatus,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn all_is_the_order_worst_first() {
+        assert!(Verdict::ALL.windows(2).all(|w| w[0] > w[1]));
+        assert_eq!(Verdict::ALL.len(), 6);
+        assert_eq!(Verdict::ALL.iter().max(), Some(&Verdict::Invalid));
+        assert!(Verdict::NoMail > Verdict::Ok && Verdict::Degraded > Verdict::Inconclusive);
+    }
 }

@@ -9,10 +9,11 @@
 //! - No baseline: `new` (the first recorded run of this domain).
 //! - Today `inconclusive` ("could not check"): `same`, never `worse` or `better`, and no finding
 //!   is called resolved (it may only have gone unchecked). Its new findings are still listed.
-//! - Verdicts are ranked by the library's [`Verdict::badness`] (broken and invalid 3, degraded 2),
-//!   and between the two of badness 0, `no_mail` ranks below `ok` (mail that was delivered no
-//!   longer is). A higher rank is `worse`, a lower one `better`, an equal one `same`; new or
-//!   resolved findings under an unchanged verdict are listed but keep it `same`.
+//! - Verdicts are compared by the library's order ([`Verdict`]'s `Ord`: ok < no_mail <
+//!   inconclusive < degraded < broken < invalid), except that `broken` and `invalid` count as
+//!   equal ([`compare_verdicts`]): from `ok` to `no_mail` is `worse` (mail that was delivered no
+//!   longer is). Worse is `worse`, better `better`, equal `same`; new or resolved findings under
+//!   an unchanged verdict are listed but keep it `same`.
 //! - The baseline is the domain's latest earlier run that could check it, so inconclusive nights
 //!   are skipped: ok, inconclusive, broken says `worse` on the third night (nobody was told on
 //!   the second). Only when every earlier run was inconclusive is the baseline inconclusive; then
@@ -212,9 +213,18 @@ fn labels(keys: &[FindingKey]) -> String {
         .join("; ")
 }
 
-/// The rank verdicts are compared by: [`Verdict::badness`], with `no_mail` above `ok`.
-fn rank(v: Verdict) -> u8 {
-    v.badness() * 2 + u8::from(v == Verdict::NoMail)
+/// How the history compares two verdicts it can rank: the library's order (`Ord`, worse is
+/// greater), except that `broken` and `invalid` are the same level (neither gets mail through).
+/// `Greater`: `is` is worse than `was`.
+pub fn compare_verdicts(was: Verdict, is: Verdict) -> std::cmp::Ordering {
+    let level = |v: Verdict| {
+        if v == Verdict::Invalid {
+            Verdict::Broken
+        } else {
+            v
+        }
+    };
+    level(is).cmp(&level(was))
 }
 
 /// Compares the current report with the domain's baseline (see the module doc for the rules).
@@ -228,7 +238,7 @@ pub fn compare_findings(
     verdict: Verdict,
     now: Vec<FindingKey>,
 ) -> Changes {
-    let new_broken_now = verdict.badness() >= 3;
+    let new_broken_now = verdict >= Verdict::Broken;
     let Some(base) = baseline else {
         return Changes {
             previous: None,
@@ -254,11 +264,13 @@ pub fn compare_findings(
     };
     let change = match (base.verdict, verdict) {
         (_, Verdict::Inconclusive) => Change::Same,
-        (Verdict::Inconclusive, v) if v.badness() >= 2 => Change::Worse,
+        (Verdict::Inconclusive, v) if v >= Verdict::Degraded => Change::Worse,
         (Verdict::Inconclusive, _) => Change::Same,
-        (was, is) if rank(is) > rank(was) => Change::Worse,
-        (was, is) if rank(is) < rank(was) => Change::Better,
-        _ => Change::Same,
+        (was, is) => match compare_verdicts(was, is) {
+            std::cmp::Ordering::Greater => Change::Worse,
+            std::cmp::Ordering::Less => Change::Better,
+            std::cmp::Ordering::Equal => Change::Same,
+        },
     };
     Changes {
         previous: Some(Previous {
@@ -267,7 +279,7 @@ pub fn compare_findings(
             verdict: base.verdict,
         }),
         change,
-        new_broken: new_broken_now && base.verdict.badness() < 3,
+        new_broken: new_broken_now && base.verdict < Verdict::Broken,
         new_findings,
         resolved_findings,
     }

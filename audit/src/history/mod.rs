@@ -251,11 +251,7 @@ pub fn input_identity(sources: &[crate::input::Source]) -> (String, String) {
 /// The key a row is remembered under: the normalised domain, or the input as given when it is
 /// not a domain (an `invalid` row).
 pub fn domain_key(report: &mailcheck::Report) -> String {
-    if report.domain.is_empty() {
-        report.input.trim().to_owned()
-    } else {
-        report.domain.clone()
-    }
+    report.display_name().trim().to_owned()
 }
 
 #[cfg(test)]

@@ -392,7 +392,7 @@ impl History {
                 r.try_get::<i64, _>("n")?,
             ));
         }
-        counts.sort_by_key(|(v, _)| Verdict::ALL.iter().position(|a| a == v));
+        counts.sort_by_key(|(v, _)| std::cmp::Reverse(*v));
         run.verdicts = counts;
         Ok(())
     }

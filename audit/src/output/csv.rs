@@ -8,7 +8,7 @@
 //!
 //! | column | content |
 //! |---|---|
-//! | `domain` | the checked domain (the input as given when it is not a domain) |
+//! | `domain` | the checked domain (the input as given when it is not a domain: [`Report::display_name`]) |
 //! | `verdict` | `ok`, `degraded`, `broken`, `no_mail`, `inconclusive`, `invalid` |
 //! | `worst` | the worst finding severity (`critical`, `error`, `warning`, `info`), empty if none |
 //! | `mx_hosts` | the mail hosts, space-separated, in preference order |
@@ -16,15 +16,15 @@
 //! | `null_mx` | `yes` for a null MX (`mx.null`, `mx.null_mixed`) |
 //! | `unreachable` | `yes` when an MX address refused, timed out or never greeted (`smtp.refused`, `smtp.unreachable`, `smtp.no_greeting`) |
 //! | `banner_mismatch` | `yes` for `smtp.banner_mismatch` or `smtp.banner_unresolvable` |
-//! | `dnsbl_listed` | `yes` when an MX address is blocklisted (`dnsbl.listed`) |
+//! | `dnsbl_listed` | `yes` when an MX address is blocklisted (a finding of the blocklist group: `dnsbl.listed`) |
 //! | `starttls` | `yes` (offered), `no` (`smtp.starttls_missing`), `failed` (`smtp.starttls_failed`), empty if not seen |
-//! | `tls_problem` | the `tls.*` codes found, space-separated |
+//! | `tls_problem` | the codes of the TLS group found (`tls.*`), space-separated |
 //! | `spf` | `ok`, `missing`, `invalid`, `permissive`, `unknown` (a lookup failed) |
 //! | `dmarc` | the policy `reject`, `quarantine`, `none`; or `missing`, `invalid`, `unknown` |
 //! | `mta_sts` | the policy mode `enforce`, `testing`, `none`; or `missing`, `invalid`, `unknown` |
 //! | `dane` | `valid`, `mismatch`, `unusable`, `bogus` (DNSSEC fails), `none` (no TLSA), `unknown` |
 //! | `findings` | every finding code, worst first, space-separated |
-//! | `top_issue` | the worst finding as `code: summary`, or why the input is invalid |
+//! | `top_issue` | the worst finding as `code: summary`, or why the input is invalid ([`Report::top_issue`]) |
 //! | `previous_verdict` | the verdict in the run compared with (empty: new domain, or no history) |
 //! | `change` | `new`, `worse`, `better`, `same` (see [`crate::history::changes`]); empty without history |
 //! | `new_findings` | findings that appeared, as `code (subject)`, `; `-separated |
@@ -32,8 +32,9 @@
 //!
 //! The yes/no columns are empty for invalid rows (nothing was checked), the authentication
 //! columns when those checks did not run (`--no-auth`, or the domain does not resolve). Every value is derived
-//! from the report's findings and MX summary; nothing is judged here.
+//! from the report's findings (grouped by [`Code::group`]) and MX summary; nothing is judged here.
 
+use mailcheck::finding::Group;
 use mailcheck::{Code, Report};
 
 use super::{Chunk, Finish, Item, Render};
@@ -83,32 +84,35 @@ fn yes_no(checked: bool, yes: bool) -> String {
 }
 
 /// One short authentication state, empty when the checks did not run.
-fn auth(report: &Report, state: impl Fn(&mailcheck::report::AuthSummary) -> &String) -> String {
+fn auth(
+    report: &Report,
+    state: impl Fn(&mailcheck::report::AuthSummary) -> &'static str,
+) -> String {
     report
         .auth
         .as_ref()
-        .map(|a| state(a).clone())
+        .map(|a| state(a).to_owned())
         .unwrap_or_default()
 }
 
+/// Whether the report has a finding of the group.
+fn has_group(report: &Report, group: Group) -> bool {
+    report.findings.iter().any(|f| f.code.group() == group)
+}
+
 /// The fixed columns' values for one report.
-pub fn values(input: &str, report: &Report) -> Vec<String> {
+pub fn values(report: &Report) -> Vec<String> {
     let checked = report.facts.is_some();
-    let domain = if report.domain.is_empty() {
-        input.to_owned()
-    } else {
-        report.domain.clone()
-    };
-    let mut codes: Vec<&str> = Vec::new();
+    let mut codes: Vec<Code> = Vec::new();
     for f in &report.findings {
-        if !codes.contains(&f.code.as_str()) {
-            codes.push(f.code.as_str());
+        if !codes.contains(&f.code) {
+            codes.push(f.code);
         }
     }
     let tls: Vec<&str> = codes
         .iter()
-        .copied()
-        .filter(|c| c.starts_with("tls."))
+        .filter(|c| c.group() == Group::Tls)
+        .map(|c| c.as_str())
         .collect();
     let starttls = if has(report, &[Code::SmtpStarttlsFailed]) {
         "failed".to_owned()
@@ -124,13 +128,8 @@ pub fn values(input: &str, report: &Report) -> Vec<String> {
     } else {
         String::new()
     };
-    let top = match (report.findings.first(), &report.error) {
-        (_, Some(e)) => e.clone(),
-        (Some(f), None) => format!("{}: {}", f.code, f.summary),
-        (None, None) => String::new(),
-    };
     vec![
-        domain,
+        report.display_name().to_owned(),
         report.verdict.as_str().to_owned(),
         report
             .worst
@@ -162,15 +161,19 @@ pub fn values(input: &str, report: &Report) -> Vec<String> {
                 &[Code::SmtpBannerMismatch, Code::SmtpBannerUnresolvable],
             ),
         ),
-        yes_no(checked, has(report, &[Code::DnsblListed])),
+        yes_no(checked, has_group(report, Group::Blocklist)),
         starttls,
         tls.join(" "),
-        auth(report, |a| &a.spf),
-        auth(report, |a| &a.dmarc),
-        auth(report, |a| &a.mta_sts),
-        auth(report, |a| &a.dane),
-        codes.join(" "),
-        top,
+        auth(report, |a| a.spf.as_str()),
+        auth(report, |a| a.dmarc.as_str()),
+        auth(report, |a| a.mta_sts.as_str()),
+        auth(report, |a| a.dane.as_str()),
+        codes
+            .iter()
+            .map(|c| c.as_str())
+            .collect::<Vec<_>>()
+            .join(" "),
+        report.top_issue(),
     ]
 }
 
@@ -219,7 +222,7 @@ impl Render for CsvRender {
     }
 
     fn row(&self, item: Item<'_>) -> Chunk {
-        let mut ours = values(&item.row.input, item.report);
+        let mut ours = values(item.report);
         ours.extend(change_values(item.changes));
         Chunk {
             body: line(&item.row.columns, ours),

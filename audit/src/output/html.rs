@@ -23,7 +23,7 @@
 
 use std::fmt::Write as _;
 
-use mailcheck::{Report, Severity, Verdict};
+use mailcheck::{Severity, Verdict};
 
 use super::{Chunk, Finish, Item, Render};
 use crate::history::{Change, Past};
@@ -107,7 +107,7 @@ const fn verdict_class(v: Verdict) -> &'static str {
     }
 }
 
-/// Sort key of a verdict: its place in [`Verdict::ALL`] (worst first).
+/// Sort key of a verdict: its place in [`Verdict::ALL`] (the verdict order, worst first).
 fn verdict_rank(v: Verdict) -> usize {
     Verdict::ALL.iter().position(|a| *a == v).unwrap_or(0)
 }
@@ -117,17 +117,12 @@ fn change_rank(c: Change) -> usize {
     Change::ALL.iter().position(|a| *a == c).unwrap_or(0)
 }
 
-/// Sort key of the worst severity: critical first, none last.
-fn severity_key(s: Option<Severity>) -> u8 {
-    s.map_or(9, |s| 4 - s.rank().min(4))
-}
-
-fn display_name(input: &str, report: &Report) -> String {
-    if report.domain.is_empty() {
-        input.to_owned()
-    } else {
-        report.domain.clone()
-    }
+/// Sort key of the worst severity: its place in [`Severity::ALL`] (the severity order, worst
+/// first), none last.
+fn severity_key(s: Option<Severity>) -> usize {
+    s.map_or(9, |s| {
+        Severity::ALL.iter().position(|a| *a == s).unwrap_or(0)
+    })
 }
 
 /// Standard base64 (with padding), for the CSP hashes.
@@ -422,7 +417,7 @@ impl HtmlRender {
                         esc(&a.ip.to_string()),
                         esc(&a.ptr.join(" ")),
                         b(a.fcrdns),
-                        esc(&a.smtp.status),
+                        esc(a.smtp.status.as_str()),
                         esc(a.smtp.banner.as_deref().unwrap_or("–")),
                         b(a.smtp.starttls),
                         esc(a.smtp.tls_version.as_deref().unwrap_or("–")),
@@ -441,10 +436,10 @@ impl HtmlRender {
             let _ = writeln!(
                 out,
                 "<h4>Authentication and TLS policy</h4><table class=\"auth\"><thead><tr><th>SPF</th><th>DMARC</th><th>MTA-STS</th><th>DANE</th></tr></thead><tbody><tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr></tbody></table>",
-                esc(&a.spf),
-                esc(&a.dmarc),
-                esc(&a.mta_sts),
-                esc(&a.dane)
+                esc(a.spf.as_str()),
+                esc(a.dmarc.as_str()),
+                esc(a.mta_sts.as_str()),
+                esc(a.dane.as_str())
             );
         }
         if r.findings.is_empty() {
@@ -494,12 +489,12 @@ impl Render for HtmlRender {
 
     fn row(&self, item: Item<'_>) -> Chunk {
         let r = item.report;
-        let name = display_name(&item.row.input, r);
+        let name = r.display_name();
         let id = anchor(&item.row.source, item.row.line);
         let mut codes: Vec<&str> = r.findings.iter().map(|f| f.code.as_str()).collect();
         codes.sort_unstable();
         codes.dedup();
-        let mut text = vec![name.as_str(), item.row.input.as_str()];
+        let mut text = vec![name, item.row.input.as_str()];
         text.extend(item.row.columns.iter().map(String::as_str));
         text.extend(r.mx.iter().map(|m| m.host.as_str()));
         let text = text.join(" ").to_lowercase();
@@ -513,15 +508,11 @@ impl Render for HtmlRender {
         for c in &item.row.columns {
             let _ = write!(body, "<td>{}</td>", esc(c));
         }
-        let top = match (&r.error, r.findings.first()) {
-            (Some(e), _) => e.clone(),
-            (None, Some(f)) => format!("{}: {}", f.code, f.summary),
-            (None, None) => String::new(),
-        };
+        let top = r.top_issue();
         let _ = write!(
             body,
             "<td class=\"dom\"><a href=\"#{id}\">{}</a></td><td class=\"v {}\" data-sort=\"{}\">{}</td><td data-sort=\"{}\">{}</td><td data-sort=\"{}\">{}</td>",
-            esc(&name),
+            esc(name),
             verdict_class(r.verdict),
             verdict_rank(r.verdict),
             esc(r.verdict.as_str()),
@@ -608,7 +599,7 @@ impl Render for HtmlRender {
                     head,
                     "<tr><td><code>{}</code></td><td>{n}</td><td>{}</td></tr>",
                     esc(c.as_str()),
-                    esc(c.describe())
+                    esc(c.fires_when())
                 );
             }
             head.push_str("</tbody></table>\n");
@@ -662,7 +653,7 @@ impl Render for HtmlRender {
                     head,
                     "<button type=\"button\" data-filter=\"code\" data-value=\"{}\" aria-pressed=\"false\" title=\"{}\">{} <span class=\"n\">{n}</span></button>",
                     esc(c.as_str()),
-                    esc(c.describe()),
+                    esc(c.fires_when()),
                     esc(c.as_str())
                 );
             }
@@ -716,7 +707,7 @@ mod tests {
 
     use mailcheck::facts::AddressScope;
     use mailcheck::report::{AddressSummary, MxSummary, SmtpSummary};
-    use mailcheck::{Code, Finding};
+    use mailcheck::{Code, Finding, Report};
 
     use super::*;
     use crate::history::{Baseline, compare};
@@ -760,7 +751,7 @@ mod tests {
                 ptr: vec!["mx.hostile.test".to_owned()],
                 fcrdns: Some(true),
                 smtp: SmtpSummary {
-                    status: "rejected".to_owned(),
+                    status: mailcheck::report::SmtpStatus::Rejected,
                     banner: Some(HOSTILE.to_owned()),
                     starttls: Some(false),
                     tls_version: None,

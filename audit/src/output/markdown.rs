@@ -65,16 +65,8 @@ impl Render for MarkdownRender {
 
     fn row(&self, item: Item<'_>) -> Chunk {
         let r = item.report;
-        let name = if r.domain.is_empty() {
-            item.row.input.as_str()
-        } else {
-            r.domain.as_str()
-        };
-        let top = match (&r.error, r.findings.first()) {
-            (Some(e), _) => e.clone(),
-            (None, Some(f)) => format!("{}: {}", f.code, f.summary),
-            (None, None) => String::new(),
-        };
+        let name = r.display_name();
+        let top = r.top_issue();
         let mut body = String::from("|");
         for c in &item.row.columns {
             let _ = write!(body, " {} |", md(c));
@@ -124,10 +116,10 @@ impl Render for MarkdownRender {
                 let _ = writeln!(
                     details,
                     "Authentication and TLS policy: SPF {} · DMARC {} · MTA-STS {} · DANE {}\n",
-                    md(&a.spf),
-                    md(&a.dmarc),
-                    md(&a.mta_sts),
-                    md(&a.dane)
+                    md(a.spf.as_str()),
+                    md(a.dmarc.as_str()),
+                    md(a.mta_sts.as_str()),
+                    md(a.dane.as_str())
                 );
             }
             for f in &r.findings {
@@ -187,7 +179,7 @@ impl Render for MarkdownRender {
         if !codes.is_empty() {
             head.push_str("\n| finding | domains | meaning |\n|---|---|---|\n");
             for (c, n) in codes {
-                let _ = writeln!(head, "| `{}` | {n} | {} |", c.as_str(), md(c.describe()));
+                let _ = writeln!(head, "| `{}` | {n} | {} |", c.as_str(), md(c.fires_when()));
             }
         }
         head.push_str("\n## All domains\n\n|");

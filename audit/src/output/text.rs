@@ -106,11 +106,7 @@ impl TextRender {
     /// The full report of one domain.
     pub fn detailed(&self, report: &Report) -> String {
         let mut out = String::new();
-        let name = if report.domain.is_empty() {
-            terminal(&report.input).into_owned()
-        } else {
-            report.domain.clone()
-        };
+        let name = terminal(report.display_name()).into_owned();
         let verdict = report.verdict.as_str().to_uppercase();
         let _ = writeln!(
             out,
@@ -255,16 +251,8 @@ impl TextRender {
     /// One line for a batch.
     pub fn line(&self, item: Item<'_>) -> String {
         let r = item.report;
-        let name = if r.domain.is_empty() {
-            terminal(&item.row.input).into_owned()
-        } else {
-            r.domain.clone()
-        };
-        let issue = match (&r.error, r.findings.first()) {
-            (Some(e), _) => terminal(e).into_owned(),
-            (None, Some(f)) => format!("{}: {}", f.code, terminal(&f.summary)),
-            (None, None) => String::new(),
-        };
+        let name = terminal(r.display_name()).into_owned();
+        let issue = terminal(&r.top_issue()).into_owned();
         let more = r.findings.len().saturating_sub(1);
         let more = if more > 0 {
             format!(" (+{more} more)")
@@ -312,7 +300,7 @@ fn address_cells(a: &AddressSummary) -> Vec<String> {
         a.ip.to_string(),
         ptr,
         opt(a.fcrdns).to_owned(),
-        a.smtp.status.clone(),
+        a.smtp.status.as_str().to_owned(),
         opt(a.smtp.starttls).to_owned(),
         a.smtp.tls_version.clone().unwrap_or_else(|| "-".to_owned()),
         match a.smtp.cert_ok {

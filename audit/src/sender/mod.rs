@@ -367,12 +367,10 @@ pub async fn main(args: &SenderArgs) -> Result<Exit, AuditError> {
     } else {
         FailOn::Broken
     });
-    let worst = items
-        .iter()
-        .map(|i| i.report.verdict.badness())
-        .max()
-        .unwrap_or(0);
-    let failed = fail_on.threshold().is_some_and(|t| worst >= t);
+    let worst = items.iter().map(|i| i.report.verdict).max();
+    let failed = fail_on
+        .threshold()
+        .is_some_and(|t| worst.is_some_and(|w| w >= t));
     Ok(if failed { Exit::Failed } else { Exit::Ok })
 }
 

@@ -90,14 +90,6 @@ fn listed_on(r: &SenderReport) -> String {
         .join(" ")
 }
 
-fn top_issue(r: &SenderReport) -> String {
-    match (&r.error, r.findings.first()) {
-        (Some(e), _) => e.clone(),
-        (None, Some(f)) => format!("{}: {}", f.code, f.summary),
-        (None, None) => String::new(),
-    }
-}
-
 /// The CSV report.
 pub fn csv(columns: &[String], items: &[SenderItem]) -> String {
     let mut w = ::csv::WriterBuilder::new().from_writer(Vec::new());
@@ -126,7 +118,7 @@ pub fn csv(columns: &[String], items: &[SenderItem]) -> String {
             spf_result(r),
             listed_on(r),
             codes.join(" "),
-            top_issue(r),
+            r.top_issue(),
         ];
         let record: Vec<String> = it
             .row
@@ -221,7 +213,7 @@ pub fn text(items: &[SenderItem], detailed: bool, color: bool) -> String {
     if !detailed {
         for it in items {
             let r = &it.report;
-            let issue = terminal(&top_issue(r)).into_owned();
+            let issue = terminal(&r.top_issue()).into_owned();
             let _ = writeln!(
                 out,
                 "{:<13} {}  {}",
@@ -383,7 +375,7 @@ pub fn html(columns: &[String], items: &[SenderItem], page_title: &str) -> Strin
             "<td><a href=\"#s{n}\">{}</a></td><td class=\"{class}\">{}</td><td>{}</td></tr>",
             esc(&title(r)),
             esc(r.verdict.as_str()),
-            esc(&top_issue(r))
+            esc(&r.top_issue())
         );
     }
     out.push_str("</table>\n");
@@ -452,7 +444,7 @@ pub fn markdown(columns: &[String], items: &[SenderItem], page_title: &str) -> S
             " {} | {} | {} |",
             md(&title(r)),
             r.verdict.as_str(),
-            md(&top_issue(r))
+            md(&r.top_issue())
         );
     }
     for it in items {

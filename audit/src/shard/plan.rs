@@ -216,7 +216,7 @@ pub async fn main(args: &PlanArgs) -> Result<Exit, AuditError> {
         dns_config.timeout = t;
     }
     let dns = HickoryDns::new(&dns_config)?;
-    let resolver = dns.describe();
+    let resolver = dns.label();
     let resolved = resolve_all(
         Arc::new(dns),
         &read.domains,

@@ -13,7 +13,7 @@ pub(super) fn address_lines(addr: &AddressSummary, report: &Report, out: &mut St
     let port = report.facts.as_ref().map_or(25, |f| f.scope.smtp_port);
     let allow_private = report.facts.as_ref().is_some_and(|f| f.scope.allow_private);
     let lab = allow_private;
-    let tested = !matches!(smtp.status.as_str(), "skipped" | "not_probed");
+    let tested = smtp.status.tested();
     // Private addresses are reported, not probed, unless the bot runs against a lab; outside
     // a lab they are not shown either (an internal network's layout is nobody's business).
     let private_skip = !tested && addr.scope.is_private() && !allow_private;

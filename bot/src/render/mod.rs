@@ -200,10 +200,10 @@ pub fn render_report(report: &Report, ctx: &RenderContext) -> RenderedReport {
             name: "Authentication and TLS policy".to_owned(),
             value: format!(
                 "SPF **{}** · DMARC **{}** · MTA-STS **{}** · DANE **{}**",
-                shown(lab, &a.spf),
-                shown(lab, &a.dmarc),
-                shown(lab, &a.mta_sts),
-                shown(lab, &a.dane)
+                shown(lab, a.spf.as_str()),
+                shown(lab, a.dmarc.as_str()),
+                shown(lab, a.mta_sts.as_str()),
+                shown(lab, a.dane.as_str())
             ),
             inline: false,
         });

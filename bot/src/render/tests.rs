@@ -3,7 +3,7 @@
 use std::time::Duration;
 
 use mailcheck::finding::THIS_MACHINE;
-use mailcheck::report::{AddressSummary, MxSummary};
+use mailcheck::report::{AddressSummary, MxSummary, SmtpStatus};
 use mailcheck::{Code, Finding, Report, Verdict};
 
 use super::*;
@@ -117,7 +117,7 @@ fn huge_hostile_report_fits_and_serializes_within_limits() {
     assert_eq!(file.matches("smtp.banner_mismatch").count(), 60);
 }
 
-fn summary(ip: &str, status: &str, note: Option<&str>) -> AddressSummary {
+fn summary(ip: &str, status: SmtpStatus, note: Option<&str>) -> AddressSummary {
     let ip: std::net::IpAddr = ip.parse().unwrap();
     AddressSummary {
         ip,
@@ -125,7 +125,7 @@ fn summary(ip: &str, status: &str, note: Option<&str>) -> AddressSummary {
         ptr: Vec::new(),
         fcrdns: None,
         smtp: mailcheck::report::SmtpSummary {
-            status: status.to_owned(),
+            status,
             banner: None,
             starttls: None,
             tls_version: None,
@@ -170,7 +170,7 @@ fn findings_about_this_machine_come_last_and_are_labelled() {
                 "more MX than the cap",
             ),
         ],
-        vec![summary("192.0.2.10", "accepted", None)],
+        vec![summary("192.0.2.10", SmtpStatus::Accepted, None)],
     );
     let r = render_report(&report, &RenderContext::default());
     let names: Vec<&str> = r.embed.fields.iter().map(|f| f.name.as_str()).collect();
@@ -226,11 +226,11 @@ fn address_lines_do_not_blame_the_target_for_what_is_about_us() {
             Finding::new(Code::SmtpIncomplete, "192.0.2.14", "stopped early"),
         ],
         vec![
-            summary("192.0.2.10", "rejected", None),
-            summary("192.0.2.11", "tempfail", None),
-            summary("192.0.2.12", "rejected", None),
-            summary("192.0.2.13", "rejected", None),
-            summary("192.0.2.14", "greeted", None),
+            summary("192.0.2.10", SmtpStatus::Rejected, None),
+            summary("192.0.2.11", SmtpStatus::Tempfail, None),
+            summary("192.0.2.12", SmtpStatus::Rejected, None),
+            summary("192.0.2.13", SmtpStatus::Rejected, None),
+            summary("192.0.2.14", SmtpStatus::Greeted, None),
         ],
     );
     let text = |i: usize| address_status_text(&report.mx[0].addresses[i], &report);
@@ -243,7 +243,7 @@ fn address_lines_do_not_blame_the_target_for_what_is_about_us() {
         text(2)
     );
     // No finding pins it on anyone else: the plain status stands.
-    assert_eq!(text(3), smtp_status_text("rejected"));
+    assert_eq!(text(3), smtp_status_text(SmtpStatus::Rejected));
     assert!(
         text(4).contains("stopped before the recipient"),
         "{}",
@@ -316,12 +316,12 @@ fn untested_addresses_say_why() {
         vec![
             summary(
                 "93.184.216.20",
-                "skipped",
+                SmtpStatus::Skipped,
                 Some("not checked: MX host mx11.example.test over the cap of 10 hosts"),
             ),
             summary(
                 "10.0.0.1",
-                "skipped",
+                SmtpStatus::Skipped,
                 Some("private address: not probed (only allowed for labs and internal audits)"),
             ),
         ],

@@ -3,7 +3,7 @@
 use std::time::Duration;
 
 use mailcheck::finding::THIS_MACHINE;
-use mailcheck::report::AddressSummary;
+use mailcheck::report::{AddressSummary, SmtpStatus};
 use mailcheck::{Code, DomainName, Finding, Report, Severity, Verdict};
 
 use crate::sanitize::untrusted;
@@ -84,23 +84,23 @@ pub fn human_duration(d: Duration) -> String {
 }
 
 /// What an SMTP status means, in words a support volunteer can repeat.
-pub fn smtp_status_text(status: &str) -> String {
+pub const fn smtp_status_text(status: SmtpStatus) -> &'static str {
     match status {
-        "accepted" => "accepts mail for the domain ✓".to_owned(),
-        "rejected" => "answers, but refuses mail for the domain".to_owned(),
-        "tempfail" => "answers, but says \"try again later\" (temporary failure)".to_owned(),
-        "refused" => "connection refused: no mail server listening".to_owned(),
-        "unreachable" => "no answer: timed out or unreachable (firewall?)".to_owned(),
-        "egress_blocked" => "not reachable from the bot's host: its own outbound port 25 is \
-                             blocked (not the domain's fault)"
-            .to_owned(),
-        "no_greeting" => "connects, but the server never says hello".to_owned(),
-        "greeting_rejected" => "the server turns connections away".to_owned(),
-        "greeted" => "answers".to_owned(),
-        "error" => "the conversation failed".to_owned(),
-        "skipped" | "not_probed" => "not tested".to_owned(),
-        "unfinished" => "not finished: the check's time ran out first".to_owned(),
-        other => untrusted(&other.replace('_', " ")),
+        SmtpStatus::Accepted => "accepts mail for the domain ✓",
+        SmtpStatus::Rejected => "answers, but refuses mail for the domain",
+        SmtpStatus::Tempfail => "answers, but says \"try again later\" (temporary failure)",
+        SmtpStatus::Refused => "connection refused: no mail server listening",
+        SmtpStatus::Unreachable => "no answer: timed out or unreachable (firewall?)",
+        SmtpStatus::EgressBlocked => {
+            "not reachable from the bot's host: its own outbound port 25 is \
+             blocked (not the domain's fault)"
+        }
+        SmtpStatus::NoGreeting => "connects, but the server never says hello",
+        SmtpStatus::GreetingRejected => "the server turns connections away",
+        SmtpStatus::Greeted => "answers",
+        SmtpStatus::Error => "the conversation failed",
+        SmtpStatus::Skipped | SmtpStatus::NotProbed => "not tested",
+        SmtpStatus::Unfinished => "not finished: the check's time ran out first",
     }
 }
 
@@ -113,9 +113,9 @@ pub fn about_this_machine(f: &Finding) -> bool {
 /// the diagnosis pins on us (or greylisting, or our own blocked port 25) is not worded as the
 /// target refusing mail.
 pub fn address_status_text(addr: &AddressSummary, report: &Report) -> String {
-    let status = addr.smtp.status.as_str();
-    if status == "accepted" {
-        return smtp_status_text(status);
+    let status = addr.smtp.status;
+    if status == SmtpStatus::Accepted {
+        return smtp_status_text(status).to_owned();
     }
     let subject = addr.ip.to_string();
     let has = |code: Code| {
@@ -135,7 +135,7 @@ pub fn address_status_text(addr: &AddressSummary, report: &Report) -> String {
     } else if has(Code::SmtpIncomplete) {
         "the conversation stopped before the recipient could be tested"
     } else {
-        return smtp_status_text(status);
+        return smtp_status_text(status).to_owned();
     };
     text.to_owned()
 }
@@ -151,8 +151,7 @@ pub fn sorted_findings(report: &Report) -> Vec<&Finding> {
     let mut findings: Vec<&Finding> = report.findings.iter().collect();
     findings.sort_by(|a, b| {
         b.severity
-            .rank()
-            .cmp(&a.severity.rank())
+            .cmp(&a.severity)
             .then(a.code.cmp(&b.code))
             .then(a.subject.cmp(&b.subject))
     });

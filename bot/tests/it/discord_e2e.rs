@@ -56,7 +56,7 @@ impl Diagnoser for Scripted {
 
 fn sample_report() -> Report {
     let smtp = SmtpSummary {
-        status: "accepted".to_owned(),
+        status: mailcheck::report::SmtpStatus::Accepted,
         banner: Some(HOSTILE.to_owned()),
         starttls: Some(true),
         tls_version: Some("TLSv1.3".to_owned()),

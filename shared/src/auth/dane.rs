@@ -214,7 +214,7 @@ impl Validator {
                 let resolver = build_resolver(&list, dns, anchors);
                 (resolver, list, label)
             }
-            Err(e) => (Err(e), Vec::new(), dns.resolver.describe()),
+            Err(e) => (Err(e), Vec::new(), dns.resolver.label()),
         };
         Ok(Self {
             resolver,
@@ -228,7 +228,7 @@ impl Validator {
     }
 
     /// Which servers and trust anchors, for the record.
-    pub fn describe(&self) -> String {
+    pub fn label(&self) -> String {
         self.label.clone()
     }
 
@@ -570,7 +570,7 @@ pub async fn collect(ctx: &AuthContext<'_>) -> DaneFacts {
         };
     };
     let mut facts = DaneFacts {
-        validator: validator.describe(),
+        validator: validator.label(),
         ..DaneFacts::default()
     };
     if let Some(reason) = validator.unavailable().await {

@@ -45,7 +45,7 @@ pub fn diagnose(facts: &Facts, policy: &Policy, input: &str, elapsed_ms: u64) ->
         .iter()
         .map(|f| f.severity)
         .filter(|s| s.is_fault() || *s == Severity::Info)
-        .max_by_key(|s| s.rank());
+        .max();
     Report {
         domain: facts.domain.clone(),
         input: input.to_owned(),
@@ -91,7 +91,7 @@ fn findings_and_results(
         dane::adjust(facts, auth, &mut out);
         mtasts::adjust(facts, auth, &mut out);
     }
-    out.sort_by_key(|f| std::cmp::Reverse(f.severity.rank()));
+    out.sort_by_key(|f| std::cmp::Reverse(f.severity));
     (out, results)
 }
 

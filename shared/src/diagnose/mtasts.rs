@@ -230,7 +230,7 @@ pub(super) fn adjust(facts: &Facts, auth: &AuthFacts, out: &mut [Finding]) {
         let Some((host, pattern)) = covered else {
             continue;
         };
-        if f.severity.rank() < Severity::Error.rank() {
+        if f.severity < Severity::Error {
             f.severity = Severity::Error;
         }
         f.evidence.push(format!(

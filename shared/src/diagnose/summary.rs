@@ -2,7 +2,10 @@
 
 use crate::dnsbl::classify;
 use crate::facts::{AddressFacts, ConnectOutcome, Facts, SmtpFacts, StepOutcome};
-use crate::report::{AddressSummary, DnsblSummary, MxSummary, SmtpSummary};
+use crate::report::{
+    AddressSummary, AuthSummary, DaneState, DmarcState, DnsblSummary, MtaStsState, MxSummary,
+    SmtpStatus, SmtpSummary, SpfState,
+};
 
 pub(super) fn mx_summary(facts: &Facts) -> Vec<MxSummary> {
     facts
@@ -30,13 +33,12 @@ fn address(facts: &Facts, a: &AddressFacts) -> AddressSummary {
         smtp: a.smtp.as_ref().map_or_else(
             || SmtpSummary {
                 status: if a.smtp_skipped.is_some() {
-                    "skipped"
+                    SmtpStatus::Skipped
                 } else if a.unfinished.is_some() {
-                    "unfinished"
+                    SmtpStatus::Unfinished
                 } else {
-                    "not_probed"
-                }
-                .to_owned(),
+                    SmtpStatus::NotProbed
+                },
                 banner: None,
                 starttls: None,
                 tls_version: None,
@@ -80,19 +82,23 @@ fn smtp(facts: &Facts, a: &AddressFacts, s: &SmtpFacts) -> SmtpSummary {
     let blocked_here = !matches!(s.connect, ConnectOutcome::Connected { .. })
         && facts.vantage.egress_blocked(crate::facts::Family::of(a.ip));
     let status = match &s.connect {
-        _ if blocked_here => "egress_blocked",
-        ConnectOutcome::Refused => "refused",
-        ConnectOutcome::TimedOut { .. } | ConnectOutcome::Unreachable { .. } => "unreachable",
-        ConnectOutcome::Error { .. } => "error",
+        _ if blocked_here => SmtpStatus::EgressBlocked,
+        ConnectOutcome::Refused => SmtpStatus::Refused,
+        ConnectOutcome::TimedOut { .. } | ConnectOutcome::Unreachable { .. } => {
+            SmtpStatus::Unreachable
+        }
+        ConnectOutcome::Error { .. } => SmtpStatus::Error,
         ConnectOutcome::Connected { .. } => match s.greeting.as_ref().map(|g| &g.outcome) {
-            None => "error",
-            Some(StepOutcome::Replied { reply }) if reply.code != 220 => "greeting_rejected",
+            None => SmtpStatus::Error,
+            Some(StepOutcome::Replied { reply }) if reply.code != 220 => {
+                SmtpStatus::GreetingRejected
+            }
             Some(StepOutcome::Replied { .. }) => transaction_status(s),
-            Some(_) => "no_greeting",
+            Some(_) => SmtpStatus::NoGreeting,
         },
     };
     SmtpSummary {
-        status: status.to_owned(),
+        status,
         banner,
         starttls: greeted.then(|| s.advertises_starttls()),
         tls_version: s.tls().map(|t| t.version.clone()),
@@ -130,9 +136,9 @@ fn session_note(s: &SmtpFacts) -> Option<String> {
 
 /// After a 220 greeting: `accepted`, `tempfail`, `rejected` (by the step that decided: a
 /// refused MAIL, else the RCPT), or `greeted` when no transaction was reached.
-fn transaction_status(s: &SmtpFacts) -> &'static str {
+fn transaction_status(s: &SmtpFacts) -> SmtpStatus {
     if s.accepted_postmaster() {
-        return "accepted";
+        return SmtpStatus::Accepted;
     }
     let decisive = match (&s.mail, &s.rcpt) {
         (Some(mail), _) if !mail.accepted() => Some(mail),
@@ -140,9 +146,9 @@ fn transaction_status(s: &SmtpFacts) -> &'static str {
         (mail, None) => mail.as_ref(),
     };
     match decisive.map(|st| &st.outcome) {
-        Some(StepOutcome::Replied { reply }) if reply.is_transient() => "tempfail",
-        Some(_) => "rejected",
-        None => "greeted",
+        Some(StepOutcome::Replied { reply }) if reply.is_transient() => SmtpStatus::Tempfail,
+        Some(_) => SmtpStatus::Rejected,
+        None => SmtpStatus::Greeted,
     }
 }
 
@@ -150,7 +156,9 @@ fn transaction_status(s: &SmtpFacts) -> &'static str {
 pub(super) fn auth_summary(
     facts: &Facts,
     findings: &[crate::finding::Finding],
-) -> Option<crate::report::AuthSummary> {
+) -> Option<AuthSummary> {
+    use crate::auth::dmarc::DmarcPolicy;
+    use crate::auth::mtasts::StsMode;
     use crate::finding::{Code, Severity};
     let auth = facts.auth.as_ref()?;
     let has = |codes: &[Code]| findings.iter().any(|f| codes.contains(&f.code));
@@ -160,22 +168,22 @@ pub(super) fn auth_summary(
             .any(|f| f.code == code && f.severity == Severity::Inconclusive)
     };
     let spf = if has(&[Code::SpfLookupFailed]) {
-        "unknown"
+        SpfState::Unknown
     } else if has(&[Code::SpfMissing]) {
-        "missing"
+        SpfState::Missing
     } else if has(&[Code::SpfMultiple, Code::SpfInvalid, Code::SpfTooManyLookups]) {
-        "invalid"
+        SpfState::Invalid
     } else if has(&[Code::SpfPermissive]) {
-        "permissive"
+        SpfState::Permissive
     } else {
-        "ok"
+        SpfState::Ok
     };
     let dmarc = if inconclusive(Code::DmarcMissing) {
-        "unknown"
+        DmarcState::Unknown
     } else if has(&[Code::DmarcMissing]) {
-        "missing"
+        DmarcState::Missing
     } else if has(&[Code::DmarcInvalid]) {
-        "invalid"
+        DmarcState::Invalid
     } else {
         match auth
             .dmarc
@@ -183,16 +191,16 @@ pub(super) fn auth_summary(
             .and_then(|d| d.record())
             .map(|r| &r.policy)
         {
-            Some(crate::auth::dmarc::DmarcPolicy::Reject) => "reject",
-            Some(crate::auth::dmarc::DmarcPolicy::Quarantine) => "quarantine",
-            Some(crate::auth::dmarc::DmarcPolicy::None) => "none",
-            None => "unknown",
+            Some(DmarcPolicy::Reject) => DmarcState::Reject,
+            Some(DmarcPolicy::Quarantine) => DmarcState::Quarantine,
+            Some(DmarcPolicy::None) => DmarcState::None,
+            None => DmarcState::Unknown,
         }
     };
     let mta_sts = if has(&[Code::MtastsInvalid]) {
-        "invalid"
+        MtaStsState::Invalid
     } else if has(&[Code::MtastsAbsent]) {
-        "missing"
+        MtaStsState::Missing
     } else {
         match auth
             .mta_sts
@@ -200,29 +208,29 @@ pub(super) fn auth_summary(
             .and_then(|m| m.policy_in_force())
             .map(|p| &p.mode)
         {
-            Some(crate::auth::mtasts::StsMode::Enforce) => "enforce",
-            Some(crate::auth::mtasts::StsMode::Testing) => "testing",
-            Some(_) => "none",
-            None => "unknown",
+            Some(StsMode::Enforce) => MtaStsState::Enforce,
+            Some(StsMode::Testing) => MtaStsState::Testing,
+            Some(_) => MtaStsState::None,
+            None => MtaStsState::Unknown,
         }
     };
     let dane = if has(&[Code::DnsDnssecBogus]) {
-        "bogus"
+        DaneState::Bogus
     } else if has(&[Code::DaneMismatch]) {
-        "mismatch"
+        DaneState::Mismatch
     } else if has(&[Code::DaneUnusable]) {
-        "unusable"
+        DaneState::Unusable
     } else if has(&[Code::DaneValid]) {
-        "valid"
+        DaneState::Valid
     } else if auth.dane.as_ref().is_some_and(|d| d.unavailable.is_none()) {
-        "none"
+        DaneState::None
     } else {
-        "unknown"
+        DaneState::Unknown
     };
-    Some(crate::report::AuthSummary {
-        spf: spf.to_owned(),
-        dmarc: dmarc.to_owned(),
-        mta_sts: mta_sts.to_owned(),
-        dane: dane.to_owned(),
+    Some(AuthSummary {
+        spf,
+        dmarc,
+        mta_sts,
+        dane,
     })
 }

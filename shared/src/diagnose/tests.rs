@@ -113,7 +113,10 @@ fn an_address_the_deadline_cut_off_is_inconclusive_with_the_reason() {
         .find(|x| x.code == Code::SmtpIncomplete)
         .unwrap();
     assert!(incomplete.evidence[0].contains("deadline"));
-    assert_eq!(r.mx[0].addresses[0].smtp.status, "unfinished");
+    assert_eq!(
+        r.mx[0].addresses[0].smtp.status,
+        crate::report::SmtpStatus::Unfinished
+    );
 }
 
 /// MTA-STS facts for one `v=STSv1` record and `policy` fetched; the details are tested in

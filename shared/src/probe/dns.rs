@@ -8,10 +8,10 @@
 //!
 //! At most `dns.max_in_flight` queries are outstanding at once (a burst beyond what the
 //! resolver's socket holds is dropped, and each drop costs a retransmission timeout).
-//! Identical queries in flight at the same time are sent once ([`InFlight`]); answers are
+//! Identical queries in flight at the same time are sent once (`InFlight`); answers are
 //! cached by hickory for their TTL (`dns.cache_size` entries, negative answers at most
-//! [`NEGATIVE_MAX_TTL`]), as a recursive resolver would. Memoisation per run of derived facts
-//! is done by the callers ([`super::memo::Memo`]).
+//! `NEGATIVE_MAX_TTL`), as a recursive resolver would. Memoisation per run of derived facts
+//! is done by the callers (`memo::Memo`).
 
 use std::fmt;
 use std::future::Future;
@@ -35,7 +35,7 @@ use crate::config::{DnsConfig, ResolverChoice};
 use crate::facts::{DnsFailure, Lookup, MxRecord};
 
 /// A boxed future as returned by [`DnsSource`] methods (object-safe async).
-pub type DnsFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
+pub(crate) type DnsFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 
 /// The A or AAAA lookup of one name, with the aliases followed on the way.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -73,7 +73,7 @@ pub trait DnsSource: Send + Sync + fmt::Debug {
     fn dnsbl_a<'a>(&'a self, query_name: &'a str) -> DnsFuture<'a, Lookup<Ipv4Addr>>;
 
     /// Which resolver answers, for the record: `system (IP:PORT, …)` or `IP:PORT, …`.
-    fn describe(&self) -> String;
+    fn label(&self) -> String;
 
     /// Forgets cached answers, so the next queries ask the servers (a long-lived checker's
     /// caches expired). The default has nothing to forget.
@@ -116,7 +116,7 @@ pub struct DirectMx {
 /// desired) bit as given — unset to ask an authoritative name server about its own zone, set to
 /// ask a resolver. A query that gets no reply in `timeout` is sent again, `tries` times in all
 /// (at least once).
-pub async fn direct_mx(
+pub(crate) async fn direct_mx(
     server: SocketAddr,
     name: &str,
     recursion_desired: bool,
@@ -341,7 +341,7 @@ impl HickoryDns {
     }
 
     /// Which resolver answers: `system (IP:PORT, …)` or `IP:PORT, …`.
-    pub fn describe(&self) -> String {
+    pub(crate) fn label(&self) -> String {
         self.label.clone()
     }
 
@@ -422,7 +422,7 @@ type Flight = InFlight<(String, RecordType), Result<HickoryLookup, Lookup<()>>>;
 
 /// How long a negative answer (NXDOMAIN, NODATA) is cached at most: a record just added shows
 /// within this time.
-pub const NEGATIVE_MAX_TTL: std::time::Duration = std::time::Duration::from_secs(60);
+pub(crate) const NEGATIVE_MAX_TTL: std::time::Duration = std::time::Duration::from_secs(60);
 
 /// The resolver options every resolver of ours uses (the validating one adds `validate`): the
 /// configured timeout, attempts and cache, negative answers cached at most
@@ -518,7 +518,7 @@ impl DnsSource for HickoryDns {
         })
     }
 
-    fn describe(&self) -> String {
+    fn label(&self) -> String {
         self.label.clone()
     }
 

@@ -14,16 +14,16 @@ use crate::dnsbl;
 use crate::facts::{DnsblCheck, ZoneHealth};
 
 /// RFC 5782 §5: every IPv4 list must list this test point.
-pub const CANARY_LISTED: Ipv4Addr = Ipv4Addr::new(127, 0, 0, 2);
+pub(crate) const CANARY_LISTED: Ipv4Addr = Ipv4Addr::new(127, 0, 0, 2);
 
 /// RFC 5782 §5: no IPv4 list may list this test point.
-pub const CANARY_UNLISTED: Ipv4Addr = Ipv4Addr::new(127, 0, 0, 1);
+pub(crate) const CANARY_UNLISTED: Ipv4Addr = Ipv4Addr::new(127, 0, 0, 1);
 
 /// RFC 5782 §5: every IPv6 list must list this test point (`::ffff:7f00:2`).
-pub const CANARY_LISTED_V6: Ipv6Addr = Ipv4Addr::new(127, 0, 0, 2).to_ipv6_mapped();
+pub(crate) const CANARY_LISTED_V6: Ipv6Addr = Ipv4Addr::new(127, 0, 0, 2).to_ipv6_mapped();
 
 /// RFC 5782 §5: no IPv6 list may list this test point (`::ffff:7f00:1`).
-pub const CANARY_UNLISTED_V6: Ipv6Addr = Ipv4Addr::new(127, 0, 0, 1).to_ipv6_mapped();
+pub(crate) const CANARY_UNLISTED_V6: Ipv6Addr = Ipv4Addr::new(127, 0, 0, 1).to_ipv6_mapped();
 
 /// Queries blocklists. Share one per run: it caches the zone self-tests and the answers per IP.
 #[derive(Debug)]
@@ -115,7 +115,7 @@ impl DnsblEngine {
     }
 
     /// Forgets the answers for `ip` (a fresh check asks again).
-    pub fn forget(&self, ip: IpAddr) {
+    pub(crate) fn forget(&self, ip: IpAddr) {
         self.checks.remove(&ip);
     }
 

@@ -15,7 +15,7 @@ use tokio::sync::OnceCell;
 /// A per-run async memo. Concurrent callers for the same key wait for the one computation
 /// (they are coalesced); later callers get the stored value. If the computing future is dropped
 /// before it finishes, the next caller computes again.
-pub struct Memo<K, V> {
+pub(crate) struct Memo<K, V> {
     cells: Mutex<HashMap<K, Arc<OnceCell<V>>>>,
 }
 
@@ -37,7 +37,7 @@ impl<K, V> fmt::Debug for Memo<K, V> {
 
 impl<K, V> Memo<K, V> {
     /// An empty memo.
-    pub fn new() -> Self {
+    pub(crate) fn new() -> Self {
         Self::default()
     }
 
@@ -46,24 +46,26 @@ impl<K, V> Memo<K, V> {
     }
 
     /// How many keys have been asked for (finished or in flight).
-    pub fn len(&self) -> usize {
+    pub(crate) fn len(&self) -> usize {
         self.lock().len()
     }
 
     /// Whether no key has been asked for.
-    pub fn is_empty(&self) -> bool {
+    #[cfg(test)]
+    pub(crate) fn is_empty(&self) -> bool {
         self.lock().is_empty()
     }
 
     /// Forgets everything (a new run).
-    pub fn clear(&self) {
+    #[cfg(test)]
+    pub(crate) fn clear(&self) {
         self.lock().clear();
     }
 }
 
 impl<K: Eq + Hash, V> Memo<K, V> {
     /// Forgets `key`: the next caller computes it afresh (a user's "check again").
-    pub fn remove(&self, key: &K) {
+    pub(crate) fn remove(&self, key: &K) {
         self.lock().remove(key);
     }
 }
@@ -71,7 +73,7 @@ impl<K: Eq + Hash, V> Memo<K, V> {
 impl<K: Eq + Hash + Clone, V: Clone> Memo<K, V> {
     /// The value for `key`: computed by `init` the first time, shared afterwards. Concurrent
     /// callers for the same key run `init` once between them.
-    pub async fn get_or_init<F, Fut>(&self, key: K, init: F) -> V
+    pub(crate) async fn get_or_init<F, Fut>(&self, key: K, init: F) -> V
     where
         F: FnOnce() -> Fut,
         Fut: Future<Output = V>,
@@ -93,14 +95,15 @@ impl<K: Eq + Hash + Clone, V: Clone> Memo<K, V> {
     }
 
     /// The value for `key` if it has been computed.
-    pub fn get(&self, key: &K) -> Option<V> {
+    #[cfg(test)]
+    pub(crate) fn get(&self, key: &K) -> Option<V> {
         self.lock().get(key).and_then(|c| c.get().cloned())
     }
 }
 
 /// Coalesces concurrent work for the same key: callers that ask while it runs share its
 /// result; once it is done the key is forgotten, so a later caller runs the work again.
-pub struct InFlight<K, V> {
+pub(crate) struct InFlight<K, V> {
     running: Memo<K, V>,
 }
 
@@ -122,7 +125,7 @@ impl<K, V> fmt::Debug for InFlight<K, V> {
 
 impl<K: Eq + Hash + Clone, V: Clone> InFlight<K, V> {
     /// The result of `work` for `key`, shared with every caller that asks before it is done.
-    pub async fn run<F, Fut>(&self, key: K, work: F) -> V
+    pub(crate) async fn run<F, Fut>(&self, key: K, work: F) -> V
     where
         F: FnOnce() -> Fut,
         Fut: Future<Output = V>,
@@ -134,7 +137,8 @@ impl<K: Eq + Hash + Clone, V: Clone> InFlight<K, V> {
     }
 
     /// How many keys have work running.
-    pub fn running(&self) -> usize {
+    #[cfg(test)]
+    pub(crate) fn running(&self) -> usize {
         self.running.len()
     }
 }

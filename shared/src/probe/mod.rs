@@ -2,7 +2,7 @@
 //! decides what is wrong: that is [`crate::diagnose()`]'s job.
 //!
 //! - [`dns`]: the DNS layer over hickory-resolver behind the narrow [`dns::DnsSource`] trait.
-//! - [`memo`]: per-run memoisation so shared addresses are queried once.
+//! - `memo`: per-run memoisation so shared addresses are queried once.
 //! - [`mx`]: MX resolution per RFC 5321 §5.1 and RFC 7505 into [`crate::facts::HostFacts`].
 //! - [`rdns`]: PTR and forward-confirmed reverse DNS.
 //! - [`dnsbl`]: blocklist queries and the per-zone canary self-test.
@@ -12,11 +12,16 @@
 //! - [`tls_version`]: our own minimal ClientHello, to see which old TLS version a server rustls
 //!   cannot talk to would choose.
 //! - [`egress`]: is our own outbound port 25 open?
+//!
+//! Public here is what the front-ends use (the DNS source and resolver, the MX collector, the
+//! SMTP and TLS clients, our default EHLO name) and what the library's integration tests drive
+//! directly (the prober, sessions, the reply parser, the TLS verifier, the version probe, the
+//! blocklist engine, reverse DNS, the egress check); the rest is `pub(crate)`.
 
 pub mod dns;
 pub mod dnsbl;
 pub mod egress;
-pub mod memo;
+pub(crate) mod memo;
 pub mod mx;
 pub mod rdns;
 pub mod smtp;

@@ -52,7 +52,7 @@ pub struct MailHosts {
 
 impl MailHosts {
     /// Stores the parts into `facts` (`mx`, `implicit`, `hosts`).
-    pub fn apply(self, facts: &mut Facts) {
+    pub(crate) fn apply(self, facts: &mut Facts) {
         facts.mx = self.mx;
         facts.implicit = self.implicit;
         facts.hosts = self.hosts;
@@ -62,7 +62,7 @@ impl MailHosts {
 /// Resolves A and AAAA of `host` concurrently (no memo). When neither gives an address nor
 /// shows an alias, the CNAME at `host` is asked for, because hickory drops the alias from a
 /// negative answer (an MX target aliased to a name without addresses).
-pub async fn resolve_host(dns: &dyn DnsSource, host: &str) -> HostAddresses {
+pub(crate) async fn resolve_host(dns: &dyn DnsSource, host: &str) -> HostAddresses {
     let (a, aaaa) = tokio::join!(dns.a(host), dns.aaaa(host));
     let mut cname_chain = if a.cname_chain.is_empty() {
         aaaa.cname_chain
@@ -87,7 +87,10 @@ pub async fn resolve_host(dns: &dyn DnsSource, host: &str) -> HostAddresses {
 }
 
 /// The MX picture of `domain`, every host resolved afresh (no memo).
-pub async fn collect_mail_hosts_fresh(dns: &dyn DnsSource, domain: &DomainName) -> MailHosts {
+pub(crate) async fn collect_mail_hosts_fresh(
+    dns: &dyn DnsSource,
+    domain: &DomainName,
+) -> MailHosts {
     collect(dns, None, domain).await
 }
 
@@ -124,7 +127,7 @@ impl MxCollector {
     }
 
     /// Forgets the addresses of `host` (a fresh check resolves it again).
-    pub fn forget_host(&self, host: &str) {
+    pub(crate) fn forget_host(&self, host: &str) {
         self.hosts.remove(&normalise(host));
     }
 

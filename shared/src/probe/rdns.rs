@@ -12,7 +12,7 @@ use super::memo::Memo;
 use crate::facts::{ForwardCheck, PtrFacts};
 
 /// At most this many PTR names are checked forward (a PTR set is normally one name).
-pub const MAX_FORWARD_CHECKS: usize = 8;
+pub(crate) const MAX_FORWARD_CHECKS: usize = 8;
 
 /// The PTR of `ip` and the forward check of each PTR name: A for an IPv4 address, AAAA for an
 /// IPv6 address. No memo; see [`ReverseDns`].
@@ -62,7 +62,7 @@ impl ReverseDns {
     }
 
     /// Forgets the PTR facts of `ip` (a fresh check looks again).
-    pub fn forget(&self, ip: IpAddr) {
+    pub(crate) fn forget(&self, ip: IpAddr) {
         self.memo.remove(&ip);
     }
 }

@@ -151,7 +151,7 @@ impl TlsClient {
     /// (`host`; an unusable name is checked as the IP address `fallback_ip`), now. Returns the
     /// name checked and the problems: what a handshake with that name would have recorded
     /// from a server that presents the same chain whatever the SNI.
-    pub fn check_chain(
+    pub(crate) fn check_chain(
         &self,
         leaf: &CertificateDer<'_>,
         intermediates: &[CertificateDer<'_>],
@@ -277,12 +277,12 @@ pub fn cert_facts(der: &CertificateDer<'_>) -> CertFacts {
 }
 
 /// A digest of `data` in lower-case hex.
-pub fn hex_digest(algorithm: &'static ring::digest::Algorithm, data: &[u8]) -> String {
+pub(crate) fn hex_digest(algorithm: &'static ring::digest::Algorithm, data: &[u8]) -> String {
     hex(ring::digest::digest(algorithm, data).as_ref())
 }
 
 /// Bytes in lower-case hex.
-pub fn hex(bytes: &[u8]) -> String {
+pub(crate) fn hex(bytes: &[u8]) -> String {
     use std::fmt::Write as _;
     bytes
         .iter()

@@ -8,7 +8,7 @@
 //! handshake is never completed (no key exchange, nothing is verified or encrypted); the caller
 //! drops the connection afterwards.
 //!
-//! The writer ([`client_hello`]) and the reader ([`parse_server_reply`]) are pure functions.
+//! The writer (`client_hello`) and the reader (`parse_server_reply`) are pure functions.
 //! The reader looks at no more than the first records, checks every length against what is
 //! there and never panics, whatever the bytes.
 
@@ -40,7 +40,7 @@ impl LegacyVersion {
 
 /// What the first record(s) of a server's answer to a ClientHello say.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum ServerReply {
+pub(crate) enum ServerReply {
     /// A ServerHello: the version the server chose (from the ServerHello body, not the record
     /// header) and its cipher suite.
     ServerHello {
@@ -184,7 +184,7 @@ fn hello_random() -> [u8; 32] {
 /// unusable), supported_groups (x25519, secp256r1, secp384r1), ec_point_formats
 /// (uncompressed), and for TLS 1.2 signature_algorithms. There is no supported_versions
 /// extension, so a server answers with at most `max`.
-pub fn client_hello(server_name: &str, max: LegacyVersion) -> Vec<u8> {
+pub(crate) fn client_hello(server_name: &str, max: LegacyVersion) -> Vec<u8> {
     let mut extensions = Vec::new();
     if let Some(name) = sni_name(server_name) {
         let mut body = Vec::with_capacity(name.len() + 5);
@@ -291,7 +291,7 @@ fn server_hello(hs: &[u8]) -> Option<ServerReply> {
 /// next messages, which are not read); a record may be incomplete as long as the ServerHello's
 /// fields are there. Warning alerts followed by more records are skipped. Every length is
 /// checked against the data and against TLS's limits; at most 64 KiB are looked at.
-pub fn parse_server_reply(bytes: &[u8]) -> ServerReply {
+pub(crate) fn parse_server_reply(bytes: &[u8]) -> ServerReply {
     let bytes = &bytes[..bytes.len().min(MAX_SCAN)];
     let mut handshake: Vec<u8> = Vec::new();
     let mut warning: Option<u8> = None;
@@ -372,7 +372,7 @@ pub fn parse_server_reply(bytes: &[u8]) -> ServerReply {
 
 /// `TLSv1.0`-style name of a version's wire value (`SSLv3`, `TLSv1.0` … `TLSv1.3`), or its hex
 /// value (`0x7f1c`) for anything else.
-pub fn version_name(v: u16) -> String {
+pub(crate) fn version_name(v: u16) -> String {
     match v {
         0x0002 => "SSLv2".to_owned(),
         0x0300 => "SSLv3".to_owned(),
@@ -385,7 +385,7 @@ pub fn version_name(v: u16) -> String {
 }
 
 /// The RFC name of an alert description (`protocol_version` for 70), or `alert <n>`.
-pub fn alert_name(description: u8) -> String {
+pub(crate) fn alert_name(description: u8) -> String {
     let name = match description {
         0 => "close_notify",
         10 => "unexpected_message",
@@ -425,7 +425,7 @@ pub fn alert_name(description: u8) -> String {
 }
 
 /// Sends a ClientHello offering up to TLS 1.2 (so the server picks its best version ≤ 1.2,
-/// see [`client_hello`]) over `stream` (e.g. a connection right after the `220` to STARTTLS)
+/// see `client_hello`) over `stream` (e.g. a connection right after the `220` to STARTTLS)
 /// and returns the version the server chose: `Ok("SSLv3" | "TLSv1.0" | "TLSv1.1" | "TLSv1.2")`.
 /// Otherwise `Err` says what happened: the alert the server sent (e.g. `fatal alert
 /// handshake_failure (40)`), that it closed the connection, that it answered something that is

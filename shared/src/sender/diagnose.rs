@@ -37,7 +37,7 @@ pub fn diagnose_sender(facts: &SenderFacts, elapsed_ms: u64) -> SenderReport {
         .iter()
         .map(|f| f.severity)
         .filter(|s| s.is_fault() || *s == Severity::Info)
-        .max_by_key(|s| s.rank());
+        .max();
     SenderReport {
         ip: facts.ip.to_string(),
         helo: facts.helo.clone(),
@@ -63,7 +63,7 @@ pub fn findings(facts: &SenderFacts) -> Vec<Finding> {
     if let Some(domain) = &facts.domain {
         sender_domain(facts, domain, &mut out);
     }
-    out.sort_by_key(|f| std::cmp::Reverse(f.severity.rank()));
+    out.sort_by_key(|f| std::cmp::Reverse(f.severity));
     out
 }
 

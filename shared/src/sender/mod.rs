@@ -210,6 +210,12 @@ impl SenderReport {
         explain(self.verdict)
     }
 
+    /// The one-line headline in tables: why the input was not checked, else the first (worst)
+    /// finding as `code: summary`, else empty (as [`crate::Report::top_issue`]).
+    pub fn top_issue(&self) -> String {
+        crate::report::top_issue(self.error.as_deref(), &self.findings)
+    }
+
     /// The finding codes, worst first.
     pub fn codes(&self) -> Vec<Code> {
         self.findings.iter().map(|f| f.code).collect()

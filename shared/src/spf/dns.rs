@@ -108,7 +108,7 @@ mod tests {
                 }
             })
         }
-        fn describe(&self) -> String {
+        fn label(&self) -> String {
             "zone".to_owned()
         }
     }

@@ -67,7 +67,10 @@ fn config(resolver: &DnsServer, ns_port: u16, compare: &[SocketAddr]) -> CheckCo
 }
 
 async fn check(config: CheckConfig, domain: &str) -> Report {
-    Checker::new(config).expect("config").check(domain).await
+    Checker::new(config)
+        .expect("config")
+        .check_input(domain)
+        .await
 }
 
 fn consistency(r: &Report) -> &ConsistencyFacts {

@@ -110,7 +110,7 @@ async fn a_good_enforced_policy_says_nothing() {
         .build()
         .await;
     let checker = checker(config(&dns, https.addr().port(), &ca), &dns);
-    let r = checker.check("good.test").await;
+    let r = checker.check_input("good.test").await;
     assert_eq!(codes(&r), vec![], "{}", explain(&r));
     let m = facts(&r);
     assert_eq!(m.record.as_ref().unwrap().as_ref().unwrap().id, "20250101");
@@ -156,7 +156,7 @@ async fn an_mx_outside_the_patterns_is_an_error_in_enforce_and_a_warning_in_test
         .await;
     let checker = checker(config(&dns, https.addr().port(), &ca), &dns);
 
-    let r = checker.check("enforced.test").await;
+    let r = checker.check_input("enforced.test").await;
     assert_eq!(
         codes(&r),
         vec![(Code::MtastsMxMismatch, Severity::Error)],
@@ -171,7 +171,7 @@ async fn an_mx_outside_the_patterns_is_an_error_in_enforce_and_a_warning_in_test
     );
     assert_eq!(facts(&r).mx[0].pattern, None);
 
-    let r = checker.check("trying.test").await;
+    let r = checker.check_input("trying.test").await;
     assert_eq!(
         codes(&r),
         vec![(Code::MtastsMxMismatch, Severity::Warning)],
@@ -217,7 +217,7 @@ async fn a_certificate_for_another_name_or_issuer_is_invalid() {
         ("otherca.test", "UnknownIssuer"),
         ("expired.test", "expired"),
     ] {
-        let r = checker.check(domain).await;
+        let r = checker.check_input(domain).await;
         assert_eq!(
             codes(&r),
             vec![(Code::MtastsInvalid, Severity::Error)],
@@ -322,7 +322,7 @@ async fn every_way_a_fetch_or_a_policy_fails_is_invalid() {
     let checker = std::sync::Arc::new(checker(config(&dns, https.addr().port(), &ca), &dns));
     let runs = cases.iter().map(|(domain, _, want)| {
         let checker = checker.clone();
-        async move { (*domain, want, checker.check(domain).await) }
+        async move { (*domain, want, checker.check_input(domain).await) }
     });
     for (domain, want, r) in futures::future::join_all(runs).await {
         assert_eq!(
@@ -349,7 +349,7 @@ async fn every_way_a_fetch_or_a_policy_fails_is_invalid() {
             }
         }
     }
-    let moved = facts(&checker.check("moved.test").await)
+    let moved = facts(&checker.check_input("moved.test").await)
         .fetch
         .clone()
         .unwrap();
@@ -401,7 +401,7 @@ async fn no_record_is_absent_and_a_failed_lookup_is_not() {
     let checker = checker(config(&dns, https.addr().port(), &ca), &dns);
 
     for domain in ["plain.test", "wild.test"] {
-        let r = checker.check(domain).await;
+        let r = checker.check_input(domain).await;
         assert_eq!(
             codes(&r),
             vec![(Code::MtastsAbsent, Severity::Info)],
@@ -410,7 +410,7 @@ async fn no_record_is_absent_and_a_failed_lookup_is_not() {
         );
     }
 
-    let r = checker.check("broken.test").await;
+    let r = checker.check_input("broken.test").await;
     assert_eq!(
         codes(&r),
         vec![(Code::DnsLookupFailed, Severity::Inconclusive)],
@@ -420,7 +420,7 @@ async fn no_record_is_absent_and_a_failed_lookup_is_not() {
     assert_eq!(sts_findings(&r)[0].subject, "_mta-sts.broken.test");
     assert!(facts(&r).txt.is_failed());
 
-    let r = checker.check("nohost.test").await;
+    let r = checker.check_input("nohost.test").await;
     assert_eq!(
         codes(&r),
         vec![(Code::MtastsInvalid, Severity::Error)],
@@ -430,7 +430,7 @@ async fn no_record_is_absent_and_a_failed_lookup_is_not() {
     let error = facts(&r).fetch.as_ref().unwrap().error.clone().unwrap();
     assert_eq!(error.kind, FetchErrorKind::NoAddress, "{error:?}");
 
-    let r = checker.check("two.test").await;
+    let r = checker.check_input("two.test").await;
     assert_eq!(
         codes(&r),
         vec![(Code::MtastsInvalid, Severity::Error)],
@@ -459,7 +459,7 @@ async fn a_private_policy_host_is_refused_unless_allowed() {
     let mut c = config(&dns, https.addr().port(), &ca);
     c.smtp.allow_private = false;
     let checker = checker(c, &dns);
-    let r = checker.check("lan.test").await;
+    let r = checker.check_input("lan.test").await;
     let error = facts(&r).fetch.as_ref().unwrap().error.clone().unwrap();
     assert_eq!(error.kind, FetchErrorKind::PrivateAddress, "{error:?}");
     assert!(https.requests().is_empty());
@@ -499,7 +499,7 @@ async fn enforce_makes_a_certificate_problem_of_a_covered_mx_an_error() {
         ("strict.test", Severity::Error),
         ("relaxed.test", Severity::Warning),
     ] {
-        let r = checker.check(domain).await;
+        let r = checker.check_input(domain).await;
         let mismatch = r
             .findings
             .iter()
@@ -531,7 +531,7 @@ async fn a_silent_or_closed_policy_host_is_invalid() {
         let mut c = config(&dns, port, &ca);
         c.auth.https_timeout = Duration::from_secs(1);
         let checker = checker(c, &dns);
-        let r = checker.check("quiet.test").await;
+        let r = checker.check_input("quiet.test").await;
         assert_eq!(
             codes(&r),
             vec![(Code::MtastsInvalid, Severity::Error)],

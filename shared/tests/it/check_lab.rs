@@ -45,9 +45,9 @@ async fn every_lab_scenario_gets_its_verdict_and_codes() {
     let mut tasks = Vec::new();
     for s in lab.scenarios() {
         let checker = checker.clone();
-        tasks.push(tokio::spawn(
-            async move { (s, checker.check(s.input).await) },
-        ));
+        tasks.push(tokio::spawn(async move {
+            (s, checker.check_input(s.input).await)
+        }));
     }
     let mut failures = Vec::new();
     let record = std::env::var_os("RECORD_FIXTURES").is_some();
@@ -99,7 +99,7 @@ async fn mta_sts_enforce_and_sending_mx_raise_severities() {
         ("sendmismatch.test", "smtp.banner_mismatch", "warning"),
         ("mismatch.test", "smtp.banner_mismatch", "info"),
     ] {
-        let r = checker.check(domain).await;
+        let r = checker.check_input(domain).await;
         let f = r.findings.iter().find(|f| f.code.as_str() == code);
         assert_eq!(
             f.map(|f| f.severity.as_str()),
@@ -122,7 +122,7 @@ async fn mta_sts_enforce_and_sending_mx_raise_severities() {
 async fn healthy_report_carries_every_kind_of_fact() {
     let lab = Lab::start().await.expect("lab starts");
     let checker = Checker::new(config(&lab)).unwrap();
-    let r = checker.check("Healthy.TEST.").await;
+    let r = checker.check_input("Healthy.TEST.").await;
     assert_eq!(r.domain, "healthy.test");
     assert_eq!(r.verdict.as_str(), "ok", "{}", explain(&r));
     let mx = &r.mx[0];
@@ -130,7 +130,7 @@ async fn healthy_report_carries_every_kind_of_fact() {
     let a = &mx.addresses[0];
     assert_eq!(a.ptr, vec!["mx.healthy.test".to_owned()]);
     assert_eq!(a.fcrdns, Some(true));
-    assert_eq!(a.smtp.status, "accepted");
+    assert_eq!(a.smtp.status, mailcheck::report::SmtpStatus::Accepted);
     assert_eq!(a.smtp.tls_version.as_deref(), Some("TLSv1.3"));
     assert_eq!(a.smtp.cert_ok, Some(true));
     assert_eq!(a.dnsbl[0].zone, "bl.test");
@@ -161,7 +161,7 @@ async fn domains_sharing_an_mx_share_one_connection() {
         "multi.test",
         "healthy.test",
     ] {
-        let r = checker.check(domain).await;
+        let r = checker.check_input(domain).await;
         assert!(
             r.findings
                 .iter()
@@ -196,10 +196,10 @@ async fn caches_live_for_the_run_or_for_cache_ttl() {
     let host_queries = || lab.dns().queries_for("mx.healthy.test");
 
     let per_run = Checker::new(c.clone()).unwrap();
-    per_run.check("healthy.test").await;
+    per_run.check_input("healthy.test").await;
     let once = host_queries();
     assert!(once > 0);
-    per_run.check("healthy.test").await;
+    per_run.check_input("healthy.test").await;
     assert_eq!(
         host_queries(),
         once,
@@ -208,9 +208,9 @@ async fn caches_live_for_the_run_or_for_cache_ttl() {
 
     c.cache_ttl = Some(std::time::Duration::ZERO);
     let expiring = Checker::new(c).unwrap();
-    expiring.check("healthy.test").await;
+    expiring.check_input("healthy.test").await;
     let before = host_queries();
-    expiring.check("healthy.test").await;
+    expiring.check_input("healthy.test").await;
     assert!(host_queries() > before, "an expired cache must ask again");
 }
 
@@ -230,7 +230,7 @@ async fn timeouts_are_blamed_on_us_when_the_canaries_time_out_too() {
     c.egress.enabled = true;
     c.egress.canaries = vec![format!("127.0.0.35:{port}")];
     c.egress.timeout = std::time::Duration::from_secs(2);
-    let r = Checker::new(c).unwrap().check("filtered.test").await;
+    let r = Checker::new(c).unwrap().check_input("filtered.test").await;
     assert_eq!(
         codes(&r),
         BTreeSet::from(["probe.egress_blocked".to_owned()]),
@@ -243,7 +243,7 @@ async fn timeouts_are_blamed_on_us_when_the_canaries_time_out_too() {
     // fast as the target, so the refusal is ours, not the target's.
     let mut c = config(&lab);
     c.egress.canaries = vec![format!("127.0.0.31:{port}")];
-    let r = Checker::new(c).unwrap().check("closed.test").await;
+    let r = Checker::new(c).unwrap().check_input("closed.test").await;
     assert_eq!(
         codes(&r),
         BTreeSet::from(["probe.egress_blocked".to_owned()]),
@@ -265,7 +265,7 @@ async fn timeouts_are_blamed_on_us_when_the_canaries_time_out_too() {
     let mut c = config(&lab);
     c.egress.enabled = true;
     c.egress.canaries = vec![format!("127.0.0.10:{port}")];
-    let r = Checker::new(c).unwrap().check("filtered.test").await;
+    let r = Checker::new(c).unwrap().check_input("filtered.test").await;
     assert_eq!(
         codes(&r),
         BTreeSet::from(["smtp.unreachable".to_owned()]),

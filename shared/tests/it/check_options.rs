@@ -11,7 +11,7 @@ use mailcheck::config::{ResolverChoice, SmtpConfig};
 use mailcheck::facts::ConnectOutcome;
 use mailcheck::finding::Code;
 use mailcheck::probe::smtp::SmtpProber;
-use mailcheck::{CheckConfig, CheckOptions, Checker, Verdict};
+use mailcheck::{CheckConfig, CheckOptions, Checker, DomainName, Verdict};
 use mailcheck_testkit::dns::{DnsServer, RData};
 use mailcheck_testkit::smtp::{Command, SmtpServer};
 
@@ -181,7 +181,7 @@ async fn a_fresh_check_sees_a_fix_the_cached_one_does_not() {
         .build()
         .await;
     let checker = checker(&dns, port);
-    let before = checker.check("fix.test").await;
+    let before = checker.check_input("fix.test").await;
     assert_eq!(before.verdict, Verdict::Broken, "{:?}", before.findings);
     assert!(before.findings.iter().any(|f| f.code == Code::SmtpRefused));
 
@@ -196,7 +196,7 @@ async fn a_fresh_check_sees_a_fix_the_cached_one_does_not() {
     dns.set("mx.fix.test", 300, RData::A(A(Ipv4Addr::new(127, 0, 0, 4))))
         .await
         .unwrap();
-    let cached = checker.check("fix.test").await;
+    let cached = checker.check_input("fix.test").await;
     assert_eq!(
         cached.verdict,
         Verdict::Broken,
@@ -206,7 +206,7 @@ async fn a_fresh_check_sees_a_fix_the_cached_one_does_not() {
 
     let fresh = checker
         .check_with(
-            "fix.test",
+            &DomainName::parse("fix.test").unwrap(),
             CheckOptions {
                 fresh: true,
                 ..CheckOptions::default()
@@ -239,7 +239,9 @@ async fn at_the_deadline_the_report_shows_what_was_checked_so_far() {
         deadline: Some(Duration::from_millis(300)),
         ..CheckOptions::default()
     };
-    let report = checker.check_with("slow.test", options, &|_| {}).await;
+    let report = checker
+        .check_with(&DomainName::parse("slow.test").unwrap(), options, &|_| {})
+        .await;
     let partial = report.partial.as_deref().expect("marked partial");
     assert!(partial.contains("SMTP conversation"), "{partial}");
     assert_eq!(
@@ -257,7 +259,10 @@ async fn at_the_deadline_the_report_shows_what_was_checked_so_far() {
     assert!(incomplete.evidence.iter().any(|e| e.contains("deadline")));
     // What was checked is there: the MX host and its address.
     assert_eq!(report.mx.len(), 1);
-    assert_eq!(report.mx[0].addresses[0].smtp.status, "unfinished");
+    assert_eq!(
+        report.mx[0].addresses[0].smtp.status,
+        mailcheck::report::SmtpStatus::Unfinished
+    );
 
     // Without a deadline nothing is marked partial (the healthy counter-case).
     let dns_ok = DnsServer::builder()
@@ -270,7 +275,7 @@ async fn at_the_deadline_the_report_shows_what_was_checked_so_far() {
     let checker = self::checker(&dns_ok, fine.addr().port());
     let report = checker
         .check_with(
-            "fine.test",
+            &DomainName::parse("fine.test").unwrap(),
             CheckOptions {
                 deadline: Some(Duration::from_secs(30)),
                 ..CheckOptions::default()
@@ -307,7 +312,7 @@ async fn three_hundred_mx_names_probe_only_the_caps_and_say_what_was_skipped() {
     }
     let dns = b.build().await;
     let checker = checker(&dns, server.addr().port());
-    let report = checker.check("many.test").await;
+    let report = checker.check_input("many.test").await;
     let facts = report.facts.as_ref().unwrap();
     let probed = facts.addresses().filter(|(_, a)| a.smtp.is_some()).count();
     let skipped = facts
@@ -340,7 +345,7 @@ async fn three_hundred_mx_names_probe_only_the_caps_and_say_what_was_skipped() {
     let mut config = checker.config().clone();
     config.fan_out.max_hosts = 3;
     let tight = Checker::new(config).unwrap();
-    let report = tight.check("many.test").await;
+    let report = tight.check_input("many.test").await;
     let facts = report.facts.as_ref().unwrap();
     assert_eq!(
         facts.addresses().filter(|(_, a)| a.smtp.is_some()).count(),
@@ -355,7 +360,7 @@ async fn three_hundred_mx_names_probe_only_the_caps_and_say_what_was_skipped() {
         .build()
         .await;
     let report = self::checker(&small, server.addr().port())
-        .check("few.test")
+        .check_input("few.test")
         .await;
     assert!(
         !report

@@ -189,9 +189,9 @@ async fn dnsbl_answers_are_return_codes() {
 async fn explicit_servers_are_described_and_validated() {
     let server = DnsServer::builder().build().await;
     let dns = resolver(&server);
-    assert_eq!(dns.describe(), server.addr().to_string());
+    assert_eq!(dns.label(), server.addr().to_string());
     assert_eq!(
-        DnsSource::describe(&dns),
+        DnsSource::label(&dns),
         server.addr().to_string(),
         "trait and inherent describe agree"
     );
@@ -215,7 +215,7 @@ async fn the_system_resolver_can_be_configured() {
         return;
     }
     let dns = HickoryDns::new(&DnsConfig::default()).expect("system resolver");
-    assert!(dns.describe().starts_with("system"), "{}", dns.describe());
+    assert!(dns.label().starts_with("system"), "{}", dns.label());
 }
 
 #[tokio::test]

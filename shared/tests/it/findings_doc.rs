@@ -21,7 +21,7 @@ fn render() -> String {
             code.as_str(),
             code.default_severity(),
             code.subject_kind(),
-            code.describe()
+            code.fires_when()
         ));
     }
     out.push_str("\n## Verdicts (first match wins)\n\n");

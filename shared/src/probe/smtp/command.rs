@@ -6,7 +6,7 @@ use std::fmt;
 /// A command the probe sends. Arguments are checked by their makers ([`super::SmtpClient`]
 /// validates our name and sender; recipients are built from checked domain names).
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Command {
+pub(crate) enum Command {
     /// `EHLO <name>`
     Ehlo(String),
     /// `HELO <name>`
@@ -25,19 +25,20 @@ pub enum Command {
 
 impl Command {
     /// `RCPT TO:<postmaster@domain>`.
-    pub fn postmaster(domain: &str) -> Self {
+    pub(crate) fn postmaster(domain: &str) -> Self {
         Self::RcptTo(format!("postmaster@{domain}"))
     }
 
     /// The wire form followed by CRLF, appended to `out`.
-    pub fn write_to(&self, out: &mut Vec<u8>) {
+    pub(crate) fn write_to(&self, out: &mut Vec<u8>) {
         out.extend_from_slice(self.to_string().as_bytes());
         out.extend_from_slice(b"\r\n");
     }
 
     /// Whether RFC 2920 lets this command stand anywhere in a pipelined group (the server
     /// answers it without changing what the next command means).
-    pub const fn pipelinable(&self) -> bool {
+    #[cfg(test)]
+    pub(crate) const fn pipelinable(&self) -> bool {
         matches!(self, Self::MailFrom(_) | Self::RcptTo(_) | Self::Rset)
     }
 }

@@ -1,44 +1,43 @@
 //! The SMTP conversation probe: what an admin does with `telnet mx 25`, done carefully.
 //!
 //! The sans-I/O parts, tested without sockets:
-//! - [`command`]: the commands as values whose `Display` is the wire form.
+//! - `command`: the commands as values whose `Display` is the wire form.
 //! - [`reply`]: the bounded, incremental reply parser.
-//! - [`ehlo`]: what a greeting and an EHLO reply say (extensions, host name).
+//! - `ehlo`: what a greeting and an EHLO reply say (extensions, host name).
 //!
 //! The conversation, over any stream (TCP, TLS, in-memory duplex):
 //! - [`wire`]: a stream with its unparsed input: whole writes, one complete reply per read.
-//! - [`connect`]: the TCP connect and the raw reconnect of the TLS version probe.
-//! - [`session`]: one connection — connect, complete greeting, EHLO (HELO after a 5xx),
+//! - `connect`: the TCP connect and the raw reconnect of the TLS version probe.
+//! - `session`: one connection — connect, complete greeting, EHLO (HELO after a 5xx),
 //!   `QUIT`. It owns its transcript.
-//! - [`starttls`]: STARTTLS, the handshake and EHLO inside TLS, the version probe after a
+//! - `starttls`: STARTTLS, the handshake and EHLO inside TLS, the version probe after a
 //!   version or cipher failure, and the one reconnect without TLS.
-//! - [`transaction`]: `MAIL FROM`, one `RCPT TO:<postmaster@domain>` per domain of a batch
+//! - `transaction`: `MAIL FROM`, one `RCPT TO:<postmaster@domain>` per domain of a batch
 //!   (retried with `<>` when our sender is refused), the optional open-relay recipient and
 //!   `RSET`, in one write when the server pipelines. Never `DATA`.
 //!
 //! And the politeness layer:
-//! - [`pool`]: [`SmtpProber`]: a per-address session limit, domains on one address batched
+//! - `pool`: [`SmtpProber`]: a per-address session limit, domains on one address batched
 //!   into shared transactions, sessions reused across domains (and across the MX names of an
 //!   address whose server ignores SNI), new connections spaced, a transient outcome retried
 //!   once after a back-off, final connection failures remembered for the run.
 //!
 //! Everything observed lands in [`SmtpFacts`]; nothing here decides what is wrong.
 
-pub mod command;
-pub mod connect;
-pub mod ehlo;
-pub mod pool;
+pub(crate) mod command;
+pub(crate) mod connect;
+pub(crate) mod ehlo;
+pub(crate) mod pool;
 pub mod reply;
-pub mod session;
-pub mod starttls;
-pub mod transaction;
+pub(crate) mod session;
+pub(crate) mod starttls;
+pub(crate) mod transaction;
 pub mod wire;
 
 use std::net::IpAddr;
 use std::sync::Arc;
 
 pub use pool::SmtpProber;
-pub use reply::{Parsed, ReplyLimits, ReplyParser};
 pub use session::Session;
 pub use transaction::Share;
 
@@ -72,7 +71,7 @@ impl SmtpClient {
 
     /// [`SmtpClient::new`], knowing our public address(es) (configured, behind NAT), so a
     /// refusal that names them is recognised as being about us.
-    pub fn with_public_ips(
+    pub(crate) fn with_public_ips(
         config: &SmtpConfig,
         public_ips: &[IpAddr],
     ) -> Result<Self, crate::Error> {
@@ -100,12 +99,12 @@ impl SmtpClient {
     }
 
     /// The configuration.
-    pub fn config(&self) -> &SmtpConfig {
+    pub(crate) fn config(&self) -> &SmtpConfig {
         &self.inner.config
     }
 
     /// The name we say in EHLO/HELO.
-    pub fn helo_name(&self) -> &str {
+    pub(crate) fn helo_name(&self) -> &str {
         &self.inner.helo_name
     }
 
@@ -116,12 +115,12 @@ impl SmtpClient {
     }
 
     /// Our public addresses as configured (learned ones are in the vantage facts).
-    pub fn public_ips(&self) -> &[IpAddr] {
+    pub(crate) fn public_ips(&self) -> &[IpAddr] {
         &self.inner.public_ips
     }
 
     /// The TLS client used after STARTTLS.
-    pub fn tls(&self) -> &TlsClient {
+    pub(crate) fn tls(&self) -> &TlsClient {
         &self.inner.tls
     }
 

@@ -205,7 +205,7 @@ impl SmtpProber {
     }
 
     /// A prober over an existing client.
-    pub fn with_client(client: SmtpClient) -> Self {
+    pub(crate) fn with_client(client: SmtpClient) -> Self {
         let cap = client.config().max_connections;
         Self {
             client,
@@ -215,7 +215,7 @@ impl SmtpProber {
     }
 
     /// The client (configuration, EHLO name, TLS).
-    pub const fn client(&self) -> &SmtpClient {
+    pub(crate) const fn client(&self) -> &SmtpClient {
         &self.client
     }
 

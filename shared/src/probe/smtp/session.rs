@@ -163,7 +163,7 @@ impl Session {
     /// Connect, greeting, EHLO (HELO fallback) and QUIT: no TLS, no transaction. What the
     /// vantage check says to a canary: it shows whether port 25 opens from here, and the
     /// canary's EHLO reply echoes our public address.
-    pub async fn hello_only(client: &SmtpClient, addr: SocketAddr, host: &str) -> SmtpFacts {
+    pub(crate) async fn hello_only(client: &SmtpClient, addr: SocketAddr, host: &str) -> SmtpFacts {
         let mut session = Self::start(client, addr, host, Dial::Tcp);
         let mut facts = SmtpFacts::new(host, addr.port(), ConnectOutcome::Refused);
         if session.establish(&mut facts).await {
@@ -206,7 +206,7 @@ impl Session {
     }
 
     /// The MX host name the session was opened for (SNI, certificate name).
-    pub fn host(&self) -> &str {
+    pub(crate) fn host(&self) -> &str {
         &self.host
     }
 
@@ -243,7 +243,7 @@ impl Session {
     /// Allows or forbids PIPELINING for the next transactions (when the server offers it).
     /// A retry after a connection dropped at a pipelined `MAIL`+`RCPT` goes one command at a
     /// time, so a drop after `MAIL` can be told apart.
-    pub fn set_pipelining(&mut self, allowed: bool) {
+    pub(crate) fn set_pipelining(&mut self, allowed: bool) {
         self.pipelining_allowed = allowed;
     }
 
@@ -254,17 +254,17 @@ impl Session {
 
     /// The round trip to the server as this session measured it (the fastest reply to a
     /// single command), once one was answered.
-    pub const fn round_trip(&self) -> Option<Duration> {
+    pub(crate) const fn round_trip(&self) -> Option<Duration> {
         self.round_trip
     }
 
     /// How long the session has been idle since its last operation.
-    pub fn idle_for(&self) -> Duration {
+    pub(crate) fn idle_for(&self) -> Duration {
         self.last_used.elapsed()
     }
 
     /// The SHA-256 digests of the presented certificate chain, leaf first (empty without TLS).
-    pub fn chain_digests(&self) -> Vec<String> {
+    pub(crate) fn chain_digests(&self) -> Vec<String> {
         self.peer_chain
             .iter()
             .map(|c| crate::probe::tls::cert_facts(c).sha256)
@@ -273,7 +273,7 @@ impl Session {
 
     /// The TLS facts of this session checked for another MX name of the same address: the
     /// recorded chain, with its problems for `name`. `None` without TLS.
-    pub fn tls_for_name(&self, facts: &TlsFacts, name: &str) -> Option<TlsFacts> {
+    pub(crate) fn tls_for_name(&self, facts: &TlsFacts, name: &str) -> Option<TlsFacts> {
         let (leaf, rest) = self.peer_chain.split_first()?;
         let (verified_name, problems) = self.client.tls().check_chain(leaf, rest, name, self.ip);
         Some(TlsFacts {
@@ -305,7 +305,7 @@ impl Session {
     }
 
     /// QUIT without recording anywhere (idle sessions nobody reads about any more).
-    pub async fn quit_silently(self) {
+    pub(crate) async fn quit_silently(self) {
         let _ = self.quit().await;
     }
 
