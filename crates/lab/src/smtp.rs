@@ -16,7 +16,7 @@
 //!
 //! ```no_run
 //! # async fn demo() {
-//! use mailcheck_testkit::smtp::{Command, SmtpServer};
+//! use mailcheck_lab::smtp::{Command, SmtpServer};
 //!
 //! let smtp = SmtpServer::builder()
 //!     .hostname("mx1.example.test")
