@@ -5,7 +5,7 @@
 //! loopback only, the egress canary is the lab's own.
 
 use mailcheck::CheckConfig;
-use mailcheck_testkit::lab::Lab;
+use mailcheck_lab::lab::Lab;
 
 use crate::input::Source;
 

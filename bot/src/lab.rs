@@ -1,13 +1,13 @@
-//! Pointing the bot at the in-process lab of [`mailcheck_testkit::lab`]: sample domains with
+//! Pointing the bot at the in-process lab of [`mailcheck_lab::lab`]: sample domains with
 //! one typical fault each, served on loopback. Used by `mailcheck-bot preview --lab <domain>`
 //! (a demo for operators and volunteers, no internet needed) and by the end-to-end tests.
 //!
 //! Even in the lab the open-relay test stays off: the bot never runs it, whatever it points at.
 
 use mailcheck::CheckConfig;
-use mailcheck_testkit::lab::CheckerHints;
+use mailcheck_lab::lab::CheckerHints;
 
-pub use mailcheck_testkit::lab::{Lab, SCENARIOS, Scenario};
+pub use mailcheck_lab::lab::{Lab, SCENARIOS, Scenario};
 
 use crate::{BotConfig, ConfigError, Data};
 
