@@ -12,14 +12,17 @@
 //!
 //! ## Layout
 //! - [`lab`]: the ready-made lab of sample domains (and sender cases), with the verdict and
-//!   finding codes mailcheck must report for each.
+//!   finding codes mailcheck must report for each, and
+//!   [`Lab::check_config`](lab::Lab::check_config), the one configuration that points a checker
+//!   at it (front-ends adjust only what is theirs).
 //! - [`dns`]: an authoritative DNS server (hickory-server) built from records in code, with
 //!   per-name faults (SERVFAIL, REFUSED, never answer), DNSBL zones and DNSSEC signing.
 //! - [`smtp`]: scriptable SMTP servers: greeting text and delay, replies per command, drops,
 //!   STARTTLS, hostile behaviours, and a connection counter.
 //! - [`https`]: an HTTPS server (tokio-rustls, a minimal HTTP/1.1 responder) for MTA-STS
 //!   policies: responses per host and path, redirects, certificates per SNI name.
-//! - [`certs`]: a lab CA and certificates (valid, self-signed, expired, wrong name) made with rcgen.
+//! - [`certs`]: a lab CA and certificates (valid, self-signed, expired, wrong name) made with
+//!   rcgen.
 //!
 //! The Discord API stand-in and other test-only helpers are in `mailcheck-testkit`, which
 //! re-exports these modules for the tests.

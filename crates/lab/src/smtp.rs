@@ -291,7 +291,8 @@ impl SmtpServerBuilder {
         self
     }
 
-    /// The greeting, as full reply lines (default `220 <hostname> ESMTP mailcheck-testkit`).
+    /// The greeting, as full reply lines (default `220 <hostname> ESMTP mailcheck-testkit`: the
+    /// name predates `mailcheck-lab` and stays, as recorded fixtures and demo reports carry it).
     /// A greeting that starts with `421` is followed by closing the connection.
     #[must_use]
     pub fn greeting(mut self, text: &str) -> Self {
