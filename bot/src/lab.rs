@@ -1,15 +1,13 @@
-//! Pointing the bot at the in-process lab of [`mailcheck_testkit::lab`]: sample domains with
+//! Pointing the bot at the in-process lab of [`mailcheck_lab::lab`]: sample domains with
 //! one typical fault each, served on loopback. Used by `mailcheck-bot preview --lab <domain>`
 //! (a demo for operators and volunteers, no internet needed) and by the end-to-end tests.
 //!
 //! Even in the lab the open-relay test stays off: the bot never runs it, whatever it points at.
 
-use std::time::Duration;
-
 use mailcheck::CheckConfig;
-use mailcheck_testkit::lab::CheckerHints;
+use mailcheck_lab::lab::CheckerHints;
 
-pub use mailcheck_testkit::lab::{Lab, SCENARIOS, Scenario};
+pub use mailcheck_lab::lab::{Lab, SCENARIOS, Scenario};
 
 use crate::{BotConfig, ConfigError, Data};
 
@@ -25,31 +23,17 @@ pub fn bot_config(base: BotConfig, hints: &CheckerHints) -> BotConfig {
     }
 }
 
-/// The library configuration for the lab: [`BotConfig::check_config`] plus the lab CA, the
-/// lab's timeouts, no connect spacing, and the lab's own identity: its EHLO name, the default
-/// sender, no configured public address (the lab's canary echoes one), and its loopback
-/// egress canary (the public default canaries would leave loopback; the check stays on even if
-/// the operator turned it off, so the lab shows what it is meant to). The operator's identity
-/// settings would change the lab's expected verdicts, so they do not apply here; extra CA files
-/// still do. The open-relay test stays off.
+/// The library configuration for the lab: [`BotConfig::check_config`] (the bot's own settings:
+/// caches, limits, deadlines, extra CA files) pointed at the lab with
+/// [`CheckerHints::apply_to`]: the lab CA added, the lab's timeouts, no connect spacing, and
+/// the lab's own identity (its EHLO name, the default sender, no configured public address, its
+/// loopback egress canary with the check on even if the operator turned it off, so the lab
+/// shows what it is meant to). The operator's identity settings would change the lab's expected
+/// verdicts, so they do not apply here. The open-relay test stays off, as in chat.
 pub fn check_config(config: &BotConfig, hints: &CheckerHints) -> Result<CheckConfig, ConfigError> {
     let mut c = config.check_config()?;
-    c.dns.timeout = Duration::from_secs(2);
-    c.smtp.extra_ca_pem.push(hints.ca_pem.clone());
-    c.auth.mta_sts_port = hints.mta_sts_port;
-    c.auth.trust_anchor.clone_from(&hints.trust_anchor);
-    c.auth.ns_port = hints.ns_port;
-    c.smtp.greeting_timeout = hints.greeting_timeout;
-    c.smtp.command_timeout = hints.command_timeout;
-    c.smtp.connect_timeout = hints.connect_timeout;
-    hints.helo_name.clone_into(&mut c.smtp.helo_name);
-    c.smtp.min_connect_interval = Duration::ZERO;
-    c.smtp.retry_backoff = hints.retry_backoff;
+    hints.apply_to(&mut c);
     c.smtp.open_relay_test = false;
-    mailcheck::config::AUTO_SENDER.clone_into(&mut c.smtp.mail_from);
-    c.egress.public_ips.clear();
-    c.egress.enabled = true;
-    c.egress.canaries.clone_from(&hints.canaries);
     Ok(c)
 }
 
@@ -83,6 +67,8 @@ pub fn scenario_list() -> String {
 
 #[cfg(test)]
 mod tests {
+    use std::time::Duration;
+
     use super::*;
 
     #[test]

@@ -294,7 +294,7 @@ pub async fn main(args: &SenderArgs) -> Result<Exit, AuditError> {
             .await
             .map_err(|e| AuditError::Usage(format!("cannot start the demo lab: {e}")))?;
         let mut config = demo.config.clone();
-        config.dnsbl.zones = mailcheck_testkit::lab::SENDER_DNSBL_ZONES
+        config.dnsbl.zones = mailcheck_lab::lab::SENDER_DNSBL_ZONES
             .iter()
             .map(|z| (*z).to_owned())
             .collect();
@@ -304,7 +304,7 @@ pub async fn main(args: &SenderArgs) -> Result<Exit, AuditError> {
         }
         let source = Source::Text {
             name: "demo-senders.csv".to_owned(),
-            text: mailcheck_testkit::lab::senders_csv(),
+            text: mailcheck_lab::lab::senders_csv(),
         };
         (Some(demo), config, Some(source))
     } else {

@@ -1,6 +1,7 @@
 //! The deployment files under `deploy/` agree with the code: the sample configuration loads
 //! and validates (with every example setting too) and names every key; the systemd unit and
-//! the Dockerfile start the binary with subcommands and flags it has.
+//! the Dockerfile start the binary with subcommands and flags it has; the binaries' manifests
+//! ship no test-only crate.
 
 use std::path::PathBuf;
 use std::process::Command;
@@ -174,4 +175,60 @@ fn the_dockerfile_builds_the_bot_and_runs_what_exists() {
     }
     let ignore = read(".dockerignore");
     assert!(ignore.lines().any(|l| l.trim() == "target/"), "{ignore}");
+}
+
+/// What ships holds no test-only code: the binaries (and the library and the demo lab under
+/// them) take `mailcheck-testkit` (the Discord stand-in with its WebSocket server, and the test
+/// helpers) as a dev-dependency only, and the demo lab brings no Discord crates.
+/// `cargo tree -e normal -p mailcheck-audit` shows the same; this checks the manifests, cheaply.
+#[test]
+fn the_binaries_ship_without_the_test_kit() {
+    let normal = |manifest: &str| -> Vec<String> {
+        let toml: toml::Table = read(manifest).parse().unwrap();
+        let mut names: Vec<String> = toml
+            .get("dependencies")
+            .and_then(toml::Value::as_table)
+            .map(|t| t.keys().cloned().collect())
+            .unwrap_or_default();
+        // [target.'cfg(..)'.dependencies] are normal dependencies too.
+        if let Some(targets) = toml.get("target").and_then(toml::Value::as_table) {
+            for t in targets.values() {
+                if let Some(deps) = t.get("dependencies").and_then(toml::Value::as_table) {
+                    names.extend(deps.keys().cloned());
+                }
+            }
+        }
+        names
+    };
+    for manifest in [
+        "audit/Cargo.toml",
+        "bot/Cargo.toml",
+        "shared/Cargo.toml",
+        "crates/lab/Cargo.toml",
+    ] {
+        let deps = normal(manifest);
+        assert!(
+            !deps.iter().any(|d| d == "mailcheck-testkit"),
+            "{manifest}: mailcheck-testkit must be a dev-dependency only: {deps:?}"
+        );
+    }
+    for binary in ["audit/Cargo.toml", "bot/Cargo.toml"] {
+        assert!(
+            normal(binary).iter().any(|d| d == "mailcheck-lab"),
+            "{binary}: the demo lab is a normal dependency (--demo, preview --lab)"
+        );
+    }
+    let lab = normal("crates/lab/Cargo.toml");
+    for test_only in [
+        "tokio-tungstenite",
+        "serenity",
+        "poise",
+        "mailcheck-audit",
+        "mailcheck-bot",
+    ] {
+        assert!(
+            !lab.iter().any(|d| d == test_only),
+            "crates/lab/Cargo.toml depends on {test_only}: {lab:?}"
+        );
+    }
 }

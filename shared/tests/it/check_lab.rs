@@ -4,31 +4,8 @@
 use std::collections::BTreeSet;
 use std::sync::Arc;
 
-use mailcheck::config::ResolverChoice;
-use mailcheck::{CheckConfig, Checker, Report};
+use mailcheck::{Checker, Report};
 use mailcheck_testkit::lab::Lab;
-
-fn config(lab: &Lab) -> CheckConfig {
-    let hints = lab.checker_hints();
-    let mut c = CheckConfig::default().allow_private(true);
-    c.dns.resolver = ResolverChoice::Servers(vec![hints.resolver]);
-    c.dns.timeout = std::time::Duration::from_secs(2);
-    c.dnsbl.zones = hints.dnsbl_zones.clone();
-    c.smtp.port = hints.smtp_port;
-    c.auth.mta_sts_port = hints.mta_sts_port;
-    c.auth.trust_anchor.clone_from(&hints.trust_anchor);
-    c.auth.ns_port = hints.ns_port;
-    c.smtp.extra_ca_pem = vec![hints.ca_pem.clone()];
-    c.smtp.greeting_timeout = hints.greeting_timeout;
-    c.smtp.command_timeout = hints.command_timeout;
-    c.smtp.connect_timeout = hints.connect_timeout;
-    c.smtp.helo_name = hints.helo_name.clone();
-    c.smtp.open_relay_test = true;
-    c.smtp.min_connect_interval = std::time::Duration::ZERO;
-    c.smtp.retry_backoff = hints.retry_backoff;
-    c.egress.canaries.clone_from(&hints.canaries);
-    c
-}
 
 fn explain(r: &Report) -> String {
     format!(
@@ -41,7 +18,7 @@ fn explain(r: &Report) -> String {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_lab_scenario_gets_its_verdict_and_codes() {
     let lab = Lab::start().await.expect("lab starts");
-    let checker = Arc::new(Checker::new(config(&lab)).expect("config"));
+    let checker = Arc::new(Checker::new(lab.check_config()).expect("config"));
     let mut tasks = Vec::new();
     for s in lab.scenarios() {
         let checker = checker.clone();
@@ -92,7 +69,7 @@ async fn every_lab_scenario_gets_its_verdict_and_codes() {
 #[tokio::test]
 async fn mta_sts_enforce_and_sending_mx_raise_severities() {
     let lab = Lab::start().await.expect("lab starts");
-    let checker = Checker::new(config(&lab)).unwrap();
+    let checker = Checker::new(lab.check_config()).unwrap();
     for (domain, code, severity) in [
         ("sts-enforce-cert.test", "tls.cert_name_mismatch", "error"),
         ("wrongname.test", "tls.cert_name_mismatch", "warning"),
@@ -121,7 +98,7 @@ async fn mta_sts_enforce_and_sending_mx_raise_severities() {
 #[tokio::test]
 async fn healthy_report_carries_every_kind_of_fact() {
     let lab = Lab::start().await.expect("lab starts");
-    let checker = Checker::new(config(&lab)).unwrap();
+    let checker = Checker::new(lab.check_config()).unwrap();
     let r = checker.check_input("Healthy.TEST.").await;
     assert_eq!(r.domain, "healthy.test");
     assert_eq!(r.verdict.as_str(), "ok", "{}", explain(&r));
@@ -154,7 +131,7 @@ async fn healthy_report_carries_every_kind_of_fact() {
 #[tokio::test]
 async fn domains_sharing_an_mx_share_one_connection() {
     let lab = Lab::start().await.expect("lab starts");
-    let checker = Checker::new(config(&lab)).unwrap();
+    let checker = Checker::new(lab.check_config()).unwrap();
     for domain in [
         "healthy.test",
         "nullmixed.test",
@@ -188,7 +165,7 @@ async fn domains_sharing_an_mx_share_one_connection() {
 #[tokio::test]
 async fn caches_live_for_the_run_or_for_cache_ttl() {
     let lab = Lab::start().await.expect("lab starts");
-    let mut c = config(&lab);
+    let mut c = lab.check_config();
     c.smtp.enabled = false;
     c.dnsbl.enabled = false;
     // The DNSSEC validator asks on its own, uncached, by design: this is about the resolver.
@@ -226,7 +203,7 @@ async fn timeouts_are_blamed_on_us_when_the_canaries_time_out_too() {
     };
 
     // The canary is as filtered as the target: our own port 25 looks blocked.
-    let mut c = config(&lab);
+    let mut c = lab.check_config();
     c.egress.enabled = true;
     c.egress.canaries = vec![format!("127.0.0.35:{port}")];
     c.egress.timeout = std::time::Duration::from_secs(2);
@@ -241,7 +218,7 @@ async fn timeouts_are_blamed_on_us_when_the_canaries_time_out_too() {
 
     // Our firewall rejects outbound port 25 (ufw/iptables REJECT): the canary is refused as
     // fast as the target, so the refusal is ours, not the target's.
-    let mut c = config(&lab);
+    let mut c = lab.check_config();
     c.egress.canaries = vec![format!("127.0.0.31:{port}")];
     let r = Checker::new(c).unwrap().check_input("closed.test").await;
     assert_eq!(
@@ -252,7 +229,7 @@ async fn timeouts_are_blamed_on_us_when_the_canaries_time_out_too() {
     );
     assert_eq!(r.verdict.as_str(), "inconclusive");
     // The vantage check (`--vantage`, the bot's start-up) says so on its own.
-    let mut c = config(&lab);
+    let mut c = lab.check_config();
     c.egress.canaries = vec![format!("127.0.0.31:{port}")];
     let checker = Checker::new(c).unwrap();
     let (vantage, _) = checker.vantage().await;
@@ -262,7 +239,7 @@ async fn timeouts_are_blamed_on_us_when_the_canaries_time_out_too() {
     );
 
     // A canary that answers: the timeout is the target's.
-    let mut c = config(&lab);
+    let mut c = lab.check_config();
     c.egress.enabled = true;
     c.egress.canaries = vec![format!("127.0.0.10:{port}")];
     let r = Checker::new(c).unwrap().check_input("filtered.test").await;

@@ -5,20 +5,13 @@
 
 use std::collections::BTreeSet;
 
-use mailcheck::config::ResolverChoice;
 use mailcheck::sender::SenderInputError;
 use mailcheck::{CheckConfig, CheckOptions, Checker, SenderQuery, Verdict};
 use mailcheck_testkit::lab::{Lab, SENDER_DNSBL_ZONES, SENDER_SCENARIOS};
 
 fn config(lab: &Lab, allow_private: bool) -> CheckConfig {
-    let hints = lab.checker_hints();
-    let mut c = CheckConfig::default().allow_private(allow_private);
-    c.dns.resolver = ResolverChoice::Servers(vec![hints.resolver]);
-    c.dns.timeout = std::time::Duration::from_secs(2);
+    let mut c = lab.check_config().allow_private(allow_private);
     c.dnsbl.zones = SENDER_DNSBL_ZONES.iter().map(|z| (*z).to_owned()).collect();
-    c.smtp.helo_name = hints.helo_name.clone();
-    c.egress.canaries.clone_from(&hints.canaries);
-    c.smtp.port = hints.smtp_port;
     c
 }
 

@@ -7,7 +7,7 @@
 //! pointed at the lab with: resolver = [`Lab::resolver`], SMTP port = [`Lab::smtp_port`],
 //! MTA-STS port = [`Lab::mta_sts_port`] (one HTTPS server on `127.0.0.60` serves every domain's
 //! policy), trusted CA = [`Lab::ca_pem`], blocklist zone [`LAB_DNSBL_ZONE`], private addresses
-//! allowed, and the open-relay test on (see [`Lab::checker_hints`]).
+//! allowed, and the open-relay test on: [`Lab::check_config`] gives that configuration.
 //!
 //! The sending side has cases of its own ([`SENDER_SCENARIOS`]: sending addresses with their
 //! PTR, HELO name, SPF, DMARC and listings, for the sender check), in DNS only.
@@ -27,6 +27,7 @@ use crate::smtp::{Command, Hostile, SmtpServer, SmtpServerBuilder};
 use hickory_server::proto::rr::rdata::TLSA;
 use hickory_server::proto::rr::rdata::tlsa::{CertUsage, Matching, Selector};
 
+mod config;
 mod sender;
 
 pub use sender::{
@@ -50,7 +51,8 @@ pub const LAB_PUBLIC_IP: Ipv4Addr = Ipv4Addr::new(192, 0, 2, 77);
 /// Our EHLO name in the lab (its A record is [`LAB_PUBLIC_IP`]).
 pub const LAB_HELO_NAME: &str = "probe.mailcheck.test";
 
-/// What the checker must be told to use the lab (the demo's settings).
+/// What the checker must be told to use the lab (the demo's settings); [`Self::check_config`]
+/// and [`Self::apply_to`] turn them into the library's configuration.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CheckerHints {
     /// The DNS server to use.

@@ -2,7 +2,7 @@
 //! present: valid, expired, about to expire, not yet valid, self-signed, or for other names.
 //!
 //! ```no_run
-//! use mailcheck_testkit::certs::TestCa;
+//! use mailcheck_lab::certs::TestCa;
 //!
 //! let ca = TestCa::new();
 //! let good = ca.leaf(&["mx1.example.test"]);
@@ -226,7 +226,7 @@ impl TestCa {
     /// not listed, get the first entry's leaf.
     ///
     /// ```no_run
-    /// use mailcheck_testkit::certs::TestCa;
+    /// use mailcheck_lab::certs::TestCa;
     ///
     /// let ca = TestCa::new();
     /// let config = ca.sni_server_config(&[

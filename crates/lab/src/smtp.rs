@@ -16,7 +16,7 @@
 //!
 //! ```no_run
 //! # async fn demo() {
-//! use mailcheck_testkit::smtp::{Command, SmtpServer};
+//! use mailcheck_lab::smtp::{Command, SmtpServer};
 //!
 //! let smtp = SmtpServer::builder()
 //!     .hostname("mx1.example.test")
@@ -291,7 +291,8 @@ impl SmtpServerBuilder {
         self
     }
 
-    /// The greeting, as full reply lines (default `220 <hostname> ESMTP mailcheck-testkit`).
+    /// The greeting, as full reply lines (default `220 <hostname> ESMTP mailcheck-testkit`: the
+    /// name predates `mailcheck-lab` and stays, as recorded fixtures and demo reports carry it).
     /// A greeting that starts with `421` is followed by closing the connection.
     #[must_use]
     pub fn greeting(mut self, text: &str) -> Self {

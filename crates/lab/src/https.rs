@@ -12,8 +12,8 @@
 //!
 //! ```no_run
 //! # async fn demo() {
-//! use mailcheck_testkit::certs::TestCa;
-//! use mailcheck_testkit::https::{HttpResponse, HttpsServer};
+//! use mailcheck_lab::certs::TestCa;
+//! use mailcheck_lab::https::{HttpResponse, HttpsServer};
 //!
 //! let ca = TestCa::new();
 //! let server = HttpsServer::builder()

@@ -23,7 +23,7 @@
 //! ```no_run
 //! # async fn demo() {
 //! use std::net::Ipv4Addr;
-//! use mailcheck_testkit::dns::DnsServer;
+//! use mailcheck_lab::dns::DnsServer;
 //!
 //! let dns = DnsServer::builder()
 //!     .mx("example.test", 10, "mx1.example.test")

@@ -21,7 +21,7 @@
 //!
 //! ```no_run
 //! # async fn demo() {
-//! use mailcheck_testkit::dns::signed::{SignedDnsServer, Signing};
+//! use mailcheck_lab::dns::signed::{SignedDnsServer, Signing};
 //! let dns = SignedDnsServer::builder()
 //!     .zone("test", Signing::Signed)
 //!     .zone("good.test", Signing::Signed)
