@@ -4,10 +4,12 @@
 //! `/healthz`, shards, logs JSON on request, stops with exit 1 when Discord refuses the
 //! registration, and shuts down gracefully on SIGTERM.
 
+mod front;
+
 use std::process::Command;
 use std::time::Duration;
 
-use crate::front::{CommandsFront, Registration};
+use front::{CommandsFront, Registration};
 use mailcheck_testkit::discord::{CommandScope, DiscordEvent, DiscordStandIn};
 
 /// Generous: a wait ends as soon as the awaited event or line arrives.
