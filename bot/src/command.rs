@@ -18,7 +18,8 @@ pub fn invalid_input_text(error: &mailcheck::InputError) -> String {
     )
 }
 
-async fn ephemeral<U: HasMailcheck>(
+/// Answers privately with `text` (input problems, cooldowns, a busy bot).
+pub(crate) async fn ephemeral<U: HasMailcheck>(
     ctx: poise::Context<'_, U, Error>,
     text: String,
 ) -> Result<(), Error> {

@@ -16,18 +16,18 @@ use std::time::{Duration, Instant};
 use mailcheck::facts::AddressScope;
 use mailcheck::sender::{ChecklistState, SenderReport};
 use mailcheck::{CheckOptions, Finding, SenderQuery, Verdict};
-use poise::CreateReply;
 use serenity::all::{
     CreateInteractionResponse, CreateInteractionResponseMessage, EditInteractionResponse,
 };
 use tracing::{info, warn};
 
 use crate::answer::{self, BUSY_TEXT, cooldown_text, no_mentions, with_retries};
+use crate::command::ephemeral;
 use crate::render::{
     EmbedDraft, FieldDraft, MAX_ATTACHMENT_BYTES, RenderContext, RenderedReport, human_duration,
     severity_icon, severity_word, verdict_colour, verdict_label,
 };
-use crate::sanitize::{clean_multiline, neutralize_mentions, shown, truncate_chars};
+use crate::sanitize::{clean_multiline, shown, truncate_chars};
 use crate::{Error, HasMailcheck};
 
 /// The user-facing text for an address that is not public.
@@ -48,20 +48,6 @@ pub fn invalid_sender_text(error: &mailcheck::sender::SenderInputError) -> Strin
          (`domain:example.com`).",
         crate::sanitize::untrusted(&error.to_string())
     )
-}
-
-async fn ephemeral<U: HasMailcheck>(
-    ctx: poise::Context<'_, U, Error>,
-    text: String,
-) -> Result<(), Error> {
-    ctx.send(
-        CreateReply::default()
-            .ephemeral(true)
-            .content(text)
-            .allowed_mentions(no_mentions()),
-    )
-    .await?;
-    Ok(())
 }
 
 /// Check a sending server: PTR, HELO name, blocklists, SPF — as Gmail and Outlook judge it.
@@ -288,19 +274,12 @@ pub fn render_sender(
         });
     }
     fields.extend(minor.iter().map(|f| finding_field(f, lab)));
-    let resolver = if report.resolver.is_empty() {
-        "—"
-    } else {
-        &report.resolver
-    };
-    let mut footer = format!(
-        "mailcheck · took {} · resolver {} · full report in the attached file",
-        human_duration(Duration::from_millis(report.elapsed_ms)),
-        footer_text(resolver)
+    let footer = crate::render::answer_footer(
+        report.elapsed_ms,
+        &report.resolver,
+        "full report in the attached file",
+        ctx.host_note.as_deref(),
     );
-    if let Some(note) = &ctx.host_note {
-        footer = format!("⚠ {} · {footer}", footer_text(note));
-    }
     let mut embed = EmbedDraft {
         title: format!("Sender check: {}", shown(&report.ip, lab)),
         description,
@@ -321,10 +300,6 @@ pub fn render_sender(
         file_name: format!("mailcheck-sender-{name}.txt"),
         file: report_text(report),
     }
-}
-
-fn footer_text(s: &str) -> String {
-    neutralize_mentions(&crate::sanitize::clean_line(s))
 }
 
 /// The attachment: the checklist, then every finding with all its evidence and advice. Plain

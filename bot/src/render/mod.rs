@@ -210,19 +210,12 @@ pub fn render_report(report: &Report, ctx: &RenderContext) -> RenderedReport {
     }
     fields.extend(minor.iter().map(|f| finding_field(f, lab)));
     fields.extend(ours.iter().map(|f| finding_field(f, lab)));
-    let resolver = if report.resolver.is_empty() {
-        "—"
-    } else {
-        &report.resolver
-    };
-    let mut footer = format!(
-        "mailcheck · took {} · resolver {} · full report and SMTP transcript in the attached file",
-        human_duration(Duration::from_millis(report.elapsed_ms)),
-        clean_for_footer(resolver)
+    let footer = answer_footer(
+        report.elapsed_ms,
+        &report.resolver,
+        "full report and SMTP transcript in the attached file",
+        ctx.host_note.as_deref(),
     );
-    if let Some(note) = &ctx.host_note {
-        footer = format!("⚠ {} · {footer}", clean_for_footer(note));
-    }
     let mut embed = EmbedDraft {
         title: format!("Mail check: {domain_shown}"),
         description,
@@ -250,6 +243,26 @@ pub fn render_report(report: &Report, ctx: &RenderContext) -> RenderedReport {
 /// Footers show no markdown, so only control characters and mentions matter there.
 fn clean_for_footer(s: &str) -> String {
     crate::sanitize::neutralize_mentions(&crate::sanitize::clean_line(s))
+}
+
+/// The footer of an answer: how long it took, the resolver, what the attached file holds, and
+/// the note about the bot's own host first when there is one.
+pub fn answer_footer(
+    elapsed_ms: u64,
+    resolver: &str,
+    attached: &str,
+    host_note: Option<&str>,
+) -> String {
+    let resolver = if resolver.is_empty() { "—" } else { resolver };
+    let footer = format!(
+        "mailcheck · took {} · resolver {} · {attached}",
+        human_duration(Duration::from_millis(elapsed_ms)),
+        clean_for_footer(resolver)
+    );
+    match host_note {
+        Some(note) => format!("⚠ {} · {footer}", clean_for_footer(note)),
+        None => footer,
+    }
 }
 
 /// The attachment: every finding with all its evidence, then the SMTP transcript. Plain text,
