@@ -536,7 +536,7 @@ mod tests {
         assert_eq!(c.dnsbl.zones, ["bl.test"]);
         assert_eq!(c.smtp.connect_timeout, Duration::from_millis(1500));
         assert_eq!(c.smtp.greeting_timeout, Duration::from_secs(7));
-        assert!(!c.egress.enabled && c.smtp.allow_private && c.policy.allow_private);
+        assert!(!c.egress.enabled && c.allow_private);
     }
 
     #[test]

@@ -636,7 +636,7 @@ mod tests {
         c.validate().unwrap();
         let check = c.check_config().unwrap();
         assert_eq!(check.dnsbl.zones, ["a.example", "b.example"]);
-        assert!(check.smtp.allow_private && check.policy.allow_private);
+        assert!(check.allow_private);
         assert!(!check.smtp.open_relay_test);
         assert_eq!(check.smtp.port, 2525);
         assert_eq!(check.dns.resolver.label(), "127.0.0.1:5353");

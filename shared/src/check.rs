@@ -301,7 +301,7 @@ impl Checker {
             smtp: st.smtp.is_some(),
             dnsbl: st.dnsbl.is_some(),
             open_relay_test: self.config.smtp.open_relay_test,
-            allow_private: self.config.smtp.allow_private,
+            allow_private: self.config.allow_private,
             smtp_port: self.config.smtp.port,
         };
         let mut facts = Facts::new(domain.as_str(), unix_now(), scope);
@@ -428,6 +428,7 @@ impl Checker {
             let ctx = crate::auth::AuthContext {
                 dns: self.dns.as_ref(),
                 config: &self.config.auth,
+                allow_private: self.config.allow_private,
                 domain: domain.as_str(),
                 mx_hosts: &[],
                 mx_ips: &[],
@@ -454,6 +455,7 @@ impl Checker {
         let ctx = crate::auth::AuthContext {
             dns: self.dns.as_ref(),
             config: &self.config.auth,
+            allow_private: self.config.allow_private,
             domain: domain.as_str(),
             mx_hosts: &mx_hosts,
             mx_ips: &mx_ips,
@@ -603,7 +605,7 @@ impl Checker {
         ip: IpAddr,
     ) -> AddressFacts {
         let mut addr = AddressFacts::new(ip);
-        if addr.scope.is_private() && !self.config.smtp.allow_private {
+        if addr.scope.is_private() && !self.config.allow_private {
             addr.smtp_skipped = Some(format!(
                 "{} address: not probed (only allowed for labs and internal audits)",
                 addr.scope.as_str()

@@ -10,8 +10,6 @@ use serde::{Deserialize, Serialize};
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct Policy {
-    /// Private/loopback MX addresses are expected (labs, internal audits): no `mx.private_address`.
-    pub allow_private: bool,
     /// A certificate expiring within this many days is `tls.cert_expiring`.
     pub cert_expiring_days: u32,
     /// A greeting slower than this many milliseconds is `smtp.slow_greeting`.
@@ -21,7 +19,6 @@ pub struct Policy {
 impl Default for Policy {
     fn default() -> Self {
         Self {
-            allow_private: false,
             cert_expiring_days: 14,
             slow_greeting_ms: 10_000,
         }
@@ -146,8 +143,6 @@ pub struct SmtpConfig {
     pub extra_ca_pem: Vec<String>,
     /// Connect from this source address.
     pub source_ip: Option<IpAddr>,
-    /// Probe private/loopback/reserved addresses (labs, internal audits).
-    pub allow_private: bool,
     /// Minimum time between two new connections to the same address.
     pub min_connect_interval: Duration,
     /// How long an open session may idle, waiting to be reused for another domain, before QUIT.
@@ -197,7 +192,6 @@ impl Default for SmtpConfig {
             session_deadline: Duration::from_secs(90),
             extra_ca_pem: Vec::new(),
             source_ip: None,
-            allow_private: false,
             min_connect_interval: Duration::from_millis(500),
             reuse_idle: Duration::from_secs(5),
             max_transactions_per_session: 100,
@@ -320,10 +314,6 @@ pub struct AuthConfig {
     /// How long one direct query to a name server or compared resolver waits for its reply
     /// (it is sent twice before it counts as a timeout).
     pub ns_timeout: Duration,
-    /// Name server addresses that are loopback/private/reserved are asked too (labs, internal
-    /// audits; set by [`CheckConfig::allow_private`]). Otherwise they are not asked, and such a
-    /// name server counts as lame: nobody on the Internet can reach it.
-    pub allow_private: bool,
 }
 
 impl Default for AuthConfig {
@@ -336,7 +326,6 @@ impl Default for AuthConfig {
             compare_resolvers: Vec::new(),
             ns_port: 53,
             ns_timeout: Duration::from_secs(2),
-            allow_private: false,
         }
     }
 }
@@ -359,6 +348,13 @@ pub struct CheckConfig {
     pub auth: AuthConfig,
     /// Diagnosis knobs.
     pub policy: Policy,
+    /// Private, loopback and reserved addresses are targets like any other (labs, internal
+    /// audits): MX addresses are probed over SMTP, name servers asked directly, MTA-STS policy
+    /// hosts fetched, a sender address checked, and the diagnosis expects them (no
+    /// `mx.private_address`; it reads the choice back from [`crate::facts::ProbeScope`]).
+    /// Otherwise such addresses are reported but never connected to: nobody on the Internet can
+    /// reach them. The one home of this choice; set it with [`CheckConfig::allow_private()`].
+    pub allow_private: bool,
     /// How long per-run caches (DNS answers, blocklist answers, pooled SMTP sessions and
     /// remembered failures) live. `None`: the checker's whole life (one audit run). A long-lived
     /// checker such as the bot sets a few minutes so changes are seen.
@@ -369,9 +365,7 @@ impl CheckConfig {
     /// Allows private/loopback addresses everywhere (probe and diagnosis): labs, internal audits.
     #[must_use]
     pub fn allow_private(mut self, yes: bool) -> Self {
-        self.smtp.allow_private = yes;
-        self.policy.allow_private = yes;
-        self.auth.allow_private = yes;
+        self.allow_private = yes;
         self
     }
 

@@ -161,8 +161,7 @@ async fn ask_name_server(ctx: &AuthContext<'_>, domain: &str, name: String) -> N
         a: a.lookup,
         aaaa: aaaa.lookup,
     };
-    let allowed =
-        |ip: &IpAddr| ctx.config.allow_private || AddressScope::of(*ip) == AddressScope::Public;
+    let allowed = |ip: &IpAddr| ctx.allow_private || AddressScope::of(*ip) == AddressScope::Public;
     let answers = join_all(
         pick_addresses(&lookups, allowed)
             .into_iter()

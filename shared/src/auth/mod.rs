@@ -47,6 +47,10 @@ pub struct AuthContext<'a> {
     pub dns: &'a dyn crate::probe::dns::DnsSource,
     /// The settings.
     pub config: &'a crate::config::AuthConfig,
+    /// Private/loopback/reserved name server addresses are asked directly too
+    /// ([`crate::CheckConfig::allow_private`]); otherwise such a name server counts as lame:
+    /// nobody on the Internet can reach it.
+    pub allow_private: bool,
     /// The domain (ASCII, normalised).
     pub domain: &'a str,
     /// The domain's mail hosts, by preference (the MX targets, or the domain for an implicit

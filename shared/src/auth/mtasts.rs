@@ -536,14 +536,14 @@ impl MtaStsClient {
         })
     }
 
-    /// The [`crate::config::AuthConfig`] settings with the SMTP probe's extra CAs and
-    /// private-address switch.
+    /// The [`crate::config::AuthConfig`] settings with the SMTP probe's extra CAs and the
+    /// check's private-address choice ([`crate::CheckConfig::allow_private`]).
     pub fn from_config(config: &crate::config::CheckConfig) -> Result<Self, crate::Error> {
         Self::new(
             config.auth.mta_sts_port,
             config.auth.https_timeout,
             &config.smtp.extra_ca_pem,
-            config.smtp.allow_private,
+            config.allow_private,
         )
     }
 

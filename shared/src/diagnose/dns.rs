@@ -1,10 +1,9 @@
 //! DNS and MX findings: `dns.nxdomain`, `dns.lookup_failed`, `mx.*`.
 
-use crate::config::Policy;
 use crate::facts::{Facts, HostFacts, Lookup};
 use crate::finding::{Code, Finding};
 
-pub(super) fn check(facts: &Facts, policy: &Policy, out: &mut Vec<Finding>) {
+pub(super) fn check(facts: &Facts, out: &mut Vec<Finding>) {
     let domain = facts.domain.as_str();
     match &facts.mx {
         Lookup::NxDomain => {
@@ -43,12 +42,12 @@ pub(super) fn check(facts: &Facts, policy: &Policy, out: &mut Vec<Finding>) {
         }
         Lookup::NoData => {
             implicit(facts, out);
-            hosts(facts, policy, out);
+            hosts(facts, out);
             reach(facts, out);
         }
         Lookup::Answer { records } if records.is_empty() => {
             implicit(facts, out);
-            hosts(facts, policy, out);
+            hosts(facts, out);
             reach(facts, out);
         }
         Lookup::Answer { records } => {
@@ -87,7 +86,7 @@ pub(super) fn check(facts: &Facts, policy: &Policy, out: &mut Vec<Finding>) {
                     );
                 }
             }
-            hosts(facts, policy, out);
+            hosts(facts, out);
             if nulls.is_empty() || records.len() > 1 {
                 reach(facts, out);
             }
@@ -96,7 +95,7 @@ pub(super) fn check(facts: &Facts, policy: &Policy, out: &mut Vec<Finding>) {
             let usable = real.iter().any(|h| {
                 h.addresses
                     .iter()
-                    .any(|a| policy.allow_private || !a.scope.is_private())
+                    .any(|a| facts.scope.allow_private || !a.scope.is_private())
             });
             let any_failed = real
                 .iter()
@@ -255,7 +254,7 @@ fn implicit(facts: &Facts, out: &mut Vec<Finding>) {
     }
 }
 
-fn hosts(facts: &Facts, policy: &Policy, out: &mut Vec<Finding>) {
+fn hosts(facts: &Facts, out: &mut Vec<Finding>) {
     for host in &facts.hosts {
         let name = host.host.as_str();
         if host.ip_literal {
@@ -322,7 +321,7 @@ fn hosts(facts: &Facts, policy: &Policy, out: &mut Vec<Finding>) {
                 );
             }
         }
-        if !policy.allow_private {
+        if !facts.scope.allow_private {
             let private: Vec<String> = host
                 .addresses
                 .iter()

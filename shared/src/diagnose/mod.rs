@@ -72,7 +72,7 @@ fn findings_and_results(
     policy: &Policy,
 ) -> (Vec<Finding>, Vec<smtp::AddressResult>) {
     let mut out = Vec::new();
-    dns::check(facts, policy, &mut out);
+    dns::check(facts, &mut out);
     rdns::check(facts, &mut out);
     let results = smtp::check(facts, policy, &mut out);
     tls::check(facts, policy, &mut out);

@@ -344,11 +344,8 @@ fn private_address_unless_allowed() {
     let (v, codes) = run(&f);
     assert_eq!(codes, vec![Code::MxAllUnusable, Code::MxPrivateAddress]);
     assert_eq!(v, Verdict::Broken);
-    let p = Policy {
-        allow_private: true,
-        ..Policy::default()
-    };
-    assert!(run_with(&f, &p).1.is_empty());
+    f.scope.allow_private = true;
+    assert!(run(&f).1.is_empty());
     // Next to a public MX that works: a warning only.
     let mut g = healthy();
     let mut h = f.hosts[0].clone();
@@ -373,10 +370,8 @@ fn ipv6_only_mail_hosts() {
         a: Lookup::NoData,
         aaaa: answer(vec![v6]),
     });
-    let p = Policy {
-        allow_private: true,
-        ..Policy::default()
-    };
+    f.scope.allow_private = true;
+    let p = Policy::default();
     let (v, codes) = run_with(&f, &p);
     assert_eq!(codes, vec![Code::MxNoIpv4]);
     assert_eq!(v, Verdict::Degraded);
@@ -515,13 +510,8 @@ fn no_route_from_here_is_our_vantage_point() {
     v6.ptr = None;
     v6.dnsbl.clear();
     f.hosts[0].addresses.push(v6);
-    let (v, codes) = run_with(
-        &f,
-        &Policy {
-            allow_private: true,
-            ..Policy::default()
-        },
-    );
+    f.scope.allow_private = true;
+    let (v, codes) = run(&f);
     assert!(codes.is_empty(), "{codes:?}");
     assert_eq!(v, Verdict::Ok);
 }

@@ -49,7 +49,7 @@ impl Checker {
     /// The report for an address that must not be checked here (private targets not allowed).
     fn refuse_private(&self, query: &SenderQuery) -> Option<SenderReport> {
         let scope = AddressScope::of(query.ip);
-        (scope.is_private() && !self.config().policy.allow_private).then(|| {
+        (scope.is_private() && !self.config().allow_private).then(|| {
             SenderReport::invalid(
                 &query.ip.to_string(),
                 query.helo.as_deref(),
@@ -166,6 +166,7 @@ impl Checker {
         let ctx = crate::auth::AuthContext {
             dns,
             config: &self.config().auth,
+            allow_private: self.config().allow_private,
             domain,
             mx_hosts: &[],
             mx_ips: &[],

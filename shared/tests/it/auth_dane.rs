@@ -118,6 +118,7 @@ async fn collect(w: &World, validator: &Validator, domain: &str) -> DaneFacts {
     let ctx = AuthContext {
         dns: &dns,
         config: &config,
+        allow_private: false,
         domain,
         mx_hosts: &hosts,
         mx_ips: &[],

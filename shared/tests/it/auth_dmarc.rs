@@ -19,6 +19,7 @@ async fn run(server: &DnsServer, domain: &str, mx_ips: &[IpAddr]) -> AuthFacts {
     let ctx = AuthContext {
         dns: &dns,
         config: &config,
+        allow_private: false,
         domain,
         mx_hosts: &mx_hosts,
         mx_ips,

@@ -457,7 +457,7 @@ async fn a_private_policy_host_is_refused_unless_allowed() {
         .build()
         .await;
     let mut c = config(&dns, https.addr().port(), &ca);
-    c.smtp.allow_private = false;
+    c.allow_private = false;
     let checker = checker(c, &dns);
     let r = checker.check_input("lan.test").await;
     let error = facts(&r).fetch.as_ref().unwrap().error.clone().unwrap();

@@ -61,7 +61,6 @@ pub fn smtp_config(port: u16) -> SmtpConfig {
         command_timeout: Duration::from_secs(5),
         tls_timeout: Duration::from_secs(5),
         session_deadline: Duration::from_secs(20),
-        allow_private: true,
         min_connect_interval: Duration::ZERO,
         ..SmtpConfig::default()
     }

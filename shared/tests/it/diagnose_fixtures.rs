@@ -22,10 +22,7 @@ fn recorded_facts_diagnose_to_the_expected_findings() {
         let fixture: serde_json::Value = serde_json::from_str(&text).unwrap();
         let facts: Facts = serde_json::from_value(fixture["facts"].clone())
             .unwrap_or_else(|e| panic!("{}: {e}", path.display()));
-        let policy = Policy {
-            allow_private: facts.scope.allow_private,
-            ..Policy::default()
-        };
+        let policy = Policy::default();
         let input = fixture["input"].as_str().unwrap();
         let report = diagnose(&facts, &policy, input, 0);
         let want: BTreeSet<String> = fixture["expect"]["codes"]

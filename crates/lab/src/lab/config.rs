@@ -94,7 +94,7 @@ mod tests {
         assert_eq!(c.auth.trust_anchor, h.trust_anchor);
         assert_eq!(c.smtp.extra_ca_pem, ["PEM"]);
         assert_eq!(c.dnsbl.zones, ["bl.test"]);
-        assert!(c.smtp.allow_private && c.policy.allow_private && c.auth.allow_private);
+        assert!(c.allow_private);
         assert!(c.smtp.open_relay_test);
         assert_eq!(c.smtp.helo_name, "probe.mailcheck.test");
         assert_eq!(c.smtp.mail_from, AUTO_SENDER);
@@ -115,7 +115,7 @@ mod tests {
         hints().apply_to(&mut c);
         assert_eq!(c.smtp.extra_ca_pem, ["OPERATOR", "PEM"]);
         assert_eq!(c.dnsbl.zones, ["sender.test"]);
-        assert!(!c.smtp.allow_private && !c.smtp.open_relay_test);
+        assert!(!c.allow_private && !c.smtp.open_relay_test);
         assert!(c.egress.enabled && c.egress.public_ips.is_empty());
         assert_eq!(c.smtp.helo_name, "probe.mailcheck.test");
     }
