@@ -114,7 +114,8 @@ mod tests {
         let r = HttpResponse::text("x");
         assert_eq!(
             String::from_utf8(r.wire_head()).unwrap(),
-            "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 1\r\nConnection: close\r\n\r\n"
+            "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 1\r\n\
+             Connection: close\r\n\r\n"
         );
         let r = HttpResponse::redirect(301, "https://b.test/").without_content_length();
         let head = String::from_utf8(r.wire_head()).unwrap();

@@ -190,13 +190,19 @@ pub(super) fn server(ca: &TestCa, name: &str, kind: Kind) -> (SmtpServerBuilder,
         Kind::Busy => b.greeting("421 4.7.0 mx.busy.test Error: too many connections"),
         Kind::TlsEhlo => b.ehlo_in_tls_reply("554 5.5.1 Error: TLS session broken"),
         Kind::Tls10 => b.tls_legacy_only(),
-        Kind::SenderVerify => b.echo_as(IpAddr::V4(LAB_PUBLIC_IP)).rcpt_reply_for_sender(|sender, rcpt| {
-            if sender.is_empty() || sender.ends_with("@mailcheck.test") {
-                accept_own(rcpt)
-            } else {
-                format!("550-Verification failed for <{sender}>\n550-Unrouteable address\n550 Sender verify failed")
-            }
-        }),
+        Kind::SenderVerify => {
+            b.echo_as(IpAddr::V4(LAB_PUBLIC_IP))
+                .rcpt_reply_for_sender(|sender, rcpt| {
+                    if sender.is_empty() || sender.ends_with("@mailcheck.test") {
+                        accept_own(rcpt)
+                    } else {
+                        format!(
+                            "550-Verification failed for <{sender}>\n550-Unrouteable address\n\
+                             550 Sender verify failed"
+                        )
+                    }
+                })
+        }
         Kind::DeferRelay => b.rcpt_reply(|a| format!("454 4.7.1 <{a}>: Relay access denied")),
         Kind::NotServed => b.rcpt_reply(|a| {
             format!("550 5.1.2 <{a}>: Recipient address rejected: Domain not found")

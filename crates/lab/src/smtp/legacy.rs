@@ -1,5 +1,7 @@
-//! The TLS bytes of [`SmtpServerBuilder::tls_legacy_only`](super::SmtpServerBuilder::tls_legacy_only):
-//! reading a ClientHello and writing the one record a TLS 1.0-only server answers.
+//! The TLS bytes of [`SmtpServerBuilder::tls_legacy_only`]: reading a ClientHello and writing
+//! the one record a TLS 1.0-only server answers.
+//!
+//! [`SmtpServerBuilder::tls_legacy_only`]: super::SmtpServerBuilder::tls_legacy_only
 
 use std::io;
 

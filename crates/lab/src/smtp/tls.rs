@@ -1,6 +1,8 @@
 //! The server's side of STARTTLS after its `220`: the TLS handshake (one more round trip),
 //! its scripted failures, and the TLS 1.0-only server of
-//! [`SmtpServerBuilder::tls_legacy_only`](super::SmtpServerBuilder::tls_legacy_only).
+//! [`SmtpServerBuilder::tls_legacy_only`].
+//!
+//! [`SmtpServerBuilder::tls_legacy_only`]: super::SmtpServerBuilder::tls_legacy_only
 
 use std::io;
 
