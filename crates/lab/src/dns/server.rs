@@ -44,6 +44,8 @@ pub(super) struct Shared {
     pub(super) faults: Mutex<Vec<FaultRule>>,
     pub(super) log: Mutex<Vec<QueryLogEntry>>,
     /// Whether the zones are signed ([`DnsServerBuilder::dnssec`]).
+    ///
+    /// [`DnsServerBuilder::dnssec`]: super::DnsServerBuilder::dnssec
     pub(super) dnssec: std::sync::atomic::AtomicBool,
 }
 
