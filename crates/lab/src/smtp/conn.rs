@@ -1,6 +1,6 @@
-//! One SMTP connection: the accept loop, the greeting (or a hostile behaviour), the command
-//! loop with its round-trip model (a pipelined group answered in one exchange), and the
-//! STARTTLS upgrade.
+//! One SMTP connection: the accept loop, the greeting (or a hostile behaviour), and the command
+//! loop with its round-trip model (a pipelined group answered in one exchange), up to a
+//! STARTTLS that `tls` takes over.
 
 use std::io;
 use std::net::SocketAddr;
