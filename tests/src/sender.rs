@@ -254,7 +254,8 @@ mod tests {
     fn sender_rows_get_their_own_command_line() {
         let lab = Lab::from_env();
         let rows = parse_senders(
-            "a\t192.0.2.1\tmail.example.test\t-\tbroken\tsender.no_ptr\t--dnsbl=zen.spamhaus.org\tx\n\
+            "a\t192.0.2.1\tmail.example.test\t-\tbroken\tsender.no_ptr\t\
+             --dnsbl=zen.spamhaus.org\tx\n\
              b\t192.0.2.2\t-\texample.test\tok\t-\t-\ty\n",
         )
         .unwrap();

@@ -124,8 +124,8 @@ fn main() -> ExitCode {
     });
     if !help.as_deref().is_ok_and(|h| h.contains("--allow-private")) {
         println!(
-            "interop: SKIPPED — {} --help does not offer --allow-private: the mailcheck-audit CLI (issue 4) \
-             is not implemented yet, so the {} lab scenarios were NOT run",
+            "interop: SKIPPED — {} --help does not offer --allow-private: the mailcheck-audit CLI \
+             (issue 4) is not implemented yet, so the {} lab scenarios were NOT run",
             bin.display(),
             scenarios.len()
         );
@@ -144,8 +144,8 @@ fn main() -> ExitCode {
         scenarios = rest;
         let names: Vec<&str> = skipped.iter().map(|s| s.name.as_str()).collect();
         println!(
-            "interop: SKIPPED — {} --help does not offer --trust-anchor (the lab root key): the {} DNSSEC/DANE \
-             rows were NOT run: {}",
+            "interop: SKIPPED — {} --help does not offer --trust-anchor (the lab root key): \
+             the {} DNSSEC/DANE rows were NOT run: {}",
             bin.display(),
             names.len(),
             names.join(", ")
@@ -157,7 +157,8 @@ fn main() -> ExitCode {
         .max(1);
     let timeout = Duration::from_secs(env_num("MXLAB_SCENARIO_TIMEOUT", 120));
     println!(
-        "interop: {} scenarios against lab netns {} (probers in {}; CA {}), {jobs} at a time, binary {}",
+        "interop: {} scenarios against lab netns {} (probers in {}; CA {}), {jobs} at a time, \
+         binary {}",
         scenarios.len(),
         lab.ns,
         namespaces.join(", "),
@@ -208,13 +209,15 @@ fn main() -> ExitCode {
             })
             .count();
         println!(
-            "batch run: {} domains in one run ({:.1} s): {batch_ok} as their rows say; {shared} shared an SMTP transaction with other domains",
+            "batch run: {} domains in one run ({:.1} s): {batch_ok} as their rows say; \
+             {shared} shared an SMTP transaction with other domains",
             batch.len(),
             out.elapsed.as_secs_f64()
         );
         if shared < 2 {
             failures.push(format!(
-                "[batch run] only {shared} domain(s) shared a transaction: the domains on one server should\n{}",
+                "[batch run] only {shared} domain(s) shared a transaction: the domains on one \
+                 server should\n{}",
                 out.command
             ));
         }

@@ -1,5 +1,7 @@
 //! The HTML report in a real browser: Debian's Chromium (installed by `tests/lab/install.sh`),
-//! driven over the DevTools protocol with chromiumoxide.
+//! driven over the DevTools protocol with chromiumoxide. Long on purpose: `drive` is one browser
+//! session whose checks run in order on one page (its helpers are in `report_browser/page.rs`,
+//! the making of the report in `report_browser/report.rs`).
 //!
 //! The report is made in-process by the audit library against the test kit's DNS and SMTP
 //! servers on loopback (no lab namespace needed), twice with a history in a temp file, so it has
@@ -19,163 +21,27 @@
 //! Without Chromium the test passes with an `interop: SKIPPED` line, unless `MXLAB_REQUIRED=1`
 //! (CI, tests/run-all.sh): then it fails. `MAILCHECK_CHROMIUM` names another browser binary.
 
-use std::future::Future;
 use std::io::Write as _;
-use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::panic::AssertUnwindSafe;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex};
-use std::time::Duration;
 
 use chromiumoxide::browser::{Browser, BrowserConfig};
-use chromiumoxide::cdp::browser_protocol::log::{EventEntryAdded, LogEntryLevel};
 use chromiumoxide::cdp::browser_protocol::page::CaptureScreenshotFormat;
-use chromiumoxide::cdp::js_protocol::runtime::{
-    ConsoleApiCalledType, EventConsoleApiCalled, EventExceptionThrown,
-};
-use chromiumoxide::page::{MediaTypeParams, Page, ScreenshotParams};
-use clap::Parser as _;
+use chromiumoxide::page::{MediaTypeParams, ScreenshotParams};
 use futures::{FutureExt as _, StreamExt as _};
-use mailcheck_testkit::dns::{DnsServer, DnsServerBuilder};
-use mailcheck_testkit::smtp::SmtpServer;
 
-/// The hostile server's greeting: what a page that builds HTML from banners would run.
-const HOSTILE_BANNER: &str = "220 mx.hostile.test <script>window.__pwned=1</script> ESMTP";
-/// Its RCPT reply.
-const HOSTILE_RCPT: &str = "<img src=x onerror=\"window.__pwned=2\">";
+#[path = "report_browser/page.rs"]
+mod page;
+#[path = "report_browser/report.rs"]
+mod report;
 
-/// Most any one browser step may take.
-const STEP: Duration = Duration::from_secs(30);
+use page::{STEP, click, eval, listen, shown, step, until};
+use report::{HOSTILE_RCPT, make_report};
 
 fn chromium() -> Option<PathBuf> {
     let path = std::env::var_os("MAILCHECK_CHROMIUM")
         .map_or_else(|| PathBuf::from("/usr/bin/chromium"), PathBuf::from);
     path.is_file().then_some(path)
-}
-
-/// One step, with a deadline and its name in the failure.
-async fn step<T, E: std::fmt::Debug>(name: &str, fut: impl Future<Output = Result<T, E>>) -> T {
-    match tokio::time::timeout(STEP, fut).await {
-        Ok(Ok(v)) => v,
-        Ok(Err(e)) => panic!("{name}: {e:?}"),
-        Err(_) => panic!("{name}: no answer within {STEP:?}"),
-    }
-}
-
-/// Evaluates `js` and reads its JSON value.
-async fn eval<T: serde::de::DeserializeOwned>(page: &Page, what: &str, js: &str) -> T {
-    let v = step(what, page.evaluate(js)).await;
-    v.into_value()
-        .unwrap_or_else(|e| panic!("{what}: unexpected value: {e:?}"))
-}
-
-/// The domains shown, in order, with their verdicts.
-async fn shown(page: &Page) -> Vec<(String, String)> {
-    eval(
-        page,
-        "list the shown rows",
-        "Array.from(document.querySelectorAll('#domains > tbody'))\
-           .filter(t => t.checkVisibility())\
-           .map(t => [t.querySelector('td.dom').textContent, t.getAttribute('data-verdict')])",
-    )
-    .await
-}
-
-/// Clicks the element `selector` with the mouse.
-async fn click(page: &Page, selector: &str) {
-    let el = step(&format!("find {selector}"), page.find_element(selector)).await;
-    step(&format!("click {selector}"), el.click()).await;
-}
-
-/// The two DNS views: before (changing.test has a mail host) and now (it has none).
-async fn dns(before: bool, hostile: Ipv4Addr, plain: Ipv4Addr) -> DnsServer {
-    let b: DnsServerBuilder = DnsServer::builder()
-        .mx("hostile.test", 10, "mx.hostile.test")
-        .a("mx.hostile.test", hostile)
-        .ptr(IpAddr::V4(hostile), "mx.hostile.test")
-        .mx("plain.test", 10, "mx.plain.test")
-        .a("mx.plain.test", plain)
-        .ptr(IpAddr::V4(plain), "mx.plain.test")
-        .mx("nullmx.test", 0, ".");
-    let b = if before {
-        b.mx("changing.test", 10, "mx.plain.test")
-    } else {
-        b
-    };
-    b.build().await
-}
-
-/// Runs the audit in-process: `mailcheck-audit ARGS`.
-async fn audit(args: &[String]) {
-    let mut argv = vec!["mailcheck-audit".to_owned()];
-    argv.extend(args.iter().cloned());
-    let cli = mailcheck_audit::cli::Cli::try_parse_from(&argv)
-        .unwrap_or_else(|e| panic!("flags {argv:?}: {e}"));
-    let exit = tokio::time::timeout(Duration::from_secs(120), mailcheck_audit::app::main(cli))
-        .await
-        .expect("the audit finishes")
-        .unwrap_or_else(|e| panic!("audit {argv:?}: {e}"));
-    assert_eq!(exit, mailcheck_audit::app::Exit::Ok, "--fail-on never");
-}
-
-/// Makes the report: two runs into one history, the second one's HTML report kept.
-async fn make_report(dir: &Path) -> PathBuf {
-    let (hostile_ip, plain_ip) = (Ipv4Addr::new(127, 0, 0, 91), Ipv4Addr::new(127, 0, 0, 92));
-    let hostile = SmtpServer::builder()
-        .hostname("mx.hostile.test")
-        .greeting(HOSTILE_BANNER)
-        .rcpt_reply(|_| format!("550 5.7.1 {HOSTILE_RCPT} rejected"))
-        .bind(SocketAddr::new(IpAddr::V4(hostile_ip), 0))
-        .build()
-        .await;
-    let port = hostile.addr().port();
-    let plain = SmtpServer::builder()
-        .hostname("mx.plain.test")
-        .bind(SocketAddr::new(IpAddr::V4(plain_ip), port))
-        .build()
-        .await;
-    let history = dir.join("history.sqlite3");
-    let report = dir.join("report.html");
-    let csv = dir.join("clients.csv");
-    std::fs::write(
-        &csv,
-        "client,domain,notes\n\
-         Hostile Ltd,hostile.test,banner from an attacker\n\
-         Plain Co,plain.test,no TLS yet\n\
-         Changing plc,changing.test,moved its mail\n\
-         Nobody,nullmx.test,parked\n\
-         Typo Inc,not a domain!,fix the sheet\n",
-    )
-    .unwrap();
-    for before in [true, false] {
-        let dns = dns(before, hostile_ip, plain_ip).await;
-        let args: Vec<String> = [
-            "--resolver",
-            &dns.addr().to_string(),
-            "--smtp-port",
-            &port.to_string(),
-            "--allow-private",
-            "--no-dnsbl",
-            "--no-egress-check",
-            "--timeout",
-            "10",
-            "--no-progress",
-            "--quiet",
-            "--fail-on",
-            "never",
-            "--history",
-            history.to_str().unwrap(),
-            "-o",
-            report.to_str().unwrap(),
-            csv.to_str().unwrap(),
-        ]
-        .iter()
-        .map(|s| (*s).to_owned())
-        .collect();
-        audit(&args).await;
-    }
-    drop((hostile, plain));
-    report
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -236,88 +102,6 @@ async fn html_report_in_chromium() {
     let _ = tokio::time::timeout(STEP, driver).await;
     if let Err(panic) = checks {
         std::panic::resume_unwind(panic);
-    }
-}
-
-/// Problems the page reported: console errors, uncaught exceptions, log errors (CSP reports).
-type Problems = Arc<Mutex<Vec<String>>>;
-
-async fn listen(page: &Page) -> Problems {
-    let problems: Problems = Arc::default();
-    let mut console = step(
-        "listen to the console",
-        page.event_listener::<EventConsoleApiCalled>(),
-    )
-    .await;
-    let mut exceptions = step(
-        "listen for exceptions",
-        page.event_listener::<EventExceptionThrown>(),
-    )
-    .await;
-    let mut log = step(
-        "listen to the log",
-        page.event_listener::<EventEntryAdded>(),
-    )
-    .await;
-    let p = Arc::clone(&problems);
-    tokio::spawn(async move {
-        while let Some(ev) = console.next().await {
-            if matches!(
-                ev.r#type,
-                ConsoleApiCalledType::Error | ConsoleApiCalledType::Assert
-            ) {
-                let args: Vec<String> = ev
-                    .args
-                    .iter()
-                    .map(|a| {
-                        a.value
-                            .as_ref()
-                            .map_or_else(String::new, ToString::to_string)
-                    })
-                    .collect();
-                p.lock()
-                    .unwrap()
-                    .push(format!("console.error: {}", args.join(" ")));
-            }
-        }
-    });
-    let p = Arc::clone(&problems);
-    tokio::spawn(async move {
-        while let Some(ev) = exceptions.next().await {
-            let d = &ev.exception_details;
-            let what = d
-                .exception
-                .as_ref()
-                .and_then(|e| e.description.clone())
-                .unwrap_or_else(|| d.text.clone());
-            p.lock().unwrap().push(format!("exception: {what}"));
-        }
-    });
-    let p = Arc::clone(&problems);
-    tokio::spawn(async move {
-        while let Some(ev) = log.next().await {
-            if ev.entry.level == LogEntryLevel::Error {
-                p.lock()
-                    .unwrap()
-                    .push(format!("log ({:?}): {}", ev.entry.source, ev.entry.text));
-            }
-        }
-    });
-    problems
-}
-
-/// Waits until `js` is true (the page reacts to a click or a key press).
-async fn until(page: &Page, what: &str, js: &str) {
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
-    loop {
-        if eval::<bool>(page, what, js).await {
-            return;
-        }
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "{what}: still not true after 5 s: {js}"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
     }
 }
 
@@ -401,7 +185,8 @@ async fn drive(browser: &Browser, report: &Path, out_dir: &Path) {
              text: tb.textContent, \
              preChildren: pre ? pre.children.length : -1, \
              scripts: document.scripts.length, \
-             media: document.querySelectorAll('img, svg, iframe, object, embed, video, audio').length }; })()",
+             media: document.querySelectorAll(\
+               'img, svg, iframe, object, embed, video, audio').length }; })()",
     )
     .await;
     assert_eq!(hostile["pwned"], "undefined", "{hostile}");
@@ -570,7 +355,8 @@ async fn drive(browser: &Browser, report: &Path, out_dir: &Path) {
         &page,
         "the printed page",
         "({ controls: getComputedStyle(document.getElementById('controls')).display, \
-            closedButShown: Array.from(document.querySelectorAll('#domains details:not([open]) h4'))\
+            closedButShown: \
+              Array.from(document.querySelectorAll('#domains details:not([open]) h4'))\
               .filter(h => h.checkVisibility()).length, \
             closed: document.querySelectorAll('#domains details:not([open]) h4').length })",
     )

@@ -45,17 +45,18 @@ use std::time::Duration;
 use hickory_server::Server;
 use hickory_server::dnssec::NxProofKind;
 use hickory_server::net::runtime::Time;
-use hickory_server::proto::dnssec::crypto::Ed25519SigningKey;
-use hickory_server::proto::dnssec::rdata::{DNSKEY, DNSSECRData, DS, RRSIG};
-use hickory_server::proto::dnssec::{DigestType, DnssecSigner, PublicKeyBuf, SigningKey};
+use hickory_server::proto::dnssec::rdata::DNSSECRData;
+use hickory_server::proto::dnssec::{DnssecSigner, PublicKeyBuf};
 use hickory_server::proto::rr::rdata::tlsa::{CertUsage, Matching, Selector};
 use hickory_server::proto::rr::rdata::{A, AAAA, MX, NS, SOA, TLSA, TXT};
-use hickory_server::proto::rr::{LowerName, Name, RData, Record, RecordType, RrKey};
+use hickory_server::proto::rr::{LowerName, Name, RData, Record, RecordType};
 use hickory_server::server::{Request, RequestHandler, ResponseHandler, ResponseInfo};
 use hickory_server::store::in_memory::InMemoryZoneHandler;
 use hickory_server::zone_handler::{AxfrPolicy, Catalog, ZoneHandler, ZoneType};
 
-use super::{DEFAULT_TTL, NEGATIVE_TTL, QueryLogEntry, bind_pair, key_of, lock, name};
+use super::builder::bind_pair;
+use super::dnssec::{corrupt, ds_for, holder, new_key_for, root_anchor};
+use super::{DEFAULT_TTL, NEGATIVE_TTL, QueryLogEntry, key_of, lock, name};
 
 /// How a zone of a [`SignedDnsServer`] is signed and delegated.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -304,96 +305,12 @@ struct Building {
     key: Option<(DnssecSigner, PublicKeyBuf)>,
 }
 
-/// A fresh Ed25519 key-signing key for `apex`, as a signer (signatures valid for a day) and its
-/// public key.
-pub(super) fn new_key_for(apex: &Name) -> Result<(DnssecSigner, PublicKeyBuf), String> {
-    let pkcs8 = Ed25519SigningKey::generate_pkcs8().map_err(|e| e.to_string())?;
-    let key = Ed25519SigningKey::from_pkcs8(&pkcs8).map_err(|e| e.to_string())?;
-    let public = key.to_public_key().map_err(|e| e.to_string())?;
-    let signer = DnssecSigner::new(
-        DNSKEY::from_key(&public),
-        Box::new(key),
-        apex.clone(),
-        Duration::from_secs(86_400),
-    );
-    Ok((signer, public))
-}
-
-pub(super) fn ds_for(public: &PublicKeyBuf, apex: &Name) -> io::Result<DS> {
-    DS::from_key(public, apex, DigestType::SHA256).map_err(|e| io::Error::other(e.to_string()))
-}
-
-/// The root's DNSKEY as a trust-anchor line: `. 3600 IN DNSKEY 257 3 15 <base64>`.
-pub(super) fn root_anchor(public: &PublicKeyBuf) -> String {
-    let record = Record::from_rdata(
-        Name::root(),
-        3600,
-        RData::DNSSEC(DNSSECRData::DNSKEY(DNSKEY::from_key(public))),
-    );
-    record.to_string()
-}
-
 /// `label.apex`.
 fn prefixed(label: &str, apex: &Name) -> Name {
     Name::from_ascii(label)
         .expect("label")
         .append_domain(apex)
         .expect("name")
-}
-
-/// The longest apex that holds `owner`.
-pub(super) fn holder(apexes: &[Name], owner: &Name) -> Name {
-    apexes
-        .iter()
-        .filter(|apex| apex.zone_of(owner))
-        .max_by_key(|apex| apex.num_labels())
-        .cloned()
-        .unwrap_or_else(Name::root)
-}
-
-/// Flips a byte in every signature over `owner`/`record_type`.
-pub(super) fn corrupt(
-    zone: &mut InMemoryZoneHandler,
-    owner: &Name,
-    record_type: RecordType,
-) -> io::Result<()> {
-    let key = RrKey::new(LowerName::new(owner), record_type);
-    let records = zone.records_get_mut();
-    let Some(rrset) = records.get_mut(&key) else {
-        return Err(io::Error::other(format!(
-            "no {record_type} records at {owner} to corrupt"
-        )));
-    };
-    let rrset = Arc::make_mut(rrset);
-    let broken: Vec<Record> = rrset
-        .rrsigs()
-        .iter()
-        .filter_map(|r| match &r.data {
-            RData::DNSSEC(DNSSECRData::RRSIG(sig)) => {
-                let mut bytes = sig.sig().to_vec();
-                if let Some(b) = bytes.first_mut() {
-                    *b ^= 0xff;
-                }
-                let sig = RRSIG::from_sig(sig.input().clone(), bytes);
-                Some(Record::from_rdata(
-                    r.name.clone(),
-                    r.ttl,
-                    RData::DNSSEC(DNSSECRData::RRSIG(sig)),
-                ))
-            }
-            _ => None,
-        })
-        .collect();
-    if broken.is_empty() {
-        return Err(io::Error::other(format!(
-            "the {record_type} records at {owner} are not signed"
-        )));
-    }
-    rrset.clear_rrsigs();
-    for r in broken {
-        rrset.insert_rrsig(r);
-    }
-    Ok(())
 }
 
 struct SignedShared {

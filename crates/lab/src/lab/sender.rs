@@ -134,7 +134,8 @@ pub const SENDER_SCENARIOS: &[SenderScenario] = &[
         domain: Some("smallfirm.test"),
         verdict: "broken",
         codes: &["sender.listed"],
-        about: "an office line sending direct to MX, on the lab's zen.spamhaus.org with 127.0.0.10 (PBL)",
+        about: "an office line sending direct to MX, on the lab's zen.spamhaus.org with \
+                127.0.0.10 (PBL)",
     },
     SenderScenario {
         name: "spf-fail",
@@ -256,7 +257,10 @@ pub(super) fn records(mut b: DnsServerBuilder) -> DnsServerBuilder {
             LAB_POLICY_ZONE,
             ip("203.0.113.66"),
             &[Ipv4Addr::new(127, 0, 0, 10)],
-            Some("Lab copy of zen.spamhaus.org (PBL, ISP maintained): https://check.spamhaus.org/query/ip/203.0.113.66"),
+            Some(
+                "Lab copy of zen.spamhaus.org (PBL, ISP maintained): \
+                 https://check.spamhaus.org/query/ip/203.0.113.66",
+            ),
         );
     b = dmarc(b, "smallfirm.test");
     // Sender domains whose SPF does not authorize the good gateway, one result each.

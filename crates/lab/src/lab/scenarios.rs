@@ -1,0 +1,466 @@
+//! [`SCENARIOS`]: every sample domain of the lab, with the verdict and the exact finding codes
+//! mailcheck must report for it. Long on purpose: one table, an entry per domain, in the order
+//! the demo lists them.
+
+/// One sample domain and what mailcheck must say about it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Scenario {
+    /// The input (a domain, or something invalid).
+    pub input: &'static str,
+    /// The expected verdict.
+    pub verdict: &'static str,
+    /// The exact set of expected finding codes.
+    pub codes: &'static [&'static str],
+    /// What the scenario shows.
+    pub about: &'static str,
+}
+
+/// Every sample domain of the lab (IPv6 ones only when [`Lab::has_ipv6`]).
+///
+/// [`Lab::has_ipv6`]: super::Lab::has_ipv6
+pub const SCENARIOS: &[Scenario] = &[
+    Scenario {
+        input: "healthy.test",
+        verdict: "ok",
+        codes: &[],
+        about: "MX, PTR, banner, STARTTLS with a valid certificate, postmaster accepted",
+    },
+    Scenario {
+        input: "nomx.test",
+        verdict: "degraded",
+        codes: &["mx.missing"],
+        about: "no MX: mail falls back to the A record",
+    },
+    Scenario {
+        input: "nullmx.test",
+        verdict: "no_mail",
+        codes: &["mx.null"],
+        about: "null MX: accepts no mail on purpose",
+    },
+    Scenario {
+        input: "nullmixed.test",
+        verdict: "degraded",
+        codes: &["mx.null_mixed"],
+        about: "null MX published next to a real MX (which accepts mail)",
+    },
+    Scenario {
+        input: "nomail.test",
+        verdict: "broken",
+        codes: &["mx.no_mail_host"],
+        about: "no MX and no address",
+    },
+    Scenario {
+        input: "missing.test",
+        verdict: "broken",
+        codes: &["dns.nxdomain"],
+        about: "the domain does not exist",
+    },
+    Scenario {
+        input: "servfail.test",
+        verdict: "inconclusive",
+        codes: &["dns.lookup_failed"],
+        about: "the name servers fail (SERVFAIL)",
+    },
+    Scenario {
+        input: "cname-mx.test",
+        verdict: "degraded",
+        codes: &["mx.cname"],
+        about: "the MX target is a CNAME",
+    },
+    Scenario {
+        input: "ip-literal.test",
+        verdict: "broken",
+        codes: &["mx.ip_literal", "mx.all_unusable"],
+        about: "the MX target is an IP address",
+    },
+    Scenario {
+        input: "dangling.test",
+        verdict: "broken",
+        codes: &["mx.unresolvable", "mx.all_unusable"],
+        about: "the MX host has no address",
+    },
+    Scenario {
+        input: "closed.test",
+        verdict: "broken",
+        codes: &["smtp.refused"],
+        about: "nothing listens on the SMTP port",
+    },
+    Scenario {
+        input: "multi.test",
+        verdict: "degraded",
+        codes: &["smtp.refused"],
+        about: "primary MX down, backup accepts mail",
+    },
+    Scenario {
+        input: "filtered.test",
+        verdict: "broken",
+        codes: &["smtp.unreachable"],
+        about: "a firewall drops connections to the SMTP port",
+    },
+    Scenario {
+        input: "silent.test",
+        verdict: "broken",
+        codes: &["smtp.no_greeting"],
+        about: "connects, but the server never greets",
+    },
+    Scenario {
+        input: "slow.test",
+        verdict: "degraded",
+        codes: &["smtp.slow_greeting"],
+        about: "greeting only after 10.5 s (tarpit)",
+    },
+    Scenario {
+        input: "greetwait.test",
+        verdict: "ok",
+        codes: &[],
+        about: "greeting after 6 s, postscreen's default greet-wait: not slow",
+    },
+    Scenario {
+        input: "reject.test",
+        verdict: "broken",
+        codes: &["smtp.greeting_rejected"],
+        about: "554 instead of a 220 greeting",
+    },
+    Scenario {
+        input: "busy.test",
+        verdict: "degraded",
+        codes: &["smtp.tempfail"],
+        about: "421 too many connections at the greeting, twice: a deferral, not a refusal",
+    },
+    Scenario {
+        input: "banner.test",
+        verdict: "degraded",
+        codes: &["smtp.banner_unresolvable"],
+        about: "the greeting names a non-public host (.localdomain)",
+    },
+    Scenario {
+        input: "mismatch.test",
+        verdict: "ok",
+        codes: &["smtp.banner_mismatch"],
+        about: "the greeting name is another server's (info: pools do this)",
+    },
+    Scenario {
+        input: "helo.test",
+        verdict: "broken",
+        codes: &["smtp.helo_rejected"],
+        about: "EHLO and HELO both refused",
+    },
+    Scenario {
+        input: "notls.test",
+        verdict: "degraded",
+        codes: &["smtp.starttls_missing"],
+        about: "no STARTTLS",
+    },
+    Scenario {
+        input: "tlsfail.test",
+        verdict: "degraded",
+        codes: &["smtp.starttls_failed"],
+        about: "STARTTLS offered, handshake fails",
+    },
+    Scenario {
+        input: "tlsehlo.test",
+        verdict: "degraded",
+        codes: &["smtp.starttls_failed"],
+        about: "TLS works, but EHLO inside TLS fails; the clear-text retry accepts",
+    },
+    Scenario {
+        input: "tls10.test",
+        verdict: "degraded",
+        codes: &["tls.legacy_version"],
+        about: "speaks only TLS 1.0",
+    },
+    Scenario {
+        input: "selfsigned.test",
+        verdict: "degraded",
+        codes: &["tls.cert_untrusted"],
+        about: "self-signed certificate",
+    },
+    Scenario {
+        input: "expired.test",
+        verdict: "degraded",
+        codes: &["tls.cert_expired"],
+        about: "expired certificate",
+    },
+    Scenario {
+        input: "wrongname.test",
+        verdict: "degraded",
+        codes: &["tls.cert_name_mismatch"],
+        about: "certificate for another name",
+    },
+    Scenario {
+        input: "expiring.test",
+        verdict: "degraded",
+        codes: &["tls.cert_expiring"],
+        about: "certificate expires in 5 days",
+    },
+    Scenario {
+        input: "mailreject.test",
+        verdict: "broken",
+        codes: &["smtp.mail_rejected"],
+        about: "MAIL FROM refused, the null sender <> too",
+    },
+    Scenario {
+        input: "senderverify.test",
+        verdict: "ok",
+        codes: &["probe.identity"],
+        about: "stock Exim `verify = sender` refuses our sender at RCPT; <> is accepted",
+    },
+    Scenario {
+        input: "dropmail.test",
+        verdict: "inconclusive",
+        codes: &["smtp.disconnect_after_mail"],
+        about: "connection dropped after MAIL FROM (about the sending IP: ours)",
+    },
+    Scenario {
+        input: "relay.test",
+        verdict: "broken",
+        codes: &["smtp.relay_denied"],
+        about: "the MX does not accept mail for the domain",
+    },
+    Scenario {
+        input: "deferrelay.test",
+        verdict: "broken",
+        codes: &["smtp.relay_denied"],
+        about: "stock Postfix relay refusal, 454 4.7.1 (defer_unauth_destination)",
+    },
+    Scenario {
+        input: "notserved.test",
+        verdict: "broken",
+        codes: &["smtp.rcpt_rejected"],
+        about: "the MX says the domain is not served here (5.1.2)",
+    },
+    Scenario {
+        input: "nopostmaster.test",
+        verdict: "degraded",
+        codes: &["smtp.no_postmaster"],
+        about: "the domain is hosted, but postmaster does not exist",
+    },
+    Scenario {
+        input: "greylist.test",
+        verdict: "inconclusive",
+        codes: &["smtp.greylisted"],
+        about: "greylisting (450): real senders retry and deliver",
+    },
+    Scenario {
+        input: "greydead.test",
+        verdict: "degraded",
+        codes: &["smtp.greylisted", "smtp.unreachable"],
+        about: "one MX greylists, the other is filtered: not broken",
+    },
+    Scenario {
+        input: "tempfail.test",
+        verdict: "degraded",
+        codes: &["smtp.tempfail"],
+        about: "452 insufficient storage at RCPT, twice",
+    },
+    Scenario {
+        input: "openrelay.test",
+        verdict: "broken",
+        codes: &["smtp.open_relay"],
+        about: "accepts mail for any domain",
+    },
+    Scenario {
+        input: "blocked.test",
+        verdict: "inconclusive",
+        codes: &["smtp.probe_blocked"],
+        about: "the server blocks the prober, not the domain",
+    },
+    Scenario {
+        input: "natblock.test",
+        verdict: "inconclusive",
+        codes: &["smtp.probe_blocked"],
+        about: "the refusal names only our public (NAT) address, which the server echoed in EHLO",
+    },
+    Scenario {
+        input: "listed.test",
+        verdict: "degraded",
+        codes: &["dnsbl.listed"],
+        about: "the MX address is on a blocklist",
+    },
+    Scenario {
+        input: "bldown.test",
+        verdict: "ok",
+        codes: &["dnsbl.unavailable"],
+        about: "the blocklist fails for our resolver (about this machine)",
+    },
+    Scenario {
+        input: "wide.test",
+        verdict: "ok",
+        codes: &["mx.not_all_checked"],
+        about: "12 MX hosts: the first 10 are probed, the rest listed",
+    },
+    Scenario {
+        input: "noptr.test",
+        verdict: "degraded",
+        codes: &["rdns.missing"],
+        about: "the MX address has no PTR",
+    },
+    Scenario {
+        input: "badptr.test",
+        verdict: "degraded",
+        codes: &["rdns.mismatch"],
+        about: "the PTR name does not resolve back",
+    },
+    Scenario {
+        input: "v6only.test",
+        verdict: "degraded",
+        codes: &["mx.no_ipv4"],
+        about: "IPv6-only MX: IPv4-only senders cannot deliver",
+    },
+    Scenario {
+        input: "sts-ok.test",
+        verdict: "ok",
+        codes: &[],
+        about: "MTA-STS in enforce mode, every MX listed, TLS-RPT published",
+    },
+    Scenario {
+        input: "sts-absent.test",
+        verdict: "ok",
+        codes: &["mtasts.absent"],
+        about: "no MTA-STS policy: opportunistic TLS only (info)",
+    },
+    Scenario {
+        input: "sts-mismatch.test",
+        verdict: "degraded",
+        codes: &["mtasts.mx_mismatch"],
+        about: "the MTA-STS policy (enforce) lists another host than the MX",
+    },
+    Scenario {
+        input: "sts-redirect.test",
+        verdict: "degraded",
+        codes: &["mtasts.invalid"],
+        about: "the MTA-STS policy URL redirects (301): senders do not follow",
+    },
+    Scenario {
+        input: "sts-syntax.test",
+        verdict: "degraded",
+        codes: &["mtasts.invalid"],
+        about: "the MTA-STS policy's max_age is out of range",
+    },
+    Scenario {
+        input: "sts-enforce-cert.test",
+        verdict: "degraded",
+        codes: &["tls.cert_name_mismatch"],
+        about: "MTA-STS enforce, but the MX's certificate is for another name (an error now)",
+    },
+    Scenario {
+        input: "nospf.test",
+        verdict: "degraded",
+        codes: &["spf.missing"],
+        about: "no SPF record",
+    },
+    Scenario {
+        input: "spf2.test",
+        verdict: "degraded",
+        codes: &["spf.multiple"],
+        about: "two v=spf1 records: receivers get a permerror",
+    },
+    Scenario {
+        input: "spfbad.test",
+        verdict: "degraded",
+        codes: &["spf.invalid"],
+        about: "the SPF record does not parse (ip4:192.0.2.300)",
+    },
+    Scenario {
+        input: "spflookups.test",
+        verdict: "degraded",
+        codes: &["spf.too_many_lookups"],
+        about: "the SPF record needs 11 DNS lookups (10 allowed)",
+    },
+    Scenario {
+        input: "spfall.test",
+        verdict: "degraded",
+        codes: &["spf.permissive"],
+        about: "SPF ends in ?all: anyone may send as the domain",
+    },
+    Scenario {
+        input: "spfdown.test",
+        verdict: "inconclusive",
+        codes: &["spf.lookup_failed"],
+        about: "an SPF include's name servers fail (SERVFAIL)",
+    },
+    Scenario {
+        input: "spfptr.test",
+        verdict: "ok",
+        codes: &["spf.ptr_used"],
+        about: "SPF uses the deprecated ptr mechanism (info)",
+    },
+    Scenario {
+        input: "nodmarc.test",
+        verdict: "degraded",
+        codes: &["dmarc.missing"],
+        about: "no DMARC record",
+    },
+    Scenario {
+        input: "dmarcbad.test",
+        verdict: "degraded",
+        codes: &["dmarc.invalid"],
+        about: "the DMARC record does not parse (p=rejct)",
+    },
+    Scenario {
+        input: "dmarcnone.test",
+        verdict: "ok",
+        codes: &["dmarc.policy_none"],
+        about: "DMARC p=none: monitoring only (info)",
+    },
+    Scenario {
+        input: "dmarcrua.test",
+        verdict: "degraded",
+        codes: &["dmarc.report_unauthorized"],
+        about: "DMARC reports go to another domain that does not accept them",
+    },
+    Scenario {
+        input: "tlsrptbad.test",
+        verdict: "degraded",
+        codes: &["tlsrpt.invalid"],
+        about: "the TLS-RPT record's rua is not a URI",
+    },
+    Scenario {
+        input: "sendmismatch.test",
+        verdict: "degraded",
+        codes: &["smtp.banner_mismatch"],
+        about: "the MX also sends mail (SPF mx), and its greeting names another host",
+    },
+    Scenario {
+        input: "dane-ok.test",
+        verdict: "ok",
+        codes: &["dane.valid"],
+        about: "signed zone, DANE-EE TLSA record matching the MX's certificate",
+    },
+    Scenario {
+        input: "dane-bad.test",
+        verdict: "degraded",
+        codes: &["dane.mismatch"],
+        about: "signed zone, the TLSA record matches no certificate the MX serves",
+    },
+    Scenario {
+        input: "dane-plain.test",
+        verdict: "degraded",
+        codes: &["dane.unusable"],
+        about: "signed zone, but only a PKIX-EE (usage 1) TLSA record, which DANE senders ignore",
+    },
+    Scenario {
+        input: "dnssec-bogus.test",
+        verdict: "broken",
+        codes: &["dns.dnssec_bogus"],
+        about: "the signature over the MX records is broken: validating resolvers fail",
+    },
+    Scenario {
+        input: "ns-split.test",
+        verdict: "degraded",
+        codes: &["dns.inconsistent"],
+        about: "the second name server hands out another MX set",
+    },
+    Scenario {
+        input: "ns-lame.test",
+        verdict: "degraded",
+        codes: &["dns.lame_delegation"],
+        about: "the second name server refuses queries for the domain (lame delegation)",
+    },
+    Scenario {
+        input: "not a domain!",
+        verdict: "invalid",
+        codes: &[],
+        about: "input that is not a domain",
+    },
+];
