@@ -114,7 +114,10 @@ pub(super) async fn serve_connection<S: AsyncRead + AsyncWrite + Unpin>(
 ) -> std::io::Result<()> {
     let mut reader = BufReader::new(stream);
     let response = match read_request(&mut reader).await {
-        Ok(req) => super::rest::handle(shared, &req),
+        Ok(req) => {
+            super::hold::wait(shared, &req).await;
+            super::rest::handle(shared, &req)
+        }
         Err(e) if e.kind() == std::io::ErrorKind::InvalidData => {
             let response = Response::error(400, 0, "400: Bad Request");
             shared.record_answer(

@@ -100,6 +100,12 @@ impl RouteMatch {
         Self::new("PATCH", "/api/v10/webhooks/").ending_with("/messages/@original")
     }
 
+    /// Any command creation, global or in a guild: `POST /api/v10/applications/{app}/commands`
+    /// and `POST /api/v10/applications/{app}/guilds/{g}/commands`.
+    pub fn create_command() -> Self {
+        Self::new("POST", "/api/v10/applications/").ending_with("/commands")
+    }
+
     /// Any follow-up message: `POST /api/v10/webhooks/{app}/{token}`.
     pub fn followup() -> Self {
         Self::new("POST", "/api/v10/webhooks/")

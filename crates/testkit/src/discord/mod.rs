@@ -60,6 +60,8 @@
 //!     .rate_limit(Bucket::Webhook, RateLimit::new(1, Duration::from_millis(300)))
 //!     .start().await?;
 //! discord.expire_token(&sent.token);                   // webhook calls: 401 50027
+//! let hold = discord.hold(RouteMatch::create_command()); // registrations wait unanswered
+//! hold.wait_arrived(1, wait).await?; hold.release();     // until the test lets them go
 //! discord.drop_gateway()?;                             // serenity resumes, queued dispatches replay
 //! discord.request_reconnect()?; discord.invalidate_session(false)?;   // op 7, op 9
 //! let id = discord.original_message_id(&sent.token).unwrap();
@@ -121,6 +123,9 @@
 //! `retry-after`. [`DiscordStandIn::fail_next`] scripts [`Fault`]s for the next requests a
 //! [`RouteMatch`] accepts: 429s (per route, or global with `x-ratelimit-global: true`), 5xx,
 //! any JSON error, or a hang-up. Each fault is recorded as [`DiscordEvent::Fault`].
+//! [`DiscordStandIn::hold`] holds the requests a [`RouteMatch`] accepts unanswered until the
+//! test releases the [`Hold`] (e.g. a command registration, to see a bot before Discord
+//! confirms it); [`Hold::wait_arrived`] returns them as sent.
 //!
 //! # Gateway
 //!
@@ -143,6 +148,7 @@ mod builder;
 mod cursor;
 mod events;
 mod gateway;
+mod hold;
 mod http;
 mod interactions;
 mod limits;
@@ -162,6 +168,7 @@ use tokio::task::JoinHandle;
 pub use builder::DiscordStandInBuilder;
 pub use cursor::EventCursor;
 pub use events::{CloseCause, CommandScope, DiscordEvent, Recorded, Upload};
+pub use hold::{HeldRequest, Hold};
 pub use interactions::{CommandSpec, MessageRef, SentInteraction};
 pub use limits::{Bucket, Fault, RateLimit, RouteMatch};
 pub use tls::{DISCORD_HOST, install_ring_provider};

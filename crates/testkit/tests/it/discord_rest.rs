@@ -5,10 +5,12 @@
 
 use std::time::Duration;
 
-use crate::discord_support::{Mode, RawGateway, WAIT, command, http, plain_client, start_client};
+use crate::discord_support::{
+    GUILD, Mode, RawGateway, WAIT, command, http, plain_client, start_client,
+};
 use mailcheck_testkit::discord::{
-    Bucket, DiscordEvent, DiscordStandIn, Fault, RateLimit, Recorded, RouteMatch,
-    install_ring_provider,
+    Bucket, CommandScope, DiscordEvent, DiscordStandIn, Fault, RateLimit, Recorded, RouteMatch,
+    StandInError, install_ring_provider,
 };
 use serde_json::json;
 use serenity::all as sy;
@@ -340,4 +342,82 @@ async fn callback_window_and_token_lifetime_by_hand() {
     )
     .await;
     assert_eq!(r.status(), 204, "2000 code points are fine");
+}
+
+/// A scripted hold keeps matching requests unanswered (and unrecorded) until the test releases
+/// them, while other routes are served; a released request is served as usual at that moment,
+/// scripted faults included. Dropping a hold releases it too.
+#[tokio::test]
+async fn a_hold_keeps_requests_pending_until_released() {
+    let discord = DiscordStandIn::start().await.unwrap();
+    let base = format!("{}/api/v10", discord.http_base());
+    let app = discord.application_id();
+    let path = format!("/api/v10/applications/{app}/guilds/{GUILD}/commands");
+    let definition = json!({ "name": "mailcheck", "description": "Check a domain" });
+    let hold = discord.hold(RouteMatch::create_command());
+    let pending = tokio::spawn({
+        let url = format!("{}{path}", discord.http_base());
+        let definition = definition.clone();
+        async move { send(&plain_client(), "POST", &url, &definition).await }
+    });
+    let held = hold.wait_arrived(1, WAIT).await.unwrap();
+    assert_eq!(
+        (held[0].method.as_str(), held[0].path.as_str()),
+        ("POST", path.as_str())
+    );
+    assert_eq!(held[0].body, definition);
+    let me = plain_client()
+        .get(format!("{base}/users/@me"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(me.status(), 200, "other routes are served meanwhile");
+    assert!(!pending.is_finished(), "held until released");
+    assert_eq!(discord.events().len(), 1, "{:#?}", discord.events());
+
+    discord.fail_next(
+        RouteMatch::create_command(),
+        1,
+        Fault::Error {
+            status: 403,
+            code: 50001,
+            message: "Missing Access".to_owned(),
+        },
+    );
+    hold.release();
+    let refused = pending.await.unwrap();
+    assert_eq!(refused.status(), 403);
+    let body = body_of(refused).await;
+    assert_eq!(body, json!({ "message": "Missing Access", "code": 50001 }));
+    // Released: later requests pass at once.
+    let created = send(
+        &plain_client(),
+        "POST",
+        &format!("{}{path}", discord.http_base()),
+        &definition,
+    )
+    .await;
+    assert_eq!(created.status(), 201);
+    assert_eq!(body_of(created).await["guild_id"], GUILD.to_string());
+    assert_eq!(hold.arrived().len(), 1);
+    assert!(matches!(
+        hold.wait_arrived(2, Duration::from_millis(1)).await,
+        Err(StandInError::Timeout { .. })
+    ));
+    let events = discord.events();
+    assert!(matches!(&events[1].event, DiscordEvent::Fault { path: p, .. } if *p == path));
+    assert!(matches!(
+        &events[2].event,
+        DiscordEvent::CreateCommand { scope: CommandScope::Guild(GUILD), command }
+            if *command == definition
+    ));
+
+    let hold = discord.hold(RouteMatch::new("GET", "/api/v10/users/@me"));
+    let pending = tokio::spawn({
+        let url = format!("{base}/users/@me");
+        async move { plain_client().get(url).send().await.unwrap() }
+    });
+    hold.wait_arrived(1, WAIT).await.unwrap();
+    drop(hold);
+    assert_eq!(pending.await.unwrap().status(), 200);
 }
