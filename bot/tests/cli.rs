@@ -4,13 +4,10 @@
 //! `/healthz`, shards, logs JSON on request, stops with exit 1 when Discord refuses the
 //! registration, and shuts down gracefully on SIGTERM.
 
-mod front;
-
 use std::process::Command;
 use std::time::Duration;
 
-use front::{CommandsFront, Registration};
-use mailcheck_testkit::discord::{CommandScope, DiscordEvent, DiscordStandIn};
+use mailcheck_testkit::discord::{CommandScope, DiscordEvent, DiscordStandIn, Fault, RouteMatch};
 
 /// Generous: a wait ends as soon as the awaited event or line arrives.
 const WAIT: Duration = Duration::from_secs(40);
@@ -164,30 +161,33 @@ async fn run_answers_and_shuts_down_gracefully_on_sigterm() {
         .build()
         .await;
     let discord = DiscordStandIn::start().await.unwrap();
-    let front = CommandsFront::start(&discord, Registration::Created).await;
 
-    let mut child = tokio::process::Command::from(bot())
-        .args(["run", "--discord-api", &front.base()])
-        .env("DISCORD_TOKEN", "standin-token")
-        .env("RUST_LOG", "info,serenity=warn")
-        .env("MAILCHECK_GUILD_ID", GUILD.to_string())
-        .env("MAILCHECK_RESOLVER", dns.addr().to_string())
-        .env("MAILCHECK_SMTP_PORT", smtp.addr().port().to_string())
-        .env("MAILCHECK_ALLOW_PRIVATE", "true")
-        .env("MAILCHECK_DNSBL_ZONES", "none")
-        .env("MAILCHECK_CHECK_DEADLINE_SECS", "4")
-        .env("MAILCHECK_EGRESS_CANARIES", canary.addr().to_string())
-        .env("MAILCHECK_HELO_NAME", "probe.silent-bot.test")
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::piped())
-        .kill_on_drop(true)
-        .spawn()
-        .unwrap();
+    let (mut child, logs) = run_bot(
+        &discord,
+        &[],
+        &[
+            ("MAILCHECK_GUILD_ID", &GUILD.to_string()),
+            ("MAILCHECK_RESOLVER", &dns.addr().to_string()),
+            ("MAILCHECK_SMTP_PORT", &smtp.addr().port().to_string()),
+            ("MAILCHECK_ALLOW_PRIVATE", "true"),
+            ("MAILCHECK_CHECK_DEADLINE_SECS", "4"),
+            ("MAILCHECK_EGRESS_CANARIES", &canary.addr().to_string()),
+            ("MAILCHECK_HELO_NAME", "probe.silent-bot.test"),
+        ],
+    );
     discord.wait_ready(WAIT).await.unwrap();
-    let registered = front.wait_posts(1, WAIT).await;
-    assert_eq!(
-        registered[0].scope,
-        CommandScope::Guild(GUILD),
+    let registered = discord
+        .wait_for(WAIT, |e| matches!(e, DiscordEvent::CreateCommand { .. }))
+        .await
+        .unwrap();
+    assert!(
+        matches!(
+            registered.event,
+            DiscordEvent::CreateCommand {
+                scope: CommandScope::Guild(GUILD),
+                ..
+            }
+        ),
         "{registered:?}"
     );
 
@@ -205,20 +205,8 @@ async fn run_answers_and_shuts_down_gracefully_on_sigterm() {
         .unwrap();
     // The check is now waiting for a greeting that never comes.
     smtp.wait_for_connections(1).await;
-    let pid = child.id().unwrap().to_string();
-    let killed = std::process::Command::new("kill")
-        .args(["-TERM", &pid])
-        .status()
-        .unwrap();
-    assert!(killed.success());
-    let status = tokio::time::timeout(WAIT, child.wait())
-        .await
-        .expect("the bot exits after SIGTERM")
-        .unwrap();
-    let mut stderr = String::new();
-    tokio::io::AsyncReadExt::read_to_string(&mut child.stderr.take().unwrap(), &mut stderr)
-        .await
-        .unwrap();
+    let status = terminate(&mut child).await;
+    let stderr = logs.finish().await;
     assert!(status.success(), "{status:?}\n{stderr}");
     // The running check was allowed to end (at its deadline, with what it found so far) and its
     // answer was posted before the exit.
@@ -309,12 +297,16 @@ impl LogLines {
     }
 }
 
-/// `mailcheck-bot run` against `api` (a [`CommandsFront`] or the stand-in) with logs captured;
-/// no check ever leaves loopback (blocklists and the egress self-test are off; the resolver is
-/// a closed loopback port).
-fn run_bot(api: &str, extra: &[&str], env: &[(&str, &str)]) -> (tokio::process::Child, LogLines) {
+/// `mailcheck-bot run` against the stand-in with `extra` arguments and logs captured. Unless
+/// `env` says otherwise no check leaves loopback: blocklists and the egress self-test are off,
+/// and the resolver is a closed loopback port.
+fn run_bot(
+    discord: &DiscordStandIn,
+    extra: &[&str],
+    env: &[(&str, &str)],
+) -> (tokio::process::Child, LogLines) {
     let mut cmd = tokio::process::Command::from(bot());
-    cmd.args(["run", "--discord-api", api])
+    cmd.args(["run", "--discord-api", &discord.http_base()])
         .args(extra)
         .env("DISCORD_TOKEN", "standin-token")
         .env("RUST_LOG", "info,serenity=warn")
@@ -369,9 +361,9 @@ async fn healthz_turns_ok_once_registered_and_registration_upserts_per_guild() {
     const GUILD_A: u64 = 555_000_000_000_000_011;
     const GUILD_B: u64 = 555_000_000_000_000_012;
     let discord = DiscordStandIn::start().await.unwrap();
-    let front = CommandsFront::start_gated(&discord, Registration::Created, false).await;
+    let hold = discord.hold(RouteMatch::create_command());
     let (mut child, mut logs) = run_bot(
-        &front.base(),
+        &discord,
         &["--health-addr", "127.0.0.1:0"],
         &[
             ("MAILCHECK_GUILD_ID", &GUILD_A.to_string()),
@@ -390,7 +382,7 @@ async fn healthz_turns_ok_once_registered_and_registration_upserts_per_guild() {
     ];
 
     // Registration is held: the gateway session is up, but nothing answers commands yet.
-    let posts = front.wait_posts(1, WAIT).await;
+    let held = hold.wait_arrived(1, WAIT).await.unwrap();
     let (status, json) = healthz(addr).await;
     assert_eq!(status, 503, "{json}");
     assert_eq!(json["status"], "degraded");
@@ -400,9 +392,9 @@ async fn healthz_turns_ok_once_registered_and_registration_upserts_per_guild() {
     for field in fields {
         assert!(json.get(field).is_some(), "{field} missing: {json}");
     }
-    assert_eq!(posts[0].scope, CommandScope::Guild(GUILD_A));
+    assert_eq!(held[0].path, guild_commands(&discord, GUILD_A));
 
-    front.release();
+    hold.release();
     logs.wait_for("shard 0 connected to the gateway").await;
     let (status, json) = healthz(addr).await;
     assert_eq!(status, 200, "{json}");
@@ -419,9 +411,9 @@ async fn healthz_turns_ok_once_registered_and_registration_upserts_per_guild() {
     assert_eq!(status, 404);
 
     // One POST per command and guild (/mailcheck, /mailcheck-sender), each carrying the whole
-    // definition; no bulk overwrite.
-    let posts = front.wait_posts(4, WAIT).await;
-    let scopes: Vec<CommandScope> = posts.iter().map(|p| p.scope).collect();
+    // definition, all answered before the shard counts as connected; no bulk overwrite.
+    let posts = created_commands(&discord);
+    let scopes: Vec<CommandScope> = posts.iter().map(|(scope, _)| *scope).collect();
     assert_eq!(
         scopes,
         [
@@ -431,15 +423,15 @@ async fn healthz_turns_ok_once_registered_and_registration_upserts_per_guild() {
             CommandScope::Guild(GUILD_B)
         ]
     );
-    for (post, (name, option)) in posts.iter().zip(
+    for ((_, body), (name, option)) in posts.iter().zip(
         [("mailcheck", "domain"), ("mailcheck-sender", "ip")]
             .iter()
             .cycle(),
     ) {
-        assert_eq!(post.body["name"], *name, "{post:?}");
-        assert_eq!(post.body["options"][0]["name"], *option);
-        assert_eq!(post.body["integration_types"], serde_json::json!([0, 1]));
-        assert_eq!(post.body["contexts"], serde_json::json!([0, 1, 2]));
+        assert_eq!(body["name"], *name, "{body}");
+        assert_eq!(body["options"][0]["name"], *option);
+        assert_eq!(body["integration_types"], serde_json::json!([0, 1]));
+        assert_eq!(body["contexts"], serde_json::json!([0, 1, 2]));
     }
     let events = discord.events();
     assert!(
@@ -450,13 +442,11 @@ async fn healthz_turns_ok_once_registered_and_registration_upserts_per_guild() {
         "nothing may replace the command list: {events:#?}"
     );
     // Autosharding: the recommended count was asked for.
-    assert!(
-        events.iter().any(|r| matches!(
-            &r.event,
-            DiscordEvent::Other { method, path, .. } if method == "GET" && path == "/api/v10/gateway/bot"
-        )),
-        "{events:#?}"
-    );
+    let asked = |r: &mailcheck_testkit::discord::Recorded| {
+        matches!(&r.event, DiscordEvent::Other { method, path, .. }
+            if method == "GET" && path == "/api/v10/gateway/bot")
+    };
+    assert!(events.iter().any(asked), "{events:#?}");
 
     let status = terminate(&mut child).await;
     let stderr = logs.finish().await;
@@ -468,6 +458,26 @@ async fn healthz_turns_ok_once_registered_and_registration_upserts_per_guild() {
     ] {
         assert!(stderr.contains(&needle), "{needle:?} missing in\n{stderr}");
     }
+}
+
+/// The path of command registration in `guild`.
+fn guild_commands(discord: &DiscordStandIn, guild: u64) -> String {
+    format!(
+        "/api/v10/applications/{}/guilds/{guild}/commands",
+        discord.application_id()
+    )
+}
+
+/// The commands created so far (each `POST …/commands` answered 201): scope and definition.
+fn created_commands(discord: &DiscordStandIn) -> Vec<(CommandScope, serde_json::Value)> {
+    discord
+        .events()
+        .into_iter()
+        .filter_map(|r| match r.event {
+            DiscordEvent::CreateCommand { scope, command } => Some((scope, command)),
+            _ => None,
+        })
+        .collect()
 }
 
 async fn raw_get(addr: std::net::SocketAddr, path: &str) -> (u16, String) {
@@ -490,13 +500,27 @@ async fn raw_get(addr: std::net::SocketAddr, path: &str) -> (u16, String) {
 async fn a_refused_registration_stops_the_bot_with_exit_1_and_discords_words() {
     const GUILD: u64 = 555_000_000_000_000_013;
     let discord = DiscordStandIn::start().await.unwrap();
-    let refusal = serde_json::json!({ "message": "Missing Access", "code": 50001 });
-    let front = CommandsFront::start(&discord, Registration::Refused(403, refusal)).await;
+    // Held first, to see what the bot sent; then refused as Discord refuses it.
+    let hold = discord.hold(RouteMatch::create_command());
+    discord.fail_next(
+        RouteMatch::create_command(),
+        1,
+        Fault::Error {
+            status: 403,
+            code: 50001,
+            message: "Missing Access".to_owned(),
+        },
+    );
     let (mut child, logs) = run_bot(
-        &front.base(),
+        &discord,
         &["--health-addr", "127.0.0.1:0"],
         &[("MAILCHECK_GUILD_ID", &GUILD.to_string())],
     );
+    // What the bot sent: the definition of /mailcheck, to that guild.
+    let held = hold.wait_arrived(1, WAIT).await.unwrap();
+    assert_eq!(held[0].path, guild_commands(&discord, GUILD));
+    assert_eq!(held[0].body["name"], "mailcheck");
+    hold.release();
     let status = tokio::time::timeout(WAIT, child.wait())
         .await
         .expect("the bot stops on its own")
@@ -511,11 +535,19 @@ async fn a_refused_registration_stops_the_bot_with_exit_1_and_discords_words() {
         stderr.lines().any(|l| l == expected),
         "{expected:?} missing in\n{stderr}"
     );
-    // What the bot sent: one POST of the definition to that guild.
-    let posts = front.posts();
-    assert_eq!(posts.len(), 1, "{posts:?}");
-    assert_eq!(posts[0].scope, CommandScope::Guild(GUILD));
-    assert_eq!(posts[0].body["name"], "mailcheck");
+    // Nothing more: that one POST, refused.
+    let events = discord.events();
+    let registrations: Vec<_> = events
+        .iter()
+        .filter(|r| match &r.event {
+            DiscordEvent::CreateCommand { .. } | DiscordEvent::RegisterCommands { .. } => true,
+            DiscordEvent::Fault { path, .. } => path.ends_with("/commands"),
+            _ => false,
+        })
+        .collect();
+    assert_eq!(registrations.len(), 1, "{events:#?}");
+    assert_eq!(registrations[0].status, Some(403));
+    assert_eq!(hold.arrived().len(), 1);
     assert!(!stderr.contains("registered /mailcheck"), "{stderr}");
 }
 
@@ -525,9 +557,8 @@ async fn a_refused_registration_stops_the_bot_with_exit_1_and_discords_words() {
 async fn forced_shards_and_json_logs() {
     const GUILD: u64 = 555_000_000_000_000_014;
     let discord = DiscordStandIn::start().await.unwrap();
-    let front = CommandsFront::start(&discord, Registration::Created).await;
     let (mut child, mut logs) = run_bot(
-        &front.base(),
+        &discord,
         &["--shards", "2", "--health-addr", "127.0.0.1:0"],
         &[
             ("MAILCHECK_GUILD_ID", &GUILD.to_string()),
@@ -559,7 +590,7 @@ async fn forced_shards_and_json_logs() {
         "--shards needs no recommendation: {events:#?}"
     );
     // Registered once (a POST per command), by the first shard.
-    assert_eq!(front.posts().len(), 2);
+    assert_eq!(created_commands(&discord).len(), 2, "{events:#?}");
 
     let status = terminate(&mut child).await;
     let stderr = logs.finish().await;
