@@ -7,8 +7,8 @@ use std::time::Duration;
 use serde_json::Value;
 use tokio::sync::watch;
 
+use super::faults::RouteMatch;
 use super::http::{Request, decode_body};
-use super::limits::RouteMatch;
 use super::state::Shared;
 use super::{DiscordStandIn, StandInError};
 

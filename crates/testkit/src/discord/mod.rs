@@ -147,6 +147,7 @@
 mod builder;
 mod cursor;
 mod events;
+mod faults;
 mod gateway;
 mod hold;
 mod http;
@@ -168,9 +169,10 @@ use tokio::task::JoinHandle;
 pub use builder::DiscordStandInBuilder;
 pub use cursor::EventCursor;
 pub use events::{CloseCause, CommandScope, DiscordEvent, Recorded, Upload};
+pub use faults::{Fault, RouteMatch};
 pub use hold::{HeldRequest, Hold};
 pub use interactions::{CommandSpec, MessageRef, SentInteraction};
-pub use limits::{Bucket, Fault, RateLimit, RouteMatch};
+pub use limits::{Bucket, RateLimit};
 pub use tls::{DISCORD_HOST, install_ring_provider};
 
 use state::Shared;

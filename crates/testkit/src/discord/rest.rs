@@ -127,10 +127,15 @@ pub(super) fn handle(shared: &Shared, req: &Request) -> Response {
         .collect();
     let route = classify(shared, &req.method, &segments);
     let (bucket, major) = route.bucket();
+    let scripted = shared.lock_faults().take(&req.method, &path);
     let limited = {
         let mut limits = shared.lock_limits();
-        match limits.take_fault(&req.method, &path) {
-            Some(fault) => Err((limits.fault_response(&fault, bucket), fault, true)),
+        match scripted {
+            Some(fault) => Err((
+                fault.response(bucket, limits.limit(bucket).limit),
+                fault,
+                true,
+            )),
             None => match limits.hit(bucket, major, Instant::now()) {
                 Hit::Allowed(headers) => Ok(headers),
                 Hit::Limited {
