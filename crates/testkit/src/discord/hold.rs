@@ -7,8 +7,9 @@ use std::time::Duration;
 use serde_json::Value;
 use tokio::sync::watch;
 
+use super::body::decode_body;
 use super::faults::RouteMatch;
-use super::http::{Request, decode_body};
+use super::http::Request;
 use super::state::Shared;
 use super::{DiscordStandIn, StandInError};
 

@@ -144,6 +144,7 @@
 //! [`DiscordStandIn::send_interaction`] pushes an `INTERACTION_CREATE` for
 //! `/mailcheck domain:<value>`; [`DiscordStandIn::send_command`] does the same for any command.
 
+mod body;
 mod builder;
 mod cursor;
 mod events;

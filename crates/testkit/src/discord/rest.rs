@@ -6,8 +6,9 @@ use std::time::Instant;
 
 use serde_json::json;
 
+use super::body::{Decoded, decode_body};
 use super::events::{CommandScope, DiscordEvent};
-use super::http::{Decoded, Request, Response, decode_body};
+use super::http::{Request, Response};
 use super::limits::{Bucket, Hit};
 use super::state::Shared;
 use super::webhook::{callback, edit_original, followup, followup_message, original};
