@@ -1,5 +1,6 @@
-//! Scripted faults: which requests a script applies to ([`RouteMatch`]), what is answered
-//! instead of serving them ([`Fault`]), and [`DiscordStandIn::fail_next`] to script them.
+//! Scripted faults: which requests a script (or a hold) applies to ([`RouteMatch`]), what is
+//! answered instead of serving them ([`Fault`]), and [`DiscordStandIn::fail_next`] to script
+//! them.
 
 use std::time::Duration;
 
@@ -7,8 +8,8 @@ use super::DiscordStandIn;
 use super::http::Response;
 use super::limits::{Bucket, headers, too_many};
 
-/// Which requests a scripted fault applies to: a method (or any) and a path prefix, optionally
-/// a path suffix too. Paths are matched without the query string.
+/// Which requests a scripted fault or hold applies to: a method (or any) and a path prefix,
+/// optionally a path suffix too. Paths are matched without the query string.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RouteMatch {
     method: Option<String>,

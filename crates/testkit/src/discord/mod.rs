@@ -127,7 +127,7 @@
 //! [`Upload`]. `Content-Length` and `Transfer-Encoding: chunked` bodies are both accepted; each
 //! response closes its connection.
 //!
-//! # Rate limits and faults
+//! # Rate limits, faults and holds
 //!
 //! Every REST answer carries `x-ratelimit-limit`, `-remaining`, `-reset`, `-reset-after` and
 //! `-bucket` for its [`Bucket`] (one per route group and major parameter; 1000 per second unless
