@@ -1,4 +1,5 @@
-//! Options of a stand-in and its start-up: binding the listeners and spawning the servers.
+//! Options of a stand-in and its start-up (binding the listeners, spawning the servers), and
+//! the settings a test changes while it runs.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -109,5 +110,24 @@ impl DiscordStandIn {
             },
             rate_limits: Vec::new(),
         }
+    }
+}
+
+impl DiscordStandIn {
+    /// Changes the callback window for interactions whose callback has not come yet.
+    pub fn set_interaction_deadline(&self, deadline: Duration) {
+        self.shared
+            .update_settings(|s| s.interaction_deadline = deadline);
+    }
+
+    /// Changes the webhook token lifetime.
+    pub fn set_token_lifetime(&self, lifetime: Duration) {
+        self.shared.update_settings(|s| s.token_lifetime = lifetime);
+    }
+
+    /// Changes the HELLO `heartbeat_interval` for connections opened from now on.
+    pub fn set_heartbeat_interval(&self, interval: Duration) {
+        self.shared
+            .update_settings(|s| s.heartbeat_interval = interval);
     }
 }

@@ -1,12 +1,14 @@
-//! The [`EventCursor`]: a position in the record of events that waits for the next matching
-//! one without polling (it wakes when the event count changes).
+//! The record as a test reads it: snapshots ([`DiscordStandIn::events`]), waits
+//! ([`DiscordStandIn::wait_for`], [`DiscordStandIn::wait_ready`]) and the [`EventCursor`], a
+//! position in the record that waits for the next matching event without polling (it wakes
+//! when the event count changes).
 
 use std::sync::Arc;
 use std::time::Duration;
 
-use super::StandInError;
 use super::events::{DiscordEvent, Recorded};
 use super::state::Shared;
+use super::{DiscordStandIn, StandInError};
 
 /// A position in the record of events; each call moves it past what it returns.
 #[derive(Debug)]
@@ -97,5 +99,62 @@ impl EventCursor {
             }
         }
         None
+    }
+}
+
+impl DiscordStandIn {
+    /// Waits until a client has identified (or resumed) on a live connection.
+    pub async fn wait_ready(&self, timeout: Duration) -> Result<(), StandInError> {
+        let mut rx = self.shared.ready.subscribe();
+        let waited = tokio::time::timeout(timeout, rx.wait_for(|n| *n > 0)).await;
+        match waited {
+            Ok(Ok(_)) => Ok(()),
+            // The sender lives in `shared`, which we hold: it cannot be dropped.
+            Ok(Err(_)) | Err(_) => Err(StandInError::Timeout {
+                after: timeout,
+                what: "gateway READY".to_owned(),
+                recorded: self.shared.summary(),
+            }),
+        }
+    }
+
+    /// A snapshot of everything recorded so far, in arrival order.
+    pub fn events(&self) -> Vec<Recorded> {
+        self.shared.lock_events().clone()
+    }
+
+    /// The events concerning one interaction token, in arrival order.
+    pub fn events_for(&self, token: &str) -> Vec<Recorded> {
+        self.shared
+            .lock_events()
+            .iter()
+            .filter(|r| r.event.token() == Some(token))
+            .cloned()
+            .collect()
+    }
+
+    /// A cursor at the current end of the record: it sees only events that arrive from now on.
+    pub fn cursor(&self) -> EventCursor {
+        EventCursor {
+            shared: Arc::clone(&self.shared),
+            next: self.shared.lock_events().len(),
+        }
+    }
+
+    /// A cursor at the start of the record: it sees every event.
+    pub fn cursor_from_start(&self) -> EventCursor {
+        EventCursor {
+            shared: Arc::clone(&self.shared),
+            next: 0,
+        }
+    }
+
+    /// Waits for the first event (already recorded or still to come) that `pred` accepts.
+    pub async fn wait_for(
+        &self,
+        timeout: Duration,
+        pred: impl FnMut(&DiscordEvent) -> bool,
+    ) -> Result<Recorded, StandInError> {
+        self.cursor_from_start().wait_for(timeout, pred).await
     }
 }

@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
-use super::limits::Fault;
+use super::faults::Fault;
 use super::{CALLBACK_DEFERRED_CHANNEL_MESSAGE, FLAG_EPHEMERAL};
 
 /// A file sent in a `multipart/form-data` body.

@@ -1,6 +1,5 @@
 //! Rate limits as Discord applies them: a bucket per route group and major parameter, the
-//! `x-ratelimit-*` headers on every answer, a 429 when a bucket is empty; and the faults a test
-//! scripts with [`DiscordStandIn::fail_next`]. (Over 400 lines only by its unit tests.)
+//! `x-ratelimit-*` headers on every answer, a 429 when a bucket is empty.
 
 use std::collections::HashMap;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
@@ -64,102 +63,6 @@ impl RateLimit {
     }
 }
 
-/// Which requests a scripted fault applies to: a method (or any) and a path prefix, optionally
-/// a path suffix too. Paths are matched without the query string.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct RouteMatch {
-    method: Option<String>,
-    prefix: String,
-    suffix: Option<String>,
-}
-
-impl RouteMatch {
-    /// Requests with `method` (`"*"` for any) whose path starts with `path_prefix`, e.g.
-    /// `RouteMatch::new("GET", "/api/v10/gateway")`.
-    pub fn new(method: &str, path_prefix: &str) -> Self {
-        Self {
-            method: (method != "*").then(|| method.to_ascii_uppercase()),
-            prefix: path_prefix.to_owned(),
-            suffix: None,
-        }
-    }
-
-    /// Also requires the path to end with `suffix`.
-    pub fn ending_with(mut self, suffix: &str) -> Self {
-        self.suffix = Some(suffix.to_owned());
-        self
-    }
-
-    /// Any interaction callback: `POST /api/v10/interactions/{id}/{token}/callback`.
-    pub fn callback() -> Self {
-        Self::new("POST", "/api/v10/interactions/").ending_with("/callback")
-    }
-
-    /// Edits of any original response: `PATCH /api/v10/webhooks/{app}/{token}/messages/@original`.
-    pub fn edit_original() -> Self {
-        Self::new("PATCH", "/api/v10/webhooks/").ending_with("/messages/@original")
-    }
-
-    /// Any follow-up message: `POST /api/v10/webhooks/{app}/{token}`.
-    pub fn followup() -> Self {
-        Self::new("POST", "/api/v10/webhooks/")
-    }
-
-    /// Whether a request matches.
-    pub fn matches(&self, method: &str, path: &str) -> bool {
-        self.method
-            .as_deref()
-            .is_none_or(|m| m.eq_ignore_ascii_case(method))
-            && path.starts_with(&self.prefix)
-            && self.suffix.as_deref().is_none_or(|s| path.ends_with(s))
-    }
-}
-
-/// What a scripted fault answers instead of serving the request.
-#[derive(Debug, Clone, PartialEq)]
-pub enum Fault {
-    /// 429 with `retry-after` and `{"message":"You are being rate limited.","retry_after":…,
-    /// "global":…}`; a global one carries `x-ratelimit-global: true`, a per-route one the
-    /// bucket's headers with `remaining: 0`.
-    RateLimited {
-        /// How long the client must wait.
-        retry_after: Duration,
-        /// Whether it is the global limit.
-        global: bool,
-    },
-    /// A bare server error (500, 502, 503…), as from Discord's edge: no rate-limit headers.
-    ServerError(u16),
-    /// Any JSON error answer `{"code":code,"message":message}`.
-    Error {
-        /// The HTTP status.
-        status: u16,
-        /// Discord's error code.
-        code: u64,
-        /// The message.
-        message: String,
-    },
-    /// The connection is closed without an answer.
-    HangUp,
-}
-
-impl Fault {
-    /// The HTTP status the fault answers with (`None` for [`Fault::HangUp`]).
-    pub fn status(&self) -> Option<u16> {
-        match self {
-            Self::RateLimited { .. } => Some(429),
-            Self::ServerError(status) | Self::Error { status, .. } => Some(*status),
-            Self::HangUp => None,
-        }
-    }
-}
-
-#[derive(Debug)]
-struct Scripted {
-    matcher: RouteMatch,
-    remaining: usize,
-    fault: Fault,
-}
-
 #[derive(Debug, Clone, Copy)]
 struct BucketState {
     remaining: u32,
@@ -178,12 +81,11 @@ pub(super) enum Hit {
     },
 }
 
-/// Limits per bucket, the buckets' state and the scripted faults.
+/// Limits per bucket and the buckets' state.
 #[derive(Debug, Default)]
 pub(super) struct Limits {
     limits: HashMap<Bucket, RateLimit>,
     buckets: HashMap<(Bucket, String), BucketState>,
-    faults: Vec<Scripted>,
 }
 
 /// Seconds with three decimals, rounded up: a client adding this to its own (later) clock never
@@ -192,7 +94,8 @@ fn secs(d: Duration) -> String {
     format!("{:.3}", (d.as_secs_f64() * 1000.0).ceil() / 1000.0)
 }
 
-fn headers(
+/// The `x-ratelimit-*` headers of an answer in `bucket`.
+pub(super) fn headers(
     bucket: Bucket,
     limit: u32,
     remaining: u32,
@@ -211,7 +114,8 @@ fn headers(
     ]
 }
 
-fn too_many(retry_after: Duration, global: bool) -> Response {
+/// A 429 answer (`global`: Discord's global limit, else the route's).
+pub(super) fn too_many(retry_after: Duration, global: bool) -> Response {
     let scope = if global { "global" } else { "user" };
     let mut response = Response::json(
         429,
@@ -243,63 +147,12 @@ impl Limits {
         self.buckets.retain(|(b, _), _| *b != bucket);
     }
 
-    fn limit(&self, bucket: Bucket) -> RateLimit {
+    /// The limit of `bucket`: as set, else [`RateLimit::GENEROUS`].
+    pub(super) fn limit(&self, bucket: Bucket) -> RateLimit {
         self.limits
             .get(&bucket)
             .copied()
             .unwrap_or(RateLimit::GENEROUS)
-    }
-
-    pub(super) fn script(&mut self, matcher: RouteMatch, times: usize, fault: Fault) {
-        self.faults.push(Scripted {
-            matcher,
-            remaining: times,
-            fault,
-        });
-    }
-
-    pub(super) fn clear_faults(&mut self) {
-        self.faults.clear();
-    }
-
-    /// The first scripted fault that matches, counted down.
-    pub(super) fn take_fault(&mut self, method: &str, path: &str) -> Option<Fault> {
-        let found = self
-            .faults
-            .iter_mut()
-            .find(|f| f.remaining > 0 && f.matcher.matches(method, path))?;
-        found.remaining -= 1;
-        let fault = found.fault.clone();
-        self.faults.retain(|f| f.remaining > 0);
-        Some(fault)
-    }
-
-    /// The answer to a scripted fault on a request of `bucket`/`major`.
-    pub(super) fn fault_response(&self, fault: &Fault, bucket: Bucket) -> Response {
-        match fault {
-            Fault::RateLimited {
-                retry_after,
-                global: true,
-            } => too_many(*retry_after, true),
-            Fault::RateLimited {
-                retry_after,
-                global: false,
-            } => too_many(*retry_after, false).with_headers(headers(
-                bucket,
-                self.limit(bucket).limit,
-                0,
-                *retry_after,
-            )),
-            Fault::ServerError(status) => {
-                Response::error(*status, 0, &format!("{status}: Server Error"))
-            }
-            Fault::Error {
-                status,
-                code,
-                message,
-            } => Response::error(*status, *code, message),
-            Fault::HangUp => Response::hang_up(),
-        }
     }
 
     /// Counts a request against its bucket at `now`.
@@ -336,18 +189,6 @@ impl Limits {
 }
 
 impl DiscordStandIn {
-    /// Answers the next `times` requests that `matcher` accepts with `fault` instead of serving
-    /// them. Each is recorded as [`DiscordEvent::Fault`](super::DiscordEvent::Fault), so a test
-    /// can count a client's retries. Scripts apply in the order they were added.
-    pub fn fail_next(&self, matcher: RouteMatch, times: usize, fault: Fault) {
-        self.shared.lock_limits().script(matcher, times, fault);
-    }
-
-    /// Drops every scripted fault not yet used.
-    pub fn clear_faults(&self) {
-        self.shared.lock_limits().clear_faults();
-    }
-
     /// Sets the rate limit of a bucket group (and empties its current windows).
     pub fn set_rate_limit(&self, bucket: Bucket, limit: RateLimit) {
         self.shared.lock_limits().set(bucket, limit);
@@ -407,31 +248,5 @@ mod tests {
             limits.hit(Bucket::Webhook, "tok", t2),
             Hit::Allowed(_)
         ));
-    }
-
-    #[test]
-    fn scripted_faults_match_and_count_down() {
-        let mut limits = Limits::default();
-        limits.script(RouteMatch::edit_original(), 2, Fault::ServerError(502));
-        let path = "/api/v10/webhooks/1/tok/messages/@original";
-        assert_eq!(limits.take_fault("GET", path), None);
-        assert_eq!(limits.take_fault("PATCH", "/api/v10/webhooks/1/tok"), None);
-        assert_eq!(
-            limits.take_fault("PATCH", path),
-            Some(Fault::ServerError(502))
-        );
-        assert_eq!(
-            limits.take_fault("patch", path),
-            Some(Fault::ServerError(502))
-        );
-        assert_eq!(limits.take_fault("PATCH", path), None);
-        let global = Fault::RateLimited {
-            retry_after: Duration::from_millis(250),
-            global: true,
-        };
-        let response = limits.fault_response(&global, Bucket::Webhook);
-        assert_eq!(header(&response.headers, "x-ratelimit-global"), "true");
-        assert_eq!(header(&response.headers, "retry-after"), "0.250");
-        assert_eq!(response.body.unwrap()["retry_after"], 0.25);
     }
 }

@@ -13,7 +13,7 @@
 //! # Pointing serenity at it
 //!
 //! Plain HTTP through serenity's proxy option (the rate limiter must be off: it ignores the
-//! proxy). The same code runs for real in `crates/testkit/tests/discord_standin.rs`.
+//! proxy). The same code runs for real in `crates/testkit/tests/it/discord_standin.rs`.
 //!
 //! ```text
 //! let discord = DiscordStandIn::start().await?;
@@ -39,7 +39,7 @@
 //! leaf for `discord.com` signed by a fresh test CA. [`DiscordStandIn::reqwest_client`] builds the
 //! reqwest 0.12 client serenity uses, resolving `discord.com` to the stand-in and trusting only
 //! that CA, so serenity's own URLs reach it and its rate limiter runs (tested in
-//! `crates/testkit/tests/discord_rest.rs`). The gateway stays `ws://127.0.0.1:P`.
+//! `crates/testkit/tests/it/discord_rest.rs`). The gateway stays `ws://127.0.0.1:P`.
 //!
 //! ```text
 //! let discord = DiscordStandIn::start_tls().await?;           // installs nothing global
@@ -60,7 +60,9 @@
 //!     .rate_limit(Bucket::Webhook, RateLimit::new(1, Duration::from_millis(300)))
 //!     .start().await?;
 //! discord.expire_token(&sent.token);                   // webhook calls: 401 50027
-//! discord.drop_gateway()?;                             // serenity resumes, queued dispatches replay
+//! let hold = discord.hold(RouteMatch::create_command()); // registrations wait unanswered
+//! hold.wait_arrived(1, wait).await?; hold.release();     // until the test lets them go
+//! discord.drop_gateway()?;                             // serenity resumes; queued events replay
 //! discord.request_reconnect()?; discord.invalidate_session(false)?;   // op 7, op 9
 //! let id = discord.original_message_id(&sent.token).unwrap();
 //! let click = discord.click(id, "retry", 42, Some(guild))?;          // INTERACTION_CREATE type 3
@@ -69,22 +71,35 @@
 //!
 //! # Routes
 //!
-//! | route | answer | recorded as |
+//! Paths are under `/api/v10`; `{hook}` stands for `webhooks/{app}/{token}`, the webhook of
+//! one interaction.
+//!
+//! | route | answer | recorded as [`DiscordEvent`]`::` |
 //! |---|---|---|
-//! | `GET /api/v10/gateway`, `GET /api/v10/gateway/bot` | the gateway URL | [`DiscordEvent::Other`] |
-//! | `GET /api/v10/users/@me` | the bot user | [`DiscordEvent::Other`] |
-//! | `PUT /api/v10/applications/{app}/commands` | `[]` | [`DiscordEvent::RegisterCommands`] |
-//! | `PUT /api/v10/applications/{app}/guilds/{g}/commands` | `[]` | [`DiscordEvent::RegisterCommands`] |
-//! | `POST /api/v10/applications/{app}/commands` | 201, the command with its ids | [`DiscordEvent::CreateCommand`] |
-//! | `POST /api/v10/applications/{app}/guilds/{g}/commands` | 201, the command with its ids | [`DiscordEvent::CreateCommand`] |
-//! | `POST /api/v10/interactions/{id}/{token}/callback` | 204 | [`DiscordEvent::Callback`] |
-//! | `PATCH /api/v10/webhooks/{app}/{token}/messages/@original` | a Message | [`DiscordEvent::EditOriginal`] |
-//! | `GET /api/v10/webhooks/{app}/{token}/messages/@original` | a Message | [`DiscordEvent::GetOriginal`] |
-//! | `DELETE /api/v10/webhooks/{app}/{token}/messages/@original` | 204 | [`DiscordEvent::DeleteOriginal`] |
-//! | `POST /api/v10/webhooks/{app}/{token}` | a Message | [`DiscordEvent::Followup`] |
-//! | `PATCH /api/v10/webhooks/{app}/{token}/messages/{id}` | a Message | [`DiscordEvent::EditFollowup`] |
-//! | `GET`/`DELETE /api/v10/webhooks/{app}/{token}/messages/{id}` | a Message / 204 | [`DiscordEvent::Other`] |
-//! | anything else | 404 `{"message":"404: Not Found","code":0}` | [`DiscordEvent::Other`] |
+//! | `GET /gateway`, `GET /gateway/bot` | the gateway URL | [`Other`] |
+//! | `GET /users/@me` | the bot user | [`Other`] |
+//! | `PUT /applications/{app}/commands` | `[]` | [`RegisterCommands`] |
+//! | `PUT /applications/{app}/guilds/{g}/commands` | `[]` | [`RegisterCommands`] |
+//! | `POST /applications/{app}/commands` | 201, the command and its ids | [`CreateCommand`] |
+//! | `POST /applications/{app}/guilds/{g}/commands` | the same | [`CreateCommand`] |
+//! | `POST /interactions/{id}/{token}/callback` | 204 | [`Callback`] |
+//! | `PATCH /{hook}/messages/@original` | a Message | [`EditOriginal`] |
+//! | `GET /{hook}/messages/@original` | a Message | [`GetOriginal`] |
+//! | `DELETE /{hook}/messages/@original` | 204 | [`DeleteOriginal`] |
+//! | `POST /{hook}` | a Message | [`Followup`] |
+//! | `PATCH /{hook}/messages/{id}` | a Message | [`EditFollowup`] |
+//! | `GET`/`DELETE /{hook}/messages/{id}` | a Message / 204 | [`Other`] |
+//! | anything else | 404 `{"message":"404: Not Found","code":0}` | [`Other`] |
+//!
+//! [`Other`]: DiscordEvent::Other
+//! [`RegisterCommands`]: DiscordEvent::RegisterCommands
+//! [`CreateCommand`]: DiscordEvent::CreateCommand
+//! [`Callback`]: DiscordEvent::Callback
+//! [`EditOriginal`]: DiscordEvent::EditOriginal
+//! [`GetOriginal`]: DiscordEvent::GetOriginal
+//! [`DeleteOriginal`]: DiscordEvent::DeleteOriginal
+//! [`Followup`]: DiscordEvent::Followup
+//! [`EditFollowup`]: DiscordEvent::EditFollowup
 //!
 //! Callback types 4 (message; flags 64 = ephemeral), 5 (deferred), 6 (deferred update) and 7
 //! (update) are understood; 6 and 7 only for component interactions, where `@original` is the
@@ -112,7 +127,7 @@
 //! [`Upload`]. `Content-Length` and `Transfer-Encoding: chunked` bodies are both accepted; each
 //! response closes its connection.
 //!
-//! # Rate limits and faults
+//! # Rate limits, faults and holds
 //!
 //! Every REST answer carries `x-ratelimit-limit`, `-remaining`, `-reset`, `-reset-after` and
 //! `-bucket` for its [`Bucket`] (one per route group and major parameter; 1000 per second unless
@@ -121,6 +136,9 @@
 //! `retry-after`. [`DiscordStandIn::fail_next`] scripts [`Fault`]s for the next requests a
 //! [`RouteMatch`] accepts: 429s (per route, or global with `x-ratelimit-global: true`), 5xx,
 //! any JSON error, or a hang-up. Each fault is recorded as [`DiscordEvent::Fault`].
+//! [`DiscordStandIn::hold`] holds the requests a [`RouteMatch`] accepts unanswered until the
+//! test releases the [`Hold`] (e.g. a command registration, to see a bot before Discord
+//! confirms it); [`Hold::wait_arrived`] returns them as sent.
 //!
 //! # Gateway
 //!
@@ -139,10 +157,13 @@
 //! [`DiscordStandIn::send_interaction`] pushes an `INTERACTION_CREATE` for
 //! `/mailcheck domain:<value>`; [`DiscordStandIn::send_command`] does the same for any command.
 
+mod body;
 mod builder;
 mod cursor;
 mod events;
+mod faults;
 mod gateway;
+mod hold;
 mod http;
 mod interactions;
 mod limits;
@@ -162,8 +183,10 @@ use tokio::task::JoinHandle;
 pub use builder::DiscordStandInBuilder;
 pub use cursor::EventCursor;
 pub use events::{CloseCause, CommandScope, DiscordEvent, Recorded, Upload};
+pub use faults::{Fault, RouteMatch};
+pub use hold::{HeldRequest, Hold};
 pub use interactions::{CommandSpec, MessageRef, SentInteraction};
-pub use limits::{Bucket, Fault, RateLimit, RouteMatch};
+pub use limits::{Bucket, RateLimit};
 pub use tls::{DISCORD_HOST, install_ring_provider};
 
 use state::Shared;
@@ -298,110 +321,5 @@ impl DiscordStandIn {
     /// The bot user object as sent in READY.
     pub fn bot_user(&self) -> Value {
         self.shared.bot_user()
-    }
-
-    /// Changes the callback window for interactions whose callback has not come yet.
-    pub fn set_interaction_deadline(&self, deadline: Duration) {
-        self.shared
-            .update_settings(|s| s.interaction_deadline = deadline);
-    }
-
-    /// Changes the webhook token lifetime.
-    pub fn set_token_lifetime(&self, lifetime: Duration) {
-        self.shared.update_settings(|s| s.token_lifetime = lifetime);
-    }
-
-    /// Changes the HELLO `heartbeat_interval` for connections opened from now on.
-    pub fn set_heartbeat_interval(&self, interval: Duration) {
-        self.shared
-            .update_settings(|s| s.heartbeat_interval = interval);
-    }
-
-    /// Waits until a client has identified (or resumed) on a live connection.
-    pub async fn wait_ready(&self, timeout: Duration) -> Result<(), StandInError> {
-        let mut rx = self.shared.ready.subscribe();
-        let waited = tokio::time::timeout(timeout, rx.wait_for(|n| *n > 0)).await;
-        match waited {
-            Ok(Ok(_)) => Ok(()),
-            // The sender lives in `shared`, which we hold: it cannot be dropped.
-            Ok(Err(_)) | Err(_) => Err(self.timeout_error(timeout, "gateway READY")),
-        }
-    }
-
-    /// A snapshot of everything recorded so far, in arrival order.
-    pub fn events(&self) -> Vec<Recorded> {
-        self.shared.lock_events().clone()
-    }
-
-    /// The events concerning one interaction token, in arrival order.
-    pub fn events_for(&self, token: &str) -> Vec<Recorded> {
-        self.shared
-            .lock_events()
-            .iter()
-            .filter(|r| r.event.token() == Some(token))
-            .cloned()
-            .collect()
-    }
-
-    /// The original response of an interaction as the stand-in holds it now (a Message object,
-    /// after every edit), if it has one.
-    pub fn original_message(&self, token: &str) -> Option<Value> {
-        let world = self.shared.lock_world();
-        let id = world.interactions.get(token)?.original?;
-        world.messages.get(&id).cloned()
-    }
-
-    /// The id of an interaction's original response message, if it has one.
-    pub fn original_message_id(&self, token: &str) -> Option<u64> {
-        self.shared.lock_world().interactions.get(token)?.original
-    }
-
-    /// The follow-up messages of an interaction, oldest first.
-    pub fn followup_messages(&self, token: &str) -> Vec<Value> {
-        let world = self.shared.lock_world();
-        world.interactions.get(token).map_or_else(Vec::new, |i| {
-            i.followups
-                .iter()
-                .filter_map(|id| world.messages.get(id).cloned())
-                .collect()
-        })
-    }
-
-    /// A message the bot posted (original response or follow-up), by id, as it is now.
-    pub fn message(&self, id: u64) -> Option<Value> {
-        self.shared.lock_world().messages.get(&id).cloned()
-    }
-
-    /// A cursor at the current end of the record: it sees only events that arrive from now on.
-    pub fn cursor(&self) -> EventCursor {
-        EventCursor {
-            shared: Arc::clone(&self.shared),
-            next: self.shared.lock_events().len(),
-        }
-    }
-
-    /// A cursor at the start of the record: it sees every event.
-    pub fn cursor_from_start(&self) -> EventCursor {
-        EventCursor {
-            shared: Arc::clone(&self.shared),
-            next: 0,
-        }
-    }
-
-    /// Waits for the first event (already recorded or still to come) that `pred` accepts.
-    pub async fn wait_for(
-        &self,
-        timeout: Duration,
-        pred: impl FnMut(&DiscordEvent) -> bool,
-    ) -> Result<Recorded, StandInError> {
-        self.cursor_from_start().wait_for(timeout, pred).await
-    }
-
-    fn timeout_error(&self, after: Duration, what: &str) -> StandInError {
-        StandInError::Timeout {
-            after,
-            what: what.to_owned(),
-            recorded: self.shared.summary(),
-        }
     }
 }

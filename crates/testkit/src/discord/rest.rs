@@ -6,8 +6,9 @@ use std::time::Instant;
 
 use serde_json::json;
 
+use super::body::{Decoded, decode_body};
 use super::events::{CommandScope, DiscordEvent};
-use super::http::{Decoded, Request, Response, decode_body};
+use super::http::{Request, Response};
 use super::limits::{Bucket, Hit};
 use super::state::Shared;
 use super::webhook::{callback, edit_original, followup, followup_message, original};
@@ -127,10 +128,15 @@ pub(super) fn handle(shared: &Shared, req: &Request) -> Response {
         .collect();
     let route = classify(shared, &req.method, &segments);
     let (bucket, major) = route.bucket();
+    let scripted = shared.lock_faults().take(&req.method, &path);
     let limited = {
         let mut limits = shared.lock_limits();
-        match limits.take_fault(&req.method, &path) {
-            Some(fault) => Err((limits.fault_response(&fault, bucket), fault, true)),
+        match scripted {
+            Some(fault) => Err((
+                fault.response(bucket, limits.limit(bucket).limit),
+                fault,
+                true,
+            )),
             None => match limits.hit(bucket, major, Instant::now()) {
                 Hit::Allowed(headers) => Ok(headers),
                 Hit::Limited {

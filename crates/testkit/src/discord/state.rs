@@ -2,6 +2,7 @@
 //! sent and the messages that answer them (by id, so a test can click their buttons later).
 
 use std::collections::HashMap;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant};
@@ -10,7 +11,9 @@ use serde_json::{Value, json};
 use tokio::sync::watch;
 
 use super::events::{DiscordEvent, Recorded, Upload};
+use super::faults::Faults;
 use super::gateway::GatewayState;
+use super::hold::Gate;
 use super::limits::Limits;
 
 /// Settings a test may change while the stand-in runs.
@@ -41,6 +44,9 @@ pub(super) struct Shared {
     /// Number of live gateway connections that identified or resumed.
     pub(super) ready: watch::Sender<usize>,
     limits: Mutex<Limits>,
+    faults: Mutex<Faults>,
+    /// Scripted holds, oldest first; released ones are pruned when requests look.
+    holds: Mutex<Vec<Arc<Gate>>>,
     next_id: AtomicU64,
 }
 
@@ -123,6 +129,8 @@ impl Shared {
             gateway: Mutex::new(GatewayState::default()),
             ready: watch::Sender::new(0),
             limits: Mutex::new(limits),
+            faults: Mutex::new(Faults::default()),
+            holds: Mutex::new(Vec::new()),
             next_id: AtomicU64::new(1_200_000_000_000_000_000),
         }
     }
@@ -149,6 +157,14 @@ impl Shared {
 
     pub(super) fn lock_limits(&self) -> MutexGuard<'_, Limits> {
         lock(&self.limits)
+    }
+
+    pub(super) fn lock_faults(&self) -> MutexGuard<'_, Faults> {
+        lock(&self.faults)
+    }
+
+    pub(super) fn lock_holds(&self) -> MutexGuard<'_, Vec<Arc<Gate>>> {
+        lock(&self.holds)
     }
 
     /// Records a gateway event (no HTTP answer).

@@ -1,6 +1,7 @@
 //! How Discord answers an interaction: the callback (types 4 to 7, within the callback window,
 //! once) and the interaction webhook (original response and follow-ups, while the token lives),
-//! each payload checked against Discord's limits and applied to the stored messages.
+//! each payload checked against Discord's limits and applied to the stored messages, which a
+//! test reads back by interaction token or message id.
 
 use std::time::Instant;
 
@@ -12,7 +13,7 @@ use super::state::{Interaction, Shared, World};
 use super::validate::check_message;
 use super::{
     CALLBACK_CHANNEL_MESSAGE, CALLBACK_DEFERRED_CHANNEL_MESSAGE, CALLBACK_DEFERRED_UPDATE_MESSAGE,
-    CALLBACK_UPDATE_MESSAGE,
+    CALLBACK_UPDATE_MESSAGE, DiscordStandIn,
 };
 
 fn unknown_interaction() -> Response {
@@ -239,5 +240,36 @@ pub(super) fn followup_message(
             }
             Response::no_content()
         }
+    }
+}
+
+impl DiscordStandIn {
+    /// The original response of an interaction as the stand-in holds it now (a Message object,
+    /// after every edit), if it has one.
+    pub fn original_message(&self, token: &str) -> Option<Value> {
+        let world = self.shared.lock_world();
+        let id = world.interactions.get(token)?.original?;
+        world.messages.get(&id).cloned()
+    }
+
+    /// The id of an interaction's original response message, if it has one.
+    pub fn original_message_id(&self, token: &str) -> Option<u64> {
+        self.shared.lock_world().interactions.get(token)?.original
+    }
+
+    /// The follow-up messages of an interaction, oldest first.
+    pub fn followup_messages(&self, token: &str) -> Vec<Value> {
+        let world = self.shared.lock_world();
+        world.interactions.get(token).map_or_else(Vec::new, |i| {
+            i.followups
+                .iter()
+                .filter_map(|id| world.messages.get(id).cloned())
+                .collect()
+        })
+    }
+
+    /// A message the bot posted (original response or follow-up), by id, as it is now.
+    pub fn message(&self, id: u64) -> Option<Value> {
+        self.shared.lock_world().messages.get(&id).cloned()
     }
 }

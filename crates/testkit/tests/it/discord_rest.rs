@@ -1,25 +1,15 @@
-//! The stand-in's REST side behaves like Discord's: serenity reaches it as `https://discord.com`
-//! with its rate limiter on and waits out 429s; buckets carry Discord's headers; scripted
-//! faults, payload limits, the callback window and token expiry are answered as Discord does.
-//! No assertion depends on wall-clock durations: only on what was recorded, in which order.
+//! The stand-in's REST side behaves like Discord's: payload limits, the callback window and
+//! token expiry are answered as Discord does; rate limits, scripted faults and holds are in
+//! `faults`. No assertion depends on wall-clock durations: only on what was recorded, in which
+//! order.
+
+mod faults;
 
 use std::time::Duration;
 
-use crate::discord_support::{Mode, RawGateway, WAIT, command, http, plain_client, start_client};
-use mailcheck_testkit::discord::{
-    Bucket, DiscordEvent, DiscordStandIn, Fault, RateLimit, Recorded, RouteMatch,
-    install_ring_provider,
-};
+use crate::discord_support::{Mode, RawGateway, WAIT, command, plain_client, start_client};
+use mailcheck_testkit::discord::DiscordStandIn;
 use serde_json::json;
-use serenity::all as sy;
-
-fn faults_on(discord: &DiscordStandIn, fragment: &str) -> Vec<Recorded> {
-    discord
-        .events()
-        .into_iter()
-        .filter(|r| r.event.is_fault_on(fragment))
-        .collect()
-}
 
 /// Sends a JSON body, as a bot would.
 async fn send(
@@ -38,170 +28,6 @@ async fn send(
 
 async fn body_of(response: reqwest::Response) -> serde_json::Value {
     serde_json::from_slice(&response.bytes().await.unwrap()).unwrap()
-}
-
-#[tokio::test]
-async fn tls_mode_rate_limiter_waits_out_a_429_storm_on_edit_original() {
-    install_ring_provider();
-    let discord = DiscordStandIn::start_tls().await.unwrap();
-    discord.fail_next(
-        RouteMatch::edit_original(),
-        3,
-        Fault::RateLimited {
-            retry_after: Duration::from_millis(50),
-            global: false,
-        },
-    );
-    let _client = start_client(&discord, Mode::Tls).await;
-    let sent = discord.send_command(&command("defer_edit")).unwrap();
-    let edit = discord
-        .cursor_from_start()
-        .wait_for_recorded(WAIT, |r| {
-            r.event.is_edit_original_of(&sent.token) && r.succeeded()
-        })
-        .await
-        .unwrap();
-    assert_eq!(edit.event.content(), Some("done"));
-    let faults = faults_on(&discord, &sent.token);
-    assert_eq!(faults.len(), 3, "{faults:#?}");
-    for fault in &faults {
-        assert_eq!(fault.status, Some(429));
-        assert!(fault.index < edit.index);
-        assert_eq!(fault.error.as_ref().unwrap()["global"], false);
-    }
-    // The only successful edit is the one after the storm.
-    let edits: Vec<_> = discord
-        .events_for(&sent.token)
-        .into_iter()
-        .filter(|r| r.event.is_edit_original_of(&sent.token))
-        .collect();
-    assert_eq!(edits.len(), 1);
-    assert_eq!(
-        discord.original_message(&sent.token).unwrap()["content"],
-        "done"
-    );
-}
-
-#[tokio::test]
-async fn tls_mode_global_rate_limit_is_waited_out() {
-    install_ring_provider();
-    let discord = DiscordStandIn::start_tls().await.unwrap();
-    let http = http(&discord, Mode::Tls);
-    assert!(http.ratelimiter.is_some(), "the rate limiter is on");
-    discord.fail_next(
-        RouteMatch::new("GET", "/api/v10/gateway"),
-        2,
-        Fault::RateLimited {
-            retry_after: Duration::from_millis(30),
-            global: true,
-        },
-    );
-    let gateway = http.get_gateway().await.unwrap();
-    assert_eq!(gateway.url, discord.gateway_url());
-    let events = discord.events();
-    let statuses: Vec<_> = events.iter().map(|r| r.status).collect();
-    assert_eq!(statuses, [Some(429), Some(429), Some(200)]);
-    assert!(matches!(
-        &events[0].event,
-        DiscordEvent::Fault {
-            fault: Fault::RateLimited { global: true, .. },
-            scripted: true,
-            ..
-        }
-    ));
-    assert_eq!(events[0].error.as_ref().unwrap()["global"], true);
-}
-
-#[tokio::test]
-async fn tls_mode_serenity_honours_bucket_headers_instead_of_getting_429() {
-    install_ring_provider();
-    let discord = DiscordStandIn::builder()
-        .tls(true)
-        .rate_limit(
-            Bucket::Gateway,
-            RateLimit::new(1, Duration::from_millis(300)),
-        )
-        .start()
-        .await
-        .unwrap();
-    let http = http(&discord, Mode::Tls);
-    // The first answer says `remaining: 0`: serenity holds the second call until the reset.
-    http.get_gateway().await.unwrap();
-    http.get_gateway().await.unwrap();
-    let events = discord.events();
-    assert_eq!(events.len(), 2, "{events:#?}");
-    assert!(events.iter().all(Recorded::succeeded));
-}
-
-#[tokio::test]
-async fn empty_bucket_answers_429_with_discords_headers_and_body() {
-    install_ring_provider();
-    let discord = DiscordStandIn::start_tls().await.unwrap();
-    discord.set_rate_limit(Bucket::Gateway, RateLimit::new(1, Duration::from_secs(60)));
-    let client = discord.reqwest_client().unwrap();
-    let url = "https://discord.com/api/v10/gateway";
-    let first = client.get(url).send().await.unwrap();
-    assert_eq!(first.status(), 200);
-    let h = first.headers();
-    assert_eq!(h["x-ratelimit-limit"], "1");
-    assert_eq!(h["x-ratelimit-remaining"], "0");
-    assert_eq!(h["x-ratelimit-bucket"], "standin-gateway");
-    let reset_after: f64 = h["x-ratelimit-reset-after"]
-        .to_str()
-        .unwrap()
-        .parse()
-        .unwrap();
-    assert!(reset_after > 0.0 && reset_after <= 60.0, "{reset_after}");
-    let reset: f64 = h["x-ratelimit-reset"].to_str().unwrap().parse().unwrap();
-    assert!(reset > 1.7e9, "an epoch time: {reset}");
-
-    let second = client.get(url).send().await.unwrap();
-    assert_eq!(second.status(), 429);
-    let h = second.headers().clone();
-    assert!(h.contains_key("retry-after"));
-    assert!(!h.contains_key("x-ratelimit-global"));
-    assert_eq!(h["x-ratelimit-remaining"], "0");
-    let body = body_of(second).await;
-    assert_eq!(body["message"], "You are being rate limited.");
-    assert_eq!(body["global"], false);
-    assert!(body["retry_after"].as_f64().unwrap() > 0.0);
-    // Other buckets are untouched; plain HTTP shares the same buckets and headers.
-    let me = plain_client()
-        .get(format!("{}/api/v10/users/@me", discord.http_base()))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(me.status(), 200);
-    assert_eq!(me.headers()["x-ratelimit-bucket"], "standin-user");
-    let refused = faults_on(&discord, "/api/v10/gateway");
-    assert_eq!(refused.len(), 1);
-    assert!(matches!(
-        refused[0].event,
-        DiscordEvent::Fault {
-            scripted: false,
-            ..
-        }
-    ));
-}
-
-#[tokio::test]
-async fn server_errors_and_hang_ups_reach_the_client() {
-    install_ring_provider();
-    let discord = DiscordStandIn::start_tls().await.unwrap();
-    let http = http(&discord, Mode::Tls);
-    let gateway = RouteMatch::new("GET", "/api/v10/gateway");
-    discord.fail_next(gateway.clone(), 1, Fault::ServerError(502));
-    discord.fail_next(gateway, 1, Fault::HangUp);
-    match http.get_gateway().await {
-        Err(sy::Error::Http(sy::HttpError::UnsuccessfulRequest(e))) => {
-            assert_eq!(e.status_code.as_u16(), 502);
-        }
-        other => panic!("want a 502, got {other:?}"),
-    }
-    assert!(http.get_gateway().await.is_err(), "hung up");
-    http.get_gateway().await.unwrap();
-    let statuses: Vec<_> = discord.events().iter().map(|r| r.status).collect();
-    assert_eq!(statuses, [Some(502), None, Some(200)]);
 }
 
 #[tokio::test]
