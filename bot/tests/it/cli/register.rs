@@ -6,8 +6,8 @@ use mailcheck_testkit::discord::{
     CommandScope, DiscordEvent, DiscordStandIn, Fault, Recorded, RouteMatch,
 };
 
-use crate::WAIT;
-use crate::child::{
+use super::WAIT;
+use super::child::{
     created_commands, guild_commands, health_addr, healthz, raw_get, run_bot, terminate,
 };
 

@@ -3,8 +3,8 @@
 
 use mailcheck_testkit::discord::{CommandScope, DiscordEvent, DiscordStandIn};
 
-use crate::WAIT;
-use crate::child::{created_commands, health_addr, healthz, run_bot, terminate};
+use super::WAIT;
+use super::child::{created_commands, health_addr, healthz, run_bot, terminate};
 
 /// `mailcheck-bot run` against the Discord stand-in: it checks its own vantage point at
 /// start-up (against a loopback canary that echoes a NAT address, never the public default

@@ -1,7 +1,7 @@
 //! The binary without Discord: `--help` explains setup and names `preview`; `preview --lab`
 //! prints the exact embed JSON for a lab domain and refuses what is not a domain.
 
-use crate::bot;
+use super::bot;
 
 #[test]
 fn help_explains_setup_and_names_preview() {

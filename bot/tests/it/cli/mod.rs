@@ -1,6 +1,4 @@
-//! The `mailcheck-bot` binary, run as a child process, in its own test binary: tokio's
-//! child-process reaping is shared by every runtime in a process, and in the shared `it` binary
-//! a child's exit was missed.
+//! The `mailcheck-bot` binary, run as a child process against the Discord stand-in.
 //!
 //! - `offline`: `--help` explains setup and names `preview`; `preview --lab` prints the exact
 //!   embed JSON for a lab domain without Discord or the internet.

@@ -3,7 +3,7 @@
 
 use mailcheck_testkit::discord::{CommandScope, DiscordEvent, DiscordStandIn};
 
-use crate::{WAIT, bot};
+use super::{WAIT, bot};
 
 /// The lines a child writes to stderr, read as they come (so the pipe never fills); waits wake
 /// on each new line.
