@@ -1,3 +1,9 @@
+//! The sanitizer's rules one by one (removed characters, spacing, the mark cap, truncation,
+//! defanged links, hidden addresses, each target's escapes), then properties on hostile input:
+//! the Discord form is inert, the cleaning forms idempotent, the bounds held.
+
+use std::borrow::Cow;
+
 use proptest::prelude::*;
 
 use super::*;
