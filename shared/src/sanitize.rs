@@ -28,16 +28,24 @@
 //!   [`PRIVATE_ADDRESS`].
 //!
 //! ## Forms and targets
-//! | function | for | does |
-//! | --- | --- | --- |
-//! | [`clean`] | one line anywhere (the bot's `clean_line`) | removal, mark cap, whitespace runs to one space, trimmed |
-//! | [`clean_multiline`] | attachments and transcripts (the bot's report file) | removal and mark cap, `\n` and `\t` kept, `\r` dropped |
-//! | [`from_wire`] | bytes received from a server, before they are stored (SMTP replies) | lossy UTF-8, removal and mark cap, tabs to spaces, other spacing kept |
-//! | [`discord`] | Discord messages and embeds (the bot's `untrusted`) | clean, private addresses hidden unless [`DiscordOptions::show_private`], defang, [`escape_discord_markdown`], [`neutralize_mentions`], bound |
-//! | [`terminal`] | terminals and logs (the audit's text output and CSV) | removed characters and surplus marks shown as `\xNN` / `\u{NNNN}`, newlines too |
-//! | [`html`] | HTML element content and quoted attributes (the audit's HTML report) | [`terminal`], then `& < > " '` escaped |
-//! | [`markdown`] | Markdown table cells (the audit's Markdown report) | [`terminal`], then pipes, backticks, emphasis, brackets and `< > &` escaped |
-//! | [`spreadsheet`] | CSV cells (the audit's CSV output) | a leading `'` before `= + - @`, tab or CR; otherwise the text byte for byte |
+//! Each form, what it is for, and what it does:
+//! - [`clean`], one line anywhere (the bot's `clean_line`): removal, mark cap, whitespace runs
+//!   to one space, trimmed.
+//! - [`clean_multiline`], attachments and transcripts (the bot's report file): removal and mark
+//!   cap, `\n` and `\t` kept, `\r` dropped.
+//! - [`from_wire`], bytes received from a server, before they are stored (SMTP replies): lossy
+//!   UTF-8, removal and mark cap, tabs to spaces, other spacing kept.
+//! - [`discord`], Discord messages and embeds (the bot's `untrusted`): clean, private addresses
+//!   hidden unless [`DiscordOptions::show_private`], defang, [`escape_discord_markdown`],
+//!   [`neutralize_mentions`], bound.
+//! - [`terminal`], terminals and logs (the audit's text output and CSV): removed characters and
+//!   surplus marks shown as `\xNN` / `\u{NNNN}`, newlines too.
+//! - [`html`], HTML element content and quoted attributes (the audit's HTML report):
+//!   [`terminal`], then `& < > " '` escaped.
+//! - [`markdown`], Markdown table cells (the audit's Markdown report): [`terminal`], then pipes,
+//!   backticks, emphasis, brackets and `< > &` escaped.
+//! - [`spreadsheet`], CSV cells (the audit's CSV output): a leading `'` before `= + - @`, tab or
+//!   CR; otherwise the text byte for byte.
 //!
 //! [`terminal`], [`html`] and [`markdown`] show what they would otherwise remove, so an admin
 //! reading a report sees that a server sent an escape sequence; [`spreadsheet`] removes nothing,

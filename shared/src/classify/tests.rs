@@ -88,7 +88,8 @@ fn relay_wording_wins_with_any_code() {
         at_rcpt(
             550,
             Some("5.1.1"),
-            "5.1.1 <postmaster@a.example>: Recipient address rejected: User unknown in relay recipient table"
+            "5.1.1 <postmaster@a.example>: Recipient address rejected: User unknown in relay \
+             recipient table"
         ),
         About::Mailbox
     );
@@ -177,7 +178,8 @@ fn our_helo_and_our_client() {
     for text in [
         "554 5.7.1 Service unavailable; Client host [203.0.113.9] blocked using zen.spamhaus.org",
         "550 5.7.1 rejected because 203.0.113.9 is in a black list at zen.spamhaus.org",
-        "550 5.7.1 The IP you're using to send mail is not authorized to send email directly to our servers",
+        "550 5.7.1 The IP you're using to send mail is not authorized to send email directly to \
+         our servers",
         "550 198.51.100.7 is not welcome here",
         "550 go away probe.example.net",
     ] {

@@ -93,7 +93,8 @@ fn test_point_problem(
                 join(records)
             ),
             _ => format!(
-                "its test point {listed_point} is not listed (the list is silently not answering us, e.g. a public resolver)"
+                "its test point {listed_point} is not listed (the list is silently not answering \
+                 us, e.g. a public resolver)"
             ),
         });
     }
@@ -101,7 +102,8 @@ fn test_point_problem(
         && !records.is_empty()
     {
         return Some(format!(
-            "it lists {unlisted_point} ({}): it is listing the whole Internet, so its answers mean nothing",
+            "it lists {unlisted_point} ({}): it is listing the whole Internet, so its answers \
+             mean nothing",
             join(records)
         ));
     }

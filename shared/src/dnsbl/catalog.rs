@@ -233,7 +233,8 @@ pub const CATALOG: &[ZoneInfo] = &[
     ZoneInfo {
         zone: "dnsbl-1.uceprotect.net",
         ipv6: false,
-        delist: "https://www.uceprotect.net/en/rblcheck.php (expires about a week after the last hit)",
+        delist: "https://www.uceprotect.net/en/rblcheck.php (expires about a week after the last \
+                 hit)",
         meanings: SINGLE,
         direct_to_mx: &[],
     },

@@ -75,7 +75,10 @@ fn abuse_and_policy_codes() {
         Some(&healthy(z)),
     );
     assert!(
-        matches!(s, DnsblStatus::Listed { kind: ListingKind::Abuse, ref codes, .. } if codes.len() == 2),
+        matches!(
+            s,
+            DnsblStatus::Listed { kind: ListingKind::Abuse, ref codes, .. } if codes.len() == 2
+        ),
         "{s:?}"
     );
 }

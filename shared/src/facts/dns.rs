@@ -76,7 +76,8 @@ impl<T> Lookup<T> {
         }
     }
 
-    /// A short description for evidence lines: `NXDOMAIN`, `NODATA`, `SERVFAIL (detail)`, `3 records`.
+    /// A short description for evidence lines: `NXDOMAIN`, `NODATA`, `SERVFAIL (detail)`,
+    /// `3 records`.
     pub fn describe(&self) -> String {
         match self {
             Self::Answer { records } => format!("{} record(s)", records.len()),

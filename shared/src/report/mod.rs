@@ -1,5 +1,6 @@
 //! The [`Report`]: verdict, findings and a per-MX summary of one domain, plus the facts they rest
-//! on. This is the JSON every front-end consumes (`--format json`, JSONL lines, the bot). Pure data.
+//! on. This is the JSON every front-end consumes (`--format json`, JSONL lines, the bot). Pure
+//! data.
 //!
 //! The [`Verdict`] and the [`Report`] are here; the summaries a report carries for tables and
 //! CSV columns (per MX host and address, and the authentication states in one word) are in

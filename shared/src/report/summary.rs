@@ -27,7 +27,10 @@ pub struct AuthSummary {
 /// Defines a short-state enum of the report: serde and [`as_str`](SpfState::as_str) spell each
 /// variant as given (the JSON and CSV words), `Display` the same.
 macro_rules! states {
-    ($(#[$meta:meta])* $name:ident { $( $(#[$vmeta:meta])* $variant:ident = $text:literal, )* }) => {
+    (
+        $(#[$meta:meta])*
+        $name:ident { $( $(#[$vmeta:meta])* $variant:ident = $text:literal, )* }
+    ) => {
         $(#[$meta])*
         #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
         pub enum $name {

@@ -134,8 +134,10 @@ fn rcpt_outcomes() {
 
     // Postmaster unknown: the domain is hosted, postmaster missing — degraded, not broken.
     for text in [
-        "5.1.1 <postmaster@example.test>: Recipient address rejected: User unknown in virtual mailbox table",
-        "5.1.1 <postmaster@example.test>: Recipient address rejected: User unknown in relay recipient table",
+        "5.1.1 <postmaster@example.test>: Recipient address rejected: User unknown in virtual \
+         mailbox table",
+        "5.1.1 <postmaster@example.test>: Recipient address rejected: User unknown in relay \
+         recipient table",
         "5.4.1 Recipient address rejected: Access denied. AS(201806281)",
     ] {
         let mut f = healthy();

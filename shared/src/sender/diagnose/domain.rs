@@ -17,14 +17,30 @@ pub(super) fn sender_domain(f: &SenderFacts, d: &DomainAuthFacts, out: &mut Vec<
     let domain = &d.domain;
     match &d.mx {
         Lookup::NxDomain => out.push(
-            Finding::new(Code::DnsNxdomain, domain, format!("the sender domain {domain} does not exist"))
-                .evidence(format!("MX {domain}: NXDOMAIN"))
-                .advice(format!("Receivers refuse mail whose envelope sender domain does not exist (Postfix reject_unknown_sender_domain: 550 5.1.8 Domain not found; Gmail and Outlook likewise), and bounces could not come back. Send as an address in a domain that exists, or register {domain} and publish its records.")),
+            Finding::new(
+                Code::DnsNxdomain,
+                domain,
+                format!("the sender domain {domain} does not exist"),
+            )
+            .evidence(format!("MX {domain}: NXDOMAIN"))
+            .advice(format!(
+                "Receivers refuse mail whose envelope sender domain does not exist (Postfix \
+                 reject_unknown_sender_domain: 550 5.1.8 Domain not found; Gmail and Outlook \
+                 likewise), and bounces could not come back. Send as an address in a domain that \
+                 exists, or register {domain} and publish its records."
+            )),
         ),
         Lookup::Failed { .. } => out.push(
-            Finding::new(Code::DnsLookupFailed, domain, format!("the MX lookup of the sender domain {domain} failed"))
-                .evidence(format!("MX {domain}: {}", d.mx.describe()))
-                .advice("Receivers whose lookups fail too defer the mail (450 4.1.8 Domain not found, temporarily). Check that all the domain's name servers answer; then check again."),
+            Finding::new(
+                Code::DnsLookupFailed,
+                domain,
+                format!("the MX lookup of the sender domain {domain} failed"),
+            )
+            .evidence(format!("MX {domain}: {}", d.mx.describe()))
+            .advice(
+                "Receivers whose lookups fail too defer the mail (450 4.1.8 Domain not found, \
+                 temporarily). Check that all the domain's name servers answer; then check again.",
+            ),
         ),
         _ => {}
     }
@@ -139,11 +155,15 @@ fn spf_result(f: &SenderFacts, d: &DomainAuthFacts, e: &SpfEvaluation, out: &mut
     let records = &e.trace.root.records;
     let authorize = match suggested_record(ip, records) {
         Some(r) => format!(
-            "If {ip} is yours and sends {domain}'s mail, authorize it: put `{}:{ip}` into the record before the `all` term — `{r}` — or, if it is a provider's server, the `include:` its documentation names.",
+            "If {ip} is yours and sends {domain}'s mail, authorize it: put `{}:{ip}` into the \
+             record before the `all` term — `{r}` — or, if it is a provider's server, the \
+             `include:` its documentation names.",
             if ip.is_ipv4() { "ip4" } else { "ip6" }
         ),
         None => format!(
-            "If {ip} is yours and sends {domain}'s mail, publish one SPF record at {domain} that authorizes it: `v=spf1 {}:{ip} -all` (add `mx` and your provider's `include:` as needed).",
+            "If {ip} is yours and sends {domain}'s mail, publish one SPF record at {domain} that \
+             authorizes it: `v=spf1 {}:{ip} -all` (add `mx` and your provider's `include:` as \
+             needed).",
             if ip.is_ipv4() { "ip4" } else { "ip6" }
         ),
     };
@@ -155,18 +175,31 @@ fn spf_result(f: &SenderFacts, d: &DomainAuthFacts, e: &SpfEvaluation, out: &mut
     match e.result {
         SpfResult::Pass => {}
         SpfResult::Fail => out.push(
-            Finding::new(Code::SenderSpfFail, domain, format!("SPF fails for {ip} sending as {domain}"))
-                .evidence_lines(evidence())
-                .advice(format!(
-                    "Receivers refuse mail that fails SPF when the domain's DMARC policy says so and no DKIM signature passes (Gmail 550-5.7.26, Outlook 550 5.7.509), and junk most of the rest. {authorize} If {ip} should not send for {domain}, route the mail through the server that is authorized."
-                )),
+            Finding::new(
+                Code::SenderSpfFail,
+                domain,
+                format!("SPF fails for {ip} sending as {domain}"),
+            )
+            .evidence_lines(evidence())
+            .advice(format!(
+                "Receivers refuse mail that fails SPF when the domain's DMARC policy says so and \
+                 no DKIM signature passes (Gmail 550-5.7.26, Outlook 550 5.7.509), and junk most \
+                 of the rest. {authorize} If {ip} should not send for {domain}, route the mail \
+                 through the server that is authorized."
+            )),
         ),
         SpfResult::SoftFail => out.push(
-            Finding::new(Code::SenderSpfSoftfail, domain, format!("SPF soft-fails for {ip} sending as {domain} (`~all`)"))
-                .evidence_lines(evidence())
-                .advice(format!(
-                    "`~all` says \"probably not authorized\": receivers accept but mark the mail, and with DMARC quarantine/reject and no DKIM signature it goes to spam or is refused. {authorize}"
-                )),
+            Finding::new(
+                Code::SenderSpfSoftfail,
+                domain,
+                format!("SPF soft-fails for {ip} sending as {domain} (`~all`)"),
+            )
+            .evidence_lines(evidence())
+            .advice(format!(
+                "`~all` says \"probably not authorized\": receivers accept but mark the mail, and \
+                 with DMARC quarantine/reject and no DKIM signature it goes to spam or is \
+                 refused. {authorize}"
+            )),
         ),
         SpfResult::Neutral | SpfResult::None => {
             let summary = if e.result == SpfResult::None {
@@ -178,16 +211,25 @@ fn spf_result(f: &SenderFacts, d: &DomainAuthFacts, e: &SpfEvaluation, out: &mut
                 Finding::new(Code::SenderSpfNeutral, domain, summary)
                     .evidence_lines(evidence())
                     .advice(format!(
-                        "SPF does not vouch for {ip}, so the mail passes DMARC only with a DKIM signature of {domain}; with DMARC p=reject or p=quarantine and no DKIM it is refused or junked, and Gmail and Yahoo require SPF or DKIM from every sender. {authorize}"
+                        "SPF does not vouch for {ip}, so the mail passes DMARC only with a DKIM \
+                         signature of {domain}; with DMARC p=reject or p=quarantine and no DKIM \
+                         it is refused or junked, and Gmail and Yahoo require SPF or DKIM from \
+                         every sender. {authorize}"
                     )),
             );
         }
         SpfResult::PermError => out.push(
-            Finding::new(Code::SenderSpfError, domain, format!("the SPF record of {domain} cannot be evaluated for {ip} (permerror)"))
-                .evidence_lines(evidence())
-                .advice(format!(
-                    "Receivers treat a permanent SPF error like a failure (and DMARC may reject the mail). Fix the record of {domain} first — the spf.* finding says where it breaks — then check again."
-                )),
+            Finding::new(
+                Code::SenderSpfError,
+                domain,
+                format!("the SPF record of {domain} cannot be evaluated for {ip} (permerror)"),
+            )
+            .evidence_lines(evidence())
+            .advice(format!(
+                "Receivers treat a permanent SPF error like a failure (and DMARC may reject the \
+                 mail). Fix the record of {domain} first — the spf.* finding says where it breaks \
+                 — then check again."
+            )),
         ),
         SpfResult::TempError => {
             let known = out
@@ -195,9 +237,20 @@ fn spf_result(f: &SenderFacts, d: &DomainAuthFacts, e: &SpfEvaluation, out: &mut
                 .any(|x| x.code == Code::SpfLookupFailed && x.subject == *domain);
             if !known {
                 out.push(
-                    Finding::new(Code::SpfLookupFailed, domain, format!("SPF could not be evaluated for {ip}: a lookup it needs failed (temperror)"))
-                        .evidence_lines(spf_evidence(e))
-                        .advice("Receivers defer mail on a temporary SPF error (451 4.7.24). Check that the name servers of every name the record reaches answer; then check again."),
+                    Finding::new(
+                        Code::SpfLookupFailed,
+                        domain,
+                        format!(
+                            "SPF could not be evaluated for {ip}: a lookup it needs failed \
+                             (temperror)"
+                        ),
+                    )
+                    .evidence_lines(spf_evidence(e))
+                    .advice(
+                        "Receivers defer mail on a temporary SPF error (451 4.7.24). Check that \
+                         the name servers of every name the record reaches answer; then check \
+                         again.",
+                    ),
                 );
             }
         }

@@ -12,15 +12,28 @@ fn listing_advice(ip: IpAddr, l: &SendingListing) -> String {
     let delist = &l.delist;
     match (l.kind, l.direct_to_mx) {
         (ListingKind::Abuse, _) => format!(
-            "Receivers that use {} refuse mail from {ip} (the seed: \"if you get disconnected after MAIL FROM, you probably have an RBL problem on your sending IP\"). Find out why it was listed first — the list's lookup page says: usually a compromised mailbox or password sending spam, an infected machine behind the same address (NAT), an open relay, or a web form that mails anyone. Fix that, then request removal at {delist}. Until then, send through another, clean relay.",
+            "Receivers that use {} refuse mail from {ip} (the seed: \"if you get disconnected \
+             after MAIL FROM, you probably have an RBL problem on your sending IP\"). Find out \
+             why it was listed first — the list's lookup page says: usually a compromised mailbox \
+             or password sending spam, an infected machine behind the same address (NAT), an open \
+             relay, or a web form that mails anyone. Fix that, then request removal at {delist}. \
+             Until then, send through another, clean relay.",
             l.zone
         ),
         (ListingKind::Policy, true) => format!(
-            "{} says {ip} is in an end-user range that should not deliver mail directly to receivers (Spamhaus PBL: an office, home or dynamic line), and receivers that use it refuse such direct mail. Send through your provider's smarthost (its SMTP server on port 587 with authentication: Postfix `relayhost`, Exchange a smart host on the Send connector, a firewall's \"relay\" setting). If this is a static address meant for a mail server, ask the ISP to take it out of the PBL, or use the PBL removal at {delist}.",
+            "{} says {ip} is in an end-user range that should not deliver mail directly to \
+             receivers (Spamhaus PBL: an office, home or dynamic line), and receivers that use it \
+             refuse such direct mail. Send through your provider's smarthost (its SMTP server on \
+             port 587 with authentication: Postfix `relayhost`, Exchange a smart host on the Send \
+             connector, a firewall's \"relay\" setting). If this is a static address meant for a \
+             mail server, ask the ISP to take it out of the PBL, or use the PBL removal at \
+             {delist}.",
             l.zone
         ),
         (ListingKind::Policy, false) => format!(
-            "A policy listing, not an accusation of spam, but some receivers score it. If {ip} should send mail directly, ask the range owner to update the listing ({delist}); otherwise send through your provider's smarthost."
+            "A policy listing, not an accusation of spam, but some receivers score it. If {ip} \
+             should send mail directly, ask the range owner to update the listing ({delist}); \
+             otherwise send through your provider's smarthost."
         ),
     }
 }
@@ -65,9 +78,20 @@ pub(super) fn listings(f: &SenderFacts, out: &mut Vec<Finding>) {
     }
     for (zone, reasons) in zones {
         out.push(
-            Finding::new(Code::DnsblUnavailable, THIS_MACHINE, format!("the blocklist {zone} could not answer our resolver: whether {ip} is listed there is unknown"))
-                .evidence_lines(reasons)
-                .advice("This is about our resolver, not the sender. Blocklists refuse queries from public or unregistered resolvers: use your own recursive resolver or the list's registered/keyed access, or look the address up on the list's own page."),
+            Finding::new(
+                Code::DnsblUnavailable,
+                THIS_MACHINE,
+                format!(
+                    "the blocklist {zone} could not answer our resolver: whether {ip} is listed \
+                     there is unknown"
+                ),
+            )
+            .evidence_lines(reasons)
+            .advice(
+                "This is about our resolver, not the sender. Blocklists refuse queries from \
+                 public or unregistered resolvers: use your own recursive resolver or the list's \
+                 registered/keyed access, or look the address up on the list's own page.",
+            ),
         );
     }
 }
