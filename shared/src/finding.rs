@@ -1,5 +1,7 @@
 //! Findings: the stable codes of `spec/findings.md`, their severities, and the [`Finding`] record
-//! every front-end renders. Pure data, no I/O.
+//! every front-end renders. Pure data, no I/O. Long on purpose: most of it is the contract's
+//! code table, one entry per code (severity, subject, group, description), from which
+//! `docs/findings.md` is generated.
 
 use std::fmt;
 

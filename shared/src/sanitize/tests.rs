@@ -1,6 +1,5 @@
-//! The sanitizer's rules one by one (removed characters, spacing, the mark cap, truncation,
-//! defanged links, hidden addresses, each target's escapes), then properties on hostile input:
-//! the Discord form is inert, the cleaning forms idempotent, the bounds held.
+//! The sanitizer's rules one by one (removed characters, spacing, marks, truncation, links,
+//! addresses, each target's escapes), then properties of every form on hostile input.
 
 use std::borrow::Cow;
 

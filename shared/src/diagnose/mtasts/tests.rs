@@ -1,8 +1,7 @@
 //! MTA-STS findings from constructed facts: each code on its case, failed lookups and fetches
-//! said for what they are, and the escalation of certificate problems under `enforce`.
-//!
-//! Long on purpose: one test per MTA-STS case (each code, each kind of fetch failure, the
-//! `enforce` escalation and how it meets DANE), sharing the policy and facts builders above them.
+//! said for what they are, and the escalation of certificate problems under `enforce`. Long on
+//! purpose: one test per MTA-STS case (each code, each kind of fetch failure, the `enforce`
+//! escalation and how it meets DANE), sharing the policy and facts builders above them.
 
 use super::super::testutil::*;
 use crate::auth::AuthFacts;

@@ -1,4 +1,6 @@
-//! DNSSEC and DANE: recorded validator answers and the chain the SMTP probe saw.
+//! DNSSEC and DANE: recorded validator answers and the chain the SMTP probe saw. Long on
+//! purpose: one scenario per DANE outcome (bogus, valid EE and TA, mismatch, unusable, none) and
+//! per softened certificate finding, on the validator and chain builders at the top.
 
 use super::*;
 use crate::auth::AuthFacts;
