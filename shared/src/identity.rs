@@ -2,8 +2,8 @@
 //! way receivers do. Pure functions of recorded facts, shared by the two places that judge a
 //! sender: our own vantage point ([`crate::diagnose::vantage`], the prober's identity) and the
 //! sender check ([`crate::sender`], anyone's outbound gateway). The greeting-name check of an
-//! MX ([`crate::diagnose`]'s `smtp.banner_unresolvable`) uses the same list of non-public
-//! suffixes.
+//! MX ([`crate::diagnose`](mod@crate::diagnose)'s `smtp.banner_unresolvable`) uses the same
+//! list of non-public suffixes.
 
 use std::net::IpAddr;
 

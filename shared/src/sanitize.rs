@@ -24,8 +24,8 @@
 //!   `https://evil.example/x` shows as `hxxps[:]//evil[.]example/x`, readable and not a link. The
 //!   output never contains `://`. Plain host names (`mx1.example.com`) are left alone.
 //! - **Non-public addresses hidden** ([`hide_private_addresses`]): IPv4 and IPv6 literals that are
-//!   not publicly routable, as [`AddressScope`] classifies them, become the words
-//!   [`PRIVATE_ADDRESS`].
+//!   not publicly routable, as [`AddressScope`](crate::facts::AddressScope) classifies them,
+//!   become the words [`PRIVATE_ADDRESS`].
 //!
 //! ## Forms and targets
 //! Each form, what it is for, and what it does:

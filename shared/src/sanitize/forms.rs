@@ -56,7 +56,8 @@ pub fn neutralize_mentions(s: &str) -> String {
 pub struct DiscordOptions {
     /// The bound, in characters of the result (escapes and ellipsis included).
     pub max_chars: usize,
-    /// Show non-public IP literals as they are instead of [`PRIVATE_ADDRESS`].
+    /// Show non-public IP literals as they are instead of
+    /// [`PRIVATE_ADDRESS`](super::PRIVATE_ADDRESS).
     pub show_private: bool,
 }
 
