@@ -119,7 +119,8 @@ fn session_note(s: &SmtpFacts) -> Option<String> {
     let mut parts = Vec::new();
     if let Some(opened_for) = &s.session_host {
         parts.push(format!(
-            "served on the session opened for {opened_for}: this address answers all its names alike (it ignores SNI), the certificate checked for {}",
+            "served on the session opened for {opened_for}: this address answers all its names \
+             alike (it ignores SNI), the certificate checked for {}",
             s.host
         ));
     } else if s.reused_session {

@@ -26,7 +26,9 @@ pub(super) fn check(facts: &Facts, auth: &AuthFacts, out: &mut Vec<Finding>) {
             )
             .evidence_lines(rpt.records.iter().map(|r| format!("TXT {}: {r}", rpt.name)))
             .advice(format!(
-                "Senders that find more than one `v=TLSRPTv1` record assume the domain does not use TLS reporting. Keep one TXT record at {} with all the report addresses in its `rua=`, e.g. {example}, and delete the others.",
+                "Senders that find more than one `v=TLSRPTv1` record assume the domain does not \
+                 use TLS reporting. Keep one TXT record at {} with all the report addresses in \
+                 its `rua=`, e.g. {example}, and delete the others.",
                 rpt.name
             )),
         );
@@ -55,7 +57,10 @@ pub(super) fn check(facts: &Facts, auth: &AuthFacts, out: &mut Vec<Finding>) {
             .evidence(format!("TXT {}: {text}", rpt.name))
             .evidence(format!("it breaks {at}: {error}", error = error.kind))
             .advice(format!(
-                "A TLS-RPT record is `v=TLSRPTv1` (exactly so) followed by `;` and `rua=` with one or more `mailto:` or `https:` addresses separated by commas, e.g. {example}. Senders ignore a malformed record, so TLS failures on the way to your servers go unreported."
+                "A TLS-RPT record is `v=TLSRPTv1` (exactly so) followed by `;` and `rua=` with \
+                 one or more `mailto:` or `https:` addresses separated by commas, e.g. {example}. \
+                 Senders ignore a malformed record, so TLS failures on the way to your servers go \
+                 unreported."
             )),
         );
         return;
@@ -82,7 +87,10 @@ pub(super) fn check(facts: &Facts, auth: &AuthFacts, out: &mut Vec<Finding>) {
         )
         .evidence(format!("TXT {}: {}", rpt.name, lookup.describe()))
         .advice(format!(
-            "With {using}, senders that cannot set up a valid TLS connection to your servers refuse to deliver, and without TLS reporting nobody tells you. Publish a TXT record at {}: {example}; senders then mail you a daily summary of their TLS successes and failures.",
+            "With {using}, senders that cannot set up a valid TLS connection to your servers \
+             refuse to deliver, and without TLS reporting nobody tells you. Publish a TXT record \
+             at {}: {example}; senders then mail you a daily summary of their TLS successes and \
+             failures.",
             rpt.name
         )),
     );

@@ -52,9 +52,20 @@ pub fn view(vantage: &VantageFacts, zones: &[ZoneHealth]) -> VantageView {
         ));
         if e.blocked() {
             findings.push(
-                Finding::new(Code::ProbeEgressBlocked, THIS_MACHINE, format!("our own outbound port 25 over {} is blocked", family.as_str()))
-                    .evidence_lines(describe)
-                    .advice("Many clouds and ISPs block outbound port 25, and a host firewall may reject it. SMTP checks over this family mean nothing from here: run them from a host that can reach port 25, or have the block lifted."),
+                Finding::new(
+                    Code::ProbeEgressBlocked,
+                    THIS_MACHINE,
+                    format!(
+                        "our own outbound port 25 over {} is blocked",
+                        family.as_str()
+                    ),
+                )
+                .evidence_lines(describe)
+                .advice(
+                    "Many clouds and ISPs block outbound port 25, and a host firewall may reject \
+                     it. SMTP checks over this family mean nothing from here: run them from a host \
+                     that can reach port 25, or have the block lifted.",
+                ),
             );
         }
     }
@@ -126,9 +137,18 @@ pub fn view(vantage: &VantageFacts, zones: &[ZoneHealth]) -> VantageView {
     let identity = poor_identity(vantage);
     if !identity.is_empty() {
         findings.push(
-            Finding::new(Code::ProbeIdentity, THIS_MACHINE, "our identity is poor: strict receivers may refuse us, and their refusals are about us")
-                .evidence_lines(identity)
-                .advice("Give the prober an EHLO name that resolves to its public address and is that address's forward-confirmed PTR name, and a sender address in a domain that receives mail."),
+            Finding::new(
+                Code::ProbeIdentity,
+                THIS_MACHINE,
+                "our identity is poor: strict receivers may refuse us, and their refusals are \
+                 about us",
+            )
+            .evidence_lines(identity)
+            .advice(
+                "Give the prober an EHLO name that resolves to its public address and is that \
+                 address's forward-confirmed PTR name, and a sender address in a domain that \
+                 receives mail.",
+            ),
         );
     }
     findings.extend(our_listings(vantage, zones));
@@ -139,9 +159,16 @@ pub fn view(vantage: &VantageFacts, zones: &[ZoneHealth]) -> VantageView {
             Some(problem) => {
                 lines.push(format!("blocklist {}: UNAVAILABLE ({problem})", z.zone));
                 findings.push(
-                    Finding::new(Code::DnsblUnavailable, THIS_MACHINE, format!("the blocklist {} could not answer our resolver", z.zone))
-                        .evidence(format!("{} {problem}", z.zone))
-                        .advice("Blocklists refuse queries from public or unregistered resolvers: use your own recursive resolver or the list's registered/keyed access."),
+                    Finding::new(
+                        Code::DnsblUnavailable,
+                        THIS_MACHINE,
+                        format!("the blocklist {} could not answer our resolver", z.zone),
+                    )
+                    .evidence(format!("{} {problem}", z.zone))
+                    .advice(
+                        "Blocklists refuse queries from public or unregistered resolvers: use your \
+                         own recursive resolver or the list's registered/keyed access.",
+                    ),
                 );
             }
         }

@@ -1,3 +1,8 @@
+//! The sanitizer's rules one by one (removed characters, spacing, marks, truncation, links,
+//! addresses, each target's escapes), then properties of every form on hostile input.
+
+use std::borrow::Cow;
+
 use proptest::prelude::*;
 
 use super::*;

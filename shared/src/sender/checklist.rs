@@ -254,7 +254,9 @@ pub fn checklist(f: &SenderFacts) -> Vec<ChecklistItem> {
         "The sending server uses TLS (STARTTLS) when it delivers",
         ALL_THREE,
         NotChecked,
-        "cannot be seen from here: make sure the server offers STARTTLS when it sends (Postfix: smtp_tls_security_level = may; Exim: on by default with a certificate; Exchange: on by default)",
+        "cannot be seen from here: make sure the server offers STARTTLS when it sends (Postfix: \
+         smtp_tls_security_level = may; Exim: on by default with a certificate; Exchange: on by \
+         default)",
     ));
     out
 }

@@ -55,7 +55,8 @@ impl Checker {
                 query.helo.as_deref(),
                 query.domain.as_ref().map(crate::DomainName::as_str),
                 format!(
-                    "{} is a {} address: receivers on the Internet never see it as a sender (only checked in labs and internal audits, with private addresses allowed)",
+                    "{} is a {} address: receivers on the Internet never see it as a sender (only \
+                     checked in labs and internal audits, with private addresses allowed)",
                     query.ip,
                     scope.as_str()
                 ),
@@ -222,7 +223,9 @@ impl Checker {
                 "self",
                 helo,
                 domain,
-                "could not learn this machine's public address: give it (public IP setting), or let an egress canary that echoes the client address in its EHLO reply be reached on port 25",
+                "could not learn this machine's public address: give it (public IP setting), or \
+                 let an egress canary that echoes the client address in its EHLO reply be reached \
+                 on port 25",
             )];
         }
         let mut out = Vec::new();

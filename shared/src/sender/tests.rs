@@ -1,6 +1,9 @@
 //! The sender diagnosis from constructed facts: every `sender.*` code fires on its case and stays
 //! silent on its counter-case; failed lookups are inconclusive, never "missing"; the verdict
-//! follows the contract's rule.
+//! follows the contract's rule. Long on purpose: one test per group of `sender.*` codes (reverse
+//! DNS, HELO name, blocklists, SPF, the sender domain), each with its counter-cases, on the facts
+//! builders at the top; the diagnosis' `every_code_has_a_scenario_here` reads this file for the
+//! sender codes.
 
 use std::net::{IpAddr, Ipv4Addr};
 

@@ -6,7 +6,8 @@ use mailcheck::{Code, Verdict};
 fn render() -> String {
     let mut out = String::from(
         "# Finding codes\n\n\
-         Generated from `mailcheck::Code` by `shared/tests/findings_doc.rs` — do not edit by hand.\n\
+         Generated from `mailcheck::Code` by `shared/tests/findings_doc.rs` — do not edit by \
+         hand.\n\
          The contract these follow is `spec/findings.md` (beside the project, in `../shared`).\n\n\
          Severities: `info` < `warning` < `error` < `critical`; `inconclusive` means \"could not \
          check\" and is never counted as a fault. `dnsbl.listed` is `warning` for abuse lists and \
@@ -36,17 +37,35 @@ fn render() -> String {
         out.push_str(&format!("- `{}`: {}\n", v.as_str(), v.explain()));
     }
     out.push_str(
-        "\n## Sender verdicts (`mailcheck-audit sender`, `/mailcheck-sender`; first match wins)\n\n",
+        "\n## Sender verdicts (`mailcheck-audit sender`, `/mailcheck-sender`; first match \
+         wins)\n\n",
     );
     let breakers: Vec<String> = mailcheck::sender::SENDER_BREAKERS
         .iter()
         .map(|c| format!("`{c}`"))
         .collect();
     for (v, when) in [
-        (Verdict::Invalid, "the input is not an IP address (or is a private one where those are not allowed)".to_owned()),
-        (Verdict::Broken, format!("an error of {}", breakers.join(", "))),
-        (Verdict::Degraded, "any other error or warning (the sender domain's own `spf.*` and `dmarc.*` findings included)".to_owned()),
-        (Verdict::Inconclusive, "an inconclusive finding (a lookup failed, a blocklist could not answer us) or the deadline came first".to_owned()),
+        (
+            Verdict::Invalid,
+            "the input is not an IP address (or is a private one where those are not allowed)"
+                .to_owned(),
+        ),
+        (
+            Verdict::Broken,
+            format!("an error of {}", breakers.join(", ")),
+        ),
+        (
+            Verdict::Degraded,
+            "any other error or warning (the sender domain's own `spf.*` and `dmarc.*` findings \
+             included)"
+                .to_owned(),
+        ),
+        (
+            Verdict::Inconclusive,
+            "an inconclusive finding (a lookup failed, a blocklist could not answer us) or the \
+             deadline came first"
+                .to_owned(),
+        ),
         (Verdict::Ok, "none of these".to_owned()),
     ] {
         out.push_str(&format!(
