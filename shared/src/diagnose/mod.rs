@@ -1,19 +1,19 @@
 //! The pure diagnosis: `(&Facts, &Policy) -> Report`. Deterministic, no I/O, no clock (the
 //! observation time is in the facts). One module per area; each adds [`Finding`]s.
 //!
-//! - [`dns`]: the MX query and mail hosts (`dns.*`, `mx.*`).
-//! - [`rdns`]: reverse DNS of every MX address (`rdns.*`).
-//! - [`smtp`]: the SMTP conversation (`smtp.*`) and the vantage findings that bear on it
+//! - `dns`: the MX query and mail hosts (`dns.*`, `mx.*`).
+//! - `rdns`: reverse DNS of every MX address (`rdns.*`).
+//! - `smtp`: the SMTP conversation (`smtp.*`) and the vantage findings that bear on it
 //!   (`probe.*`), with each address's result for the verdict.
-//! - [`tls`]: the certificate and TLS version after STARTTLS (`tls.*`).
-//! - [`spf`], [`dmarc`], [`tlsrpt`], [`mtasts`], [`dane`], [`consistency`]: the authentication,
+//! - `tls`: the certificate and TLS version after STARTTLS (`tls.*`).
+//! - `spf`, `dmarc`, `tlsrpt`, `mtasts`, `dane`, `consistency`: the authentication,
 //!   transport policy and DNS consistency findings (`spf.*`, `dmarc.*`, `mtasts.*`, `tlsrpt.*`,
 //!   `dane.*`, `dns.dnssec_bogus`, `dns.inconsistent`, `dns.lame_delegation`); MTA-STS and DANE
 //!   also adjust the severity of certificate findings on the hosts they cover.
-//! - [`dnsbl`]: blocklist answers (`dnsbl.listed`; `dnsbl.unavailable` once per zone).
+//! - `dnsbl`: blocklist answers (`dnsbl.listed`; `dnsbl.unavailable` once per zone).
 //! - [`vantage`]: the "From here" view of our own vantage point, for `--vantage` and reports.
-//! - [`verdict`]: the domain verdict from the findings (first match wins).
-//! - [`summary`]: the per-MX summary table of the report.
+//! - `verdict`: the domain verdict from the findings (first match wins).
+//! - `summary`: the per-MX summary table of the report.
 
 mod consistency;
 mod dane;
