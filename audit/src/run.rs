@@ -275,7 +275,8 @@ fn progress_bar(opts: &Options) -> ProgressBar {
     };
     let pb = ProgressBar::with_draw_target(opts.expected_rows, target);
     let template = if opts.expected_rows.is_some() {
-        "{spinner:.green} [{elapsed_precise}] {wide_bar:.cyan/blue} {pos}/{len} ({per_sec}, eta {eta}) {msg}"
+        "{spinner:.green} [{elapsed_precise}] {wide_bar:.cyan/blue} {pos}/{len} \
+         ({per_sec}, eta {eta}) {msg}"
     } else {
         "{spinner:.green} [{elapsed_precise}] {pos} rows ({per_sec}) {msg}"
     };
@@ -352,7 +353,10 @@ pub async fn run(
                 let done = match joined {
                     Ok(Ok(done)) => done,
                     Ok(Err(e)) => { failure = Some(e); break 'run; }
-                    Err(e) => { failure = Some(AuditError::Usage(format!("a check task failed: {e}"))); break 'run; }
+                    Err(e) => {
+                        failure = Some(AuditError::Usage(format!("a check task failed: {e}")));
+                        break 'run;
+                    }
                 };
                 ready.insert(done.seq, done);
                 while let Some(done) = ready.remove(&emitted) {

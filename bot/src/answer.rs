@@ -232,7 +232,13 @@ pub async fn answer(
     }
     let (report, cached_age) = match cached {
         Some((report, age)) => {
-            info!(domain = %domain, user = asker.user, guild = ?asker.guild, age_s = age.as_secs(), "mailcheck answered from cache");
+            info!(
+                domain = %domain,
+                user = asker.user,
+                guild = ?asker.guild,
+                age_s = age.as_secs(),
+                "mailcheck answered from cache"
+            );
             (report, Some(age))
         }
         None => (run_check(http, data, target, asker, &request).await, None),
@@ -252,7 +258,13 @@ async fn run_check(
     if request.fresh {
         data.cache.remove(domain.as_str());
     }
-    info!(domain = %domain, user = asker.user, guild = ?asker.guild, fresh = request.fresh, "mailcheck started");
+    info!(
+        domain = %domain,
+        user = asker.user,
+        guild = ?asker.guild,
+        fresh = request.fresh,
+        "mailcheck started"
+    );
     let deadline = data.config.check_deadline();
     let (sender, mut rx) = ProgressSender::channel();
     let diagnoser = Arc::clone(&data.diagnoser);
@@ -319,8 +331,14 @@ async fn run_check(
         data.health.check_finished();
         data.cache
             .put(domain.as_str(), Arc::clone(&report), Instant::now());
-        info!(domain = %domain, verdict = %report.verdict, findings = report.findings.len(),
-              partial = report.partial.is_some(), elapsed_ms = report.elapsed_ms, "mailcheck finished");
+        info!(
+            domain = %domain,
+            verdict = %report.verdict,
+            findings = report.findings.len(),
+            partial = report.partial.is_some(),
+            elapsed_ms = report.elapsed_ms,
+            "mailcheck finished"
+        );
     }
     report
 }

@@ -57,7 +57,7 @@ pub fn invalid_sender_text(error: &mailcheck::sender::SenderInputError) -> Strin
 /// unless the asker (or the server's default) makes it private; problems with the input,
 /// cooldowns and a busy bot are answered privately.
 #[poise::command(slash_command, rename = "mailcheck-sender")]
-#[allow(unreachable_pub)] // the macro wraps this function in `mailcheck_sender()`, which is exported
+#[allow(unreachable_pub)] // the macro wraps it in `mailcheck_sender()`, which is exported
 pub async fn mailcheck_sender<U: HasMailcheck>(
     ctx: poise::Context<'_, U, Error>,
     #[description = "The sending server's public IP address, e.g. 203.0.113.25"]
@@ -109,7 +109,14 @@ pub async fn mailcheck_sender<U: HasMailcheck>(
         warn!(ip = %query.ip, "could not acknowledge the interaction, not checking: {e}");
         return Ok(());
     }
-    info!(ip = %query.ip, helo = ?query.helo, domain = ?query.domain.as_ref().map(mailcheck::DomainName::as_str), user, ?guild, "mailcheck-sender started");
+    info!(
+        ip = %query.ip,
+        helo = ?query.helo,
+        domain = ?query.domain.as_ref().map(mailcheck::DomainName::as_str),
+        user,
+        ?guild,
+        "mailcheck-sender started"
+    );
     let deadline = data.config.check_deadline();
     let options = CheckOptions {
         fresh: false,
@@ -141,7 +148,13 @@ pub async fn mailcheck_sender<U: HasMailcheck>(
         }
     };
     data.health.check_finished();
-    info!(ip = %query.ip, verdict = %report.verdict, findings = report.findings.len(), elapsed_ms = report.elapsed_ms, "mailcheck-sender finished");
+    info!(
+        ip = %query.ip,
+        verdict = %report.verdict,
+        findings = report.findings.len(),
+        elapsed_ms = report.elapsed_ms,
+        "mailcheck-sender finished"
+    );
     let ctx_render = RenderContext {
         cached_age: None,
         host_note: data.host_note.get(),

@@ -317,7 +317,10 @@ async fn diff(store: &History, a: &str, b: Option<&str>, json: bool) -> Result<S
             "to": run_json(&target),
             "counts": counts,
             "domains": steps.iter().map(|(d, c)| step_json(d, c)).collect::<Vec<_>>(),
-            "gone": gone.iter().map(|g| json!({"domain": g.domain, "verdict": g.verdict.as_str()})).collect::<Vec<_>>(),
+            "gone": gone
+                .iter()
+                .map(|g| json!({"domain": g.domain, "verdict": g.verdict.as_str()}))
+                .collect::<Vec<_>>(),
         })));
     }
     let mut out = format!(

@@ -316,7 +316,8 @@ pub fn counts(items: &[SenderItem]) -> String {
 
 fn checklist_html(items: &[ChecklistItem]) -> String {
     let mut out = String::from(
-        "<table class=\"checklist\"><tr><th></th><th>Requirement</th><th>Who</th><th>Here</th></tr>",
+        "<table class=\"checklist\"><tr><th></th><th>Requirement</th><th>Who</th>\
+         <th>Here</th></tr>",
     );
     for i in items {
         let class = match i.state {
@@ -342,11 +343,15 @@ fn checklist_html(items: &[ChecklistItem]) -> String {
 /// A self-contained HTML page: counts, a table of every row, then each sender in detail.
 pub fn html(columns: &[String], items: &[SenderItem], page_title: &str) -> String {
     let mut out = format!(
-        "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>{t}</title>\n<style>\
-         body{{font-family:system-ui,sans-serif;margin:2em;max-width:80em}}table{{border-collapse:collapse;margin:1em 0}}\
+        "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>{t}</title>\n\
+         <style>\
+         body{{font-family:system-ui,sans-serif;margin:2em;max-width:80em}}\
+         table{{border-collapse:collapse;margin:1em 0}}\
          td,th{{border:1px solid #ccc;padding:.3em .6em;text-align:left;vertical-align:top}}\
-         .ok{{background:#e7f6ec}}.degraded{{background:#fff4e0}}.broken{{background:#fde8e6}}.other{{background:#f2f2f2}}\
-         .ev{{font-family:monospace;white-space:pre-wrap;color:#444}}</style></head><body>\n<h1>{t}</h1>\n<p>{c}</p>\n<table><tr>",
+         .ok{{background:#e7f6ec}}.degraded{{background:#fff4e0}}.broken{{background:#fde8e6}}\
+         .other{{background:#f2f2f2}}\
+         .ev{{font-family:monospace;white-space:pre-wrap;color:#444}}</style></head><body>\n\
+         <h1>{t}</h1>\n<p>{c}</p>\n<table><tr>",
         t = esc(page_title),
         c = esc(&counts(items))
     );

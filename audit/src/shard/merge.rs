@@ -163,7 +163,8 @@ fn lines(
             return Err(AuditError::input(
                 path,
                 Some(line_no),
-                "the last line is cut off: the shard was stopped while writing; run it again with --resume",
+                "the last line is cut off: the shard was stopped while writing; run it again with \
+                 --resume",
             ));
         }
         if buf.iter().all(u8::is_ascii_whitespace) {
@@ -201,14 +202,19 @@ fn scan(paths: &[PathBuf]) -> Result<Scan, AuditError> {
                 .row
                 .ok_or_else(|| at("not a mailcheck-audit JSONL line (no `row`)".to_owned()))?;
             let o = row.origin.ok_or_else(|| {
-                at("no row.origin: not the JSONL of a shard (run the shard-<i>.csv files `plan` wrote, with -o shard-<i>.jsonl)".to_owned())
+                at(
+                    "no row.origin: not the JSONL of a shard (run the shard-<i>.csv files `plan` \
+                    wrote, with -o shard-<i>.jsonl)"
+                        .to_owned(),
+                )
             })?;
             match &file.first {
                 None => {
                     if let Some((p, p_path)) = &plan {
                         if p.plan != o.plan || p.shards != o.shards || p.rows != o.rows {
                             return Err(AuditError::Shards(format!(
-                                "{} is from plan {} ({} shards) but {} is from plan {} ({} shards): merge the shards of one plan",
+                                "{} is from plan {} ({} shards) but {} is from plan {} \
+                                 ({} shards): merge the shards of one plan",
                                 path.display(),
                                 o.plan,
                                 o.shards,
@@ -275,7 +281,8 @@ fn scan(paths: &[PathBuf]) -> Result<Scan, AuditError> {
             let (word, bit) = ((o.row / 64) as usize, 1u64 << (o.row % 64));
             if seen[word] & bit != 0 {
                 return Err(AuditError::Shards(format!(
-                    "input row {} (line {} of {}) is in two shards ({} in {} and another file): the files come from damaged plans",
+                    "input row {} (line {} of {}) is in two shards ({} in {} and another file): \
+                     the files come from damaged plans",
                     o.row + 1,
                     o.line,
                     o.source,
@@ -291,7 +298,8 @@ fn scan(paths: &[PathBuf]) -> Result<Scan, AuditError> {
     }
     let Some((plan, _)) = plan else {
         return Err(AuditError::Shards(
-            "none of the files has a row: did the shards run? (an audit writes its JSONL row by row)"
+            "none of the files has a row: did the shards run? \
+             (an audit writes its JSONL row by row)"
                 .to_owned(),
         ));
     };
@@ -300,7 +308,8 @@ fn scan(paths: &[PathBuf]) -> Result<Scan, AuditError> {
             && f.rows != o.shard_rows
         {
             return Err(AuditError::Shards(format!(
-                "{} ({}) has {} of its {} rows: the shard did not finish; run it again with --resume and merge again",
+                "{} ({}) has {} of its {} rows: the shard did not finish; run it again with \
+                 --resume and merge again",
                 shard_name(o),
                 f.path.display(),
                 f.rows,
@@ -316,7 +325,8 @@ fn scan(paths: &[PathBuf]) -> Result<Scan, AuditError> {
         missing.sort_unstable();
         let names: Vec<String> = missing.iter().map(|s| format!("shard-{s}.jsonl")).collect();
         return Err(AuditError::Shards(format!(
-            "missing shard(s) {} of {}: {} of the input's {} rows are in none of the files (expected e.g. {})",
+            "missing shard(s) {} of {}: {} of the input's {} rows are in none of the files \
+             (expected e.g. {})",
             missing
                 .iter()
                 .map(ToString::to_string)

@@ -26,8 +26,9 @@ fn csp_hash(text: &str) -> String {
 }
 
 /// The page's Content-Security-Policy: nothing may load (no images, fonts, frames or
-/// connections), only our own style and script apply (by hash), no forms, no base URL. (`frame-ancestors` is not allowed in a `<meta>` policy:
-/// browsers ignore it there, with a console error.)
+/// connections), only our own style and script apply (by hash), no forms, no base URL.
+/// (`frame-ancestors` is not allowed in a `<meta>` policy: browsers ignore it there, with a
+/// console error.)
 pub fn content_security_policy() -> String {
     format!(
         "default-src 'none'; style-src {}; script-src {}; base-uri 'none'; form-action 'none'",
