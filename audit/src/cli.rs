@@ -201,8 +201,8 @@ pub struct Cli {
     #[arg(long, value_name = "NAME")]
     pub helo: Option<String>,
 
-    /// MAIL FROM address for the probe ("<>" or empty for the null sender) [default:
-    /// postmaster@<HELO name>]
+    /// MAIL FROM address for the probe ("<>" or empty for the null sender)
+    /// [default: postmaster@<HELO name>]
     #[arg(long, value_name = "ADDR")]
     pub mail_from: Option<String>,
 

@@ -61,7 +61,8 @@ impl History {
     }
 
     /// The run `domain` is compared with in run `run_id` (started at `before`): its latest
-    /// earlier run that could check it, else its latest earlier run (see [`super::changes`]).
+    /// earlier run that could check it, else its latest earlier run (see
+    /// [`crate::history::changes`]).
     pub async fn baseline(
         &self,
         run_id: &str,

@@ -16,6 +16,9 @@
 //!
 //! The steps live beside this file: `resolve` (step 2), `assign` (step 3), `write` (step 4, the
 //! shard files) and `manifest` (`plan.json` and the summary).
+//!
+//! [`group::components`]: super::group::components
+//! [`group::pack`]: super::group::pack
 
 mod assign;
 mod manifest;
