@@ -1,25 +1,33 @@
 //! One invocation, from parsed flags to the exit code: choose the inputs (or start the demo lab),
 //! open the reports, run the engine, print the summary, apply `--fail-on`.
+//!
+//! Beside this file: `reports` (each report's renderer and sink, shared with `merge`), `inputs`
+//! (the sources opened, the row estimate, `--resume`'s rows) and `recording` (the run in the
+//! history: where, begun or continued, finished).
+
+mod inputs;
+mod recording;
+mod reports;
 
 use std::io::IsTerminal;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::Arc;
 
 use mailcheck::{CheckConfig, Checker};
 
 use crate::cli::{Cli, Command, FailOn, StdoutFormat};
 use crate::error::AuditError;
-use crate::history::{self, ActiveRun, History, RunMeta};
-use crate::input::{Inputs, Source};
-use crate::output::csv::CsvRender;
-use crate::output::html::HtmlRender;
-use crate::output::jsonl::{JsonRender, JsonlRender};
-use crate::output::markdown::MarkdownRender;
-use crate::output::text::TextRender;
-use crate::output::{Format, Render, Sink};
+use crate::history;
+use crate::input::Source;
+use crate::output::Format;
 use crate::resume::Resume;
 use crate::run::{self, Options};
 use crate::summary::Summary;
+
+pub use reports::{Reports, open_sinks, report_formats};
+
+use inputs::{load_resume, open_inputs};
+use recording::{finish_run, history_location, open_run};
 
 /// How the run ended (usage and input errors are [`AuditError`]s: exit 2).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -128,30 +136,6 @@ pub async fn main(cli: Cli) -> Result<Exit, AuditError> {
     Ok(exit_for(&summary, fail_on))
 }
 
-/// Where the run history is kept, if anywhere; `--fail-on worse|new-broken` needs one.
-fn history_location(cli: &Cli) -> Result<Option<history::Location>, AuditError> {
-    let location = cli.history_location()?;
-    if let Some(f) = cli.fail_on
-        && f.needs_history()
-        && location.is_none()
-    {
-        return Err(AuditError::Usage(format!(
-            "--fail-on {}: compares with previous runs, so it needs the history{}",
-            if f == FailOn::Worse {
-                "worse"
-            } else {
-                "new-broken"
-            },
-            if cli.demo {
-                " (--demo records only with --history PATH)"
-            } else {
-                " (drop --no-history / MAILCHECK_HISTORY=off)"
-            }
-        )));
-    }
-    Ok(location)
-}
-
 /// What an audit checks and how: the library configuration, the sources, and the demo lab
 /// that must outlive the run (`--demo`).
 struct Plan {
@@ -207,136 +191,6 @@ impl Plan {
     }
 }
 
-/// Opens the sources (off the async threads), with a row estimate for the progress bar and
-/// the input's identity for the history.
-async fn open_inputs(
-    sources: Vec<Source>,
-    want_estimate: bool,
-    want_identity: bool,
-) -> Result<(Inputs, Option<u64>, Option<(String, String)>), AuditError> {
-    tokio::task::spawn_blocking(move || {
-        let estimate = if want_estimate {
-            estimate_rows(&sources)
-        } else {
-            None
-        };
-        let identity = want_identity.then(|| history::input_identity(&sources));
-        Inputs::open(sources).map(|i| (i, estimate, identity))
-    })
-    .await
-    .map_err(|e| AuditError::Usage(format!("input thread failed: {e}")))?
-}
-
-/// The rows a resumed run already has.
-async fn load_resume(path: Option<&PathBuf>, quiet: bool) -> Result<Option<Resume>, AuditError> {
-    let Some(p) = path.cloned() else {
-        return Ok(None);
-    };
-    let resume = tokio::task::spawn_blocking(move || Resume::load(&p))
-        .await
-        .map_err(|e| AuditError::Usage(format!("resume thread failed: {e}")))??;
-    if !quiet {
-        eprintln!("Resuming: {} row(s) already done.", resume.done());
-    }
-    Ok(Some(resume))
-}
-
-/// Records the run's vantage facts and its end in the history.
-async fn finish_run(a: &ActiveRun, summary: &Summary) -> Result<(), AuditError> {
-    if let Some((vantage, zones)) = &summary.vantage {
-        let json = serde_json::json!({ "vantage": vantage, "dnsbl_zones": zones });
-        a.store.set_vantage(&a.run_id, &json.to_string()).await?;
-    }
-    a.store
-        .finish_run(&a.run_id, history::time::now_ms())
-        .await?;
-    a.store.close().await;
-    Ok(())
-}
-
-/// The report format of each `-o` path, by extension.
-pub fn report_formats(outputs: &[PathBuf]) -> Result<Vec<(PathBuf, Format)>, AuditError> {
-    outputs
-        .iter()
-        .map(|path| {
-            let f = Format::from_path(path).ok_or_else(|| {
-                AuditError::Usage(format!(
-                    "-o {}: unknown report format; use .csv .jsonl .json .html .md",
-                    path.display()
-                ))
-            })?;
-            Ok((path.clone(), f))
-        })
-        .collect()
-}
-
-/// The reports to open for a run (or a merge).
-#[derive(Debug, Clone, Copy)]
-pub struct Reports<'a> {
-    /// The `-o` files and their formats.
-    pub formats: &'a [(PathBuf, Format)],
-    /// The stdout format, if anything goes to stdout.
-    pub stdout: Option<StdoutFormat>,
-    /// The pass-through column names.
-    pub columns: &'a [String],
-    /// The HTML and Markdown title.
-    pub title: &'a str,
-    /// Text reports show each domain in detail (only domains were given).
-    pub detailed: bool,
-    /// One domain: JSON on stdout is the bare report.
-    pub single: bool,
-    /// The JSONL being resumed (appended to, not truncated).
-    pub resume: Option<&'a Path>,
-    /// A run history is kept: the HTML report shows the change and trend columns.
-    pub history: bool,
-}
-
-/// Opens every report's sink, stdout first, with its renderer: the one output layer of runs
-/// and merges.
-pub fn open_sinks(r: &Reports<'_>) -> Result<Vec<Sink>, AuditError> {
-    let mut sinks = Vec::new();
-    if let Some(f) = r.stdout {
-        let color = f == StdoutFormat::Text
-            && std::io::stdout().is_terminal()
-            && std::env::var_os("NO_COLOR").is_none();
-        let render: Arc<dyn Render> = match f {
-            StdoutFormat::Text => Arc::new(TextRender {
-                detailed: r.detailed,
-                color,
-            }),
-            StdoutFormat::Json => Arc::new(JsonRender { single: r.single }),
-            StdoutFormat::Jsonl => Arc::new(JsonlRender),
-            StdoutFormat::Csv => Arc::new(CsvRender),
-        };
-        sinks.push(Sink::stdout(render, r.columns)?);
-    }
-    for (path, format) in r.formats {
-        let render: Arc<dyn Render> = match format {
-            Format::Text => Arc::new(TextRender {
-                detailed: r.detailed,
-                color: false,
-            }),
-            Format::Json => Arc::new(JsonRender { single: false }),
-            Format::Jsonl => Arc::new(JsonlRender),
-            Format::Csv => Arc::new(CsvRender),
-            Format::Html => Arc::new(HtmlRender {
-                columns: r.columns.to_vec(),
-                title: r.title.to_owned(),
-                history: r.history,
-            }),
-            Format::Markdown => Arc::new(MarkdownRender {
-                columns: r.columns.to_vec(),
-                title: r.title.to_owned(),
-            }),
-        };
-        let is_resume = r.resume == Some(path.as_path());
-        let mut sink = Sink::file(path, *format, render, r.columns, is_resume)?;
-        sink.resume_source = is_resume;
-        sinks.push(sink);
-    }
-    Ok(sinks)
-}
-
 /// `--vantage`: checks this machine's vantage point and prints the "From here" block (or its
 /// JSON with `--format json`); exit 1 when outbound port 25 is blocked.
 async fn vantage(cli: &Cli) -> Result<Exit, AuditError> {
@@ -388,47 +242,6 @@ pub fn exit_for(summary: &Summary, fail_on: FailOn) -> Exit {
     if failed { Exit::Failed } else { Exit::Ok }
 }
 
-/// Opens the history and starts this run in it, or continues the run a resumed JSONL names.
-async fn open_run(
-    location: &history::Location,
-    resume_run: Option<&str>,
-    (input_name, input_hash): (String, String),
-    quiet: bool,
-) -> Result<ActiveRun, AuditError> {
-    let store = History::open(location).await?;
-    if let Some(id) = resume_run
-        && let Some(run) = store.continue_run(id).await?
-    {
-        if !quiet {
-            eprintln!(
-                "History: continuing run {id} ({} row(s) recorded) in {}.",
-                run.rows,
-                location.display()
-            );
-        }
-        return Ok(ActiveRun {
-            store,
-            run_id: run.meta.run_id,
-            started_at: run.meta.started_at,
-        });
-    }
-    let started_at = history::time::now_ms();
-    let meta = RunMeta {
-        run_id: history::new_run_id(started_at),
-        started_at,
-        input_name,
-        input_hash,
-        host: mailcheck::probe::smtp::default_helo_name(),
-        tool_version: env!("CARGO_PKG_VERSION").to_owned(),
-    };
-    store.begin_run(&meta).await?;
-    Ok(ActiveRun {
-        store,
-        run_id: meta.run_id,
-        started_at,
-    })
-}
-
 fn resume_target(cli: &Cli, formats: &[(PathBuf, Format)]) -> Result<Option<PathBuf>, AuditError> {
     if !cli.resume {
         return Ok(None);
@@ -461,39 +274,4 @@ fn apply_demo_overrides(cli: &Cli, config: &mut CheckConfig) {
         config.auth.enabled = false;
     }
     cli.apply_timeouts(config);
-}
-
-/// Rows to expect, for the progress bar (files are counted by lines: an upper bound).
-fn estimate_rows(sources: &[Source]) -> Option<u64> {
-    let mut total = 0u64;
-    for s in sources {
-        total += match s {
-            Source::Domains(d) => d.len() as u64,
-            Source::Text { text, .. } => text.lines().count().saturating_sub(1) as u64,
-            Source::File(p) => count_lines(p)?,
-            Source::Stdin => return None,
-        };
-    }
-    Some(total)
-}
-
-fn count_lines(path: &std::path::Path) -> Option<u64> {
-    use std::io::Read;
-    let mut f = std::fs::File::open(path).ok()?;
-    let mut buf = vec![0u8; 64 * 1024];
-    let mut n = 0u64;
-    let mut last = b'\n';
-    loop {
-        let k = f.read(&mut buf).ok()?;
-        if k == 0 {
-            break;
-        }
-        n += buf[..k].iter().filter(|&&b| b == b'\n').count() as u64;
-        last = buf[k - 1];
-    }
-    if last != b'\n' {
-        n += 1;
-    }
-    // The header line, if any, is not a row: an upper bound is fine for an ETA.
-    Some(n)
 }

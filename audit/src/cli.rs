@@ -1,15 +1,19 @@
-//! The command line ([`Cli`], clap derive) and its translation into a [`CheckConfig`]. Nothing
-//! below this module reads flags.
+//! The command line ([`Cli`], clap derive) and its translation into a
+//! [`CheckConfig`](mailcheck::CheckConfig). Nothing below this module reads flags.
+//!
+//! This file holds the flags; `mapping` beside it their translation (the check configuration,
+//! the time limits, the history's location, and the flags named in advice).
+
+mod mapping;
 
 use std::net::IpAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
 use clap::{ArgAction, Parser, Subcommand, ValueEnum};
-use mailcheck::config::ResolverChoice;
-use mailcheck::{CheckConfig, Verdict};
+use mailcheck::Verdict;
 
-use crate::error::AuditError;
+pub use mapping::{flag_for, settings_hint};
 
 /// Domains in flight by default.
 pub const DEFAULT_CONCURRENCY: usize = 32;
@@ -141,7 +145,13 @@ pub struct Cli {
     pub format: Option<StdoutFormat>,
 
     /// Domains in flight
-    #[arg(short = 'j', long, value_name = "N", default_value_t = DEFAULT_CONCURRENCY, value_parser = parse_concurrency)]
+    #[arg(
+        short = 'j',
+        long,
+        value_name = "N",
+        default_value_t = DEFAULT_CONCURRENCY,
+        value_parser = parse_concurrency
+    )]
     pub concurrency: usize,
 
     /// DNS server to use instead of the system's (repeatable)
@@ -191,7 +201,8 @@ pub struct Cli {
     #[arg(long, value_name = "NAME")]
     pub helo: Option<String>,
 
-    /// MAIL FROM address for the probe ("<>" or empty for the null sender) [default: postmaster@<HELO name>]
+    /// MAIL FROM address for the probe ("<>" or empty for the null sender)
+    /// [default: postmaster@<HELO name>]
     #[arg(long, value_name = "ADDR")]
     pub mail_from: Option<String>,
 
@@ -330,330 +341,5 @@ pub enum Command {
     Sender(Box<crate::sender::SenderArgs>),
 }
 
-/// Where a [`mailcheck::setting::Setting`] is changed on this command line.
-pub const fn flag_for(setting: mailcheck::setting::Setting) -> &'static str {
-    use mailcheck::setting::Setting;
-    match setting {
-        Setting::HeloName => "--helo",
-        Setting::MailFrom => "--mail-from",
-        Setting::PublicIp => "--public-ip",
-        Setting::Resolver => "--resolver",
-    }
-}
-
-/// The hint that follows a finding's advice: the flags of the settings it speaks of (empty
-/// when it speaks of none).
-pub fn settings_hint(code: mailcheck::Code) -> String {
-    let flags: Vec<&str> = mailcheck::setting::settings_for(code)
-        .iter()
-        .map(|s| flag_for(*s))
-        .collect();
-    if flags.is_empty() {
-        String::new()
-    } else {
-        format!(" (set with {})", flags.join(", "))
-    }
-}
-
-impl Cli {
-    /// The time-limit flags, in one place: `--timeout` for every step, then the per-step
-    /// flags on top. Used for real runs and for `--demo` alike.
-    pub fn apply_timeouts(&self, c: &mut mailcheck::CheckConfig) {
-        if let Some(t) = self.timeout {
-            c.set_timeout(t);
-        }
-        if let Some(t) = self.connect_timeout {
-            c.smtp.connect_timeout = t;
-        }
-        if let Some(t) = self.greeting_timeout {
-            c.smtp.greeting_timeout = t;
-        }
-        if let Some(t) = self.command_timeout {
-            c.smtp.command_timeout = t;
-        }
-    }
-
-    /// Where the history is for this invocation (`None`: no history). A normal run (and the
-    /// `history` subcommand) uses `--history`, else `MAILCHECK_HISTORY`, else the default file;
-    /// `--demo` records only with an explicit `--history` (the lab's domains are not yours).
-    pub fn history_location(
-        &self,
-    ) -> Result<Option<crate::history::Location>, crate::history::HistoryError> {
-        let normal = !self.demo && !self.vantage;
-        let env = if normal {
-            std::env::var(crate::history::ENV).ok()
-        } else {
-            None
-        };
-        crate::history::choose(
-            self.no_history,
-            self.history.as_deref(),
-            env.as_deref(),
-            normal,
-        )
-    }
-
-    /// The check configuration these flags ask for (reads `--ca-file`s).
-    pub fn check_config(&self) -> Result<CheckConfig, AuditError> {
-        let mut c = CheckConfig::default().allow_private(self.allow_private);
-        c.dns.resolver = ResolverChoice::from_args(&self.resolver)
-            .map_err(|e| AuditError::Usage(format!("--resolver: {e}")))?;
-        c.auth.compare_resolvers = self
-            .compare_resolver
-            .iter()
-            .map(|s| ResolverChoice::parse_server(s))
-            .collect::<Result<_, _>>()
-            .map_err(|e| AuditError::Usage(format!("--compare-resolver: {e}")))?;
-        if self.no_dnsbl {
-            c.dnsbl.enabled = false;
-        } else if !self.dnsbl.is_empty() {
-            c.dnsbl.zones = self
-                .dnsbl
-                .iter()
-                .map(|z| z.trim().trim_end_matches('.').to_owned())
-                .collect();
-        }
-        c.smtp.enabled = !self.no_smtp;
-        c.auth.enabled = !self.no_auth;
-        c.auth.trust_anchor.clone_from(&self.trust_anchor);
-        c.smtp.port = self.smtp_port;
-        c.auth.mta_sts_port = self.mta_sts_port;
-        c.auth.ns_port = self.ns_port;
-        if let Some(h) = &self.helo {
-            c.smtp.helo_name = h.clone();
-        }
-        if let Some(m) = &self.mail_from {
-            c.smtp.mail_from = m.clone();
-        }
-        c.smtp.open_relay_test = self.open_relay_test;
-        c.smtp.source_ip = self.source_ip;
-        if self.no_egress_check {
-            c.egress.enabled = false;
-        } else if !self.egress_canary.is_empty() {
-            c.egress.canaries.clone_from(&self.egress_canary);
-        }
-        c.egress.public_ips.clone_from(&self.public_ip);
-        for path in &self.ca_file {
-            let pem = std::fs::read_to_string(path)
-                .map_err(|e| AuditError::input(path, None, format!("cannot read CA file: {e}")))?;
-            if !pem.contains("-----BEGIN CERTIFICATE-----") {
-                return Err(AuditError::input(
-                    path,
-                    None,
-                    "no PEM certificate (-----BEGIN CERTIFICATE-----) in the CA file",
-                ));
-            }
-            c.smtp.extra_ca_pem.push(pem);
-        }
-        self.apply_timeouts(&mut c);
-        if let Some(t) = self.connect_interval {
-            c.smtp.min_connect_interval = t;
-        }
-        if let Some(t) = self.retry_backoff {
-            c.smtp.retry_backoff = t;
-        }
-        if let Some(n) = self.sessions_per_ip {
-            c.smtp.sessions_per_ip = n;
-        }
-        if let Some(n) = self.rcpts_per_transaction {
-            c.smtp.max_rcpts_per_transaction = n;
-        }
-        if let Some(n) = self.max_mx_hosts {
-            c.fan_out.max_hosts = n.into();
-        }
-        if let Some(n) = self.max_addresses_per_host {
-            c.fan_out.max_addresses_per_host = n.into();
-        }
-        if let Some(n) = self.max_addresses {
-            c.fan_out.max_addresses = n.into();
-        }
-        Ok(c)
-    }
-}
-
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn advice_about_us_gets_the_flags_of_its_settings() {
-        assert_eq!(
-            settings_hint(mailcheck::Code::ProbeIdentity),
-            " (set with --helo, --mail-from)"
-        );
-        assert_eq!(
-            settings_hint(mailcheck::Code::DnsblUnavailable),
-            " (set with --resolver)"
-        );
-        assert_eq!(settings_hint(mailcheck::Code::SmtpRelayDenied), "");
-    }
-
-    #[test]
-    fn flags_build_the_config() {
-        let cli = Cli::try_parse_from([
-            "mailcheck-audit",
-            "--resolver",
-            "127.0.0.1:5353",
-            "--dnsbl",
-            "bl.test.",
-            "--timeout",
-            "1.5",
-            "--greeting-timeout",
-            "7",
-            "--no-egress-check",
-            "--allow-private",
-            "--sessions-per-ip",
-            "3",
-            "--rcpts-per-transaction",
-            "1",
-            "--max-mx-hosts",
-            "3",
-            "--max-addresses-per-host",
-            "2",
-            "--max-addresses",
-            "5",
-            "example.com",
-        ])
-        .unwrap();
-        let c = cli.check_config().unwrap();
-        assert_eq!(
-            (
-                c.fan_out.max_hosts,
-                c.fan_out.max_addresses_per_host,
-                c.fan_out.max_addresses
-            ),
-            (3, 2, 5)
-        );
-        assert_eq!(c.smtp.sessions_per_ip, 3);
-        assert_eq!(c.smtp.max_rcpts_per_transaction, 1);
-        assert!(
-            Cli::try_parse_from(["mailcheck-audit", "--sessions-per-ip", "0", "x.test"]).is_err()
-        );
-        assert_eq!(
-            c.dns.resolver,
-            ResolverChoice::Servers(vec!["127.0.0.1:5353".parse().unwrap()])
-        );
-        assert_eq!(c.dnsbl.zones, ["bl.test"]);
-        assert_eq!(c.smtp.connect_timeout, Duration::from_millis(1500));
-        assert_eq!(c.smtp.greeting_timeout, Duration::from_secs(7));
-        assert!(!c.egress.enabled && c.allow_private);
-    }
-
-    #[test]
-    fn compare_resolvers() {
-        let cli = Cli::try_parse_from([
-            "mailcheck-audit",
-            "--compare-resolver",
-            "9.9.9.9",
-            "--compare-resolver",
-            "[2001:db8::53]:5353",
-            "example.com",
-        ])
-        .unwrap();
-        assert_eq!(
-            cli.check_config().unwrap().auth.compare_resolvers,
-            [
-                "9.9.9.9:53".parse::<std::net::SocketAddr>().unwrap(),
-                "[2001:db8::53]:5353".parse().unwrap()
-            ]
-        );
-        let none = Cli::try_parse_from(["mailcheck-audit", "example.com"]).unwrap();
-        assert!(
-            none.check_config()
-                .unwrap()
-                .auth
-                .compare_resolvers
-                .is_empty()
-        );
-        let bad = Cli::try_parse_from([
-            "mailcheck-audit",
-            "--compare-resolver",
-            "dns.example",
-            "example.com",
-        ])
-        .unwrap();
-        assert!(matches!(
-            bad.check_config(),
-            Err(AuditError::Usage(m)) if m.starts_with("--compare-resolver")
-        ));
-    }
-
-    #[test]
-    fn history_flags_and_subcommand() {
-        let cli = Cli::try_parse_from([
-            "mailcheck-audit",
-            "--fail-on",
-            "new-broken",
-            "--history",
-            "/tmp/h.sqlite3",
-            "list.csv",
-        ])
-        .unwrap();
-        assert_eq!(cli.fail_on, Some(FailOn::NewBroken));
-        assert!(cli.fail_on.unwrap().needs_history() && FailOn::Worse.needs_history());
-        assert_eq!(FailOn::Worse.threshold(), None);
-        assert_eq!(
-            cli.history_location().unwrap(),
-            Some(crate::history::Location::Sqlite("/tmp/h.sqlite3".into()))
-        );
-        let demo = Cli::try_parse_from(["mailcheck-audit", "--demo"]).unwrap();
-        assert_eq!(
-            demo.history_location().unwrap(),
-            None,
-            "--demo records only when asked"
-        );
-        let off = Cli::try_parse_from([
-            "mailcheck-audit",
-            "--no-history",
-            "--history",
-            "x",
-            "a.test",
-        ])
-        .unwrap();
-        assert_eq!(off.history_location().unwrap(), None);
-
-        let cli = Cli::try_parse_from([
-            "mailcheck-audit",
-            "history",
-            "show",
-            "example.com",
-            "--format",
-            "json",
-            "--history",
-            "postgres://u@db/mc",
-        ])
-        .unwrap();
-        let Some(Command::History(h)) = &cli.command else {
-            panic!("no history subcommand: {cli:?}");
-        };
-        assert_eq!(h.format, crate::history::command::HistoryFormat::Json);
-        assert!(matches!(
-            &h.action,
-            crate::history::command::Action::Show { domain, .. } if domain == "example.com"
-        ));
-        assert!(
-            cli.history
-                .as_deref()
-                .is_some_and(|u| u.starts_with("postgres://"))
-        );
-        assert!(Cli::try_parse_from(["mailcheck-audit", "history"]).is_err());
-    }
-
-    #[test]
-    fn default_canaries_and_usage_errors() {
-        let cli = Cli::try_parse_from(["mailcheck-audit", "example.com"]).unwrap();
-        assert_eq!(
-            cli.check_config().unwrap().egress.canaries.len(),
-            mailcheck::config::DEFAULT_CANARIES.len()
-        );
-        let cli = Cli::try_parse_from(["mailcheck-audit", "--public-ip", "192.0.2.7", "--vantage"])
-            .unwrap();
-        assert_eq!(
-            cli.check_config().unwrap().egress.public_ips,
-            ["192.0.2.7".parse::<IpAddr>().unwrap()]
-        );
-        assert!(Cli::try_parse_from(["mailcheck-audit"]).is_err());
-        assert!(Cli::try_parse_from(["mailcheck-audit", "-j", "0", "x.com"]).is_err());
-        assert!(Cli::try_parse_from(["mailcheck-audit", "--demo"]).is_ok());
-    }
-}
+mod tests;

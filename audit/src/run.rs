@@ -18,22 +18,31 @@
 //!   the [`Checker`]'s; one checker serves the whole run.
 //! - Rendering (JSON, CSV, HTML) is CPU work: it runs on rayon, handed over with a oneshot, never
 //!   on a tokio worker.
+//!
+//! Beside this file: `row` (one row's task: the duplicate memo, the check or the shared report,
+//! the comparison with the history, rendering) and `writer` (the writer thread).
 
-use std::collections::{BTreeMap, HashMap, VecDeque};
-use std::sync::{Arc, Mutex, PoisonError};
+mod row;
+mod writer;
+
+use row::Dedupe;
+use writer::write_loop;
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use futures::StreamExt;
 use futures::stream::FuturesUnordered;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
-use mailcheck::{Checker, DomainName, Report};
-use tokio::sync::{OnceCell, mpsc, oneshot};
+use mailcheck::{Checker, Report};
+use tokio::sync::mpsc;
 
 use crate::error::AuditError;
 use crate::history::store::Recorded;
-use crate::history::{ActiveRun, Changes, FindingKey, TREND_RUNS, compare, domain_key};
+use crate::history::{ActiveRun, Changes, domain_key};
 use crate::input::{Inputs, Row};
-use crate::output::{Chunk, Item, Render, Sink, render_all};
+use crate::output::{Chunk, Render, Sink};
 use crate::resume::Resume;
 use crate::summary::Summary;
 
@@ -66,45 +75,6 @@ impl Options {
             progress: false,
             expected_rows: None,
         }
-    }
-}
-
-/// Recently checked domains, shared by duplicate rows (also while the first check runs).
-#[derive(Debug)]
-struct Dedupe {
-    inner: Mutex<DedupeInner>,
-    cap: usize,
-}
-
-#[derive(Debug, Default)]
-struct DedupeInner {
-    map: HashMap<String, Arc<OnceCell<Arc<Report>>>>,
-    order: VecDeque<String>,
-}
-
-impl Dedupe {
-    fn new(cap: usize) -> Self {
-        Self {
-            inner: Mutex::new(DedupeInner::default()),
-            cap: cap.max(1),
-        }
-    }
-
-    /// The cell for `domain`, and whether it existed (a duplicate row).
-    fn cell(&self, domain: &str) -> (Arc<OnceCell<Arc<Report>>>, bool) {
-        let mut g = self.inner.lock().unwrap_or_else(PoisonError::into_inner);
-        if let Some(c) = g.map.get(domain) {
-            return (Arc::clone(c), true);
-        }
-        let c = Arc::new(OnceCell::new());
-        g.map.insert(domain.to_owned(), Arc::clone(&c));
-        g.order.push_back(domain.to_owned());
-        while g.order.len() > self.cap {
-            if let Some(old) = g.order.pop_front() {
-                g.map.remove(&old);
-            }
-        }
-        (c, false)
     }
 }
 
@@ -150,123 +120,6 @@ enum WriterMsg {
     Finish(Box<Summary>),
 }
 
-/// What the history keeps of one row.
-fn recorded(seq: u64, row: &Row, report: &Report, columns: &[String]) -> Recorded {
-    Recorded {
-        row_no: i64::try_from(seq).unwrap_or(i64::MAX),
-        source: row.source.to_string(),
-        line: i64::try_from(row.line).unwrap_or(i64::MAX),
-        input: row.input.clone(),
-        domain: domain_key(report),
-        verdict: report.verdict,
-        worst: report.worst.map(|s| s.as_str().to_owned()),
-        checked_at: crate::history::time::now_ms(),
-        row_json: crate::output::jsonl::row_value(row, columns).to_string(),
-        report_json: serde_json::to_string(report).unwrap_or_default(),
-        findings: FindingKey::of(report),
-    }
-}
-
-impl Ctx {
-    async fn report(&self, row: &Row) -> Result<(Arc<Report>, Origin), AuditError> {
-        if let Some(problem) = &row.problem {
-            return Ok((
-                Arc::new(Report::invalid(&row.input, problem)),
-                Origin::Checked,
-            ));
-        }
-        if let Some(resume) = &self.resume
-            && let Some(offset) = resume.row_offset(row)
-        {
-            let resume = Arc::clone(resume);
-            let report = tokio::task::spawn_blocking(move || resume.read(offset))
-                .await
-                .map_err(|e| AuditError::Usage(format!("resume reader failed: {e}")))??;
-            return Ok((Arc::new(report), Origin::Resumed));
-        }
-        let domain = match DomainName::parse(&row.input) {
-            Ok(d) => d,
-            Err(e) => return Ok((Arc::new(Report::invalid(&row.input, e)), Origin::Checked)),
-        };
-        let (cell, existed) = self.dedupe.cell(domain.as_str());
-        let mut origin = if existed {
-            Origin::Duplicate
-        } else {
-            Origin::Checked
-        };
-        let report = cell
-            .get_or_try_init(|| async {
-                if let Some(resume) = &self.resume
-                    && let Some(offset) = resume.domain_offset(domain.as_str())
-                {
-                    let resume = Arc::clone(resume);
-                    origin = Origin::ResumedDomain;
-                    let r = tokio::task::spawn_blocking(move || resume.read(offset))
-                        .await
-                        .map_err(|e| AuditError::Usage(format!("resume reader failed: {e}")))??;
-                    return Ok::<_, AuditError>(Arc::new(r));
-                }
-                Ok(Arc::new(self.checker.check(&domain).await))
-            })
-            .await?;
-        let report = if report.input == row.input {
-            Arc::clone(report)
-        } else {
-            let mut r = Report::clone(report);
-            r.input.clone_from(&row.input);
-            Arc::new(r)
-        };
-        Ok((report, origin))
-    }
-
-    async fn process(self: Arc<Self>, seq: u64, row: Row) -> Result<Done, AuditError> {
-        let (report, origin) = self.report(&row).await?;
-        let (changes, trend) = match &self.history {
-            Some(h) => {
-                let key = domain_key(&report);
-                let base = h.store.baseline(&h.run_id, &key, h.started_at).await?;
-                let trend = h
-                    .store
-                    .recent(&h.run_id, &key, h.started_at, TREND_RUNS)
-                    .await?;
-                (Some(compare(base.as_ref(), &report)), trend)
-            }
-            None => (None, Vec::new()),
-        };
-        let (tx, rx) = oneshot::channel();
-        let ctx = Arc::clone(&self);
-        let rep = Arc::clone(&report);
-        let ch = changes.clone();
-        rayon::spawn(move || {
-            let item = Item {
-                row: &row,
-                report: &rep,
-                columns: &ctx.columns,
-                changes: ch.as_ref(),
-                run_id: ctx.history.as_ref().map(|h| h.run_id.as_str()),
-                trend: &trend,
-            };
-            let chunks = render_all(&ctx.renderers, item);
-            let record = ctx
-                .history
-                .is_some()
-                .then(|| recorded(seq, &row, &rep, &ctx.columns));
-            let _ = tx.send((chunks, record));
-        });
-        let (chunks, record) = rx
-            .await
-            .map_err(|_| AuditError::Usage("rendering failed".to_owned()))?;
-        Ok(Done {
-            seq,
-            report,
-            chunks,
-            origin,
-            changes,
-            record,
-        })
-    }
-}
-
 fn progress_bar(opts: &Options) -> ProgressBar {
     let target = if opts.progress {
         ProgressDrawTarget::stderr()
@@ -275,7 +128,8 @@ fn progress_bar(opts: &Options) -> ProgressBar {
     };
     let pb = ProgressBar::with_draw_target(opts.expected_rows, target);
     let template = if opts.expected_rows.is_some() {
-        "{spinner:.green} [{elapsed_precise}] {wide_bar:.cyan/blue} {pos}/{len} ({per_sec}, eta {eta}) {msg}"
+        "{spinner:.green} [{elapsed_precise}] {wide_bar:.cyan/blue} {pos}/{len} \
+         ({per_sec}, eta {eta}) {msg}"
     } else {
         "{spinner:.green} [{elapsed_precise}] {pos} rows ({per_sec}) {msg}"
     };
@@ -352,7 +206,10 @@ pub async fn run(
                 let done = match joined {
                     Ok(Ok(done)) => done,
                     Ok(Err(e)) => { failure = Some(e); break 'run; }
-                    Err(e) => { failure = Some(AuditError::Usage(format!("a check task failed: {e}"))); break 'run; }
+                    Err(e) => {
+                        failure = Some(AuditError::Usage(format!("a check task failed: {e}")));
+                        break 'run;
+                    }
                 };
                 ready.insert(done.seq, done);
                 while let Some(done) = ready.remove(&emitted) {
@@ -407,63 +264,5 @@ pub async fn run(
         Some(Err(e)) => Err(e),
         None => Err(AuditError::Usage("the input thread failed".to_owned())),
         Some(Ok(())) => Ok(summary),
-    }
-}
-
-/// The writer thread: takes every row that is waiting (up to [`MAX_HISTORY_BATCH`]), records
-/// them in the history in one transaction, then writes them to the sinks, flushing each.
-fn write_loop(
-    mut rx: mpsc::Receiver<WriterMsg>,
-    mut sinks: Vec<Sink>,
-    history: Option<&ActiveRun>,
-    handle: &tokio::runtime::Handle,
-) -> Result<(), AuditError> {
-    let mut held: Option<WriterMsg> = None;
-    loop {
-        let Some(msg) = held.take().or_else(|| rx.blocking_recv()) else {
-            return Ok(());
-        };
-        match msg {
-            WriterMsg::Row {
-                chunks,
-                resumed,
-                record,
-            } => {
-                let mut batch = vec![(chunks, resumed)];
-                let mut records: Vec<Recorded> = record.into_iter().map(|r| *r).collect();
-                while batch.len() < MAX_HISTORY_BATCH {
-                    match rx.try_recv() {
-                        Ok(WriterMsg::Row {
-                            chunks,
-                            resumed,
-                            record,
-                        }) => {
-                            batch.push((chunks, resumed));
-                            records.extend(record.map(|r| *r));
-                        }
-                        Ok(other) => {
-                            held = Some(other);
-                            break;
-                        }
-                        Err(_) => break,
-                    }
-                }
-                if let Some(h) = history {
-                    handle.block_on(h.store.record(&h.run_id, &records))?;
-                }
-                for (chunks, resumed) in &batch {
-                    for (sink, chunk) in sinks.iter_mut().zip(chunks) {
-                        if !(*resumed && sink.resume_source) {
-                            sink.write(chunk)?;
-                        }
-                    }
-                }
-            }
-            WriterMsg::Finish(summary) => {
-                for sink in sinks.drain(..) {
-                    sink.finish(&summary)?;
-                }
-            }
-        }
     }
 }

@@ -2,17 +2,19 @@
 //! (cache, cap, cooldowns), the acknowledgement within Discord's 3 seconds, progress, one probe
 //! per domain however many ask, the deadline's partial report, and every Discord call after the
 //! acknowledgement retried on 5xx/429 with a follow-up message if editing keeps failing.
+//!
+//! Where an answer goes and how each Discord call is made and retried ([`Target`],
+//! [`with_retries`]) is in `target` beside this file.
 
-use std::future::Future;
+mod target;
+
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use futures::FutureExt as _;
 use mailcheck::{CheckOptions, DomainName, Report};
 use serenity::all::{
-    CommandInteraction, ComponentInteraction, CreateAllowedMentions, CreateAttachment, CreateEmbed,
-    CreateInteractionResponse, CreateInteractionResponseFollowup, CreateInteractionResponseMessage,
-    EditInteractionResponse, Http,
+    CreateAllowedMentions, CreateInteractionResponseFollowup, EditInteractionResponse, Http,
 };
 use tracing::{info, warn};
 
@@ -20,6 +22,8 @@ use crate::backend::{Progress, ProgressSender};
 use crate::guard::{Answer, CooldownHit};
 use crate::render::{self, RenderContext, human_duration};
 use crate::{Data, Error};
+
+pub use target::{Target, retryable, with_retries};
 
 /// No mentions at all: not users, not roles, not `@everyone`, not the replied-to user.
 pub fn no_mentions() -> CreateAllowedMentions {
@@ -52,91 +56,6 @@ fn deadline_grace(deadline: Duration) -> Duration {
     (deadline / 10).clamp(Duration::from_secs(1), Duration::from_secs(10))
 }
 
-/// The interaction being answered.
-#[derive(Debug, Clone, Copy)]
-pub enum Target<'a> {
-    /// `/mailcheck`: the answer is the command's own response.
-    Command(&'a CommandInteraction),
-    /// A button: the answer is the message the button is on.
-    Component(&'a ComponentInteraction),
-}
-
-impl Target<'_> {
-    /// Answers at once with a private text (nothing else follows).
-    pub async fn private_text(&self, http: &Http, text: String) -> Result<(), Error> {
-        let message = CreateInteractionResponseMessage::new()
-            .ephemeral(true)
-            .content(text)
-            .allowed_mentions(no_mentions());
-        self.respond(http, CreateInteractionResponse::Message(message))
-            .await
-    }
-
-    /// Answers at once, privately, with an embed and an optional file.
-    pub async fn private_embed(
-        &self,
-        http: &Http,
-        embed: CreateEmbed,
-        file: Option<CreateAttachment>,
-    ) -> Result<(), Error> {
-        let mut message = CreateInteractionResponseMessage::new()
-            .ephemeral(true)
-            .embed(embed)
-            .allowed_mentions(no_mentions());
-        if let Some(file) = file {
-            message = message.add_file(file);
-        }
-        self.respond(http, CreateInteractionResponse::Message(message))
-            .await
-    }
-
-    async fn respond(&self, http: &Http, response: CreateInteractionResponse) -> Result<(), Error> {
-        match self {
-            Self::Command(i) => i.create_response(http, response).await?,
-            Self::Component(i) => i.create_response(http, response).await?,
-        }
-        Ok(())
-    }
-
-    /// The acknowledgement within Discord's 3 seconds: a "thinking…" answer (private or not)
-    /// for the command, a silent one for a button (its message is then edited in place).
-    async fn acknowledge(&self, http: &Http, private: bool) -> Result<(), Error> {
-        match self {
-            Self::Command(i) => {
-                let defer = CreateInteractionResponse::Defer(
-                    CreateInteractionResponseMessage::new().ephemeral(private),
-                );
-                i.create_response(http, defer).await?;
-            }
-            Self::Component(i) => {
-                i.create_response(http, CreateInteractionResponse::Acknowledge)
-                    .await?;
-            }
-        }
-        Ok(())
-    }
-
-    async fn edit(&self, http: &Http, builder: EditInteractionResponse) -> serenity::Result<()> {
-        let builder = builder.allowed_mentions(no_mentions());
-        match self {
-            Self::Command(i) => i.edit_response(http, builder).await.map(drop),
-            Self::Component(i) => i.edit_response(http, builder).await.map(drop),
-        }
-    }
-
-    async fn followup(
-        &self,
-        http: &Http,
-        builder: CreateInteractionResponseFollowup,
-    ) -> serenity::Result<()> {
-        let builder = builder.allowed_mentions(no_mentions());
-        match self {
-            Self::Command(i) => i.create_followup(http, builder).await.map(drop),
-            Self::Component(i) => i.create_followup(http, builder).await.map(drop),
-        }
-    }
-}
-
 /// Who asks, and where.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Asker {
@@ -157,42 +76,6 @@ pub struct Request {
     pub fresh: bool,
     /// The answer being re-checked (its buttons keep working on the new result).
     pub answer_id: Option<u64>,
-}
-
-/// Whether a failed Discord call is worth another try: a 5xx, a 429 the rate limiter passed
-/// on, or a network error.
-pub fn retryable(e: &serenity::Error) -> bool {
-    use serenity::all::HttpError;
-    match e {
-        serenity::Error::Http(HttpError::UnsuccessfulRequest(r)) => {
-            r.status_code.is_server_error() || r.status_code.as_u16() == 429
-        }
-        serenity::Error::Http(HttpError::Request(_)) => true,
-        _ => false,
-    }
-}
-
-/// Tries `call` up to four times, backing off 0.5, 1 and 2 s between tries, while it fails in
-/// a way worth retrying.
-pub async fn with_retries<F, Fut>(what: &str, mut call: F) -> serenity::Result<()>
-where
-    F: FnMut() -> Fut,
-    Fut: Future<Output = serenity::Result<()>>,
-{
-    let mut wait = Duration::from_millis(500);
-    let mut attempt = 1;
-    loop {
-        match call().await {
-            Ok(()) => return Ok(()),
-            Err(e) if attempt < 4 && retryable(&e) => {
-                warn!(attempt, "{what} failed, retrying in {wait:?}: {e}");
-                tokio::time::sleep(wait).await;
-                wait *= 2;
-                attempt += 1;
-            }
-            Err(e) => return Err(e),
-        }
-    }
 }
 
 /// Runs a check for `request` and answers `target` with it.
@@ -232,7 +115,13 @@ pub async fn answer(
     }
     let (report, cached_age) = match cached {
         Some((report, age)) => {
-            info!(domain = %domain, user = asker.user, guild = ?asker.guild, age_s = age.as_secs(), "mailcheck answered from cache");
+            info!(
+                domain = %domain,
+                user = asker.user,
+                guild = ?asker.guild,
+                age_s = age.as_secs(),
+                "mailcheck answered from cache"
+            );
             (report, Some(age))
         }
         None => (run_check(http, data, target, asker, &request).await, None),
@@ -252,7 +141,13 @@ async fn run_check(
     if request.fresh {
         data.cache.remove(domain.as_str());
     }
-    info!(domain = %domain, user = asker.user, guild = ?asker.guild, fresh = request.fresh, "mailcheck started");
+    info!(
+        domain = %domain,
+        user = asker.user,
+        guild = ?asker.guild,
+        fresh = request.fresh,
+        "mailcheck started"
+    );
     let deadline = data.config.check_deadline();
     let (sender, mut rx) = ProgressSender::channel();
     let diagnoser = Arc::clone(&data.diagnoser);
@@ -319,8 +214,14 @@ async fn run_check(
         data.health.check_finished();
         data.cache
             .put(domain.as_str(), Arc::clone(&report), Instant::now());
-        info!(domain = %domain, verdict = %report.verdict, findings = report.findings.len(),
-              partial = report.partial.is_some(), elapsed_ms = report.elapsed_ms, "mailcheck finished");
+        info!(
+            domain = %domain,
+            verdict = %report.verdict,
+            findings = report.findings.len(),
+            partial = report.partial.is_some(),
+            elapsed_ms = report.elapsed_ms,
+            "mailcheck finished"
+        );
     }
     report
 }

@@ -152,8 +152,8 @@ impl HasMailcheck for Data {
     }
 }
 
-/// The commands to register: `/mailcheck` and `/mailcheck-sender`. A host bot registering them itself can state
-/// where they may be used with [`register::set_contexts`].
+/// The commands to register: `/mailcheck` and `/mailcheck-sender`. A host bot registering them
+/// itself can state where they may be used with [`register::set_contexts`].
 pub fn commands<U: HasMailcheck>() -> Vec<poise::Command<U, Error>> {
     vec![command::mailcheck(), sender::mailcheck_sender()]
 }
@@ -181,7 +181,10 @@ pub fn framework(data: Data) -> poise::Framework<Data, Error> {
                 Box::pin(async move {
                     match error {
                         poise::FrameworkError::Command { error, ctx, .. } => {
-                            tracing::error!(command = %ctx.command().name, "command failed: {error}");
+                            tracing::error!(
+                                command = %ctx.command().name,
+                                "command failed: {error}"
+                            );
                         }
                         // Logged by the setup, which also stopped the shards.
                         poise::FrameworkError::Setup { .. } => {}

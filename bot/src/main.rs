@@ -1,4 +1,6 @@
-//! `mailcheck-bot`: a thin host for the `/mailcheck` command (see the library crate).
+//! `mailcheck-bot`: a thin host for the `/mailcheck` command (see the library crate). Long on
+//! purpose: the binary's whole surface in one file (the `--help` text, a sixth of it; the flags,
+//! logging and the three subcommands); everything they call is in the library.
 
 use std::net::SocketAddr;
 use std::path::PathBuf;

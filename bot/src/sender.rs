@@ -57,7 +57,7 @@ pub fn invalid_sender_text(error: &mailcheck::sender::SenderInputError) -> Strin
 /// unless the asker (or the server's default) makes it private; problems with the input,
 /// cooldowns and a busy bot are answered privately.
 #[poise::command(slash_command, rename = "mailcheck-sender")]
-#[allow(unreachable_pub)] // the macro wraps this function in `mailcheck_sender()`, which is exported
+#[allow(unreachable_pub)] // the macro wraps it in `mailcheck_sender()`, which is exported
 pub async fn mailcheck_sender<U: HasMailcheck>(
     ctx: poise::Context<'_, U, Error>,
     #[description = "The sending server's public IP address, e.g. 203.0.113.25"]
@@ -109,7 +109,14 @@ pub async fn mailcheck_sender<U: HasMailcheck>(
         warn!(ip = %query.ip, "could not acknowledge the interaction, not checking: {e}");
         return Ok(());
     }
-    info!(ip = %query.ip, helo = ?query.helo, domain = ?query.domain.as_ref().map(mailcheck::DomainName::as_str), user, ?guild, "mailcheck-sender started");
+    info!(
+        ip = %query.ip,
+        helo = ?query.helo,
+        domain = ?query.domain.as_ref().map(mailcheck::DomainName::as_str),
+        user,
+        ?guild,
+        "mailcheck-sender started"
+    );
     let deadline = data.config.check_deadline();
     let options = CheckOptions {
         fresh: false,
@@ -141,7 +148,13 @@ pub async fn mailcheck_sender<U: HasMailcheck>(
         }
     };
     data.health.check_finished();
-    info!(ip = %query.ip, verdict = %report.verdict, findings = report.findings.len(), elapsed_ms = report.elapsed_ms, "mailcheck-sender finished");
+    info!(
+        ip = %query.ip,
+        verdict = %report.verdict,
+        findings = report.findings.len(),
+        elapsed_ms = report.elapsed_ms,
+        "mailcheck-sender finished"
+    );
     let ctx_render = RenderContext {
         cached_age: None,
         host_note: data.host_note.get(),
@@ -368,101 +381,4 @@ pub fn report_text(report: &SenderReport) -> Vec<u8> {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use mailcheck::{Code, Severity};
-
-    fn report() -> SenderReport {
-        let mut r = SenderReport::invalid("198.51.100.9", Some("mail.example.com"), None, "x");
-        r.error = None;
-        r.verdict = Verdict::Broken;
-        r.findings = vec![
-            Finding::new(
-                Code::SenderListed,
-                "198.51.100.9",
-                "198.51.100.9 is listed on zen.spamhaus.org @everyone",
-            )
-            .evidence("9.100.51.198.zen.spamhaus.org -> 127.0.0.4")
-            .evidence("TXT: <@123> see https://check.spamhaus.org/ **now**")
-            .advice("Fix it, then request removal."),
-            Finding::new(Code::DmarcPolicyNone, "example.com", "p=none").severity(Severity::Info),
-        ];
-        r
-    }
-
-    #[test]
-    fn the_embed_is_inert_and_within_limits() {
-        let r = render_sender(&report(), &RenderContext::default(), false);
-        let json = r.embed_json().to_string();
-        assert!(
-            !json.contains("@everyone") && !json.contains("<@123>"),
-            "{json}"
-        );
-        assert!(
-            json.contains("sender.listed") && json.contains("Broken"),
-            "{json}"
-        );
-        assert!(json.contains("hxxps"), "links are defanged: {json}");
-        assert_eq!(r.embed.colour, verdict_colour(Verdict::Broken));
-        assert!(r.embed.total_chars() <= crate::render::limits::TOTAL);
-        let file = String::from_utf8(r.file.clone()).unwrap();
-        assert!(
-            file.contains("fix: Fix it") && file.contains("verdict: broken"),
-            "{file}"
-        );
-        assert_eq!(r.file_name, "mailcheck-sender-198-51-100-9.txt");
-        // A huge report still fits Discord's limits.
-        let mut big = report();
-        for i in 0..60 {
-            big.findings.push(
-                Finding::new(Code::SenderHeloMismatch, "x", "y".repeat(300))
-                    .evidence("z".repeat(500))
-                    .advice(format!("advice {i} {}", "w".repeat(900))),
-            );
-        }
-        let r = render_sender(&big, &RenderContext::default(), false);
-        assert!(r.truncated && r.embed.fields.len() <= crate::render::limits::FIELDS);
-        assert!(r.embed.total_chars() <= crate::render::limits::TOTAL);
-    }
-
-    #[derive(Debug)]
-    struct Double;
-
-    impl crate::Diagnoser for Double {
-        fn diagnose<'a>(
-            &'a self,
-            domain: &'a mailcheck::DomainName,
-            _: CheckOptions,
-            _: crate::ProgressSender,
-        ) -> crate::backend::BoxFuture<'a, mailcheck::Report> {
-            Box::pin(async move { mailcheck::Report::invalid(domain.as_str(), "") })
-        }
-    }
-
-    #[tokio::test]
-    async fn a_diagnoser_without_a_sender_check_says_so() {
-        use crate::Diagnoser as _;
-        let q = SenderQuery::parse("192.0.2.1", None, None).unwrap();
-        assert!(
-            Double
-                .check_sender(&q, CheckOptions::default())
-                .await
-                .is_none()
-        );
-    }
-
-    #[test]
-    fn private_addresses_are_hidden_outside_a_lab() {
-        let mut r = report();
-        r.ip = "10.1.2.3".to_owned();
-        let shown_outside = render_sender(&r, &RenderContext::default(), false)
-            .embed_json()
-            .to_string();
-        assert!(!shown_outside.contains("10.1.2.3"), "{shown_outside}");
-        let shown_in_lab = render_sender(&r, &RenderContext::default(), true)
-            .embed_json()
-            .to_string();
-        assert!(shown_in_lab.contains("10.1.2.3"));
-        assert!(private_address_text(AddressScope::Private).contains("private"));
-    }
-}
+mod tests;

@@ -122,7 +122,8 @@ impl HostNote {
 /// point (a test double) is skipped, a slow one is noted and left behind.
 pub async fn self_test(diagnoser: &dyn Diagnoser, note: &HostNote) {
     tracing::info!(
-        "checking this host's own vantage point (outbound port 25, public address, EHLO name, sender, blocklists)…"
+        "checking this host's own vantage point (outbound port 25, public address, EHLO name, \
+         sender, blocklists)…"
     );
     match tokio::time::timeout(SELF_TEST_DEADLINE, diagnoser.vantage_view()).await {
         Ok(Some(view)) => {

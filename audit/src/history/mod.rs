@@ -41,7 +41,8 @@ pub enum HistoryError {
     Location(String),
     /// No default location: neither `XDG_DATA_HOME` nor `HOME` is set.
     #[error(
-        "no place for the run history: set HOME or XDG_DATA_HOME, or use --history PATH or --no-history"
+        "no place for the run history: set HOME or XDG_DATA_HOME, or use --history PATH or \
+         --no-history"
     )]
     NoDefault,
     /// The store could not be opened or created.

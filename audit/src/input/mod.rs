@@ -19,11 +19,11 @@
 //!   passed through: it is the row's [`Origin`] in the planned input.
 //!
 //! `sniff` finds the layout (delimiter, header, domain column); [`records`] reads the logical
-//! records; this module turns them into [`Row`]s across every source.
+//! records; this module turns them into [`Row`]s across every source. [`Source`] (what an
+//! argument names: domains, a file, stdin) is in `source`.
 
 use std::fs::File;
 use std::io::{self, BufRead, BufReader};
-use std::path::PathBuf;
 use std::sync::Arc;
 
 use crate::error::AuditError;
@@ -31,97 +31,19 @@ use crate::shard::{ORIGIN_COLUMN, Origin};
 
 pub mod records;
 mod sniff;
+mod source;
 #[cfg(test)]
 mod tests;
 
 pub use records::{Record, RecordReader};
 use sniff::header_of;
+pub use source::Source;
 
 /// Longest physical line accepted (longer ones become an `invalid` row).
 pub const MAX_LINE: usize = 64 * 1024;
 
 /// How many further lines a quoted field may span before the line counts as malformed.
 pub const MAX_CONTINUATION_LINES: usize = 20;
-
-/// Where rows come from.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Source {
-    /// A CSV file.
-    File(PathBuf),
-    /// CSV on stdin (`-`).
-    Stdin,
-    /// CSV text in memory (the demo's list), with a name for reports.
-    Text {
-        /// Shown as the row's source.
-        name: String,
-        /// The CSV.
-        text: String,
-    },
-    /// Domains given on the command line.
-    Domains(Vec<String>),
-}
-
-impl Source {
-    /// Sorts command-line inputs: `-` is stdin, an existing file is a CSV, something that looks
-    /// like a file name but does not exist is an error, anything else is a domain.
-    pub fn classify(inputs: &[String]) -> Result<Vec<Self>, AuditError> {
-        let mut out = Vec::new();
-        let mut domains = Vec::new();
-        let mut stdin_seen = false;
-        for input in inputs {
-            if input == "-" {
-                if stdin_seen {
-                    return Err(AuditError::Usage("`-` (stdin) given twice".to_owned()));
-                }
-                stdin_seen = true;
-                flush_domains(&mut out, &mut domains);
-                out.push(Self::Stdin);
-                continue;
-            }
-            let path = PathBuf::from(input);
-            match std::fs::metadata(&path) {
-                Ok(m) if m.is_dir() => {
-                    return Err(AuditError::input(path, None, "is a directory, not a CSV"));
-                }
-                Ok(_) => {
-                    flush_domains(&mut out, &mut domains);
-                    out.push(Self::File(path));
-                }
-                Err(e) if looks_like_path(input) => {
-                    return Err(AuditError::input(path, None, format!("cannot open: {e}")));
-                }
-                Err(_) => domains.push(input.clone()),
-            }
-        }
-        flush_domains(&mut out, &mut domains);
-        Ok(out)
-    }
-
-    /// The name rows from this source carry.
-    pub fn name(&self) -> String {
-        match self {
-            Self::File(p) => p.display().to_string(),
-            Self::Stdin => "-".to_owned(),
-            Self::Text { name, .. } => name.clone(),
-            Self::Domains(_) => "argument".to_owned(),
-        }
-    }
-}
-
-fn flush_domains(out: &mut Vec<Source>, domains: &mut Vec<String>) {
-    if !domains.is_empty() {
-        out.push(Source::Domains(std::mem::take(domains)));
-    }
-}
-
-fn looks_like_path(s: &str) -> bool {
-    let lower = s.to_ascii_lowercase();
-    s.contains('/')
-        || s.contains('\\')
-        || [".csv", ".txt", ".tsv", ".lst"]
-            .iter()
-            .any(|e| lower.ends_with(e))
-}
 
 /// One input row: what to check plus the columns to pass through.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -31,8 +31,9 @@
 //! | `resolved_findings` | findings that went away, the same way |
 //!
 //! The yes/no columns are empty for invalid rows (nothing was checked), the authentication
-//! columns when those checks did not run (`--no-auth`, or the domain does not resolve). Every value is derived
-//! from the report's findings (grouped by [`Code::group`]) and MX summary; nothing is judged here.
+//! columns when those checks did not run (`--no-auth`, or the domain does not resolve). Every
+//! value is derived from the report's findings (grouped by [`Code::group`]) and MX summary;
+//! nothing is judged here.
 
 use mailcheck::finding::Group;
 use mailcheck::{Code, Report};

@@ -22,7 +22,10 @@ pub fn changes_section(cs: &ChangeSummary) -> String {
         }
         return out;
     }
-    out.push_str("| domain | change | was | now | new findings | resolved findings |\n|---|---|---|---|---|---|\n");
+    out.push_str(
+        "| domain | change | was | now | new findings | resolved findings |\n\
+         |---|---|---|---|---|---|\n",
+    );
     let mut rows: Vec<_> = cs.changed.iter().collect();
     rows.sort_by_key(|r| r.changes.change);
     for r in rows {

@@ -90,7 +90,13 @@ pub struct SenderArgs {
     pub format: Option<StdoutFormat>,
 
     /// Senders checked at once
-    #[arg(short = 'j', long, value_name = "N", default_value_t = 8, value_parser = clap::value_parser!(u16).range(1..=256))]
+    #[arg(
+        short = 'j',
+        long,
+        value_name = "N",
+        default_value_t = 8,
+        value_parser = clap::value_parser!(u16).range(1..=256)
+    )]
     pub concurrency: u16,
 
     /// DNS server to use instead of the system's (repeatable)

@@ -93,7 +93,10 @@ impl Origin {
     /// Reads a cell back.
     pub fn from_cell(cell: &str) -> Result<Self, String> {
         serde_json::from_str(cell.trim()).map_err(|e| {
-            format!("the {ORIGIN_COLUMN} cell is not a shard row's origin ({e}); shard files come from `mailcheck-audit plan`")
+            format!(
+                "the {ORIGIN_COLUMN} cell is not a shard row's origin ({e}); shard files come \
+                 from `mailcheck-audit plan`"
+            )
         })
     }
 }
