@@ -121,9 +121,11 @@ impl TraceNode {
 pub struct SpfTrace {
     /// The checked domain, with the includes and redirects below it.
     pub root: TraceNode,
-    /// DNS-querying terms evaluated (at most [`MAX_DNS_TERMS`] unless it ended in permerror).
+    /// DNS-querying terms evaluated (at most [`MAX_DNS_TERMS`](super::MAX_DNS_TERMS) unless it
+    /// ended in permerror).
     pub dns_terms: u32,
-    /// Void lookups seen (at most [`MAX_VOID_LOOKUPS`] unless it ended in permerror).
+    /// Void lookups seen (at most [`MAX_VOID_LOOKUPS`](super::MAX_VOID_LOOKUPS) unless it ended
+    /// in permerror).
     pub void_lookups: u32,
 }
 

@@ -162,7 +162,7 @@ pub struct DaneFacts {
     pub unavailable: Option<String>,
     /// The domain's MX RRset.
     pub mx: Option<Validated<MxRecord>>,
-    /// Each MX host (the first [`MAX_HOSTS`], IP literals left out).
+    /// Each MX host (the first `MAX_HOSTS`, IP literals left out).
     pub hosts: Vec<DaneHost>,
 }
 

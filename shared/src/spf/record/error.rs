@@ -12,7 +12,7 @@ pub enum ParseErrorKind {
     /// Does not start with `v=spf1` followed by a space or the end.
     #[error("not an SPF record (must start with \"v=spf1\")")]
     NotSpf,
-    /// Longer than [`MAX_RECORD_LEN`].
+    /// Longer than [`MAX_RECORD_LEN`](super::MAX_RECORD_LEN).
     #[error("record of {len} bytes is longer than {max}")]
     TooLong {
         /// Its length.
@@ -20,7 +20,7 @@ pub enum ParseErrorKind {
         /// The cap.
         max: usize,
     },
-    /// More than [`MAX_TERMS`] terms.
+    /// More than [`MAX_TERMS`](super::MAX_TERMS) terms.
     #[error("more than {max} terms")]
     TooManyTerms {
         /// The cap.

@@ -1,4 +1,4 @@
-//! [`SmtpProber`]: the politeness layer over [`Session`].
+//! [`SmtpProber`]: the politeness layer over [`Session`](super::Session).
 //!
 //! - **Per-address session limit:** at most `sessions_per_ip` connections to one address
 //!   (`ip`, port) are open at a time, idle ones included.
