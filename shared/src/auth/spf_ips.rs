@@ -229,10 +229,14 @@ mod tests {
     #[tokio::test]
     async fn direct_only_at_the_top_level() {
         let mut z = MemoryZone::new();
-        z.add_txt("example.test", "v=spf1 mx ip4:192.0.2.20 -ip4:192.0.2.66 include:_spf.example.test a:nothing.example.test a:nothing2.example.test -all")
-            .add_txt("_spf.example.test", "v=spf1 ip4:192.0.2.30 -all")
-            .add_mx("example.test", 10, "mx.example.test")
-            .add_a("mx.example.test", "192.0.2.10".parse().unwrap());
+        z.add_txt(
+            "example.test",
+            "v=spf1 mx ip4:192.0.2.20 -ip4:192.0.2.66 include:_spf.example.test \
+             a:nothing.example.test a:nothing2.example.test -all",
+        )
+        .add_txt("_spf.example.test", "v=spf1 ip4:192.0.2.30 -all")
+        .add_mx("example.test", 10, "mx.example.test")
+        .add_a("mx.example.test", "192.0.2.10".parse().unwrap());
         let cache = CachedSpfDns::new(&z);
         let ips: Vec<IpAddr> = [
             "192.0.2.10",

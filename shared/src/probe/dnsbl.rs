@@ -168,7 +168,8 @@ fn normalise_zone(zone: &str) -> Result<String, crate::Error> {
     }
     if dnsbl::is_dead(&z) {
         return Err(bad(
-            "this list is dead (shut down; dead lists may answer \"listed\" for every address): remove it",
+            "this list is dead (shut down; dead lists may answer \"listed\" for every address): \
+             remove it",
         ));
     }
     Ok(z)

@@ -1,11 +1,18 @@
 //! Macro strings (RFC 7208 §7): `%{letter transformers delimiters}`, `%%`, `%_`, `%-` and
 //! literal text. Parsing is pure and strict (a syntax error is a permerror in a record, and makes
 //! an explanation be ignored); expansion is pure given the values, and bounded.
+//!
+//! This file holds the parsed form and the parser; `macros/expand.rs` the expansion.
+
+mod expand;
+#[cfg(test)]
+mod tests;
 
 use std::fmt;
-use std::net::IpAddr;
 
 use serde::{Deserialize, Serialize};
+
+pub use expand::{ExpansionTooLong, MacroValues, dotted_ip};
 
 /// The longest expansion we produce, in bytes; a longer one is an error (a hostile record and a
 /// long sender could otherwise multiply).
@@ -174,34 +181,6 @@ impl fmt::Display for MacroString {
     }
 }
 
-/// The values macros expand to for one evaluation step.
-#[derive(Debug, Clone, Copy)]
-pub struct MacroValues<'a> {
-    /// `s`.
-    pub sender: &'a str,
-    /// `l`.
-    pub local_part: &'a str,
-    /// `o`.
-    pub sender_domain: &'a str,
-    /// `d`.
-    pub domain: &'a str,
-    /// `i`, `c`, `v` (already mapped to IPv4 for an IPv4-mapped address).
-    pub ip: IpAddr,
-    /// `h`.
-    pub helo: &'a str,
-    /// `p`: `None` expands to `unknown`.
-    pub validated_name: Option<&'a str>,
-    /// `r`.
-    pub receiver: &'a str,
-    /// `t`.
-    pub timestamp: u64,
-}
-
-/// An expansion longer than [`MAX_EXPANSION`].
-#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
-#[error("macro expansion longer than {MAX_EXPANSION} bytes")]
-pub struct ExpansionTooLong;
-
 impl MacroString {
     /// Parses `text` for the given use.
     ///
@@ -272,27 +251,6 @@ impl MacroString {
             _ => None,
         })
     }
-
-    /// Expands with `values` (§7.3, §7.4).
-    ///
-    /// # Errors
-    /// [`ExpansionTooLong`] past [`MAX_EXPANSION`] bytes.
-    pub fn expand(&self, values: &MacroValues<'_>) -> Result<String, ExpansionTooLong> {
-        let mut out = String::new();
-        for token in &self.tokens {
-            match token {
-                MacroToken::Literal(s) => out.push_str(s),
-                MacroToken::Percent => out.push('%'),
-                MacroToken::Space => out.push(' '),
-                MacroToken::UrlSpace => out.push_str("%20"),
-                MacroToken::Expand(e) => expand_one(e, values, &mut out)?,
-            }
-            if out.len() > MAX_EXPANSION {
-                return Err(ExpansionTooLong);
-            }
-        }
-        Ok(out)
-    }
 }
 
 type Chars<'a> = std::iter::Peekable<std::str::CharIndices<'a>>;
@@ -360,250 +318,4 @@ fn parse_expand(
         reverse,
         delimiters,
     })
-}
-
-fn expand_one(
-    e: &MacroExpand,
-    v: &MacroValues<'_>,
-    out: &mut String,
-) -> Result<(), ExpansionTooLong> {
-    let value: std::borrow::Cow<'_, str> = match e.letter {
-        MacroLetter::Sender => v.sender.into(),
-        MacroLetter::LocalPart => v.local_part.into(),
-        MacroLetter::SenderDomain => v.sender_domain.into(),
-        MacroLetter::Domain => v.domain.into(),
-        MacroLetter::Ip => dotted_ip(v.ip).into(),
-        MacroLetter::ValidatedName => v.validated_name.unwrap_or("unknown").into(),
-        MacroLetter::IpVersion => match v.ip {
-            IpAddr::V4(_) => "in-addr".into(),
-            IpAddr::V6(_) => "ip6".into(),
-        },
-        MacroLetter::Helo => v.helo.into(),
-        MacroLetter::ClientIp => v.ip.to_string().into(),
-        MacroLetter::Receiver => v.receiver.into(),
-        MacroLetter::Timestamp => v.timestamp.to_string().into(),
-    };
-    if value.len() > MAX_EXPANSION {
-        return Err(ExpansionTooLong);
-    }
-    let transformed = if e.keep.is_none() && !e.reverse && e.delimiters.is_empty() {
-        value
-    } else {
-        let delims: &[char] = if e.delimiters.is_empty() {
-            &['.']
-        } else {
-            &e.delimiters
-        };
-        let mut parts: Vec<&str> = value.split(delims).collect();
-        if e.reverse {
-            parts.reverse();
-        }
-        if let Some(keep) = e.keep {
-            let keep = usize::try_from(keep).unwrap_or(usize::MAX);
-            if keep < parts.len() {
-                parts.drain(..parts.len() - keep);
-            }
-        }
-        parts.join(".").into()
-    };
-    if e.url_escape {
-        url_escape(&transformed, out);
-    } else {
-        out.push_str(&transformed);
-    }
-    Ok(())
-}
-
-/// `i`: dotted quad for IPv4, 32 dot-separated nibbles for IPv6 (§7.3).
-pub fn dotted_ip(ip: IpAddr) -> String {
-    match ip {
-        IpAddr::V4(v4) => v4.to_string(),
-        IpAddr::V6(v6) => {
-            let mut s = String::with_capacity(63);
-            for byte in v6.octets() {
-                for nibble in [byte >> 4, byte & 0xf] {
-                    if !s.is_empty() {
-                        s.push('.');
-                    }
-                    s.push(char::from_digit(u32::from(nibble), 16).unwrap_or('0'));
-                }
-            }
-            s
-        }
-    }
-}
-
-/// Escapes everything but the URI unreserved characters (`ALPHA DIGIT - . _ ~`), byte by byte.
-fn url_escape(s: &str, out: &mut String) {
-    for b in s.bytes() {
-        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~') {
-            out.push(char::from(b));
-        } else {
-            out.push_str(&format!("%{b:02X}"));
-        }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    /// The worked example of RFC 7208 §7.4.
-    fn values(ip: &str) -> MacroValues<'static> {
-        MacroValues {
-            sender: "strong-bad@email.example.com",
-            local_part: "strong-bad",
-            sender_domain: "email.example.com",
-            domain: "email.example.com",
-            ip: ip.parse().unwrap(),
-            helo: "mx.example.org",
-            validated_name: Some("mx.example.org"),
-            receiver: "receiver.example.net",
-            timestamp: 1_700_000_000,
-        }
-    }
-
-    fn x(text: &str, ip: &str) -> String {
-        MacroString::parse(text, MacroUse::Explanation)
-            .unwrap()
-            .expand(&values(ip))
-            .unwrap()
-    }
-
-    #[test]
-    fn rfc7208_7_4_single_macros() {
-        let ip = "192.0.2.3";
-        for (macro_, want) in [
-            ("%{s}", "strong-bad@email.example.com"),
-            ("%{o}", "email.example.com"),
-            ("%{d}", "email.example.com"),
-            ("%{d4}", "email.example.com"),
-            ("%{d3}", "email.example.com"),
-            ("%{d2}", "example.com"),
-            ("%{d1}", "com"),
-            ("%{dr}", "com.example.email"),
-            ("%{d2r}", "example.email"),
-            ("%{l}", "strong-bad"),
-            ("%{l-}", "strong.bad"),
-            ("%{lr}", "strong-bad"),
-            ("%{lr-}", "bad.strong"),
-            ("%{l1r-}", "strong"),
-        ] {
-            assert_eq!(x(macro_, ip), want, "{macro_}");
-        }
-    }
-
-    #[test]
-    fn rfc7208_7_4_macro_strings() {
-        let ip = "192.0.2.3";
-        for (text, want) in [
-            (
-                "%{ir}.%{v}._spf.%{d2}",
-                "3.2.0.192.in-addr._spf.example.com",
-            ),
-            ("%{lr-}.lp._spf.%{d2}", "bad.strong.lp._spf.example.com"),
-            (
-                "%{lr-}.lp.%{ir}.%{v}._spf.%{d2}",
-                "bad.strong.lp.3.2.0.192.in-addr._spf.example.com",
-            ),
-            (
-                "%{ir}.%{v}.%{l1r-}.lp._spf.%{d2}",
-                "3.2.0.192.in-addr.strong.lp._spf.example.com",
-            ),
-            (
-                "%{d2}.trusted-domains.example.net",
-                "example.com.trusted-domains.example.net",
-            ),
-        ] {
-            assert_eq!(x(text, ip), want, "{text}");
-        }
-        assert_eq!(
-            x("%{ir}.%{v}._spf.%{d2}", "2001:db8::cb01"),
-            "1.0.b.c.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.8.b.d.0.1.0.0.2.ip6._spf.example.com"
-        );
-    }
-
-    #[test]
-    fn escapes_and_explanation_letters() {
-        assert_eq!(x("%%%_%-", "192.0.2.3"), "% %20");
-        assert_eq!(x("%{c} %{v}", "2001:db8::cb01"), "2001:db8::cb01 ip6");
-        assert_eq!(x("%{c}", "192.0.2.3"), "192.0.2.3");
-        assert_eq!(
-            x("%{r} %{t} %{p}", "192.0.2.3"),
-            "receiver.example.net 1700000000 mx.example.org"
-        );
-        let mut v = values("192.0.2.3");
-        v.local_part = "~jack&jill=up-a_b3.c";
-        let s = MacroString::parse("l=%{L}", MacroUse::Explanation).unwrap();
-        assert_eq!(s.expand(&v).unwrap(), "l=~jack%26jill%3Dup-a_b3.c");
-        v.validated_name = None;
-        let s = MacroString::parse("%{p}", MacroUse::Domain).unwrap();
-        assert_eq!(s.expand(&v).unwrap(), "unknown");
-        // Several delimiters; a huge count keeps everything.
-        v.local_part = "foo-bar+zip+quux";
-        let s = MacroString::parse("%{l2r+-}|%{l99999999999999r+-}", MacroUse::Modifier).unwrap();
-        assert_eq!(s.expand(&v).unwrap(), "bar.foo|quux.zip.bar.foo");
-    }
-
-    #[test]
-    fn syntax_errors() {
-        let bad = |t: &str, u| MacroString::parse(t, u).unwrap_err();
-        assert!(matches!(
-            bad("%(ir)", MacroUse::Domain),
-            MacroError::BadPercent { offset: 0 }
-        ));
-        assert!(matches!(
-            bad("foo%", MacroUse::Domain),
-            MacroError::BadPercent { offset: 3 }
-        ));
-        assert!(matches!(
-            bad("%{x}", MacroUse::Domain),
-            MacroError::UnknownLetter { letter: 'x', .. }
-        ));
-        assert!(matches!(
-            bad("%{r}", MacroUse::Domain),
-            MacroError::ExplanationOnly { letter: 'r', .. }
-        ));
-        assert!(matches!(
-            bad("%{C}", MacroUse::Domain),
-            MacroError::ExplanationOnly { .. }
-        ));
-        assert!(matches!(
-            bad("%{d0}", MacroUse::Domain),
-            MacroError::ZeroParts { .. }
-        ));
-        assert!(matches!(
-            bad("%{d2", MacroUse::Domain),
-            MacroError::Unterminated { .. }
-        ));
-        assert!(matches!(
-            bad("%{d2x}", MacroUse::Domain),
-            MacroError::BadTransformer { ch: 'x', .. }
-        ));
-        assert!(matches!(
-            bad("%{}", MacroUse::Domain),
-            MacroError::BadTransformer { .. }
-        ));
-        assert!(matches!(
-            bad("a b", MacroUse::Domain),
-            MacroError::BadCharacter { ch: ' ', .. }
-        ));
-        assert!(matches!(
-            bad("a\u{ef}b", MacroUse::Explanation),
-            MacroError::BadCharacter { .. }
-        ));
-        assert!(MacroString::parse("%{c} a b", MacroUse::Explanation).is_ok());
-        assert!(MacroString::parse("%{dR.}", MacroUse::Domain).is_ok());
-    }
-
-    #[test]
-    fn expansion_is_bounded() {
-        let mut v = values("192.0.2.3");
-        let long = "a".repeat(5000);
-        v.sender = &long;
-        let s = MacroString::parse("%{s}%{s}", MacroUse::Domain).unwrap();
-        assert_eq!(s.expand(&v), Err(ExpansionTooLong));
-        let s = MacroString::parse(&"%{S}".repeat(1000), MacroUse::Domain).unwrap();
-        assert_eq!(s.expand(&v), Err(ExpansionTooLong));
-    }
 }

@@ -4,8 +4,8 @@
 //! A self-contained building block: nothing here is wired into [`crate::Facts`] or the diagnosis
 //! yet, but [`SpfFacts`] is plain serde data made to go there.
 //!
-//! - [`record`]: the pure parser of one `v=spf1` record (§4.5, §4.6, §5, §6, §12), bounded, with
-//!   the term and position where it breaks.
+//! - [`record`]: the pure parser of one `v=spf1` record (§4.5, §4.6, §5, §6, §12), bounded,
+//!   with the term and position where it breaks.
 //! - [`macros`]: macro strings (§7): parsing, the `%{s l o d i p h c r t v}` expansion with
 //!   transformers and delimiters, URL escaping.
 //! - [`name`]: domain-name checks (§4.3 initial processing, §7.3 truncation) and reverse names.

@@ -70,7 +70,8 @@ async fn reports_to_other_domains_are_checked() {
         .zone("example.org")
         .txt(
             "_dmarc.example.test",
-            "v=DMARC1; p=none; rua=mailto:d@example.test,mailto:agg@reports.example.net; ruf=mailto:f@reports.example.net,mailto:x@example.org",
+            "v=DMARC1; p=none; rua=mailto:d@example.test,mailto:agg@reports.example.net; \
+             ruf=mailto:f@reports.example.net,mailto:x@example.org",
         )
         .txt(
             "example.test._report._dmarc.reports.example.net",

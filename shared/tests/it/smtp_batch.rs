@@ -113,8 +113,13 @@ async fn without_pipelining_a_batch_still_shares_one_mail_from() {
 async fn each_recipient_reply_belongs_to_its_domain() {
     let server = SmtpServer::builder()
         .rcpt_reply(|addr| match addr {
-            a if a.contains("@d3.example") => "550 5.1.1 <postmaster@d3.example>: Recipient address rejected: User unknown".to_owned(),
-            a if a.contains("@d5.example") => "450 4.2.0 <postmaster@d5.example>: Recipient address rejected: Greylisted, try again later".to_owned(),
+            a if a.contains("@d3.example") => "550 5.1.1 <postmaster@d3.example>: \
+                                               Recipient address rejected: User unknown"
+                .to_owned(),
+            a if a.contains("@d5.example") => "450 4.2.0 <postmaster@d5.example>: \
+                                               Recipient address rejected: \
+                                               Greylisted, try again later"
+                .to_owned(),
             _ => "250 2.1.5 Ok".to_owned(),
         })
         .build()
@@ -199,7 +204,9 @@ async fn a_refused_sender_is_retried_with_the_null_sender_for_the_whole_batch() 
             if line.contains("<>") {
                 "250 2.1.0 Ok".to_owned()
             } else {
-                "553 5.1.8 <postmaster@probe.example.test>: Sender address rejected: Domain not found".to_owned()
+                "553 5.1.8 <postmaster@probe.example.test>: Sender address rejected: \
+                 Domain not found"
+                    .to_owned()
             }
         })
         .build()

@@ -8,8 +8,10 @@
 //! The conversation, over any stream (TCP, TLS, in-memory duplex):
 //! - [`wire`]: a stream with its unparsed input: whole writes, one complete reply per read.
 //! - `connect`: the TCP connect and the raw reconnect of the TLS version probe.
-//! - `session`: one connection — connect, complete greeting, EHLO (HELO after a 5xx),
-//!   `QUIT`. It owns its transcript.
+//! - `session`: one connection — its state, opening and `QUIT`. It owns its transcript.
+//! - `establish`: the connect, the complete greeting, EHLO (HELO after a 5xx).
+//! - `exchange`: commands and replies, one at a time or several in one write, and the tagged
+//!   transcript lines.
 //! - `starttls`: STARTTLS, the handshake and EHLO inside TLS, the version probe after a
 //!   version or cipher failure, and the one reconnect without TLS.
 //! - `transaction`: `MAIL FROM`, one `RCPT TO:<postmaster@domain>` per domain of a batch
@@ -27,6 +29,8 @@
 pub(crate) mod command;
 pub(crate) mod connect;
 pub(crate) mod ehlo;
+mod establish;
+mod exchange;
 pub(crate) mod pool;
 pub mod reply;
 pub(crate) mod session;

@@ -341,9 +341,10 @@ mod tests {
         ));
         assert!(matches!(&parse_all(b"250x\r\n")[0], Parsed::Broken(_)));
         assert!(matches!(&parse_all(b"650 no\r\n")[0], Parsed::Broken(_)));
-        assert!(
-            matches!(&parse_all(b"250-a\r\n251 b\r\n")[0], Parsed::Broken(e) if e.contains("changed"))
-        );
+        assert!(matches!(
+            &parse_all(b"250-a\r\n251 b\r\n")[0],
+            Parsed::Broken(e) if e.contains("changed")
+        ));
     }
 
     #[test]

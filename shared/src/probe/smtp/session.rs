@@ -1,8 +1,9 @@
-//! One SMTP session with one address: connect, complete greeting, EHLO (HELO after a 5xx),
-//! QUIT. STARTTLS is in [`super::starttls`], transactions in [`super::transaction`]. The
-//! session owns its transcript: every line it sends or receives is logged, tagged with the
-//! domain it belongs to when several domains share a transaction, and handed to the facts of
-//! whoever asked.
+//! One SMTP session with one address: its state, opening and QUIT. The connect, greeting and
+//! EHLO (HELO after a 5xx) are in [`super::establish`], commands and replies in
+//! [`super::exchange`], STARTTLS in [`super::starttls`], transactions in
+//! [`super::transaction`]. The session owns its transcript: every line it sends or receives is
+//! logged, tagged with the domain it belongs to when several domains share a transaction, and
+//! handed to the facts of whoever asked.
 //!
 //! A session talks over any [`Io`] stream: TCP (from [`Session::open`]) or a stream given by
 //! the caller ([`Session::over`], in-memory duplex streams in tests).
@@ -16,14 +17,11 @@ use tokio::time::Instant;
 
 use super::SmtpClient;
 use super::command::Command;
-use super::connect::{describe_connect, tcp_connect};
-use super::ehlo::{extensions, greeting_hostname, has_ext};
+use super::ehlo::has_ext;
 use super::starttls::TlsOutcome;
 use super::wire::{Io, Wire};
-use crate::classify::{Us, echoed_ip};
-use crate::facts::{
-    ConnectOutcome, Greeting, SmtpFacts, Speaker, Step, StepOutcome, TlsFacts, TranscriptLine,
-};
+use crate::classify::Us;
+use crate::facts::{ConnectOutcome, SmtpFacts, Step, StepOutcome, TlsFacts, TranscriptLine};
 
 /// How long to wait for the 221 after QUIT at most.
 const QUIT_WAIT: Duration = Duration::from_secs(5);
@@ -50,7 +48,7 @@ pub(crate) enum Tag {
 }
 
 impl Tag {
-    fn includes(&self, i: usize) -> bool {
+    pub(super) fn includes(&self, i: usize) -> bool {
         match self {
             Self::All => true,
             Self::One(k) => *k == i,
@@ -77,31 +75,31 @@ pub struct Session {
     pub(super) dial: Dial,
     pub(super) wire: Option<Wire>,
     /// When the first connect started; transcript times count from here.
-    t0: Instant,
+    pub(super) t0: Instant,
     /// The current operation's deadline (`session_deadline` from its start).
     pub(super) deadline: Instant,
     pub(super) tls: bool,
     /// The server offers PIPELINING.
     pub(super) pipelining: bool,
     /// We may use it (off for a retry after an ambiguous drop).
-    pipelining_allowed: bool,
+    pub(super) pipelining_allowed: bool,
     /// Domains served on this session.
     pub(super) transactions: u32,
     /// Refusals (4xx/5xx replies) collected on this connection: servers count them against an
     /// error budget (Postfix `smtpd_soft_error_limit`).
-    errors: u32,
-    last_used: Instant,
+    pub(super) errors: u32,
+    pub(super) last_used: Instant,
     /// Lines not handed out yet.
-    log: Vec<Tagged>,
+    pub(super) log: Vec<Tagged>,
     /// The tag of lines logged now.
     pub(super) tag: Tag,
-    local_ip: Option<IpAddr>,
-    echoed: Option<IpAddr>,
+    pub(super) local_ip: Option<IpAddr>,
+    pub(super) echoed: Option<IpAddr>,
     /// The certificate chain the server presented (DER, leaf first), to check it for other
     /// names of this address.
     pub(super) peer_chain: Vec<CertificateDer<'static>>,
     /// The fastest reply to a single command seen so far: the round trip to the server.
-    round_trip: Option<Duration>,
+    pub(super) round_trip: Option<Duration>,
 }
 
 impl std::fmt::Debug for Session {
@@ -324,269 +322,6 @@ impl Session {
         self.last_used = Instant::now();
         step
     }
-
-    // ---- connection set-up ----
-
-    /// A new stream: TCP, or the given one (once).
-    async fn dial(&mut self, budget: Duration) -> (ConnectOutcome, Option<Box<dyn Io>>) {
-        match &mut self.dial {
-            Dial::Tcp => {
-                let addr = SocketAddr::new(self.ip, self.port);
-                let source = self.client.config().source_ip;
-                let (outcome, stream) = tcp_connect(addr, source, budget).await;
-                (outcome, stream.map(|s| Box::new(s) as Box<dyn Io>))
-            }
-            Dial::Given(stream) => match stream.take() {
-                Some(stream) => {
-                    // Our end of a given stream is unknown: unspecified, never the peer's.
-                    let unknown = match self.ip {
-                        IpAddr::V4(_) => IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED),
-                        IpAddr::V6(_) => IpAddr::V6(std::net::Ipv6Addr::UNSPECIFIED),
-                    };
-                    let local = SocketAddr::new(unknown, 0);
-                    (ConnectOutcome::Connected { local, ms: 0 }, Some(stream))
-                }
-                None => (
-                    ConnectOutcome::Error {
-                        detail: "no second connection on a given stream".to_owned(),
-                    },
-                    None,
-                ),
-            },
-        }
-    }
-
-    /// Connect, greeting, EHLO (HELO fallback). True when ready for commands.
-    pub(super) async fn establish(&mut self, facts: &mut SmtpFacts) -> bool {
-        let cfg = self.client.config().clone();
-        let addr = SocketAddr::new(self.ip, self.port);
-        self.note(format!("connecting to {addr} ({})", self.host));
-        let budget = cfg.connect_timeout.min(self.remaining());
-        let (outcome, stream) = self.dial(budget).await;
-        self.note(describe_connect(&outcome));
-        if let ConnectOutcome::Connected { local, .. } = &outcome
-            && !local.ip().is_unspecified()
-        {
-            self.local_ip = Some(local.ip());
-        }
-        facts.connect = outcome;
-        let Some(stream) = stream else {
-            return false;
-        };
-        self.wire = Some(Wire::new(stream));
-        // Greeting delays count from the completed TCP connect.
-        let start = Instant::now();
-
-        // The complete greeting before anything is sent.
-        let outcome = self.read_reply(cfg.greeting_timeout).await;
-        let hostname = match &outcome {
-            StepOutcome::Replied { reply } => greeting_hostname(reply),
-            _ => None,
-        };
-        let code = reply_code(&outcome);
-        facts.greeting = Some(Greeting {
-            outcome,
-            ms: ms_since(start),
-            hostname,
-            hostname_lookups: None,
-        });
-        match code {
-            Some(220) => {}
-            Some(421) | None => {
-                self.drop_wire();
-                return false;
-            }
-            Some(_) => {
-                // 554 and friends: the server answers QUIT, so say goodbye properly.
-                facts.closing.extend(self.quit_inner().await);
-                return false;
-            }
-        }
-
-        let helo_name = self.client.helo_name().to_owned();
-        let ehlo = self
-            .command(Command::Ehlo(helo_name.clone()), cfg.command_timeout)
-            .await;
-        let ehlo_code = ehlo.reply().map(|r| r.code);
-        if let Some(reply) = ehlo.reply().filter(|r| r.is_positive()) {
-            facts.extensions = extensions(reply);
-            facts.echoed_ip = echoed_ip(reply);
-            self.echoed = facts.echoed_ip;
-            self.pipelining = has_ext(&facts.extensions, "PIPELINING");
-        }
-        facts.ehlo = Some(ehlo);
-        match ehlo_code {
-            Some(c) if (200..300).contains(&c) => true,
-            // Any permanent refusal of EHLO: old servers answer 500/502, strict ones 5xx with
-            // a reason; HELO is what a sender tries next.
-            Some(500..=599) => {
-                let helo = self
-                    .command(Command::Helo(helo_name), cfg.command_timeout)
-                    .await;
-                let ok = helo.accepted();
-                if let Some(reply) = helo.reply().filter(|r| r.is_positive()) {
-                    facts.echoed_ip = echoed_ip(reply);
-                    self.echoed = facts.echoed_ip;
-                }
-                facts.helo = Some(helo);
-                facts.extensions.clear();
-                self.pipelining = false;
-                if !ok {
-                    facts.closing.extend(self.quit_inner().await);
-                }
-                ok
-            }
-            _ => {
-                facts.closing.extend(self.quit_inner().await);
-                false
-            }
-        }
-    }
-
-    // ---- commands and replies ----
-
-    /// Sends one command and reads its reply.
-    pub(super) async fn command(&mut self, cmd: Command, timeout: Duration) -> Step {
-        let sent = Instant::now();
-        let text = cmd.to_string();
-        if let Err(outcome) = self.send(&[(self.tag.clone(), cmd)], timeout).await {
-            return step(text, outcome, sent);
-        }
-        let step = self.read_step(text, sent, timeout).await;
-        if step.reply().is_some() {
-            let took = sent.elapsed();
-            self.round_trip = Some(self.round_trip.map_or(took, |rt| rt.min(took)));
-        }
-        step
-    }
-
-    pub(super) async fn read_step(
-        &mut self,
-        command: String,
-        sent: Instant,
-        timeout: Duration,
-    ) -> Step {
-        let outcome = self.read_reply(timeout).await;
-        step(command, outcome, sent)
-    }
-
-    /// Writes the commands in one write (one round trip when the server pipelines), each
-    /// logged under its tag.
-    pub(super) async fn send(
-        &mut self,
-        cmds: &[(Tag, Command)],
-        timeout: Duration,
-    ) -> Result<(), StepOutcome> {
-        let mut wire = Vec::new();
-        for (tag, cmd) in cmds {
-            self.push_tagged(tag.clone(), Speaker::Client, cmd.to_string());
-            cmd.write_to(&mut wire);
-        }
-        let budget = timeout.min(self.remaining());
-        let Some(conn) = self.wire.as_mut() else {
-            return Err(StepOutcome::Closed);
-        };
-        let result = conn.write(&wire, budget).await;
-        if let Err(outcome) = &result {
-            self.note_outcome(outcome, budget);
-            self.drop_wire();
-        }
-        result
-    }
-
-    /// Reads one complete reply under `timeout` (and the session deadline), logged under the
-    /// current tag. Anything but a reply, or a 421, ends the connection.
-    pub(super) async fn read_reply(&mut self, timeout: Duration) -> StepOutcome {
-        let budget = timeout.min(self.remaining());
-        let until = Instant::now() + budget;
-        let Some(conn) = self.wire.as_mut() else {
-            return StepOutcome::Closed;
-        };
-        let outcome = conn.read_reply(until).await;
-        match &outcome {
-            StepOutcome::Replied { reply } => {
-                for line in &reply.lines {
-                    self.push(Speaker::Server, line.clone());
-                }
-                if reply.code >= 400 {
-                    self.errors += 1;
-                }
-                if reply.code == 421 {
-                    self.note("421: the server is closing the connection".to_owned());
-                    self.drop_wire();
-                }
-            }
-            other => {
-                self.note_outcome(other, budget);
-                self.drop_wire();
-            }
-        }
-        outcome
-    }
-
-    fn note_outcome(&mut self, outcome: &StepOutcome, budget: Duration) {
-        let text = match outcome {
-            StepOutcome::Replied { .. } => return,
-            StepOutcome::Closed => "the server closed the connection".to_owned(),
-            StepOutcome::TimedOut if Instant::now() >= self.deadline => format!(
-                "session deadline of {} ms reached",
-                self.client.config().session_deadline.as_millis()
-            ),
-            StepOutcome::TimedOut => format!("no reply within {} ms", budget.as_millis()),
-            StepOutcome::Broken { detail } => format!("broken reply: {detail}"),
-        };
-        self.note(text);
-    }
-
-    fn drop_wire(&mut self) {
-        if self.wire.take().is_some() {
-            self.note("connection closed".to_owned());
-        }
-    }
-
-    pub(super) fn remaining(&self) -> Duration {
-        self.deadline.saturating_duration_since(Instant::now())
-    }
-
-    pub(super) fn note(&mut self, text: String) {
-        self.push(Speaker::Note, text);
-    }
-
-    fn push(&mut self, who: Speaker, text: String) {
-        self.push_tagged(self.tag.clone(), who, text);
-    }
-
-    pub(super) fn push_tagged(&mut self, tag: Tag, who: Speaker, text: String) {
-        let line = TranscriptLine {
-            who,
-            at_ms: ms_since(self.t0),
-            text,
-        };
-        self.log.push(Tagged { tag, line });
-    }
-
-    /// Every line logged since the last hand-out, whatever its tag.
-    pub(super) fn take_log(&mut self) -> Vec<TranscriptLine> {
-        self.log.drain(..).map(|t| t.line).collect()
-    }
-
-    /// The lines logged since the last hand-out, split among `n` domains: each gets the lines
-    /// for everybody, those of the groups it was in, and its own.
-    pub(super) fn take_log_for(&mut self, n: usize) -> Vec<Vec<TranscriptLine>> {
-        let mut out = vec![Vec::new(); n];
-        for t in self.log.drain(..) {
-            for (i, o) in out.iter_mut().enumerate() {
-                if t.tag.includes(i) {
-                    o.push(t.line.clone());
-                }
-            }
-        }
-        out
-    }
-
-    pub(super) fn touch(&mut self) {
-        self.last_used = Instant::now();
-    }
 }
 
 pub(super) fn step(command: String, outcome: StepOutcome, sent: Instant) -> Step {
@@ -594,13 +329,6 @@ pub(super) fn step(command: String, outcome: StepOutcome, sent: Instant) -> Step
         command,
         outcome,
         ms: ms_since(sent),
-    }
-}
-
-fn reply_code(outcome: &StepOutcome) -> Option<u16> {
-    match outcome {
-        StepOutcome::Replied { reply } => Some(reply.code),
-        _ => None,
     }
 }
 

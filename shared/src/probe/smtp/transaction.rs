@@ -142,7 +142,8 @@ impl Session {
                 self.push_tagged(
                     Tag::One(i),
                     Speaker::Note,
-                    "our sender was refused: retrying once with the null sender <>, which receivers must accept (RFC 5321 §4.5.5)"
+                    "our sender was refused: retrying once with the null sender <>, which \
+                     receivers must accept (RFC 5321 §4.5.5)"
                         .to_owned(),
                 );
             }

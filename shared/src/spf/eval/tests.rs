@@ -1,3 +1,7 @@
+//! Unit tests of `check_host()` over in-memory zones. Long on purpose: one test per rule of
+//! RFC 7208 §4–§6 (qualifiers in order, record selection, each lookup limit, loops, DNS
+//! failures, explanations, the trace tree, the null sender, hostile input), each with its zone.
+
 use std::net::IpAddr;
 
 use super::*;
@@ -113,9 +117,19 @@ async fn record_selection() {
 async fn eleven_dns_terms_are_a_permerror() {
     let mut z = MemoryZone::new();
     z.add_a("example.test", "198.51.100.1".parse().unwrap())
-        .add_txt("ten.example.test", "v=spf1 include:inc.example.test a a ip4:192.0.2.1 -all")
-        .add_txt("eleven.example.test", "v=spf1 include:inc.example.test a a a ip4:192.0.2.1 -all")
-        .add_txt("inc.example.test", "v=spf1 a:example.test a:example.test a:example.test a:example.test a:example.test a:example.test a:example.test")
+        .add_txt(
+            "ten.example.test",
+            "v=spf1 include:inc.example.test a a ip4:192.0.2.1 -all",
+        )
+        .add_txt(
+            "eleven.example.test",
+            "v=spf1 include:inc.example.test a a a ip4:192.0.2.1 -all",
+        )
+        .add_txt(
+            "inc.example.test",
+            "v=spf1 a:example.test a:example.test a:example.test a:example.test a:example.test \
+             a:example.test a:example.test",
+        )
         .add_address("ten.example.test", ip("198.51.100.2"))
         .add_address("eleven.example.test", ip("198.51.100.2"));
     let ten = check(&z, "192.0.2.1", "ten.example.test").await;
@@ -286,7 +300,8 @@ async fn explanations() {
     assert_eq!(
         e.explanation.as_deref(),
         Some(
-            "192.0.2.1 may not send for example.test (user); see https://example.test/spf?c=192.0.2.1"
+            "192.0.2.1 may not send for example.test (user); \
+             see https://example.test/spf?c=192.0.2.1"
         )
     );
     let e = check(&z, "2001:db8::1", "redir.example.test").await;
