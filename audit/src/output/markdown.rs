@@ -1,6 +1,6 @@
 //! The Markdown report (tickets, wikis): the summary, a table of every row, then the findings
 //! with advice for each domain that has any. Cells are escaped for Markdown tables. With the
-//! history on, it leads with "Changed since <date>": the counts and a table of the domains whose
+//! history on, it leads with "Changed since &lt;date&gt;": the counts and a table of the domains whose
 //! verdict or findings changed.
 
 use std::fmt::Write as _;
